@@ -1,0 +1,97 @@
+"""Users, their roles by region and unit, password hashes, and who may act on which task."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, PermissionDenied
+from .store.models import InboxTask, Role, RoleAssignment, User
+
+ROLE_NAMES = {
+    "assessed": "被考核政府",
+    "lead_agency": "牵头部门",
+    "member_unit": "成员单位",
+    "assessment_group": "考核工作组/专家",
+    "approver": "审定机关",
+    "recipient": "结果接收机关",
+    "admin": "系统管理员",
+}
+
+# scrypt cost: about 50 ms on one core, 16 MiB of memory.
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=64 * 1024 * 1024)
+    return "scrypt${}${}${}${}${}".format(_N, _R, _P, *(base64.b64encode(x).decode() for x in (salt, digest)))
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    expected = base64.b64decode(digest)
+    got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                         maxmem=64 * 1024 * 1024, dklen=len(expected))
+    return hmac.compare_digest(got, expected)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role a user holds: for one variant, one region and one member unit (None: all of them)."""
+
+    role: str
+    region: str | None = None
+    unit: str | None = None
+    variant: str | None = None
+
+    def covers(self, task) -> bool:
+        """Whether this grant lets its holder act on ``task`` (an inbox row)."""
+        return (self.role == task.role
+                and (self.variant is None or self.variant == task.variant)
+                and (self.region is None or self.region == task.region)
+                and (task.unit is None or self.unit is None or self.unit == task.unit))
+
+
+def ensure_roles(session: Session) -> None:
+    for code, name in ROLE_NAMES.items():
+        if session.get(Role, code) is None:
+            session.add(Role(code=code, name=name))
+
+
+def create_user(session: Session, username: str, display_name: str, grants: list[Grant],
+                password: str | None = None, email: str | None = None) -> User:
+    user = User(username=username, display_name=display_name, email=email,
+                password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    for grant in grants:
+        session.add(RoleAssignment(user_id=user.id, role=grant.role, variant=grant.variant,
+                                   region=grant.region, unit=grant.unit))
+    return user
+
+
+def grants_of(session: Session, username: str) -> list[Grant]:
+    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).one_or_none()
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
+    rows = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user.id))
+    return [Grant(r.role, r.region, r.unit, r.variant) for r in rows]
+
+
+def authorize(grants: list[Grant], task: InboxTask, username: str) -> None:
+    """Raise PermissionDenied unless one grant covers the task's role, region and unit."""
+    if not any(g.covers(task) for g in grants):
+        where = f"地区 {task.region}" if task.region else "全国/全市"
+        raise PermissionDenied(
+            f"用户 {username} 无权办理此任务：需要「{ROLE_NAMES.get(task.role, task.role)}」角色（{where}"
+            f"{'，单位 ' + task.unit if task.unit else ''}） "
+            f"(user '{username}' does not hold role '{task.role}' for region {task.region}, unit {task.unit})")

@@ -1,0 +1,243 @@
+"""Process bundles: read a folder, check every file, parse it with SpiffWorkflow's spiff parser.
+
+Nothing is stored here; ``Engine.deploy`` stores what ``load_bundle`` returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+
+from . import forms, sandbox, scoring
+from .errors import BundleError
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("assessed", "lead_agency", "member_unit", "assessment_group", "approver", "recipient", "admin")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILES = 200
+XML_SUFFIXES = {".bpmn", ".dmn"}
+TEXT_SUFFIXES = XML_SUFFIXES | {".yaml", ".yml", ".json", ".md"}
+MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process",
+                 "grade_decision", "grades", "failing_grade", "scheme", "regions", "lanes"}
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+
+@dataclass
+class Bundle:
+    """A checked bundle: its files as text, manifest, scheme, regions and parsed specs."""
+
+    manifest: dict
+    files: dict[str, str]
+    scheme: dict
+    regions: list[dict]
+    specs: dict = field(repr=False)  # process id -> (spec, subprocess specs)
+    user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {lane, role, form, ui}
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    @property
+    def content_hash(self) -> str:
+        return _digest(self.files)
+
+
+def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
+    """Every bundle file as text, plus the library forms the bundle does not override."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"bundle folder not found: {folder}")
+    files: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            raise BundleError("symbolic links are not allowed in a bundle", file=str(path.relative_to(folder)))
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES:
+            continue
+        name = path.relative_to(folder).as_posix()
+        files[name] = _read_text(path, name)
+        if len(files) > MAX_FILES:
+            raise BundleError(f"a bundle has at most {MAX_FILES} files")
+    if library is not None and library.is_dir():
+        for path in sorted(library.glob("*.json")):
+            files.setdefault(f"forms/{path.name}", _read_text(path, f"forms/{path.name}"))
+    return files
+
+
+def load_bundle(folder: Path, library: Path | None = None) -> Bundle:
+    """Read and check a bundle folder; raise BundleError naming the file, line and element."""
+    return check_bundle(read_folder(folder, library))
+
+
+def check_bundle(files: dict[str, str]) -> Bundle:
+    """Check a bundle given as ``{relative name: text}``; the same content is checked only once."""
+    digest = _digest(files)
+    bundle = _checked.get(digest)
+    if bundle is None:
+        bundle = _check(files)
+        if len(_checked) >= 16:
+            _checked.pop(next(iter(_checked)))
+        _checked[digest] = bundle
+    return bundle
+
+
+_checked: dict[str, Bundle] = {}
+
+
+def _digest(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _check(files: dict[str, str]) -> Bundle:
+    manifest = _manifest(files)
+    scheme = _yaml_file(files, manifest["scheme"])
+    scoring.validate_scheme(scheme, manifest["scheme"])
+    regions = _regions(files, manifest.get("regions"))
+    form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
+    for name in sorted(form_names):
+        forms.check_form_file(f"forms/{name}", files[f"forms/{name}"])
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    trees = {}
+    for name in sorted(files):
+        if Path(name).suffix not in XML_SUFFIXES:
+            continue
+        tree = parse_xml(name, files[name])
+        sandbox.scan(name, files[name].encode())
+        trees[name] = tree
+        try:
+            if name.endswith(".dmn"):
+                parser.add_dmn_xml(tree, filename=name)
+            else:
+                parser.add_bpmn_xml(tree, filename=name)
+        except ValidationException as exc:
+            raise _bundle_error(exc, name) from exc
+    if not any(n.endswith(".bpmn") for n in trees):
+        raise BundleError("the bundle has no BPMN file")
+
+    specs = {}
+    for key in ("campaign_process", "region_process"):
+        process_id = manifest[key]
+        try:
+            spec = parser.get_spec(process_id)
+            specs[process_id] = (spec, parser.get_subprocess_specs(process_id))
+        except ValidationException as exc:
+            raise _bundle_error(exc, None) from exc
+        if spec is None:
+            raise BundleError(f"{key} '{process_id}' is not a process in any BPMN file", file="bundle.yaml")
+    user_tasks = _check_user_tasks(trees, manifest, form_names)
+    return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
+                  user_tasks=user_tasks)
+
+
+def parse_xml(name: str, text: str) -> etree._Element:
+    """Parse untrusted XML: no DTDs, no entities, no network; errors name the line."""
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise BundleError("DTDs and entity declarations are not allowed", file=name)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=False)
+    try:
+        return etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError as exc:
+        raise BundleError(f"malformed XML: {exc.msg}", file=name, line=exc.lineno) from exc
+
+
+def _read_text(path: Path, name: str) -> str:
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise BundleError(f"file larger than {MAX_FILE_BYTES // 1024} KiB", file=name)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"not UTF-8 text (byte {exc.start})", file=name) from exc
+
+
+def _yaml_file(files: dict[str, str], name: str):
+    if name not in files:
+        raise BundleError("file named in bundle.yaml is missing", file=name)
+    try:
+        return yaml.load(files[name], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise BundleError(f"malformed YAML: {exc}", file=name, line=None if line is None else line + 1) from exc
+
+
+def _manifest(files: dict[str, str]) -> dict:
+    manifest = _yaml_file(files, "bundle.yaml")
+    if not isinstance(manifest, dict):
+        raise BundleError("bundle.yaml must be a mapping", file="bundle.yaml")
+    missing = sorted(MANIFEST_KEYS - {"regions"} - set(manifest))
+    if missing:
+        raise BundleError(f"missing keys: {', '.join(missing)}", file="bundle.yaml")
+    if manifest["assessment_year"] not in ("july", "calendar"):
+        raise BundleError("assessment_year must be 'july' or 'calendar'", file="bundle.yaml")
+    unknown_roles = sorted({r for r in manifest["lanes"].values() if r not in ROLES})
+    if unknown_roles:
+        raise BundleError(f"unknown roles in lanes: {', '.join(unknown_roles)}; known: {', '.join(ROLES)}",
+                          file="bundle.yaml")
+    if manifest["failing_grade"] not in manifest["grades"]:
+        raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
+    return manifest
+
+
+def _regions(files: dict[str, str], name: str | None) -> list[dict]:
+    if not name:
+        return []
+    data = _yaml_file(files, name) or {}
+    regions = data.get("regions") if isinstance(data, dict) else None
+    if not isinstance(regions, list) or not all(isinstance(r, dict) and r.get("code") and r.get("name")
+                                                for r in regions):
+        raise BundleError("expected 'regions:' with a list of {code, name}", file=name)
+    codes = [str(r["code"]) for r in regions]
+    if len(set(codes)) != len(codes):
+        raise BundleError("duplicate region codes", file=name)
+    return [{"code": str(r["code"]), "name": str(r["name"])} for r in regions]
+
+
+def _check_user_tasks(trees: dict, manifest: dict, form_names: set[str]) -> dict[str, dict]:
+    """Every user task sits in a lane the manifest maps to a role and names forms that exist."""
+    ns = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+    lanes = manifest["lanes"]
+    found = {}
+    for name, tree in trees.items():
+        lane_of = {ref.text.strip(): ref.getparent() for ref in tree.iterfind(".//bpmn:flowNodeRef", ns)
+                   if ref.text}
+        for lane in tree.iterfind(".//bpmn:lane", ns):
+            if lane.get("name") not in lanes:
+                raise BundleError(f"lane '{lane.get('name')}' is not mapped to a role in bundle.yaml",
+                                  file=name, line=lane.sourceline, element=lane.get("id"))
+        for task in tree.iterfind(".//bpmn:userTask", ns):
+            task_id = task.get("id")
+            lane = lane_of.get(task_id)
+            if lane is None:
+                raise BundleError("user task is in no lane, so nobody could do it",
+                                  file=name, line=task.sourceline, element=task_id)
+            props = {p.get("name"): p.get("value")
+                     for p in task.iterfind(".//spiffworkflow:property", ns)}
+            form, ui = props.get("formJsonSchemaFilename"), props.get("formUiSchemaFilename")
+            for ref in (form, ui):
+                if ref and ref not in form_names:
+                    raise BundleError(f"form '{ref}' not found in the bundle's forms/ or the form library",
+                                      file=name, line=task.sourceline, element=task_id)
+            if not form:
+                raise BundleError("user task names no form (formJsonSchemaFilename)",
+                                  file=name, line=task.sourceline, element=task_id)
+            found[task_id] = {"lane": lane.get("name"), "role": lanes[lane.get("name")], "form": form, "ui": ui}
+    return found
+
+
+def _bundle_error(exc: ValidationException, name: str | None) -> BundleError:
+    message = str(exc).split("\n", 1)[0]
+    return BundleError(message, file=getattr(exc, "file_name", None) or name,
+                       line=getattr(exc, "line_number", None) or None, element=getattr(exc, "id", None) or None)
+

@@ -1,0 +1,154 @@
+"""The ``kaohe`` command: set up, deploy, launch campaigns, work tasks, simulate a procedure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from . import bootstrap, config
+from .engine import Engine
+from .errors import KaoheError, ValidationError
+from .store import Store
+
+
+def _engine() -> Engine:
+    return Engine(Store(config.database_url()))
+
+
+def _reports_errors(command):
+    """Print a KaoheError as one clear line on stderr and exit 2, without a traceback."""
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KaoheError as exc:
+            click.echo(f"错误 ({exc.code}): {exc.message}", err=True)
+            for error in getattr(exc, "errors", [])[:20]:
+                click.echo(f"  - {error.get('field') or '表单'}: {error['message']}", err=True)
+            sys.exit(2)
+
+    return run
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does.")
+def main(verbose: bool) -> None:
+    """Kaohe 考核: quality work assessment procedures run as BPMN."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--no-demo", is_flag=True, help="Do not create the demo accounts.")
+@_reports_errors
+def init(no_demo: bool) -> None:
+    """Create or migrate the database, deploy the bundled procedures, load regions and demo users."""
+    engine = _engine()
+    report = bootstrap.init(engine, demo=not no_demo)
+    click.echo(f"数据库: {config.database_url()}")
+    for line in report.deployed:
+        click.echo(f"已部署 deployed: {line}")
+    click.echo(f"新增地区 regions added: {report.regions}")
+    if report.users:
+        click.echo(f"演示账号 demo accounts (password {bootstrap.DEMO_PASSWORD}): "
+                   + ", ".join(name for name, _ in report.users))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--as", "actor", default="admin", show_default=True, help="Who deploys (for the audit log).")
+@_reports_errors
+def deploy(folder: Path, actor: str) -> None:
+    """Check a process bundle FOLDER and deploy it as a new version."""
+    version, created = _engine().deploy(folder, actor=actor)
+    state = "deployed" if created else "unchanged, same content as"
+    click.echo(f"{version.variant}: {state} version {version.version} ({version.content_hash[:12]})")
+
+
+@main.group()
+def campaign() -> None:
+    """Assessment campaigns."""
+
+
+@campaign.command("start")
+@click.argument("variant")
+@click.option("--year", type=int, required=True, help="First calendar year of the assessment year.")
+@click.option("--region", "regions", multiple=True, help="Region code (repeat); default: all of the variant's.")
+@click.option("--as", "actor", default="admin", show_default=True)
+@_reports_errors
+def campaign_start(variant: str, year: int, regions: tuple[str, ...], actor: str) -> None:
+    """Launch a campaign of VARIANT for an assessment year."""
+    engine = _engine()
+    started = engine.start_campaign(variant, year, list(regions) or None, actor=actor)
+    click.echo(f"campaign {started.id}: {variant} {started.label}, {len(started.regions)} regions")
+
+
+@main.command()
+@click.option("--role")
+@click.option("--region")
+@click.option("--campaign", "campaign_id", type=int)
+@click.option("--as", "username", help="Only tasks this user may do.")
+@click.option("--json", "as_json", is_flag=True)
+@_reports_errors
+def tasks(role, region, campaign_id, username, as_json) -> None:
+    """List ready tasks."""
+    rows = _engine().tasks(role=role, region=region, campaign_id=campaign_id, username=username)
+    items = [{"id": t.id, "instance": t.instance_id, "campaign": t.campaign_id, "task": t.bpmn_id,
+              "name": t.name, "role": t.role, "region": t.region, "unit": t.unit, "form": t.form,
+              "due_at": t.due_at.isoformat() if t.due_at else None} for t in rows]
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"{item['id']}  {item['name']:<12}  {item['role']:<16} {item['region'] or '-':<7} "
+                   f"{item['unit'] or '-':<8} instance {item['instance']}")
+    click.echo(f"{len(items)} tasks")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--as", "username", required=True, help="The user who submits.")
+@click.option("--data", "payload", required=True, help="Form data as JSON, or @file.json.")
+@_reports_errors
+def complete(task_id: str, username: str, payload: str) -> None:
+    """Complete TASK_ID with form data."""
+    if payload.startswith("@"):
+        payload = Path(payload[1:]).read_text(encoding="utf-8")
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--data 不是合法的 JSON (not JSON): {exc.msg} at column {exc.colno}") from exc
+    done = _engine().complete(task_id, data, username)
+    click.echo(f"completed {task_id}; instance {done.instance_id} is {done.status}; "
+               f"{len(done.next_tasks)} tasks ready in it")
+
+
+@main.command()
+@click.argument("variant")
+@click.option("--year", type=int, required=True)
+@click.option("--regions", "region_count", type=int, help="Assess only the first N regions.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_reports_errors
+def simulate(variant: str, year: int, region_count: int | None, seed: int, as_json: bool) -> None:
+    """Run a whole campaign of VARIANT (a shipped variant or a bundle folder) with scripted actors."""
+    from .simulate import run_simulation
+
+    result = run_simulation(variant, year, regions=region_count, seed=seed)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for event in result["timeline"]:
+        click.echo(f"{event['at'][:10]}  {event['event']}")
+    click.echo("")
+    for region in result["regions"]:
+        click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
+                   f"{region['grade']}")
+    for item in result["rectification"]:
+        click.echo(f"整改 rectification: {item['region']} {item['name']}: {item['outcome']}")

@@ -1,0 +1,44 @@
+"""Clocks: the engine asks a clock for the time, so tests and simulations run on virtual time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+#: Every date the regulations speak of is a date in China.
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class VirtualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("a virtual clock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Move to ``moment``; time never runs backwards."""
+        moment = moment.astimezone(UTC)
+        if moment < self._now:
+            raise ValueError(f"the clock cannot go back from {self._now} to {moment}")
+        self._now = moment
+
+    def advance(self, **delta) -> datetime:
+        self._now += timedelta(**delta)
+        return self._now
+
+
+def local(moment: datetime) -> datetime:
+    """The same moment in China's time zone."""
+    return moment.astimezone(CHINA)

@@ -1,0 +1,264 @@
+"""The Engine facade: the one door the CLI, the web app and the scheduler go through."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import accounts, audit, forms, sandbox, scoring
+from .bundle import Bundle, load_bundle
+from .clock import SystemClock
+from .errors import Conflict, ExpressionError, NotFound, ValidationError
+from .instances import LoadedVersion, Runner
+from .serializer import StateSerializer
+from .store import Store
+from .store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
+
+logger = logging.getLogger(__name__)
+
+#: The shared form library, used where a bundle has no form of that name.
+FORMS_LIBRARY = Path(__file__).resolve().parent.parent / "forms"
+
+
+@dataclass
+class Completion:
+    """What completing a task did."""
+
+    instance_id: int
+    task_id: str
+    status: str
+    next_tasks: list[str]
+
+
+class Engine:
+    """Deploys bundles, launches campaigns, lists and completes tasks, routes messages."""
+
+    def __init__(self, store: Store, clock=None, forms_library: Path | None = FORMS_LIBRARY):
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.forms_library = forms_library
+        self.serializer = StateSerializer()
+        self.runner = Runner(self.serializer, sandbox.script_engine(), self.clock)
+        self._versions: dict[int, LoadedVersion] = {}
+        self._versions_lock = threading.Lock()
+
+    # -- deployment -------------------------------------------------------------------------------
+    def check(self, folder: Path) -> Bundle:
+        """Check a bundle folder without storing anything."""
+        return load_bundle(Path(folder), self.forms_library)
+
+    def deploy(self, folder: Path, actor: str = "system") -> tuple[ProcessVersion, bool]:
+        """Store a bundle as a new version of its variant; identical content gives the existing version."""
+        bundle = self.check(folder)
+        with self.store.write() as session:
+            existing = session.scalars(select(ProcessVersion)
+                                       .where(ProcessVersion.content_hash == bundle.content_hash)).one_or_none()
+            if existing is not None:
+                return existing, False
+            number = (session.scalar(select(func.max(ProcessVersion.version))
+                                     .where(ProcessVersion.variant == bundle.key)) or 0) + 1
+            manifest = dict(bundle.manifest, user_tasks=bundle.user_tasks)
+            row = ProcessVersion(variant=bundle.key, version=number, content_hash=bundle.content_hash,
+                                 title=bundle.manifest["title"], manifest=manifest, scheme=bundle.scheme,
+                                 files=bundle.files, specs=self.serializer.dump_specs(bundle.specs),
+                                 deployed_at=self.clock.now(), deployed_by=actor)
+            session.add(row)
+            session.flush()
+            audit.record(session, self.clock.now(), actor, "deploy",
+                         data={"variant": bundle.key, "version": number, "hash": bundle.content_hash})
+            logger.info("deployed %s version %d", bundle.key, number)
+            return row, True
+
+    def load_regions(self, bundle: Bundle) -> int:
+        """Add the bundle's default regions to the region table; edited rows are left as they are."""
+        with self.store.write() as session:
+            added = 0
+            for region in bundle.regions:
+                if session.get(Region, region["code"]) is None:
+                    session.add(Region(code=region["code"], name=region["name"], region_set=bundle.key))
+                    added += 1
+            return added
+
+    def latest_version(self, session: Session, variant: str) -> ProcessVersion:
+        row = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == variant)
+                              .order_by(ProcessVersion.version.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound(f"流程 {variant} 尚未部署 (variant '{variant}' is not deployed)")
+        return row
+
+    def version(self, session: Session, version_id: int) -> LoadedVersion:
+        with self._versions_lock:
+            loaded = self._versions.get(version_id)
+        if loaded is None:
+            row = session.get(ProcessVersion, version_id)
+            if row is None:
+                raise NotFound(f"no process version {version_id}")
+            loaded = LoadedVersion.from_row(row, self.serializer)
+            with self._versions_lock:
+                self._versions[version_id] = loaded
+        return loaded
+
+    # -- campaigns --------------------------------------------------------------------------------
+    def start_campaign(self, variant: str, year: int, regions: list[str] | None = None,
+                       actor: str = "system") -> Campaign:
+        """Start the campaign instance and one instance per region, in one transaction."""
+        now = self.clock.now()
+        with self.store.write() as session:
+            row = self.latest_version(session, variant)
+            version = self.version(session, row.id)
+            known = {r.code: r.name for r in session.scalars(select(Region).order_by(Region.code))
+                     if regions is not None or r.region_set == variant}
+            codes = list(known) if regions is None else list(regions)
+            unknown = [c for c in codes if c not in known]
+            if unknown or not codes:
+                raise ValidationError(f"未知地区 (unknown regions): {', '.join(unknown)}" if unknown
+                                      else "考核对象为空 (no regions to assess)")
+            label = scoring.year_label(version.manifest["assessment_year"], year)
+            campaign = Campaign(version_id=row.id, variant=variant, year=year, label=label, regions=codes,
+                                started_at=now, started_by=actor)
+            session.add(campaign)
+            session.flush()
+            common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
+            self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
+                        dict(common, regions=codes))
+            units = scoring.scoring_units(version.scheme)
+            for code in codes:
+                self._start(session, version, version.manifest["region_process"], campaign.id, code,
+                            dict(common, region=code, region_name=known[code], units=list(units)))
+            audit.record(session, now, actor, "campaign_start",
+                         data={"campaign": campaign.id, "variant": variant, "year": year, "regions": codes})
+            return campaign
+
+    def _start(self, session: Session, version: LoadedVersion, process_id: str, campaign_id: int | None,
+               region: str | None, data: dict) -> Instance:
+        now = self.clock.now()
+        workflow = self.runner.new_workflow(version, process_id, data)
+        row = Instance(version_id=version.id, campaign_id=campaign_id, process_id=process_id, region=region,
+                       state="", serializer_version=self.serializer.version, created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        with _engine_errors(row):
+            self.runner.advance(session, row, workflow, version)
+        return row
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def tasks(self, role: str | None = None, region: str | None = None, campaign_id: int | None = None,
+              username: str | None = None) -> list[InboxTask]:
+        """Ready user tasks, filtered; with ``username``, only those the user may act on."""
+        with self.store.read() as session:
+            query = select(InboxTask).order_by(InboxTask.due_at, InboxTask.created_at, InboxTask.id)
+            if role:
+                query = query.where(InboxTask.role == role)
+            if region:
+                query = query.where(InboxTask.region == region)
+            if campaign_id:
+                query = query.where(InboxTask.campaign_id == campaign_id)
+            rows = list(session.scalars(query))
+            if username is not None:
+                grants = accounts.grants_of(session, username)
+                rows = [t for t in rows if any(g.covers(t) for g in grants)]
+            return rows
+
+    def task(self, task_id: str) -> InboxTask:
+        with self.store.read() as session:
+            return self._inbox_row(session, task_id)
+
+    def form_for(self, task: InboxTask) -> dict:
+        """The JSON Schema of a task's form, from the version its instance runs on."""
+        with self.store.read() as session:
+            instance = session.get(Instance, task.instance_id)
+            return self.version(session, instance.version_id).form(task.form)
+
+    def complete(self, task_id: str, data: dict, username: str) -> Completion:
+        """Validate ``data`` against the task's form, complete the task and advance the instance."""
+        if not isinstance(data, dict):
+            raise ValidationError("表单数据应为 JSON 对象 (form data must be a JSON object)")
+        with self.store.write() as session:
+            task_row = self._inbox_row(session, task_id)
+            accounts.authorize(accounts.grants_of(session, username), task_row, username)
+            row = self.store.lock_instance(session, task_row.instance_id)
+            version = self.version(session, row.version_id)
+            if task_row.form:
+                forms.validate(version.form(task_row.form), data, task_row.form)
+            if task_row.unit and "scores" in data:
+                scoring.check_unit_scores(version.scheme, task_row.unit, data["scores"])
+            workflow = self.runner.load(row, version)
+            task = workflow.get_task_from_id(UUID(task_id))
+            if task is None or task.state != TaskState.READY:
+                raise Conflict(f"任务 {task_id} 已由他人办理或已撤销 (task {task_id} is no longer ready)")
+            task.data.update(data)
+            with _engine_errors(row):
+                task.run()
+                targets = self.runner.advance(session, row, workflow, version)
+            audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
+                         bpmn_id=task_row.bpmn_id, data=data)
+            next_tasks = [str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+            result = Completion(row.id, task_id, row.status, next_tasks)
+        self.deliver(targets)
+        return result
+
+    def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
+        row = session.get(InboxTask, str(task_id))
+        if row is None:
+            raise NotFound(f"任务 {task_id} 不存在或已办结 (no ready task {task_id})")
+        return row
+
+    # -- messages ---------------------------------------------------------------------------------
+    def deliver(self, targets: list[int]) -> int:
+        """Deliver pending messages, each target instance in its own transaction; returns how many ran."""
+        queue = deque(dict.fromkeys(targets))
+        advanced = 0
+        while queue:
+            target = queue.popleft()
+            with self.store.write() as session:
+                row = self.store.lock_instance(session, target)
+                if row.status != "running":
+                    continue
+                version = self.version(session, row.version_id)
+                workflow = self.runner.load(row, version)
+                before = row.revision
+                with _engine_errors(row):
+                    more = self.runner.advance(session, row, workflow, version)
+                advanced += row.revision > before
+            queue.extend(t for t in more if t not in queue)
+        return advanced
+
+    # -- reading instances ------------------------------------------------------------------------
+    def instance_data(self, instance_id: int) -> dict:
+        """The data of an instance as its latest task sees it."""
+        with self.store.read() as session:
+            row = session.get(Instance, instance_id)
+            if row is None:
+                raise NotFound(f"流程实例 {instance_id} 不存在 (no instance {instance_id})")
+            workflow = self.runner.load(row, self.version(session, row.version_id))
+        task = workflow.last_task or workflow.task_tree
+        return dict(task.data)
+
+    def campaign_instances(self, campaign_id: int) -> list[Instance]:
+        with self.store.read() as session:
+            return list(session.scalars(select(Instance).where(Instance.campaign_id == campaign_id)
+                                        .order_by(Instance.region.is_not(None), Instance.region)))
+
+
+class _engine_errors:
+    """Turn SpiffWorkflow's exceptions from a running instance into ExpressionError."""
+
+    def __init__(self, row: Instance):
+        self.row = row
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and isinstance(exc, WorkflowException):
+            raise ExpressionError(f"流程实例 {self.row.id} 执行出错 (instance {self.row.id} failed): {exc}") from exc
+        return False

@@ -1,0 +1,76 @@
+"""Forms: JSON Schema (2020-12) files checked at deploy, and submitted data checked against them."""
+
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from .errors import BundleError, ValidationError
+
+_TYPES = {"string": "文本", "number": "数字", "integer": "整数", "boolean": "是/否", "array": "列表",
+          "object": "对象", "null": "空值"}
+
+
+def check_form_file(name: str, text: str) -> dict:
+    """Parse a form file; a ``*.schema.json`` must be a valid 2020-12 schema."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"malformed JSON: {exc.msg}", file=name, line=exc.lineno) from exc
+    if not isinstance(document, dict):
+        raise BundleError("a form file must hold a JSON object", file=name)
+    if name.endswith(".schema.json"):
+        try:
+            Draft202012Validator.check_schema(document)
+        except SchemaError as exc:
+            raise BundleError(f"not a valid JSON Schema: {exc.message}", file=name) from exc
+    return document
+
+
+def validate(schema: dict, data, form: str = "") -> None:
+    """Raise ValidationError listing every field that fails, with messages in Chinese."""
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = [{"field": "/".join(str(p) for p in error.absolute_path), "message": _message(error, schema),
+               "detail": error.message}
+              for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+    if errors:
+        listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
+        raise ValidationError(f"表单「{form}」数据有误：{listing}", errors)
+
+
+def _message(error, root: dict) -> str:
+    kind, value = error.validator, error.validator_value
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        title = (error.schema.get("properties", {}).get(missing, {}).get("title")
+                 or _node(root, error.absolute_path).get("properties", {}).get(missing, {}).get("title", missing))
+        return f"必填项「{title}」未填写"
+    if kind == "additionalProperties":
+        return "含有表单中没有的字段"
+    if kind == "type":
+        names = value if isinstance(value, list) else [value]
+        return "应为" + "或".join(_TYPES.get(n, n) for n in names)
+    if kind in ("minimum", "exclusiveMinimum"):
+        return f"不能小于{value}" if kind == "minimum" else f"应大于{value}"
+    if kind in ("maximum", "exclusiveMaximum"):
+        return f"不能大于{value}" if kind == "maximum" else f"应小于{value}"
+    if kind in ("enum", "const", "oneOf", "anyOf"):
+        return "取值不在允许的选项中"
+    if kind == "format":
+        return "日期格式应为 YYYY-MM-DD" if value == "date" else f"格式应为 {value}"
+    if kind == "pattern":
+        return "格式不正确"
+    if kind in ("minLength", "minItems"):
+        return f"至少需要 {value} 项" if kind == "minItems" else f"至少 {value} 个字符"
+    if kind in ("maxLength", "maxItems"):
+        return f"最多 {value} 项" if kind == "maxItems" else f"最多 {value} 个字符"
+    return error.message
+
+
+def _node(schema: dict, path) -> dict:
+    """The subschema that describes the value at ``path`` (through properties and items)."""
+    for part in path:
+        schema = schema.get("items", {}) if isinstance(part, int) else schema.get("properties", {}).get(part, {})
+    return schema if isinstance(schema, dict) else {}

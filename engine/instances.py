@@ -1,0 +1,142 @@
+"""One instance at a time: load its workflow, advance it, keep its inbox rows and outbox in step."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .serializer import StateSerializer
+from .store.models import InboxTask, Instance, Message, ProcessVersion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedVersion:
+    """A deployed version as the engine uses it: specs restored once, forms parsed once."""
+
+    id: int
+    variant: str
+    manifest: dict
+    scheme: dict
+    files: dict
+    specs: dict
+    _forms: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: ProcessVersion, serializer: StateSerializer) -> LoadedVersion:
+        return cls(row.id, row.variant, row.manifest, row.scheme, row.files, serializer.load_specs(row.specs))
+
+    @cached_property
+    def user_tasks(self) -> dict:
+        return self.manifest.get("user_tasks", {})
+
+    def form(self, name: str) -> dict:
+        if name not in self._forms:
+            self._forms[name] = json.loads(self.files[f"forms/{name}"])
+        return self._forms[name]
+
+
+class Runner:
+    """Advances locked instances: engine steps, message delivery, outbox, inbox rows, saved state."""
+
+    def __init__(self, serializer: StateSerializer, script_engine, clock):
+        self.serializer = serializer
+        self.script_engine = script_engine
+        self.clock = clock
+
+    def new_workflow(self, version: LoadedVersion, process_id: str, data: dict) -> BpmnWorkflow:
+        spec, subprocess_specs = version.specs[process_id]
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(data)
+        return workflow
+
+    def load(self, row: Instance, version: LoadedVersion) -> BpmnWorkflow:
+        workflow = self.serializer.load(row.state, version.specs[row.process_id], row.serializer_version)
+        workflow.script_engine = self.script_engine  # the script engine is not part of the state
+        return workflow
+
+    def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> list[int]:
+        """Run to the next wait, catching pending messages; save; return the ids messages went to."""
+        now = self.clock.now()
+        while True:
+            workflow.do_engine_steps()
+            if not self._catch_pending(session, row, workflow, now):
+                break
+        targets = self._post_events(session, row, workflow, now)
+        self._sync_inbox(session, row, workflow, version, now)
+        row.state = self.serializer.dump(workflow)
+        row.serializer_version = self.serializer.version
+        row.status = "completed" if workflow.completed else "running"
+        row.revision += 1
+        row.updated_at = now
+        return targets
+
+    def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
+        """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""
+        waiting = {t.task_spec.event_definition.name: t for t in workflow.get_tasks(state=TaskState.WAITING)
+                   if hasattr(t.task_spec, "event_definition")
+                   and type(t.task_spec.event_definition).__name__ == "MessageEventDefinition"}
+        if not waiting:
+            return 0
+        message = session.scalars(
+            select(Message).where(Message.target_id == row.id, Message.delivered_at.is_(None),
+                                  Message.name.in_(list(waiting))).order_by(Message.id).limit(1)
+        ).first()
+        if message is None:
+            return 0
+        definition = waiting[message.name].task_spec.event_definition
+        workflow.catch(BpmnEvent(definition, payload=message.payload))
+        message.delivered_at = now
+        logger.debug("instance %s caught %s from instance %s", row.id, message.name, message.source_id)
+        return 1
+
+    def _post_events(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> list[int]:
+        """Messages thrown and not caught inside: to the campaign instance, or from it to every region."""
+        events = workflow.get_events()
+        if not events or row.campaign_id is None:
+            return []
+        peers = session.execute(select(Instance.id, Instance.region)
+                                .where(Instance.campaign_id == row.campaign_id, Instance.id != row.id)).all()
+        targets = [pid for pid, region in peers if (region is None) != (row.region is None)]
+        for event in events:
+            for target in targets:
+                session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
+                                    name=event.event_definition.name, payload=event.payload, created_at=now))
+        return targets
+
+    def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+                    now: datetime) -> None:
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        existing = set(session.scalars(select(InboxTask.id).where(InboxTask.instance_id == row.id)))
+        gone = existing - set(ready)
+        if gone:
+            session.execute(delete(InboxTask).where(InboxTask.id.in_(gone)))
+        for task_id in ready.keys() - existing:
+            task = ready[task_id]
+            spec = task.task_spec
+            info = version.user_tasks.get(spec.bpmn_id, {})
+            session.add(InboxTask(
+                id=task_id, instance_id=row.id, campaign_id=row.campaign_id, variant=version.variant,
+                bpmn_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"), role=info.get("role", "admin"),
+                region=row.region, unit=_unit_of(task),
+                form=info.get("form"), created_at=now, due_at=None))
+
+
+def _unit_of(task) -> str | None:
+    """The member unit a multi-instance child is for (its element variable ``unit``), else None."""
+    if task.parent is None or not isinstance(task.parent.task_spec, MultiInstanceTask):
+        return None
+    unit = task.data.get("unit")
+    return unit if isinstance(unit, str) else None

@@ -1,0 +1,299 @@
+"""The restricted evaluator for every expression and script in a process bundle.
+
+Guarded statically, before anything runs: imports, `def`/`class`, `try`/`with`/`match` and every
+other statement or expression type outside `_NODES`; names and keywords starting with `_`; the
+builtins in `DENIED_NAMES`; every attribute outside `ATTRIBUTES` (so no `__class__`, no
+`str.format`); towers of `**`, constant exponents above `MAX_EXPONENT`, repetition of literals beyond
+`MAX_SEQUENCE` items; sources longer than `MAX_SOURCE` or nested deeper than `MAX_DEPTH`.
+Guarded at run time: the only builtins are `SAFE_BUILTINS`, so a name that slips through resolves
+to task data or fails with NameError.
+Not guarded: CPU time and memory. `while True: pass`, `list(range(n))` or `x ** y` with huge
+values taken from task data run until they finish; the caller must bound them if that matters.
+"""
+
+import ast
+import functools
+import operator
+import re
+from decimal import Decimal
+from types import CodeType
+
+from lxml import etree
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from .errors import BundleError, ExpressionError, ForbiddenCode
+from .scoring import rank, total_score
+
+MAX_SOURCE = 10_000
+MAX_DEPTH = 100
+MAX_EXPONENT = 100
+MAX_SEQUENCE = 100_000
+
+SAFE_BUILTINS = {
+    f.__name__: f
+    for f in (abs, all, any, bool, dict, enumerate, float, int, isinstance, len, list, max, min,
+              range, round, set, sorted, str, sum, tuple, zip)
+} | {"True": True, "False": False, "None": None}
+
+# Refused even where they would only read task data, so an administrator gets a clear message
+# instead of a NameError at run time; none of them is in SAFE_BUILTINS anyway.
+DENIED_NAMES = frozenset(
+    "open exec eval compile globals locals vars getattr setattr delattr hasattr dir input breakpoint"
+    " help memoryview type object super classmethod staticmethod property".split())
+
+# Methods of dict, list, str, set and Decimal. `format`/`format_map` are left out on purpose: a
+# format string taken from task data ("{0.__class__}") reaches attributes the check never sees.
+ATTRIBUTES = frozenset(
+    "get keys values items append extend insert pop remove index count sort reverse copy update"
+    " setdefault clear add discard union intersection difference issubset issuperset"
+    " strip lstrip rstrip split rsplit splitlines join startswith endswith lower upper title"
+    " capitalize replace find rfind partition rpartition isdigit isdecimal isnumeric isalpha"
+    " isalnum isspace quantize to_integral_value is_zero is_signed compare normalize".split())
+
+# Every node type the sandbox accepts; anything else (def, class, import, try, with, match,
+# yield, await, global, ...) is refused, including node types added by future Python versions.
+_NODES = (
+    ast.Expression, ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.For, ast.While, ast.If,
+    ast.Pass, ast.Break, ast.Continue, ast.Assert, ast.Delete,
+    ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Lambda, ast.IfExp, ast.Dict, ast.Set, ast.ListComp,
+    ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Compare, ast.Call, ast.FormattedValue,
+    ast.JoinedStr, ast.Constant, ast.Attribute, ast.Subscript, ast.Starred, ast.Name, ast.List,
+    ast.Tuple, ast.Slice, ast.NamedExpr, ast.comprehension, ast.arguments, ast.arg, ast.keyword,
+    ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop,
+)
+_CONSTRUCTS = {
+    ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def",
+    ast.ClassDef: "class", ast.Global: "global", ast.Nonlocal: "nonlocal", ast.With: "with",
+    ast.AsyncWith: "async with", ast.AsyncFor: "async for", ast.Try: "try", ast.Raise: "raise",
+    ast.Return: "return", ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
+    ast.Match: "match", ast.AnnAssign: "annotation", ast.TryStar: "try",
+}
+
+
+def _refuse(message: str):
+    raise ForbiddenCode(message)
+
+
+def _number(node: ast.AST) -> int | float | None:
+    """The value of a small constant number expression, or None when it is not one."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _number(node.operand)
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _FOLD:
+        left, right = _number(node.left), _number(node.right)
+        if left is None or right is None:
+            return None
+        # Folding a tower of ** would be the very hang the guard is there to prevent.
+        if isinstance(node.op, ast.Pow) and (abs(right) > MAX_EXPONENT or _has_pow(node.left)):
+            return None
+        try:
+            return _FOLD[type(node.op)](left, right)
+        except (ArithmeticError, ValueError):
+            return None
+    return None
+
+
+_FOLD = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow}
+
+
+def _size(node: ast.AST) -> int | float:
+    """A lower bound on the length of a sequence built from literals (0 when not one)."""
+    if isinstance(node, ast.Constant):
+        return len(node.value) if isinstance(node.value, str | bytes) else 0
+    if isinstance(node, ast.List | ast.Tuple):
+        return len(node.elts)
+    if isinstance(node, ast.JoinedStr):
+        return len(node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _size(node.left) + _size(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        # Each side once: calling _size twice per level would be exponential in the chain's length.
+        left, right = _size(node.left), _size(node.right)
+        if left or right:  # an unknown count (a variable) counts as 1: it is not guarded
+            return left * (_number(node.right) or 1) if left else right * (_number(node.left) or 1)
+    return 0
+
+
+def _has_pow(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) for n in ast.walk(node))
+
+
+def _check_binop(node: ast.BinOp) -> None:
+    if isinstance(node.op, ast.Pow):
+        # (b ** e1) ** e2 and b ** (e1 ** e2) are how 9**9**9 hangs a worker; one level is enough.
+        if _has_pow(node.left) or _has_pow(node.right):
+            _refuse("nested '**' is not allowed")
+        exponent = _number(node.right)
+        if exponent is not None and abs(exponent) > MAX_EXPONENT:
+            _refuse(f"exponent {exponent} is too large (at most {MAX_EXPONENT})")
+    elif isinstance(node.op, ast.LShift):
+        shift = _number(node.right)
+        if shift is None and _has_pow(node.right) or shift is not None and shift > MAX_EXPONENT:
+            _refuse(f"shift is too large (at most {MAX_EXPONENT})")
+    elif isinstance(node.op, ast.Mult) and _size(node) > MAX_SEQUENCE:
+        _refuse(f"repetition is too large (more than {MAX_SEQUENCE} items)")
+
+
+def _check_name(name: str, what: str) -> None:
+    if name.startswith("_") or name in DENIED_NAMES:
+        _refuse(f"{what} '{name}' is not allowed")
+
+
+def _check_node(node: ast.AST) -> None:
+    if not isinstance(node, _NODES):
+        construct = _CONSTRUCTS.get(type(node), type(node).__name__)
+        _refuse(f"{construct} is not allowed")
+    if isinstance(node, ast.Name):
+        _check_name(node.id, "name")
+    elif isinstance(node, ast.Attribute) and node.attr not in ATTRIBUTES:
+        _refuse(f"attribute '{node.attr}' is not allowed")
+    elif isinstance(node, ast.arg):
+        _check_name(node.arg, "argument")
+    elif isinstance(node, ast.keyword) and node.arg is not None:
+        _check_name(node.arg, "keyword")
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DENIED_NAMES:
+        _refuse(f"call of '{node.func.id}' is not allowed")
+    elif isinstance(node, ast.comprehension) and node.is_async:
+        _refuse("async comprehension is not allowed")
+    elif isinstance(node, ast.BinOp):
+        _check_binop(node)
+
+
+def _parse(source: str, mode: str) -> ast.AST:
+    """Parse `source` and refuse whatever is outside the sandbox; SyntaxError propagates."""
+    if mode not in ("eval", "exec"):
+        raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
+    if len(source) > MAX_SOURCE:
+        _refuse(f"code is too long ({len(source)} characters, at most {MAX_SOURCE})")
+    if mode == "eval":
+        source = source.strip()  # eval() itself strips blanks; pretty-printed XML adds newlines too
+    try:
+        tree = ast.parse(source, mode=mode)
+    except (RecursionError, MemoryError):
+        raise ForbiddenCode("code is too deeply nested") from None
+    # Depth before anything else, without recursion: the node checks below recurse.
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            _refuse(f"code is too deeply nested (more than {MAX_DEPTH} levels)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    for node in ast.walk(tree):
+        _check_node(node)
+    return tree
+
+
+def check(source: str, mode: str = "eval") -> None:
+    """Raise ForbiddenCode (or SyntaxError) unless `source` may run in the sandbox."""
+    _parse(source, mode)
+
+
+@functools.lru_cache(maxsize=2048)
+def _compiled(source: str, mode: str) -> CodeType:
+    # "<string>" is the file name PythonScriptEngine looks for to report the failing line.
+    return compile(_parse(source, mode), "<string>", mode)
+
+
+HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank}
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """TaskDataEnvironment's semantics, with checked code and only the safe builtins."""
+
+    def __init__(self, helpers: dict | None = None):
+        super().__init__({**HELPERS, **(helpers or {})})
+
+    def evaluate(self, expression, context, external_context=None):
+        """The value of `expression` with task data `context` as its variables."""
+        code = _compiled(expression, "eval")
+        # __builtins__ goes in last so that no data key can replace it.
+        namespace = {**self.globals, **(external_context or {}), **context, "__builtins__": SAFE_BUILTINS}
+        return eval(code, namespace)
+
+    def execute(self, script, context, external_context=None):
+        """Run `script` in task data `context`; only the data variables it sets stay behind."""
+        code = _compiled(script, "exec")
+        external_context = external_context or {}
+        clashes = (set(self.globals) | set(external_context)) & set(context)
+        if clashes:
+            raise ExpressionError(f"task data overwrites predefined helpers: {sorted(clashes)}")
+        context.update(self.globals)
+        context.update(external_context)
+        # Without this key exec would insert the real builtins module.
+        context["__builtins__"] = SAFE_BUILTINS
+        try:
+            exec(code, context)
+        finally:
+            for key in list(context):
+                if key == "__builtins__" or callable(context[key]) or key in self.globals \
+                        or key in external_context:
+                    del context[key]
+        return True
+
+
+def script_engine(helpers: dict | None = None) -> PythonScriptEngine:
+    """A SpiffWorkflow script engine whose expressions and scripts run in the sandbox."""
+    return PythonScriptEngine(environment=SandboxEnvironment(helpers))
+
+
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+# (parent local name or None for any parent, local name) -> how the element's text is checked.
+_CODE = {(None, name): "eval" for name in (
+    "conditionExpression condition timeDate timeDuration timeCycle loopCardinality completionCondition"
+    " loopCondition messagePayload").split()} | {
+    (None, "script"): "exec", (None, "preScript"): "exec", (None, "postScript"): "exec",
+    ("processVariableCorrelation", "expression"): "eval",
+    ("correlationPropertyRetrievalExpression", "formalExpression"): "eval",
+    ("correlationPropertyRetrievalExpression", "messagePath"): "eval",
+    ("inputExpression", "text"): "eval", ("inputEntry", "text"): "cell", ("outputEntry", "text"): "eval",
+}
+# The pattern DMNEngine uses to find a "?" outside quotes.
+_QUESTION = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')
+
+
+def _cell(text: str) -> str:
+    """The expression SpiffWorkflow's DMNEngine builds from an input cell, with a dummy input."""
+    if _QUESTION.search(text):
+        return _QUESTION.sub("dmninputexpr", text)
+    try:
+        ast.parse(text, mode="eval")
+        return f"(dmninputexpr) == ({text})"
+    except SyntaxError:
+        return f"dmninputexpr {text}"  # a cell like "< 90" or "in ('A', 'B')"
+
+
+def _known(namespace: str | None) -> bool:
+    return namespace in (_BPMN, _SPIFF) or "/spec/DMN/" in (namespace or "")
+
+
+def scan(filename: str, xml: bytes) -> None:
+    """Check every expression and script in a BPMN or DMN file; raise BundleError/ForbiddenCode."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as exc:
+        raise BundleError(f"not well-formed XML: {exc.msg}", file=filename, line=exc.lineno) from None
+    # Entities are never expanded, but a DOCTYPE has no use in BPMN or DMN: refuse it outright.
+    if root.getroottree().docinfo.doctype:
+        raise BundleError("DOCTYPE declarations are not allowed", file=filename)
+    for element in root.iter(etree.Element):
+        name, parent = etree.QName(element), element.getparent()
+        mode = _CODE.get((None, name.localname)) or (
+            parent is not None and _CODE.get((etree.QName(parent).localname, name.localname)))
+        source = element.text or ""
+        text = source.strip()
+        if not mode or not _known(name.namespace) or not text or mode == "cell" and text == "-":
+            continue
+        try:
+            check(_cell(text) if mode == "cell" else source, "exec" if mode == "exec" else "eval")
+        except (ForbiddenCode, SyntaxError) as exc:
+            owner = next((e.get("id") for e in (element, *element.iterancestors()) if e.get("id")), None)
+            where = {"file": filename, "line": element.sourceline, "element": owner}
+            if isinstance(exc, ForbiddenCode):
+                raise ForbiddenCode(exc.message, **where) from None
+            raise BundleError(f"syntax error: {exc.msg} in {text!r}", **where) from None

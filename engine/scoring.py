@@ -1,0 +1,140 @@
+"""Indicator schemes and scores: exact decimals, checked against the scheme, ranked by competition."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from .errors import BundleError, ExpressionError, ValidationError
+
+TOTAL_POINTS = Decimal(100)
+
+
+def decimal(value, what: str = "score") -> Decimal:
+    """A score as an exact Decimal; floats go through their shortest repr, so 89.99 stays 89.99."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{what} 不是数字: {value!r}")
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError(f"{what} 不是数字: {value!r}") from exc
+    if not result.is_finite():
+        raise ValidationError(f"{what} 不是有限的数字: {value!r}")
+    return result
+
+
+def validate_scheme(scheme, name: str = "scheme.yaml") -> None:
+    """Parts add up to 100 points, each part's indicators to the part, every unit is declared."""
+    if not isinstance(scheme, dict):
+        raise BundleError("the scheme must be a mapping", file=name)
+    for key in ("parts", "units", "indicators"):
+        if not isinstance(scheme.get(key), list) or not scheme[key]:
+            raise BundleError(f"'{key}' must be a non-empty list", file=name)
+    try:
+        parts = {str(p["code"]): Decimal(str(p["points"])) for p in scheme["parts"]}
+        units = {str(u["code"]) for u in scheme["units"]}
+        points = [(str(i["code"]), str(i["part"]), str(i["unit"]), Decimal(str(i["points"])))
+                  for i in scheme["indicators"]]
+    except (KeyError, TypeError, InvalidOperation) as exc:
+        raise BundleError(f"every part needs code and points, every unit a code, every indicator "
+                          f"code, part, unit and points ({exc!r})", file=name) from exc
+    if sum(parts.values()) != TOTAL_POINTS:
+        raise BundleError(f"the parts add up to {sum(parts.values())} points, not 100", file=name)
+    codes = [code for code, *_ in points]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise BundleError(f"duplicate indicator codes: {', '.join(duplicates)}", file=name)
+    for code, part, unit, value in points:
+        if part not in parts:
+            raise BundleError(f"indicator {code}: unknown part '{part}'", file=name)
+        if unit not in units:
+            raise BundleError(f"indicator {code}: unknown unit '{unit}'", file=name)
+        if value <= 0:
+            raise BundleError(f"indicator {code}: points must be positive", file=name)
+    for part, total in parts.items():
+        got = sum((v for _, p, _, v in points if p == part), Decimal(0))
+        if got != total:
+            raise BundleError(f"the indicators of part '{part}' add up to {got} points, not {total}", file=name)
+
+
+def scoring_units(scheme: dict) -> list[str]:
+    """Codes of the member units that score at least one indicator, in scheme order."""
+    used = {str(i["unit"]) for i in scheme["indicators"]}
+    return [str(u["code"]) for u in scheme["units"] if str(u["code"]) in used]
+
+
+def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
+    """A member unit scores each of its own indicators exactly once, within 0 and the maximum."""
+    mine = {str(i["code"]): i for i in scheme["indicators"] if str(i["unit"]) == unit}
+    errors = []
+    seen = set()
+    for n, row in enumerate(scores):
+        code = str(row.get("indicator"))
+        field = f"scores/{n}/score"
+        if code not in mine:
+            errors.append({"field": f"scores/{n}/indicator", "message": f"指标 {code} 不由本单位评分"})
+            continue
+        if code in seen:
+            errors.append({"field": f"scores/{n}/indicator", "message": f"指标 {code} 重复评分"})
+        seen.add(code)
+        try:
+            value = decimal(row.get("score"))
+        except ValidationError as exc:
+            errors.append({"field": field, "message": exc.message})
+            continue
+        maximum = Decimal(str(mine[code]["points"]))
+        if not Decimal(0) <= value <= maximum:
+            errors.append({"field": field, "message": f"指标 {code} 得分应在 0 与 {maximum} 之间"})
+    for code in mine:
+        if code not in seen:
+            errors.append({"field": "scores", "message": f"指标 {code}（{mine[code]['name']}）未评分"})
+    if errors:
+        raise ValidationError("评分有误：" + "；".join(e["message"] for e in errors[:5]), errors)
+
+
+def year_label(kind: str, year: int) -> str:
+    """'2025—2026年度' for a July–June assessment year, '2025年度' for a calendar year."""
+    return f"{year}—{year + 1}年度" if kind == "july" else f"{year}年度"
+
+
+def _decimal(value, what: str) -> Decimal:
+    """`value` as a finite Decimal (via str, so 0.1 stays 0.1), or ExpressionError."""
+    try:
+        if isinstance(value, bool):
+            raise InvalidOperation
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ExpressionError(f"{what} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ExpressionError(f"{what} is not a number: {value!r}")
+    return number
+
+
+def total_score(unit_scores: list[dict]) -> str:
+    """The exact sum of every unit's indicator scores, as a plain decimal string ("89.99")."""
+    total = Decimal(0)
+    try:
+        for unit in unit_scores:
+            for item in unit["scores"]:
+                total += _decimal(item["score"], f"score of {item.get('indicator')!r} ({unit.get('unit')!r})")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ExpressionError(f"total_score expects [{{'unit', 'scores': [{{'indicator', 'score'}}]}}]: "
+                              f"{exc!r}") from None
+    # normalize() drops trailing zeros without rounding ("100.0" -> "100"); "f" keeps "1E+2" out.
+    return f"{total.normalize():f}"
+
+
+def rank(results: list[dict]) -> list[dict]:
+    """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3)."""
+    try:
+        rows = [(_decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]), dict(r))
+                for r in results]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ExpressionError(f"rank expects [{{'region', 'score', ...}}]: {exc!r}") from None
+    rows.sort(key=lambda row: (-row[0], row[1]))
+    ranked, previous, current = [], None, 0
+    for position, (score, _, row) in enumerate(rows, 1):
+        if score != previous:
+            previous, current = score, position
+        row["rank"] = current
+        ranked.append(row)
+    return ranked

@@ -1,0 +1,198 @@
+"""``kaohe simulate``: a whole campaign with scripted actors on a virtual clock, in a scratch database.
+
+It is also how an administrator tries a changed procedure before publishing it: pass the bundle
+folder instead of a shipped variant. The actors fill every form from its JSON Schema; a few fields
+the shipped procedures branch on get realistic, seeded choices (returns, sendbacks, vetoes).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import tempfile
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from . import accounts, config, scoring
+from .accounts import Grant
+from .clock import CHINA, VirtualClock, local
+from .engine import Engine
+from .store import Store, upgrade
+from .store.models import InboxTask
+
+#: Chances the scripted actors take the less common branch, once per instance and decision.
+CHANCES = {"filing_decision": ("return", 0.15), "approval": ("return", 0.5), "confirmation": ("rescore", 0.05),
+           "rectification_verdict": ("inadequate", 0.4), "opinion": ("revise", 0.1)}
+VETO_CHANCE = 0.04
+
+
+def run_simulation(variant: str, year: int, regions: int | None = None, seed: int = 1) -> dict:
+    """Run one campaign to its end and return its regions, timeline and rectification outcomes."""
+    folder = Path(variant) if Path(variant).is_dir() else config.PROCESSES / variant
+    with tempfile.TemporaryDirectory(prefix="kaohe-sim-") as scratch:
+        store = Store(f"sqlite:///{scratch}/simulation.db")
+        try:
+            return Simulation(store, folder, year, regions, seed).run()
+        finally:
+            store.dispose()
+
+
+class Simulation:
+    """Scripted actors working one campaign's tasks in date order."""
+
+    def __init__(self, store: Store, folder: Path, year: int, regions: int | None, seed: int):
+        self.rng = random.Random(seed)
+        self.year = year
+        self.clock = VirtualClock(datetime(year, 1, 1, 9, tzinfo=CHINA))
+        self.engine = Engine(store, clock=self.clock)
+        upgrade(store)
+        bundle = self.engine.check(folder)
+        self.engine.deploy(folder, actor="simulation")
+        self.engine.load_regions(bundle)
+        self.bundle = bundle
+        self.scheme = bundle.scheme
+        self.region_names = {r["code"]: r["name"] for r in bundle.regions}
+        self.codes = [r["code"] for r in bundle.regions][:regions]
+        self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
+        self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
+        self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
+        self.timeline: list[dict] = []
+        with store.write() as session:
+            accounts.ensure_roles(session)
+            for role in accounts.ROLE_NAMES:
+                accounts.create_user(session, f"sim-{role}", f"模拟{accounts.ROLE_NAMES[role]}", [Grant(role)])
+        start = bundle.manifest.get("simulation_start", "06-01" if bundle.manifest["assessment_year"] == "july"
+                                    else "01-05")
+        self.clock.set(self._at(date(year, *map(int, start.split("-")))))
+
+    def run(self) -> dict:
+        campaign = self.engine.start_campaign(self.bundle.key, self.year, self.codes, actor="simulation")
+        self._log(f"启动考核 {campaign.label}，考核对象 {len(self.codes)} 个")
+        queue: list[tuple[datetime, str, str]] = []
+        scheduled: set[str] = set()
+        while True:
+            for task in self.engine.tasks(campaign_id=campaign.id):
+                if task.id not in scheduled:
+                    scheduled.add(task.id)
+                    heapq.heappush(queue, (self._when(task), task.region or "", task.id))
+            if not queue:
+                break
+            at, _, task_id = heapq.heappop(queue)
+            self.clock.set(max(at, self.clock.now()))
+            task = self.engine.task(task_id)
+            data = self._fill(task, self.engine.form_for(task))
+            self.engine.complete(task.id, data, f"sim-{task.role}")
+            who = self.region_names.get(task.region, "") if task.region else accounts.ROLE_NAMES[task.role]
+            unit = f"（{task.unit}）" if task.unit else ""
+            self._log(f"{who} {task.name}{unit}" + _summary(data), region=task.region, task=task.bpmn_id)
+        return self._result(campaign.id)
+
+    # -- when the actors act ---------------------------------------------------------------------
+    def _when(self, task: InboxTask) -> datetime:
+        """A few days after the task appears, or shortly before its fixed deadline in the bundle."""
+        fixed = self.bundle.manifest.get("deadlines", {}).get(task.bpmn_id)
+        if fixed:
+            month, day = map(int, fixed["date"].split("-"))
+            deadline = self._at(date(self.year + int(fixed.get("year", 0)), month, day))
+            return max(self.clock.now(), deadline - timedelta(days=self.rng.randint(1, 10)))
+        return self.clock.now() + timedelta(days=self.rng.randint(1, 6), hours=self.rng.randint(0, 6))
+
+    @staticmethod
+    def _at(day: date) -> datetime:
+        return datetime.combine(day, time(9), tzinfo=CHINA)
+
+    # -- what the actors fill in -----------------------------------------------------------------
+    def _fill(self, task: InboxTask, schema: dict) -> dict:
+        data = {}
+        veto = self.veto.get(task.region, False)
+        for name, prop in schema.get("properties", {}).items():
+            if name.startswith("incident") and not veto and name not in schema.get("required", []):
+                continue
+            data[name] = self._field(task, name, prop, veto)
+        return data
+
+    def _field(self, task: InboxTask, name: str, prop: dict, veto: bool):
+        indicators = self.scheme["indicators"]
+        if name == "targets":
+            return [dict(self._generic(prop["items"]), indicator=i["code"]) for i in indicators]
+        if name == "self_scores":
+            return [{"indicator": i["code"], "score": self._score(task.region, i, 0.05)} for i in indicators]
+        if name == "scores" and task.unit:
+            return [dict(self._generic(prop["items"]), indicator=i["code"], score=self._score(task.region, i))
+                    for i in indicators if i["unit"] == task.unit]
+        if name == "veto_incident":
+            return veto
+        if name == "incident_domain":
+            return "产品"
+        if name in CHANCES:
+            rare, chance = CHANCES[name]
+            if (task.instance_id, name) not in self.taken and self.rng.random() < chance:
+                self.taken.add((task.instance_id, name))
+                return rare
+            return next(o for o in _options(prop) if o != rare)
+        return self._generic(prop, name)
+
+    def _score(self, region: str | None, indicator: dict, spread: float = 0.08) -> float:
+        points = Decimal(str(indicator["points"]))
+        factor = Decimal(str(min(1.0, max(0.0, self.quality[region] + self.rng.uniform(-spread, spread)))))
+        return float(min(points, (points * factor * 2).quantize(Decimal(1), ROUND_HALF_UP) / 2))
+
+    def _generic(self, prop: dict, name: str = ""):
+        if "const" in prop:
+            return prop["const"]
+        options = _options(prop)
+        if options:
+            return options[0]
+        kind = prop.get("type")
+        if kind == "object":
+            return {k: self._generic(v, k) for k, v in prop.get("properties", {}).items()
+                    if k in prop.get("required", [])}
+        if kind == "array":
+            return [self._generic(prop.get("items", {})) for _ in range(prop.get("minItems", 0))]
+        if kind == "boolean":
+            return True if name == "acknowledged" else False
+        if kind in ("number", "integer"):
+            return prop.get("minimum", 0)
+        if prop.get("format") == "date":
+            return local(self.clock.now()).date().isoformat()
+        if prop.get("pattern") == "^[0-9a-f]{64}$":
+            return "0" * 64
+        text = f"（模拟）{prop.get('title', name)}"
+        return text.ljust(prop.get("minLength", 0), "。")
+
+    # -- results ---------------------------------------------------------------------------------
+    def _log(self, event: str, **details) -> None:
+        self.timeline.append({"at": local(self.clock.now()).isoformat(), "event": event, **details})
+
+    def _result(self, campaign_id: int) -> dict:
+        results, rectification = [], []
+        for instance in self.engine.campaign_instances(campaign_id):
+            if instance.region is None:
+                continue
+            data = self.engine.instance_data(instance.id)
+            results.append({"region": instance.region, "name": self.region_names.get(instance.region, ""),
+                            "score": data.get("score"), "grade": data.get("grade"), "status": instance.status})
+            if "rectification_verdict" in data:
+                outcome = ("整改到位" if data["rectification_verdict"] == "adequate" else "整改不到位，已约谈")
+                rectification.append({"region": instance.region, "name": results[-1]["name"], "outcome": outcome})
+        scored = [r for r in results if r["score"] is not None]
+        ranks = {r["region"]: r["rank"] for r in scoring.rank(scored)}
+        for r in results:
+            r["rank"] = ranks.get(r["region"])
+        results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
+        return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
+                "rectification": rectification}
+
+
+def _options(prop: dict) -> list:
+    if "enum" in prop:
+        return list(prop["enum"])
+    return [o["const"] for o in prop.get("oneOf", prop.get("anyOf", [])) if "const" in o]
+
+
+def _summary(data: dict) -> str:
+    for key in ("filing_decision", "approval", "confirmation", "rectification_verdict"):
+        if key in data:
+            return f"：{data[key]}"
+    return ""

@@ -1,0 +1,102 @@
+"""Connections, transactions and the one place where SQL differs between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import Conflict, NotFound
+from .models import Instance
+
+logger = logging.getLogger(__name__)
+
+#: How long a completion waits for another user's completion on the same instance before giving up.
+LOCK_TIMEOUT_SECONDS = 10
+
+
+class Store:
+    """The database: a SQLAlchemy engine and short transactions over it."""
+
+    def __init__(self, url: str, **engine_options):
+        self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite":
+            _ensure_sqlite_folder(url)
+            engine_options.setdefault("connect_args", {"check_same_thread": False,
+                                                       "timeout": LOCK_TIMEOUT_SECONDS})
+        self.engine: Engine = create_engine(url, **engine_options)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; nothing it does is committed."""
+        with self._reads() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any error."""
+        with self._writes() as session:
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:
+                if _is_lock_timeout(exc):
+                    raise Conflict("另一个操作正在处理该流程实例，请稍后重试 "
+                                   "(the instance is busy; try again)") from exc
+                raise
+
+    def lock_instance(self, session: Session, instance_id: int) -> Instance:
+        """Load an instance and hold its row lock until the transaction ends."""
+        query = select(Instance).where(Instance.id == instance_id)
+        if self.dialect == "postgresql":
+            session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+            query = query.with_for_update()
+        # SQLite: write transactions start with BEGIN IMMEDIATE, which already excludes other writers.
+        instance = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+        if instance is None:
+            raise NotFound(f"流程实例 {instance_id} 不存在 (no instance {instance_id})")
+        return instance
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL for concurrent readers, and BEGIN IMMEDIATE for write transactions."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        immediate = connection.get_execution_options().get("kaohe_write")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "lock timeout" in text or "locknotavailable" in text

@@ -1,0 +1,185 @@
+"""The database schema: typed SQLAlchemy 2 models. Changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC on every dialect, returned as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class ProcessVersion(Base):
+    """One deployed bundle: its files, its manifest and its parsed process definitions, stored once."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("variant", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    manifest: Mapped[dict[str, Any]]
+    scheme: Mapped[dict[str, Any]]
+    files: Mapped[dict[str, Any]]  # name -> text of every BPMN, DMN, form and scheme file
+    specs: Mapped[str] = mapped_column(Text)  # serialized SpiffWorkflow process specs (JSON)
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Region(Base):
+    """An assessed region (GB/T 2260 code); an administrator edits this table."""
+
+    __tablename__ = "region"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    region_set: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Role(Base):
+    """A role a user can hold; the codes are what the bundles' lanes map to."""
+
+    __tablename__ = "role"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class RoleAssignment(Base):
+    """A user holds a role for one procedure variant and one region (none: all) and, for member units, one unit."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("user_id", "role", "variant", "region", "unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(ForeignKey("role.code"))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(12))
+    unit: Mapped[str | None] = mapped_column(String(64))
+
+
+class Campaign(Base):
+    """One procedure variant run for one assessment year over a set of regions."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    variant: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int]
+    label: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    regions: Mapped[list[Any]]
+    started_at: Mapped[datetime]
+    started_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Instance(Base):
+    """A running process: SpiffWorkflow's serialized state plus the columns we query by."""
+
+    __tablename__ = "instance"
+    __table_args__ = (Index("ix_instance_campaign_region", "campaign_id", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    process_id: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InboxTask(Base):
+    """One row per READY user task, kept in step with the instance state in the same transaction."""
+
+    __tablename__ = "inbox_task"
+    __table_args__ = (
+        Index("ix_inbox_role_region", "role", "region", "due_at"),
+        Index("ix_inbox_campaign", "campaign_id", "bpmn_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    variant: Mapped[str] = mapped_column(String(64))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(12))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    form: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when, to which instance and task, with the data submitted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    instance_id: Mapped[int | None]
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    bpmn_id: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any] | None]
+
+
+class Message(Base):
+    """The outbox: a message one instance threw for another, delivered in its own transaction."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_pending", "target_id", "delivered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

@@ -1,0 +1,115 @@
+"""Fixtures: a fresh database per test (SQLite, and PostgreSQL when KAOHE_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from engine import accounts, config
+from engine.accounts import Grant
+from engine.clock import CHINA, VirtualClock
+from engine.engine import Engine
+from engine.store import Store, upgrade
+
+PG_URL = os.environ.get("KAOHE_TEST_DATABASE_URL")
+NATIONAL = config.PROCESSES / "national-2013"
+ZIYANG = config.PROCESSES / "ziyang-2016"
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """An SQLite file migrated once; every test gets its own copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    store = Store(f"sqlite:///{path}")
+    upgrade(store)
+    store.dispose()
+    return path
+
+
+def _sqlite_store(migrated_sqlite: Path, tmp_path: Path) -> Store:
+    path = tmp_path / "kaohe.db"
+    shutil.copy(migrated_sqlite, path)
+    return Store(f"sqlite:///{path}")
+
+
+def _postgres_store():
+    """A fresh schema in the test database, migrated, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("KAOHE_TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Store(PG_URL)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = Store(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10)
+    upgrade(store)
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, migrated_sqlite, tmp_path):
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        store = _sqlite_store(migrated_sqlite, tmp_path)
+        yield store
+        store.dispose()
+    else:
+        yield from _postgres_store()
+
+
+@pytest.fixture
+def sqlite_store(migrated_sqlite, tmp_path):
+    store = _sqlite_store(migrated_sqlite, tmp_path)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def pg_store():
+    yield from _postgres_store()
+
+
+@pytest.fixture
+def clock():
+    return VirtualClock(datetime(2025, 6, 2, 9, tzinfo=CHINA))
+
+
+def make_engine(store: Store, clock) -> Engine:
+    """An engine with both shipped procedures deployed, their regions, and one user per role."""
+    engine = Engine(store, clock=clock)
+    for folder in (NATIONAL, ZIYANG):
+        engine.load_regions(engine.check(folder))
+        engine.deploy(folder)
+    with store.write() as session:
+        accounts.ensure_roles(session)
+        for role in accounts.ROLE_NAMES:
+            accounts.create_user(session, role, role, [Grant(role)])
+    return engine
+
+
+@pytest.fixture
+def engine(store, clock):
+    return make_engine(store, clock)
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_store, clock):
+    return make_engine(sqlite_store, clock)
+
+
+def add_user(engine: Engine, username: str, *grants: Grant) -> None:
+    with engine.store.write() as session:
+        accounts.create_user(session, username, username, list(grants))
