@@ -21,7 +21,7 @@ from .errors import Conflict, ExpressionError, NotFound, ValidationError
 from .instances import LoadedVersion, Runner
 from .serializer import StateSerializer
 from .store import Store
-from .store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
+from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +209,12 @@ class Engine:
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
         row = session.get(InboxTask, str(task_id))
         if row is None:
-            raise NotFound(f"任务 {task_id} 不存在或已办结 (no ready task {task_id})")
+            done = session.scalars(select(AuditEntry).where(AuditEntry.task_id == str(task_id),
+                                                            AuditEntry.action == "complete").limit(1)).first()
+            if done is not None:
+                raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
+                               f"(task {task_id} is no longer ready: {done.actor} completed it)")
+            raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
         return row
 
     # -- messages ---------------------------------------------------------------------------------

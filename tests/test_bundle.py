@@ -1,0 +1,137 @@
+"""Deploying bundles: versions by content, and every kind of bad bundle refused with nothing stored."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import NATIONAL
+from sqlalchemy import func, select
+
+from engine.errors import BundleError, ForbiddenCode
+from engine.store.models import AuditEntry, ProcessVersion
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    """A copy of the national bundle to break."""
+    folder = tmp_path / "national-local"
+    shutil.copytree(NATIONAL, folder)
+    return folder
+
+
+def _versions(engine) -> int:
+    with engine.store.read() as session:
+        return session.scalar(select(func.count()).select_from(ProcessVersion))
+
+
+def _edit(path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_identical_content_is_the_same_version_and_a_change_is_a_new_one(engine, bundle):
+    before = _versions(engine)
+    version, created = engine.deploy(bundle)
+    assert (created, version.version) == (False, 1)  # the fixture deployed the same content
+    _edit(bundle / "assessment.bpmn", 'name="目标备案"', 'name="年度目标备案"')
+    version, created = engine.deploy(bundle)
+    assert (created, version.variant, version.version) == (True, "national-2013", 2)
+    assert _versions(engine) == before + 1
+
+
+def test_running_instances_stay_on_the_version_they_started_on(engine, bundle):
+    first = engine.start_campaign("national-2013", 2025, ["110000"])
+    _edit(bundle / "assessment.bpmn", 'name="目标备案"', 'name="年度目标备案"')
+    newer, _ = engine.deploy(bundle)
+    second = engine.start_campaign("national-2013", 2026, ["110000"])
+    assert second.version_id == newer.id != first.version_id
+    names = {t.campaign_id: t.name for t in engine.tasks(region="110000")}
+    assert names == {first.id: "目标备案", second.id: "年度目标备案"}
+
+
+BAD_BUNDLES = [
+    # (file, old, new, error, expected message, file named in the error)
+    ("assessment.bpmn", "<bpmn:process ", "<bpmn:process <", BundleError, "malformed XML", "assessment.bpmn"),
+    ("assessment.bpmn", '<?xml version="1.0" encoding="UTF-8"?>',
+     '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+     BundleError, "DTDs and entity declarations are not allowed", "assessment.bpmn"),
+    ("grade.dmn", '<?xml version="1.0" encoding="UTF-8"?>',
+     '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>',
+     BundleError, "DTDs and entity declarations are not allowed", "grade.dmn"),
+    ("assessment.bpmn", "<bpmn:userTask ", "<bpmn:notAnElement/><bpmn:userTask ", BundleError,
+     "notAnElement", "assessment.bpmn"),
+    ("assessment.bpmn", "results = []", "import os", ForbiddenCode, "import is not allowed", "assessment.bpmn"),
+    ("assessment.bpmn", "filing_decision == 'return'", "__import__('os').system('id')", ForbiddenCode,
+     "not allowed", "assessment.bpmn"),
+    ("grade.dmn", "Decimal(score)", "open('/etc/passwd')", ForbiddenCode, "call of 'open'", "grade.dmn"),
+    ("assessment.bpmn", 'value="filing-review.schema.json"', 'value="no-such-form.schema.json"', BundleError,
+     "form 'no-such-form.schema.json' not found", "assessment.bpmn"),
+    ("bundle.yaml", "  考核工作组: assessment_group\n", "", BundleError,
+     "lane '考核工作组' is not mapped to a role", "assessment.bpmn"),
+    ("bundle.yaml", "国务院: approver", "国务院: emperor", BundleError, "unknown roles in lanes: emperor",
+     "bundle.yaml"),
+    ("bundle.yaml", "region_process: national_region", "region_process: no_such_process", BundleError,
+     "no_such_process", None),
+    ("scheme.yaml", "points: 40", "points: 45", BundleError, "not 100", "scheme.yaml"),
+    ("bundle.yaml", "key: national-2013", "key: [national", BundleError, "malformed YAML", "bundle.yaml"),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "error", "message", "file"), BAD_BUNDLES,
+                         ids=[f"{b[0]}:{b[4][:30]}" for b in BAD_BUNDLES])
+def test_a_bad_bundle_is_refused_naming_the_file_and_nothing_is_stored(
+        engine, bundle, name, old, new, error, message, file):
+    before = _versions(engine)
+    with engine.store.read() as session:
+        audits = session.scalar(select(func.count()).select_from(AuditEntry))
+    _edit(bundle / name, old, new)
+    with pytest.raises(error, match=message) as caught:
+        engine.deploy(bundle)
+    if file:
+        assert caught.value.file == file
+    assert _versions(engine) == before
+    with engine.store.read() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audits
+
+
+def test_forbidden_code_names_the_element_and_line(engine, bundle):
+    _edit(bundle / "assessment.bpmn", "results = []", "results = ().__class__")
+    with pytest.raises(ForbiddenCode) as caught:
+        engine.deploy(bundle)
+    error = caught.value
+    assert error.file == "assessment.bpmn" and error.line > 1
+    text = (bundle / "assessment.bpmn").read_text(encoding="utf-8").splitlines()
+    assert "().__class__" in text[error.line - 1] or error.element in "\n".join(text[error.line - 5:error.line])
+    assert "__class__" in error.message
+
+
+def test_a_user_task_outside_any_lane_is_refused(engine, bundle):
+    text = (bundle / "assessment.bpmn").read_text(encoding="utf-8")
+    ref = "<bpmn:flowNodeRef>Task_self_evaluation</bpmn:flowNodeRef>"
+    assert ref in text
+    (bundle / "assessment.bpmn").write_text(text.replace(ref, ""), encoding="utf-8")
+    with pytest.raises(BundleError, match="in no lane") as caught:
+        engine.deploy(bundle)
+    assert caught.value.element == "Task_self_evaluation"
+
+
+def test_a_form_that_is_not_a_schema_is_refused(engine, bundle):
+    (bundle / "forms").mkdir()
+    (bundle / "forms" / "filing-review.schema.json").write_text('{"type": "nonsense"}', encoding="utf-8")
+    with pytest.raises(BundleError, match="not a valid JSON Schema") as caught:
+        engine.deploy(bundle)
+    assert caught.value.file == "forms/filing-review.schema.json"
+
+
+def test_a_symlink_in_a_bundle_is_refused(engine, bundle):
+    (bundle / "forms").mkdir()
+    (bundle / "forms" / "passwd.json").symlink_to("/etc/passwd")
+    with pytest.raises(BundleError, match="symbolic links"):
+        engine.deploy(bundle)
+
+
+def test_a_missing_folder_is_a_clear_error(engine, tmp_path):
+    with pytest.raises(BundleError, match="bundle folder not found"):
+        engine.deploy(tmp_path / "nowhere")
