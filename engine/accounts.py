@@ -80,11 +80,14 @@ def create_user(session: Session, username: str, display_name: str, grants: list
 
 
 def grants_of(session: Session, username: str) -> list[Grant]:
-    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).one_or_none()
-    if user is None:
+    """The roles an active user holds; NotFound for an unknown or deactivated user."""
+    rows = session.execute(
+        select(User.id, RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant)
+        .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(User.username == username, User.active.is_(True))).all()
+    if not rows:
         raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
-    rows = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user.id))
-    return [Grant(r.role, r.region, r.unit, r.variant) for r in rows]
+    return [Grant(role, region, unit, variant) for _, role, region, unit, variant in rows if role is not None]
 
 
 def authorize(grants: list[Grant], task: InboxTask, username: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -137,6 +138,7 @@ def _check(files: dict[str, str]) -> Bundle:
         if spec is None:
             raise BundleError(f"{key} '{process_id}' is not a process in any BPMN file", file="bundle.yaml")
     user_tasks = _check_user_tasks(trees, manifest, form_names)
+    _check_deadlines(manifest, user_tasks)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 
@@ -234,6 +236,25 @@ def _check_user_tasks(trees: dict, manifest: dict, form_names: set[str]) -> dict
                                   file=name, line=task.sourceline, element=task_id)
             found[task_id] = {"lane": lane.get("name"), "role": lanes[lane.get("name")], "form": form, "ui": ui}
     return found
+
+
+def _check_deadlines(manifest: dict, user_tasks: dict) -> None:
+    """``deadlines: {task id: {date: "MM-DD", year: 0}}`` names user tasks and real calendar days."""
+    deadlines = manifest.get("deadlines") or {}
+    if not isinstance(deadlines, dict):
+        raise BundleError("deadlines must map user task ids to {date, year}", file="bundle.yaml")
+    for task_id, rule in deadlines.items():
+        if task_id not in user_tasks:
+            raise BundleError(f"deadline for '{task_id}', which is not a user task", file="bundle.yaml")
+        try:
+            month, day = (int(p) for p in str(rule["date"]).split("-"))
+            date(2024, month, day)  # a leap year, so 02-29 is allowed
+            year = int(rule.get("year", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"deadline of '{task_id}' must be {{date: \"MM-DD\", year: 0}}",
+                              file="bundle.yaml") from exc
+        if not 0 <= year <= 2:
+            raise BundleError(f"deadline of '{task_id}': year must be 0, 1 or 2", file="bundle.yaml")
 
 
 def _bundle_error(exc: ValidationException, name: str | None) -> BundleError:

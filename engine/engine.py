@@ -6,6 +6,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -128,18 +129,20 @@ class Engine:
             session.add(campaign)
             session.flush()
             common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
-            self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
-                        dict(common, regions=codes))
+            targets = self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
+                                  dict(common, regions=codes))
             units = scoring.scoring_units(version.scheme)
             for code in codes:
-                self._start(session, version, version.manifest["region_process"], campaign.id, code,
-                            dict(common, region=code, region_name=known[code], units=list(units)))
+                targets += self._start(session, version, version.manifest["region_process"], campaign.id, code,
+                                       dict(common, region=code, region_name=known[code], units=list(units)))
             audit.record(session, now, actor, "campaign_start",
                          data={"campaign": campaign.id, "variant": variant, "year": year, "regions": codes})
-            return campaign
+        self.deliver(targets)
+        return campaign
 
     def _start(self, session: Session, version: LoadedVersion, process_id: str, campaign_id: int | None,
-               region: str | None, data: dict) -> Instance:
+               region: str | None, data: dict) -> list[int]:
+        """Start one instance and run it to its first wait; return the instances it sent messages to."""
         now = self.clock.now()
         workflow = self.runner.new_workflow(version, process_id, data)
         row = Instance(version_id=version.id, campaign_id=campaign_id, process_id=process_id, region=region,
@@ -147,15 +150,16 @@ class Engine:
         session.add(row)
         session.flush()
         with _engine_errors(row):
-            self.runner.advance(session, row, workflow, version)
-        return row
+            return self.runner.advance(session, row, workflow, version).targets
 
     # -- tasks ------------------------------------------------------------------------------------
     def tasks(self, role: str | None = None, region: str | None = None, campaign_id: int | None = None,
-              username: str | None = None) -> list[InboxTask]:
+              username: str | None = None, since: datetime | None = None) -> list[InboxTask]:
         """Ready user tasks, filtered; with ``username``, only those the user may act on."""
         with self.store.read() as session:
             query = select(InboxTask).order_by(InboxTask.due_at, InboxTask.created_at, InboxTask.id)
+            if since:
+                query = query.where(InboxTask.created_at >= since)
             if role:
                 query = query.where(InboxTask.role == role)
             if region:
@@ -188,7 +192,7 @@ class Engine:
             row = self.store.lock_instance(session, task_row.instance_id)
             version = self.version(session, row.version_id)
             if task_row.form:
-                forms.validate(version.form(task_row.form), data, task_row.form)
+                forms.validate(version.validator(task_row.form), data, task_row.form)
             if task_row.unit and "scores" in data:
                 scoring.check_unit_scores(version.scheme, task_row.unit, data["scores"])
             workflow = self.runner.load(row, version)
@@ -198,12 +202,11 @@ class Engine:
             task.data.update(data)
             with _engine_errors(row):
                 task.run()
-                targets = self.runner.advance(session, row, workflow, version)
+                advanced = self.runner.advance(session, row, workflow, version)
             audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
                          bpmn_id=task_row.bpmn_id, data=data)
-            next_tasks = [str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
-            result = Completion(row.id, task_id, row.status, next_tasks)
-        self.deliver(targets)
+            result = Completion(row.id, task_id, row.status, advanced.ready)
+        self.deliver(advanced.targets)
         return result
 
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
@@ -232,7 +235,7 @@ class Engine:
                 workflow = self.runner.load(row, version)
                 before = row.revision
                 with _engine_errors(row):
-                    more = self.runner.advance(session, row, workflow, version)
+                    more = self.runner.advance(session, row, workflow, version).targets
                 advanced += row.revision > before
             queue.extend(t for t in more if t not in queue)
         return advanced

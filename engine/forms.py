@@ -29,12 +29,19 @@ def check_form_file(name: str, text: str) -> dict:
     return document
 
 
-def validate(schema: dict, data, form: str = "") -> None:
+def validator(schema: dict) -> Draft202012Validator:
+    """A validator that also checks formats (dates); build it once per form and keep it."""
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate(schema: dict | Draft202012Validator, data, form: str = "") -> None:
     """Raise ValidationError listing every field that fails, with messages in Chinese."""
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    if isinstance(schema, dict):
+        schema = validator(schema)
+    validator_, schema = schema, schema.schema
     errors = [{"field": "/".join(str(p) for p in error.absolute_path), "message": _message(error, schema),
                "detail": error.message}
-              for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+              for error in sorted(validator_.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
     if errors:
         listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
         raise ValidationError(f"表单「{form}」数据有误：{listing}", errors)

@@ -9,12 +9,14 @@ from datetime import datetime
 from functools import cached_property
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from . import forms
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion
 
@@ -42,9 +44,21 @@ class LoadedVersion:
         return self.manifest.get("user_tasks", {})
 
     def form(self, name: str) -> dict:
+        return self.validator(name).schema
+
+    def validator(self, name: str):
+        """The form's JSON Schema validator, built once per version."""
         if name not in self._forms:
-            self._forms[name] = json.loads(self.files[f"forms/{name}"])
+            self._forms[name] = forms.validator(json.loads(self.files[f"forms/{name}"]))
         return self._forms[name]
+
+
+@dataclass
+class Advance:
+    """What advancing an instance left: its ready user tasks and the instances it sent messages to."""
+
+    ready: list[str]
+    targets: list[int]
 
 
 class Runner:
@@ -66,27 +80,27 @@ class Runner:
         workflow.script_engine = self.script_engine  # the script engine is not part of the state
         return workflow
 
-    def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> list[int]:
-        """Run to the next wait, catching pending messages; save; return the ids messages went to."""
+    def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
+        """Run to the next wait, catching pending messages, and save."""
         now = self.clock.now()
         while True:
             workflow.do_engine_steps()
             if not self._catch_pending(session, row, workflow, now):
                 break
         targets = self._post_events(session, row, workflow, now)
-        self._sync_inbox(session, row, workflow, version, now)
+        ready = self._sync_inbox(session, row, workflow, version, now)
         row.state = self.serializer.dump(workflow)
         row.serializer_version = self.serializer.version
         row.status = "completed" if workflow.completed else "running"
         row.revision += 1
         row.updated_at = now
-        return targets
+        return Advance(ready, targets)
 
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""
-        waiting = {t.task_spec.event_definition.name: t for t in workflow.get_tasks(state=TaskState.WAITING)
-                   if hasattr(t.task_spec, "event_definition")
-                   and type(t.task_spec.event_definition).__name__ == "MessageEventDefinition"}
+        # The event manager holds just the waiting catch events: cheaper than walking every task.
+        waiting = {t.task_spec.event_definition.name: t for t in workflow.event_manager.tasks.values()
+                   if isinstance(t.task_spec.event_definition, MessageEventDefinition)}
         if not waiting:
             return 0
         message = session.scalars(
@@ -116,7 +130,8 @@ class Runner:
         return targets
 
     def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
-                    now: datetime) -> None:
+                    now: datetime) -> list[str]:
+        """Make the instance's inbox rows the ready user tasks; return their ids."""
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         existing = set(session.scalars(select(InboxTask.id).where(InboxTask.instance_id == row.id)))
         gone = existing - set(ready)
@@ -132,6 +147,7 @@ class Runner:
                 name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"), role=info.get("role", "admin"),
                 region=row.region, unit=_unit_of(task),
                 form=info.get("form"), created_at=now, due_at=None))
+        return list(ready)
 
 
 def _unit_of(task) -> str | None:

@@ -69,22 +69,28 @@ class Simulation:
     def run(self) -> dict:
         campaign = self.engine.start_campaign(self.bundle.key, self.year, self.codes, actor="simulation")
         self._log(f"启动考核 {campaign.label}，考核对象 {len(self.codes)} 个")
-        queue: list[tuple[datetime, str, str]] = []
+        with self.engine.store.read() as session:
+            version = self.engine.version(session, campaign.version_id)
+        units = {u["code"]: u["name"] for u in self.scheme["units"]}
+        queue: list[tuple[datetime, tuple, InboxTask]] = []
         scheduled: set[str] = set()
+        listed = None
         while True:
-            for task in self.engine.tasks(campaign_id=campaign.id):
-                if task.id not in scheduled:
-                    scheduled.add(task.id)
-                    heapq.heappush(queue, (self._when(task), task.region or "", task.id))
+            now = self.clock.now()
+            fresh = [t for t in self.engine.tasks(campaign_id=campaign.id, since=listed) if t.id not in scheduled]
+            # Task ids are random: order by what the task is, so a seed always gives the same run.
+            for task in sorted(fresh, key=_identity):
+                scheduled.add(task.id)
+                heapq.heappush(queue, (self._when(task), _identity(task), task))
+            listed = now  # tasks appear at the clock's time, and it never goes back
             if not queue:
                 break
-            at, _, task_id = heapq.heappop(queue)
+            at, _, task = heapq.heappop(queue)
             self.clock.set(max(at, self.clock.now()))
-            task = self.engine.task(task_id)
-            data = self._fill(task, self.engine.form_for(task))
+            data = self._fill(task, version.form(task.form))
             self.engine.complete(task.id, data, f"sim-{task.role}")
             who = self.region_names.get(task.region, "") if task.region else accounts.ROLE_NAMES[task.role]
-            unit = f"（{task.unit}）" if task.unit else ""
+            unit = f"（{units.get(task.unit, task.unit)}）" if task.unit else ""
             self._log(f"{who} {task.name}{unit}" + _summary(data), region=task.region, task=task.bpmn_id)
         return self._result(campaign.id)
 
@@ -172,7 +178,8 @@ class Simulation:
                 continue
             data = self.engine.instance_data(instance.id)
             results.append({"region": instance.region, "name": self.region_names.get(instance.region, ""),
-                            "score": data.get("score"), "grade": data.get("grade"), "status": instance.status})
+                            "score": data.get("score"), "grade": data.get("grade"),
+                            "veto": bool(data.get("veto_incident")), "status": instance.status})
             if "rectification_verdict" in data:
                 outcome = ("整改到位" if data["rectification_verdict"] == "adequate" else "整改不到位，已约谈")
                 rectification.append({"region": instance.region, "name": results[-1]["name"], "outcome": outcome})
@@ -183,6 +190,10 @@ class Simulation:
         results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
         return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
                 "rectification": rectification}
+
+
+def _identity(task: InboxTask) -> tuple:
+    return task.region or "", task.bpmn_id, task.unit or "", task.instance_id
 
 
 def _options(prop: dict) -> list:
