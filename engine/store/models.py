@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -183,3 +183,80 @@ class Message(Base):
     payload: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class CalendarDay(Base):
+    """An administrator's correction to the holiday data: a day off, or a working weekend day (调休)."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "holiday" | "workday"
+    name: Mapped[str | None] = mapped_column(String(100))
+
+
+class Timer(Base):
+    """A waiting BPMN timer: due time in UTC; firing it is claimed row by row."""
+
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("instance_id", "task_id"), Index("ix_timer_due", "fired_at", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # timeDate | timeDuration | timeCycle
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Reminder(Base):
+    """A reminder or escalation step sent for a task: the unique key makes it happen once."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("task_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(32))  # e.g. before-7d, before-1d, due, overdue, escalate
+    sent_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """An in-app notice for one user."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user", "user_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    instance_id: Mapped[int | None]
+    read_at: Mapped[datetime | None]
+
+
+class Mail(Base):
+    """The mail outbox: a message to send over SMTP, retried with back-off until sent or given up."""
+
+    __tablename__ = "mail"
+    __table_args__ = (Index("ix_mail_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # given up: shown to administrators
+    last_error: Mapped[str | None] = mapped_column(Text)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id", ondelete="SET NULL"))
