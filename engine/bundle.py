@@ -16,7 +16,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, sandbox, scoring
+from . import forms, sandbox, scoring, timer_events
 from .errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def _check(files: dict[str, str]) -> Bundle:
             raise _bundle_error(exc, None) from exc
         if spec is None:
             raise BundleError(f"{key} '{process_id}' is not a process in any BPMN file", file="bundle.yaml")
+    timer_events.clock_timers(specs)
     user_tasks = _check_user_tasks(trees, manifest, form_names)
     _check_deadlines(manifest, user_tasks)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,

@@ -8,18 +8,19 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from uuid import UUID
 
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, forms, sandbox, scoring
+from . import accounts, audit, calendar, forms, sandbox, scoring, timers
 from .bundle import Bundle, load_bundle
+from .calendar import WorkCalendar
 from .clock import SystemClock
+from .deadlines import DueDates
 from .errors import Conflict, ExpressionError, NotFound, ValidationError
-from .instances import LoadedVersion, Runner
+from .instances import LoadedVersion, Runner, find_task
 from .serializer import StateSerializer
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region
@@ -48,9 +49,24 @@ class Engine:
         self.clock = clock or SystemClock()
         self.forms_library = forms_library
         self.serializer = StateSerializer()
-        self.runner = Runner(self.serializer, sandbox.script_engine(), self.clock)
+        self._calendar: WorkCalendar | None = None
+        script_engine = sandbox.script_engine(helpers=calendar.helpers(_CurrentCalendar(self), self.clock))
+        script_engine.clock = self.clock  # timers fire on this clock (see timer_events)
+        self.runner = Runner(self.serializer, script_engine, self.clock,
+                             due_date=DueDates(lambda: self.calendar, script_engine))
         self._versions: dict[int, LoadedVersion] = {}
         self._versions_lock = threading.Lock()
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """Working days and holidays: the package's data with the administrators' corrections."""
+        if self._calendar is None:
+            self._calendar = WorkCalendar.from_store(self.store)
+        return self._calendar
+
+    def reload_calendar(self) -> None:
+        """Pick up edited holiday corrections."""
+        self._calendar = None
 
     # -- deployment -------------------------------------------------------------------------------
     def check(self, folder: Path) -> Bundle:
@@ -196,7 +212,7 @@ class Engine:
             if task_row.unit and "scores" in data:
                 scoring.check_unit_scores(version.scheme, task_row.unit, data["scores"])
             workflow = self.runner.load(row, version)
-            task = workflow.get_task_from_id(UUID(task_id))
+            task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:
                 raise Conflict(f"任务 {task_id} 已由他人办理或已撤销 (task {task_id} is no longer ready)")
             task.data.update(data)
@@ -240,6 +256,27 @@ class Engine:
             queue.extend(t for t in more if t not in queue)
         return advanced
 
+    # -- timers -----------------------------------------------------------------------------------
+    def fire_timer(self, timer_id: int, now: datetime) -> int:
+        """Fire one due timer if nobody else is firing it; 1 if it fired, else 0."""
+        with self.store.write() as session:
+            timer = timers.claim(session, self.store, timer_id)
+            if timer is None or timer.due_at > now:
+                return 0
+            row = self.store.lock_instance(session, timer.instance_id)
+            version = self.version(session, row.version_id)
+            workflow = self.runner.load(row, version)
+            with _engine_errors(row):
+                advanced = self.runner.advance(session, row, workflow, version)
+            audit.record(session, now, "scheduler", "timer", instance_id=row.id, task_id=timer.task_id,
+                         bpmn_id=timer.bpmn_id, data={"due_at": timer.due_at.isoformat(), "kind": timer.kind})
+        self.deliver(advanced.targets)
+        return 1
+
+    def next_timer_due(self) -> datetime | None:
+        with self.store.read() as session:
+            return timers.next_due(session)
+
     # -- reading instances ------------------------------------------------------------------------
     def instance_data(self, instance_id: int) -> dict:
         """The data of an instance as its latest task sees it."""
@@ -270,3 +307,13 @@ class _engine_errors:
         if exc is not None and isinstance(exc, WorkflowException):
             raise ExpressionError(f"流程实例 {self.row.id} 执行出错 (instance {self.row.id} failed): {exc}") from exc
         return False
+
+
+class _CurrentCalendar:
+    """Stands for the engine's calendar in the expression helpers, so a reload reaches them too."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self._engine.calendar, name)

@@ -7,16 +7,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import forms
+from . import forms, timers
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion
 
@@ -64,10 +66,12 @@ class Advance:
 class Runner:
     """Advances locked instances: engine steps, message delivery, outbox, inbox rows, saved state."""
 
-    def __init__(self, serializer: StateSerializer, script_engine, clock):
+    def __init__(self, serializer: StateSerializer, script_engine, clock, due_date=None):
         self.serializer = serializer
         self.script_engine = script_engine
         self.clock = clock
+        # due_date(task, version, timers) -> datetime | None; the engine wires in the calendar.
+        self.due_date = due_date or (lambda task, version, timers: None)
 
     def new_workflow(self, version: LoadedVersion, process_id: str, data: dict) -> BpmnWorkflow:
         spec, subprocess_specs = version.specs[process_id]
@@ -83,12 +87,14 @@ class Runner:
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
         """Run to the next wait, catching pending messages, and save."""
         now = self.clock.now()
+        workflow.refresh_timers()  # a timer due by now fires before the engine steps run
         while True:
             workflow.do_engine_steps()
             if not self._catch_pending(session, row, workflow, now):
                 break
         targets = self._post_events(session, row, workflow, now)
-        ready = self._sync_inbox(session, row, workflow, version, now)
+        waiting = timers.sync(session, row, workflow, now)
+        ready = self._sync_inbox(session, row, workflow, version, now, waiting)
         row.state = self.serializer.dump(workflow)
         row.serializer_version = self.serializer.version
         row.status = "completed" if workflow.completed else "running"
@@ -99,8 +105,13 @@ class Runner:
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""
         # The event manager holds just the waiting catch events: cheaper than walking every task.
-        waiting = {t.task_spec.event_definition.name: t for t in workflow.event_manager.tasks.values()
-                   if isinstance(t.task_spec.event_definition, MessageEventDefinition)}
+        # An event-based gateway waits on several definitions at once.
+        waiting = {}
+        for task in workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            for each in getattr(definition, "event_definitions", [definition]):
+                if isinstance(each, MessageEventDefinition):
+                    waiting[each.name] = each
         if not waiting:
             return 0
         message = session.scalars(
@@ -109,8 +120,7 @@ class Runner:
         ).first()
         if message is None:
             return 0
-        definition = waiting[message.name].task_spec.event_definition
-        workflow.catch(BpmnEvent(definition, payload=message.payload))
+        workflow.catch(BpmnEvent(waiting[message.name], payload=message.payload))
         message.delivered_at = now
         logger.debug("instance %s caught %s from instance %s", row.id, message.name, message.source_id)
         return 1
@@ -130,7 +140,7 @@ class Runner:
         return targets
 
     def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
-                    now: datetime) -> list[str]:
+                    now: datetime, waiting: dict) -> list[str]:
         """Make the instance's inbox rows the ready user tasks; return their ids."""
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         existing = set(session.scalars(select(InboxTask.id).where(InboxTask.instance_id == row.id)))
@@ -146,7 +156,7 @@ class Runner:
                 bpmn_id=spec.bpmn_id,
                 name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"), role=info.get("role", "admin"),
                 region=row.region, unit=_unit_of(task),
-                form=info.get("form"), created_at=now, due_at=None))
+                form=info.get("form"), created_at=now, due_at=self.due_date(task, version, waiting)))
         return list(ready)
 
 
@@ -156,3 +166,11 @@ def _unit_of(task) -> str | None:
         return None
     unit = task.data.get("unit")
     return unit if isinstance(unit, str) else None
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):
+    """The workflow's task with this id, or None (SpiffWorkflow raises instead)."""
+    try:
+        return workflow.get_task_from_id(UUID(str(task_id)))
+    except (TaskNotFoundException, ValueError):
+        return None

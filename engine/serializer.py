@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from . import timer_events
 from .errors import KaoheError
 
 
@@ -43,7 +44,7 @@ class StateSerializer:
     """Turns workflows into state strings and back, and specs into the version's stored JSON."""
 
     def __init__(self):
-        registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+        registry = BpmnWorkflowSerializer.configure(timer_events.serializer_config(SPIFF_CONFIG))
         self._workflow_converter = SpecFreeWorkflowConverter(BpmnWorkflow, registry)
         self._registry = registry
         self._spec_serializer = BpmnWorkflowSerializer(registry)

@@ -26,6 +26,7 @@ class Store:
 
     def __init__(self, url: str, **engine_options):
         self.url = url
+        self._options = dict(engine_options)
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         if self.dialect == "sqlite":
             _ensure_sqlite_folder(url)
@@ -67,6 +68,10 @@ class Store:
         if instance is None:
             raise NotFound(f"流程实例 {instance_id} 不存在 (no instance {instance_id})")
         return instance
+
+    def another(self) -> Store:
+        """A second Store on the same database, with its own pool: what another process would have."""
+        return Store(self.url, **self._options)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,52 @@
+"""Due dates of user tasks: from the task's ``dueDate`` property, its attached timer, or the bundle.
+
+In that order: an expression on the task (e.g. ``deadline(announced_on, months=1)``) says the most;
+a boundary timer on the task is the next best word; a fixed date of the procedure
+(``deadlines:`` in ``bundle.yaml``, from the assessment year) applies otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from .timer_events import as_moment
+
+logger = logging.getLogger(__name__)
+
+
+class DueDates:
+    """Computes ``due_at`` (an aware UTC datetime, the exclusive end of the last day) for a ready task."""
+
+    def __init__(self, calendar_source, script_engine):
+        self._calendar = calendar_source  # a callable returning the current WorkCalendar
+        self.script_engine = script_engine
+
+    def __call__(self, task, version, waiting: dict) -> datetime | None:
+        return self.from_property(task) or self.from_timer(task, waiting) or self.from_bundle(task, version)
+
+    def from_property(self, task) -> datetime | None:
+        expression = task.task_spec.extensions.get("properties", {}).get("dueDate")
+        if not expression:
+            return None
+        value = self.script_engine.evaluate(task, expression)
+        return TimerEventDefinition.get_datetime(as_moment(value))
+
+    @staticmethod
+    def from_timer(task, waiting: dict) -> datetime | None:
+        """The earliest timer attached to the task (its siblings under the boundary-event split)."""
+        if task.parent is None:
+            return None
+        dues = [waiting[str(sibling.id)][2] for sibling in task.parent.children
+                if sibling is not task and str(sibling.id) in waiting]
+        return min(dues, default=None)
+
+    def from_bundle(self, task, version) -> datetime | None:
+        rule = version.manifest.get("deadlines", {}).get(task.task_spec.bpmn_id)
+        year = task.data.get("year")
+        if not rule or not isinstance(year, int):
+            return None
+        extend = bool(version.manifest.get("calendar", {}).get("extend_weekends", False))
+        return self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)), extend_weekends=extend).ends_at

@@ -1,0 +1,114 @@
+"""Timers are rows: every save records the instance's waiting timers; firing is one idempotent function.
+
+``fire_due_timers`` claims each due row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one
+writer at a time), re-checks it under the instance lock, lets the workflow fire it on the engine's
+clock, and marks it fired in the same transaction. Running it twice, or from two processes, fires
+each timer once. A failure is written on the row, where an administrator can see it, and the next
+timer is tried.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .errors import KaoheError
+from .store.models import Instance, Timer
+from .timer_events import KINDS
+
+logger = logging.getLogger(__name__)
+
+#: Attempts after which a failing timer is left for an administrator.
+MAX_ATTEMPTS = 5
+
+
+def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
+    """``{task id: (task, kind, due)}`` for every timer the workflow waits on."""
+    found = {}
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for timer in getattr(definition, "event_definitions", [definition]):
+            if not isinstance(timer, TimerEventDefinition):
+                continue
+            value = timer.details(task).value
+            if value is None:
+                continue
+            due = TimerEventDefinition.get_datetime(value if isinstance(value, str) else value.isoformat())
+            found[str(task.id)] = (task, KINDS.get(type(timer).__name__, "timeDate"), due)
+    return found
+
+
+def sync(session: Session, row: Instance, workflow, now: datetime) -> dict:
+    """Make the instance's unfired timer rows its waiting timers; return them (see waiting_timers)."""
+    from .instances import find_task  # instances imports this module
+
+    waiting = waiting_timers(workflow)
+    rows = {t.task_id: t for t in session.scalars(select(Timer).where(Timer.instance_id == row.id,
+                                                                      Timer.fired_at.is_(None)))}
+    cancelled = []
+    for task_id, timer in rows.items():
+        if task_id in waiting:
+            continue
+        task = find_task(workflow, task_id)
+        if task is not None and task.has_state(TaskState.COMPLETED):
+            timer.fired_at = now
+        else:  # cancelled with the task it was attached to, or by an event-based gateway
+            cancelled.append(timer.id)
+    if cancelled:
+        session.execute(delete(Timer).where(Timer.id.in_(cancelled)))
+    for task_id, (task, kind, due) in waiting.items():
+        existing = rows.get(task_id)
+        if existing is None:
+            session.add(Timer(instance_id=row.id, task_id=task_id, bpmn_id=task.task_spec.bpmn_id, kind=kind,
+                              due_at=due))
+        elif existing.due_at != due:  # a cycle moved on to its next time
+            existing.due_at = due
+    return waiting
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest unfired timer is due (failed ones left aside)."""
+    return session.scalar(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None),
+                                                               Timer.attempts < MAX_ATTEMPTS))
+
+
+def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(session.scalars(select(Timer.id).where(Timer.fired_at.is_(None), Timer.due_at <= now,
+                                                       Timer.attempts < MAX_ATTEMPTS)
+                                .order_by(Timer.due_at, Timer.id).limit(limit)))
+
+
+def claim(session: Session, store, timer_id: int) -> Timer | None:
+    """Lock one timer row for this transaction; None when another process holds it or it has fired."""
+    query = select(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
+    if store.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def fire_due_timers(engine, now: datetime | None = None, limit: int = 1000) -> int:
+    """Fire every timer due by ``now``; safe to run twice and from two processes. Returns how many fired."""
+    now = now or engine.clock.now()
+    with engine.store.read() as session:
+        ids = due_ids(session, now, limit)
+    fired = 0
+    for timer_id in ids:
+        try:
+            fired += engine.fire_timer(timer_id, now)
+        except KaoheError as exc:
+            logger.warning("timer %s failed: %s", timer_id, exc)
+            _record_failure(engine, timer_id, str(exc))
+    return fired
+
+
+def _record_failure(engine, timer_id: int, error: str) -> None:
+    with engine.store.write() as session:
+        timer = session.get(Timer, timer_id)
+        if timer is not None and timer.fired_at is None:
+            timer.attempts += 1
+            timer.error = error[:2000]

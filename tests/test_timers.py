@@ -1,0 +1,186 @@
+"""BPMN timers: recorded on every save, fired once on the engine's clock, from one or two schedulers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import make_engine
+from sqlalchemy import func, select
+
+from engine.clock import CHINA
+from engine.engine import Engine
+from engine.store.models import AuditEntry, Region, Timer
+from engine.timers import fire_due_timers
+
+LAB = Path(__file__).parent / "bundles" / "timer-lab"
+REPORT = {"report": "报告"}
+
+
+@pytest.fixture
+def lab(store, clock):
+    engine = make_engine(store, clock)
+    engine.load_regions(engine.check(LAB))
+    engine.deploy(LAB)
+    return engine
+
+
+def _region_instance(engine: Engine, campaign_id: int, region: str) -> int:
+    return next(i.id for i in engine.campaign_instances(campaign_id) if i.region == region)
+
+
+def _timers(engine: Engine, instance_id: int | None = None, fired: bool | None = False) -> list[Timer]:
+    with engine.store.read() as session:
+        query = select(Timer).order_by(Timer.id)
+        if instance_id is not None:
+            query = query.where(Timer.instance_id == instance_id)
+        if fired is not None:
+            query = query.where(Timer.fired_at.is_not(None) if fired else Timer.fired_at.is_(None))
+        return list(session.scalars(query))
+
+
+def _ready(engine: Engine, campaign_id: int, region: str | None = "990001") -> dict:
+    return {t.bpmn_id: t for t in engine.tasks(campaign_id=campaign_id) if t.region == region}
+
+
+def _to_task_file(engine: Engine):
+    campaign = engine.start_campaign("timer-lab", 2025, ["990001"])
+    [wait] = _timers(engine, _region_instance(engine, campaign.id, "990001"))
+    engine.clock.set(wait.due_at)
+    assert fire_due_timers(engine) == 1
+    return campaign
+
+
+def test_a_date_timer_is_recorded_and_fires_once_when_due(lab):
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001"])
+    instance = _region_instance(lab, campaign.id, "990001")
+    [wait] = _timers(lab, instance)
+    assert (wait.bpmn_id, wait.kind) == ("Wait_date", "timeDate")
+    assert wait.due_at == datetime(2026, 7, 15, tzinfo=CHINA)  # 14 July ends at 24:00 China time
+    assert fire_due_timers(lab) == 0 and _ready(lab, campaign.id) == {}
+    lab.clock.set(wait.due_at - timedelta(seconds=1))
+    assert fire_due_timers(lab) == 0
+    lab.clock.set(wait.due_at)
+    assert fire_due_timers(lab) == 1
+    assert set(_ready(lab, campaign.id)) == {"Task_file"}
+    assert fire_due_timers(lab) == 0  # running it again fires nothing
+    assert [t.fired_at for t in _timers(lab, instance, fired=True)] == [wait.due_at]
+
+
+def test_fixed_due_dates_from_the_bundle_reach_the_inbox(lab):
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001"])
+    release = _ready(lab, campaign.id, region=None)["Task_release"]
+    assert release.due_at == datetime(2026, 8, 1, tzinfo=CHINA)  # 31 July 2026, 24:00
+
+
+def test_an_interrupting_boundary_timer_cancels_its_task(lab):
+    campaign = _to_task_file(lab)
+    task_file = _ready(lab, campaign.id)["Task_file"]
+    [late] = _timers(lab, task_file.instance_id)
+    assert (late.bpmn_id, late.kind) == ("Late_file", "timeDuration")
+    assert late.due_at == lab.clock.now() + timedelta(days=30)
+    assert task_file.due_at == late.due_at  # the attached timer gives the task its due date
+    lab.clock.advance(days=30)
+    assert fire_due_timers(lab) == 1
+    assert set(_ready(lab, campaign.id)) == {"Task_chase"}
+
+
+def test_completing_a_task_removes_its_boundary_timer(lab):
+    campaign = _to_task_file(lab)
+    task_file = _ready(lab, campaign.id)["Task_file"]
+    lab.complete(task_file.id, {"announcement": "通报", "announced_on": "2026-08-31"}, "assessed")
+    timers = _timers(lab, task_file.instance_id)
+    assert [t.bpmn_id for t in timers] == ["Remind_report"]
+    report = _ready(lab, campaign.id)["Task_report"]
+    # dueDate = deadline(announced_on, months=1): 31 August + 1 month = 30 September, 24:00.
+    assert report.due_at == datetime(2026, 10, 1, tzinfo=CHINA)
+
+
+def test_a_non_interrupting_cycle_timer_fires_its_cycles_and_leaves_the_task(lab):
+    campaign = _to_task_file(lab)
+    task_file = _ready(lab, campaign.id)["Task_file"]
+    lab.complete(task_file.id, {"announcement": "通报", "announced_on": "2026-08-31"}, "assessed")
+    start = lab.clock.now()
+    for week in (1, 2):
+        [remind] = _timers(lab, task_file.instance_id)
+        assert (remind.bpmn_id, remind.kind, remind.due_at) == ("Remind_report", "timeCycle",
+                                                                start + timedelta(days=7 * week))
+        lab.clock.set(remind.due_at)
+        assert fire_due_timers(lab) == 1
+        assert set(_ready(lab, campaign.id)) == {"Task_report"}
+    assert _timers(lab, task_file.instance_id) == []  # R2: two cycles, then no more
+    lab.clock.advance(days=30)
+    assert fire_due_timers(lab) == 0
+    assert lab.instance_data(task_file.instance_id).get("reminded") is not True  # the task's own data
+
+
+def _to_gateway(lab, regions):
+    campaign = lab.start_campaign("timer-lab", 2025, regions)
+    with lab.store.read() as session:
+        first = min(t.due_at for t in session.scalars(select(Timer)))
+    lab.clock.set(first)
+    fire_due_timers(lab)
+    for region in regions:
+        lab.complete(_ready(lab, campaign.id, region)["Task_file"].id,
+                     {"announcement": "通报", "announced_on": "2026-08-31"}, "assessed")
+        lab.complete(_ready(lab, campaign.id, region)["Task_report"].id, REPORT, "assessed")
+    return campaign
+
+
+def test_an_event_based_gateway_takes_the_timer_when_no_message_comes(lab):
+    campaign = _to_gateway(lab, ["990001"])
+    instance = _region_instance(lab, campaign.id, "990001")
+    [wait] = _timers(lab, instance)
+    # The event-based gateway itself waits, on the message or the timer, whichever comes first.
+    assert (wait.bpmn_id, wait.kind, wait.due_at) == ("Gateway_wait", "timeDuration",
+                                                     lab.clock.now() + timedelta(hours=48))
+    lab.clock.advance(hours=48)
+    assert fire_due_timers(lab) == 1
+    assert set(_ready(lab, campaign.id)) == {"Task_timeout"}
+
+
+def test_an_event_based_gateway_takes_the_message_and_drops_the_timer(lab):
+    campaign = _to_gateway(lab, ["990001"])
+    lab.complete(_ready(lab, campaign.id, region=None)["Task_release"].id, REPORT, "lead_agency")
+    assert set(_ready(lab, campaign.id)) == {"Task_go"}
+    assert _timers(lab, _region_instance(lab, campaign.id, "990001")) == []
+    lab.clock.advance(days=3)
+    assert fire_due_timers(lab) == 0
+
+
+def test_timers_that_fell_due_while_the_scheduler_was_down_fire_once_on_restart(lab):
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001", "990002"])
+    lab.clock.advance(days=800)  # long past every timer
+    assert fire_due_timers(lab) == 2
+    assert fire_due_timers(lab) == 0
+    assert {r for r in ("990001", "990002") if "Task_file" in _ready(lab, campaign.id, r)} == {"990001", "990002"}
+
+
+def test_two_schedulers_on_one_database_fire_each_timer_once(lab, clock):
+    with lab.store.write() as session:
+        session.add_all(Region(code=f"98{n:04d}", name=f"测试{n}", region_set="timer-lab") for n in range(24))
+    lab.start_campaign("timer-lab", 2025, [f"98{n:04d}" for n in range(24)])
+    clock.advance(days=800)
+    # A second process: its own engine and connection pool on the same database.
+    other = Engine(lab.store.another(), clock=clock)
+    counts = [0, 0]
+    barrier = threading.Barrier(2)
+
+    def run(n, engine):
+        barrier.wait()
+        counts[n] = fire_due_timers(engine)
+
+    threads = [threading.Thread(target=run, args=(n, e)) for n, e in enumerate((lab, other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    other.store.dispose()
+    assert sum(counts) == 24
+    with lab.store.read() as session:
+        fired = session.execute(select(AuditEntry.task_id, func.count()).where(AuditEntry.action == "timer")
+                                .group_by(AuditEntry.task_id)).all()
+    assert len(fired) == 24 and {n for _, n in fired} == {1}
+
