@@ -130,6 +130,35 @@ def complete(task_id: str, username: str, payload: str) -> None:
 
 
 @main.command()
+@click.option("--link-base", default="", envvar="KAOHE_PUBLIC_URL",
+              help="The web app's address, for links in reminders (e.g. https://kaohe.example.gov.cn).")
+@_reports_errors
+def scheduler(link_base: str) -> None:
+    """Run timers, reminders, escalation and mail as a process of its own (Ctrl-C or SIGTERM stops it)."""
+    import signal
+    import threading
+
+    from . import mail
+    from .scheduler import Scheduler
+
+    settings = mail.SmtpSettings.from_env()
+    if settings is None:
+        click.echo("SMTP 未配置 (set KAOHE_SMTP_HOST): mail stays queued; in-app notices still go out", err=True)
+    running = Scheduler(_engine(), mailer=mail.Mailer(settings) if settings else None, link_base=link_base)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    running.start()
+    click.echo(f"scheduler running on {config.database_url()}; next due: {running.next_due() or 'nothing'}")
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.shutdown()
+
+
+@main.command()
 @click.argument("variant")
 @click.option("--year", type=int, required=True)
 @click.option("--regions", "region_count", type=int, help="Assess only the first N regions.")

@@ -20,7 +20,7 @@ from .calendar import WorkCalendar
 from .clock import SystemClock
 from .deadlines import DueDates
 from .errors import Conflict, ExpressionError, NotFound, ValidationError
-from .instances import LoadedVersion, Runner, find_task
+from .instances import Advance, LoadedVersion, Runner, find_task
 from .serializer import StateSerializer
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region
@@ -56,6 +56,8 @@ class Engine:
                              due_date=DueDates(lambda: self.calendar, script_engine))
         self._versions: dict[int, LoadedVersion] = {}
         self._versions_lock = threading.Lock()
+        #: Called after a commit that added or moved timers (the embedded scheduler re-arms itself).
+        self.on_timers_changed: list = []
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -145,20 +147,20 @@ class Engine:
             session.add(campaign)
             session.flush()
             common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
-            targets = self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
-                                  dict(common, regions=codes))
+            advances = [self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
+                                    dict(common, regions=codes))]
             units = scoring.scoring_units(version.scheme)
             for code in codes:
-                targets += self._start(session, version, version.manifest["region_process"], campaign.id, code,
-                                       dict(common, region=code, region_name=known[code], units=list(units)))
+                advances.append(self._start(session, version, version.manifest["region_process"], campaign.id, code,
+                                            dict(common, region=code, region_name=known[code], units=list(units))))
             audit.record(session, now, actor, "campaign_start",
                          data={"campaign": campaign.id, "variant": variant, "year": year, "regions": codes})
-        self.deliver(targets)
+        self._committed(advances)
         return campaign
 
     def _start(self, session: Session, version: LoadedVersion, process_id: str, campaign_id: int | None,
-               region: str | None, data: dict) -> list[int]:
-        """Start one instance and run it to its first wait; return the instances it sent messages to."""
+               region: str | None, data: dict) -> Advance:
+        """Start one instance and run it to its first wait."""
         now = self.clock.now()
         workflow = self.runner.new_workflow(version, process_id, data)
         row = Instance(version_id=version.id, campaign_id=campaign_id, process_id=process_id, region=region,
@@ -166,7 +168,7 @@ class Engine:
         session.add(row)
         session.flush()
         with _engine_errors(row):
-            return self.runner.advance(session, row, workflow, version).targets
+            return self.runner.advance(session, row, workflow, version)
 
     # -- tasks ------------------------------------------------------------------------------------
     def tasks(self, role: str | None = None, region: str | None = None, campaign_id: int | None = None,
@@ -222,7 +224,7 @@ class Engine:
             audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
                          bpmn_id=task_row.bpmn_id, data=data)
             result = Completion(row.id, task_id, row.status, advanced.ready)
-        self.deliver(advanced.targets)
+        self._committed([advanced])
         return result
 
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
@@ -241,6 +243,7 @@ class Engine:
         """Deliver pending messages, each target instance in its own transaction; returns how many ran."""
         queue = deque(dict.fromkeys(targets))
         advanced = 0
+        timers_changed = False
         while queue:
             target = queue.popleft()
             with self.store.write() as session:
@@ -249,12 +252,24 @@ class Engine:
                     continue
                 version = self.version(session, row.version_id)
                 workflow = self.runner.load(row, version)
-                before = row.revision
                 with _engine_errors(row):
-                    more = self.runner.advance(session, row, workflow, version).targets
-                advanced += row.revision > before
-            queue.extend(t for t in more if t not in queue)
+                    more = self.runner.advance(session, row, workflow, version)
+                advanced += 1
+            timers_changed |= more.timers_changed
+            queue.extend(t for t in more.targets if t not in queue)
+        if timers_changed:
+            self._timers_changed()
         return advanced
+
+    def _committed(self, advances: list[Advance]) -> None:
+        """After a commit: deliver the messages it sent and tell listeners about new timers."""
+        self.deliver([t for a in advances for t in a.targets])
+        if any(a.timers_changed for a in advances):
+            self._timers_changed()
+
+    def _timers_changed(self) -> None:
+        for listener in list(self.on_timers_changed):
+            listener()
 
     # -- timers -----------------------------------------------------------------------------------
     def fire_timer(self, timer_id: int, now: datetime) -> int:
@@ -270,7 +285,7 @@ class Engine:
                 advanced = self.runner.advance(session, row, workflow, version)
             audit.record(session, now, "scheduler", "timer", instance_id=row.id, task_id=timer.task_id,
                          bpmn_id=timer.bpmn_id, data={"due_at": timer.due_at.isoformat(), "kind": timer.kind})
-        self.deliver(advanced.targets)
+        self._committed([advanced])
         return 1
 
     def next_timer_due(self) -> datetime | None:

@@ -61,6 +61,7 @@ class Advance:
 
     ready: list[str]
     targets: list[int]
+    timers_changed: bool = False
 
 
 class Runner:
@@ -93,14 +94,14 @@ class Runner:
             if not self._catch_pending(session, row, workflow, now):
                 break
         targets = self._post_events(session, row, workflow, now)
-        waiting = timers.sync(session, row, workflow, now)
+        waiting, timers_changed = timers.sync(session, row, workflow, now)
         ready = self._sync_inbox(session, row, workflow, version, now, waiting)
         row.state = self.serializer.dump(workflow)
         row.serializer_version = self.serializer.version
         row.status = "completed" if workflow.completed else "running"
         row.revision += 1
         row.updated_at = now
-        return Advance(ready, targets)
+        return Advance(ready, targets, timers_changed)
 
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from . import accounts, config, scoring
+from . import accounts, config, mail, reminders, scoring, timers
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
@@ -25,6 +25,8 @@ from .store.models import InboxTask
 CHANCES = {"filing_decision": ("return", 0.15), "approval": ("return", 0.5), "confirmation": ("rescore", 0.05),
            "rectification_verdict": ("inadequate", 0.4), "opinion": ("revise", 0.1)}
 VETO_CHANCE = 0.04
+#: How often an assessed region misses a due date, which sets reminders and escalation going.
+LATE_CHANCE = 0.08
 
 
 def run_simulation(variant: str, year: int, regions: int | None = None, seed: int = 1) -> dict:
@@ -58,6 +60,7 @@ class Simulation:
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
         self.timeline: list[dict] = []
+        self._next_reminder = _UNKNOWN
         with store.write() as session:
             accounts.ensure_roles(session)
             for role in accounts.ROLE_NAMES:
@@ -83,25 +86,53 @@ class Simulation:
                 scheduled.add(task.id)
                 heapq.heappush(queue, (self._when(task), _identity(task), task))
             listed = now  # tasks appear at the clock's time, and it never goes back
+            work = self._next_work(stale=bool(fresh))
+            if work is not None and (not queue or work <= queue[0][0]):
+                self.clock.set(max(work, now))
+                self._run_due()
+                continue
             if not queue:
                 break
             at, _, task = heapq.heappop(queue)
             self.clock.set(max(at, self.clock.now()))
             data = self._fill(task, version.form(task.form))
             self.engine.complete(task.id, data, f"sim-{task.role}")
-            who = self.region_names.get(task.region, "") if task.region else accounts.ROLE_NAMES[task.role]
             unit = f"（{units.get(task.unit, task.unit)}）" if task.unit else ""
-            self._log(f"{who} {task.name}{unit}" + _summary(data), region=task.region, task=task.bpmn_id)
+            self._log(f"{self._who(task)} {task.name}{unit}" + _summary(data), region=task.region,
+                      task=task.bpmn_id)
         return self._result(campaign.id)
+
+    # -- timers, reminders and escalation on the virtual clock ----------------------------------
+    def _next_work(self, stale: bool) -> datetime | None:
+        # Completing a task only removes reminder steps, so the last answer stays a safe lower bound
+        # until new tasks appear or reminders go out; it saves a query per action.
+        if stale or self._next_reminder is _UNKNOWN:
+            self._next_reminder = reminders.next_step_at(self.engine)
+        moments = [m for m in (self.engine.next_timer_due(), self._next_reminder) if m]
+        return min(moments, default=None)
+
+    def _run_due(self) -> None:
+        self._next_reminder = _UNKNOWN
+        fired = timers.fire_due_timers(self.engine)
+        if fired:
+            self._log(f"计时器到期 {fired} 个 timers fired")
+        for sent in reminders.send_reminders(self.engine):
+            task = sent.task
+            label = {"escalate": "督办"}.get(sent.step, "提醒")
+            self._log(f"{label}（{sent.step}）：{self._who(task)} {task.name}，截止 {mail.deadline_text(task.due_at)}"
+                      f"，通知 {len(sent.recipients)} 人", region=task.region, task=task.bpmn_id, step=sent.step)
+
+    def _who(self, task: InboxTask) -> str:
+        return self.region_names.get(task.region, "") if task.region else accounts.ROLE_NAMES[task.role]
 
     # -- when the actors act ---------------------------------------------------------------------
     def _when(self, task: InboxTask) -> datetime:
-        """A few days after the task appears, or shortly before its fixed deadline in the bundle."""
-        fixed = self.bundle.manifest.get("deadlines", {}).get(task.bpmn_id)
-        if fixed:
-            month, day = map(int, fixed["date"].split("-"))
-            deadline = self._at(date(self.year + int(fixed.get("year", 0)), month, day))
-            return max(self.clock.now(), deadline - timedelta(days=self.rng.randint(1, 10)))
+        """A few days after the task appears; with a due date, shortly before it, now and then late."""
+        if task.due_at is not None:
+            last = datetime.combine(reminders.last_day(task.due_at), time(10), CHINA)
+            if task.region and self.rng.random() < LATE_CHANCE:
+                return last + timedelta(days=self.rng.randint(1, 5))
+            return max(self.clock.now(), last - timedelta(days=self.rng.randint(0, 9)))
         return self.clock.now() + timedelta(days=self.rng.randint(1, 6), hours=self.rng.randint(0, 6))
 
     @staticmethod
@@ -190,6 +221,9 @@ class Simulation:
         results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
         return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
                 "rectification": rectification}
+
+
+_UNKNOWN = object()
 
 
 def _identity(task: InboxTask) -> tuple:

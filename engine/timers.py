@@ -43,8 +43,8 @@ def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
     return found
 
 
-def sync(session: Session, row: Instance, workflow, now: datetime) -> dict:
-    """Make the instance's unfired timer rows its waiting timers; return them (see waiting_timers)."""
+def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict, bool]:
+    """Make the instance's unfired timer rows its waiting timers; return them and whether any is new."""
     from .instances import find_task  # instances imports this module
 
     waiting = waiting_timers(workflow)
@@ -61,14 +61,17 @@ def sync(session: Session, row: Instance, workflow, now: datetime) -> dict:
             cancelled.append(timer.id)
     if cancelled:
         session.execute(delete(Timer).where(Timer.id.in_(cancelled)))
+    changed = False
     for task_id, (task, kind, due) in waiting.items():
         existing = rows.get(task_id)
         if existing is None:
             session.add(Timer(instance_id=row.id, task_id=task_id, bpmn_id=task.task_spec.bpmn_id, kind=kind,
                               due_at=due))
+            changed = True
         elif existing.due_at != due:  # a cycle moved on to its next time
             existing.due_at = due
-    return waiting
+            changed = True
+    return waiting, changed
 
 
 def next_due(session: Session) -> datetime | None:

@@ -47,12 +47,25 @@ def test_the_same_seed_gives_the_same_campaign():
     assert run_simulation("ziyang-2016", 2024, seed=3) == run_simulation("ziyang-2016", 2024, seed=3)
 
 
-def test_fixed_deadlines_are_kept_in_the_simulated_calendar():
-    result = run_simulation("national-2013", 2025, regions=3, seed=1)
-    filings = [e["at"][:10] for e in result["timeline"] if e.get("task") == "Task_target_filing"]
-    evaluations = [e["at"][:10] for e in result["timeline"] if e.get("task") == "Task_self_evaluation"]
-    assert filings and max(filings) <= "2025-06-30"
-    assert evaluations and "2026-07-01" <= min(evaluations) and max(evaluations) <= "2026-07-15"
+def test_deadlines_reminders_and_escalation_appear_in_the_timeline():
+    result = run_simulation("national-2013", 2025, seed=5)  # a seed with which some regions file late
+    timeline = result["timeline"]
+    filed: dict[str, str] = {}
+    for e in timeline:
+        if e.get("task") == "Task_target_filing" and "step" not in e:
+            filed.setdefault(e["region"], e["at"][:10])  # the first filing of each region
+    evaluations = [e["at"][:10] for e in timeline if e.get("task") == "Task_self_evaluation" and "step" not in e]
+    assert evaluations and "2026-07-01" <= min(evaluations)
+    late = {region for region, day in filed.items() if day > "2025-06-30"}
+    assert late and len(late) < len(filed) / 2  # a few regions miss the 30 June filing
+    chased = {e["region"] for e in timeline if e.get("task") == "Task_target_filing" and e.get("step") == "escalate"}
+    assert late <= chased  # every late region got an escalation (督办) ...
+    for region in filed:
+        steps = [e["step"] for e in timeline if e.get("region") == region and e.get("step")
+                 and e.get("task") == "Task_target_filing" and e["at"][:10] <= filed[region]]
+        assert ("overdue" in steps) == (region in late), region  # ... and only the late ones before filing
+        if filed[region] >= "2025-06-23":
+            assert "before-7d" in steps
 
 
 def test_an_administrator_tries_an_edited_procedure_before_publishing(tmp_path):

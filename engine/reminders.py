@@ -1,0 +1,174 @@
+"""Reminders and escalation: before, on and after a task's due date, by in-app notice and e-mail.
+
+Every step goes out at the policy's hour (09:00 China time by default) on its day. The ``reminder``
+table's unique (task, step) key is written in the same transaction as the notices and mails, so a step
+is sent once, across restarts and with two schedulers: the second to commit fails on the key and
+sends nothing. When several steps of one task fell due while nobody was running (a catch-up), only the
+latest reminder goes out; the earlier ones are recorded as skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import accounts, mail
+from .clock import CHINA, local
+from .store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
+
+logger = logging.getLogger(__name__)
+
+#: The earliest a reminder may go out before its due date, in days.
+MAX_LEAD_DAYS = 31
+
+DEFAULT_POLICY = {
+    "before_days": [7, 1],
+    "on_due_day": True,
+    "overdue": True,
+    "hour": 9,
+    "escalate_after_days": 0,
+    # The role that supervises a role's overdue tasks; an administrator may edit this per variant.
+    "escalation": {"assessed": "lead_agency", "member_unit": "lead_agency", "assessment_group": "lead_agency",
+                   "recipient": "lead_agency", "lead_agency": "admin", "approver": "admin"},
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # before-7d, before-1d, due, overdue, escalate
+    at: datetime
+
+
+@dataclass
+class Sent:
+    """One step that went out, for the simulation's timeline and the logs."""
+
+    task: InboxTask
+    step: str
+    at: datetime
+    recipients: list[str] = field(default_factory=list)
+
+
+def policy_of(manifest: dict) -> dict:
+    policy = dict(DEFAULT_POLICY)
+    policy.update(manifest.get("reminders") or {})
+    policy["escalation"] = {**DEFAULT_POLICY["escalation"], **(manifest.get("reminders") or {}).get("escalation", {})}
+    return policy
+
+
+def last_day(due_at: datetime) -> date:
+    """The last day to act: a due time of 00:00 China time closes the day before."""
+    return local(due_at - timedelta(microseconds=1)).date()
+
+
+def steps(task: InboxTask, policy: dict) -> list[Step]:
+    """The task's reminder and escalation steps, in time order."""
+    if task.due_at is None:
+        return []
+    day, hour = last_day(task.due_at), time(int(policy["hour"]))
+
+    def at(d: date) -> datetime:
+        return datetime.combine(d, hour, CHINA)
+
+    found = [Step(f"before-{n}d", at(day - timedelta(days=n))) for n in sorted(policy["before_days"], reverse=True)]
+    # A step before the task existed would be news to nobody: a task given 3 days gets no 7-day reminder.
+    found = [s for s in found if s.at >= task.created_at]
+    if policy["on_due_day"]:
+        found.append(Step("due", at(day)))
+    if policy["overdue"]:
+        found.append(Step("overdue", at(day + timedelta(days=1))))
+    if policy["escalation"].get(task.role):
+        found.append(Step("escalate", at(day + timedelta(days=1 + int(policy["escalate_after_days"])))))
+    return found
+
+
+def send_reminders(engine, now: datetime | None = None, link_base: str = "") -> list[Sent]:
+    """Send every step due by ``now`` that was not sent yet; safe to run twice and from two processes."""
+    now = now or engine.clock.now()
+    sent: list[Sent] = []
+    for task, policy, due in _pending(engine, now):
+        due = [s for s in due if s.at <= now]
+        if due:
+            sent += _send(engine, task, due, policy, now, link_base)
+    return sent
+
+
+def next_step_at(engine, now: datetime | None = None, within: timedelta = timedelta(days=400)) -> datetime | None:
+    """When the next reminder or escalation of an open task is due (None: nothing within ``within``)."""
+    now = now or engine.clock.now()
+    moments = [s.at for _, _, due in _pending(engine, now + within) for s in due]
+    return min(moments, default=None)
+
+
+def _pending(engine, until: datetime):
+    """(task, policy, unsent steps) for the open tasks with a due date that have steps up to ``until``."""
+    horizon = until + timedelta(days=MAX_LEAD_DAYS + 1)
+    in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon)
+    with engine.store.read() as session:
+        # In a stable order (not by random task id), so a simulation with a seed repeats itself.
+        tasks = list(session.scalars(select(InboxTask).where(InboxTask.id.in_(in_window)).order_by(
+            InboxTask.due_at, InboxTask.instance_id, InboxTask.bpmn_id, InboxTask.unit, InboxTask.created_at)))
+        done = set(session.execute(select(Reminder.task_id, Reminder.step).where(Reminder.task_id.in_(in_window))))
+        version_of = dict(session.execute(select(Instance.id, Instance.version_id)
+                                          .where(Instance.id.in_({t.instance_id for t in tasks}))).all())
+        policies = {vid: policy_of(engine.version(session, vid).manifest) for vid in set(version_of.values())}
+    for task in tasks:
+        policy = policies[version_of[task.instance_id]]
+        unsent = [s for s in steps(task, policy) if s.at <= until and (task.id, s.name) not in done]
+        if unsent:
+            yield task, policy, unsent
+
+
+def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime, link_base: str) -> list[Sent]:
+    """Record and send one task's due steps in one transaction; nothing if another process beat us."""
+    reminders = [s for s in due if s.name != "escalate"]
+    latest = reminders[-1:] + [s for s in due if s.name == "escalate"]
+    out: list[Sent] = []
+    try:
+        with engine.store.write() as session:
+            for step in due:
+                session.add(Reminder(task_id=task.id, instance_id=task.instance_id, step=step.name, sent_at=now))
+            session.flush()  # the unique key: another scheduler's commit of the same step stops us here
+            region = session.get(Region, task.region).name if task.region else None
+            link = f"{link_base}/tasks/{task.id}"
+            for step in latest:
+                if step.name == "escalate":
+                    users = _holders(session, policy["escalation"][task.role], task, supervise=True)
+                    holder = accounts.ROLE_NAMES.get(task.role, task.role)
+                    subject, body = mail.escalation_mail(task.name, region, task.due_at, link, holder)
+                else:
+                    users = _holders(session, task.role, task, supervise=False)
+                    subject, body = mail.reminder_mail(task.name, region, task.due_at, link, step.name)
+                for user in users:
+                    notice = Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
+                                          link=link, task_id=task.id, instance_id=task.instance_id)
+                    session.add(notice)
+                    if user.email:
+                        session.flush()
+                        mail.queue(session, user.email, subject, body, now, notification_id=notice.id)
+                out.append(Sent(task, step.name, now, [u.username for u in users]))
+    except IntegrityError:
+        logger.info("reminders for task %s were sent by another process", task.id)
+        return []
+    return out
+
+
+def _holders(session: Session, role: str, task: InboxTask, supervise: bool) -> list[User]:
+    """Who hears about a task: its assignee, else everyone whose grant covers it (or supervises it)."""
+    if task.assignee and not supervise:
+        return list(session.scalars(select(User).where(User.username == task.assignee, User.active.is_(True))))
+    rows = session.execute(select(User, RoleAssignment).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                           .where(RoleAssignment.role == role, User.active.is_(True))).all()
+    found = {}
+    for user, grant in rows:
+        covers = ((grant.variant is None or grant.variant == task.variant)
+                  and (grant.region is None or grant.region == task.region)
+                  and (supervise or task.unit is None or grant.unit is None or grant.unit == task.unit))
+        if covers:
+            found[user.id] = user
+    return list(found.values())

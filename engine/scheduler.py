@@ -1,0 +1,104 @@
+"""The scheduler: APScheduler wakes the engine at the next due time; the work itself is idempotent.
+
+One job, ``wake``, is armed with a date trigger at the earliest of the next timer and the next mail
+retry, and re-armed after each run and whenever this process changes timers. A slow ``sweep`` catches
+what another process armed (the web app, a second scheduler), and a daily job at the reminder hour
+sends reminders. Starting runs everything that fell due while nothing was running, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
+
+from . import mail, reminders, timers
+from .clock import CHINA
+from .store.models import Mail
+
+logger = logging.getLogger(__name__)
+
+SWEEP = timedelta(minutes=1)
+
+
+@dataclass
+class Pass:
+    """What one run of the due work did."""
+
+    timers: int
+    reminders: int
+    mails: mail.SendReport
+
+
+class Scheduler:
+    """Runs due timers, reminders and mail for one engine, woken by APScheduler."""
+
+    def __init__(self, engine, mailer: mail.Mailer | None = None, link_base: str = "",
+                 scheduler: BackgroundScheduler | None = None):
+        self.engine = engine
+        self.mailer = mailer
+        self.link_base = link_base
+        self.scheduler = scheduler or BackgroundScheduler(timezone=CHINA)
+        self._lock = threading.Lock()  # one pass at a time in this process
+
+    def run_due(self) -> Pass:
+        """Fire due timers, send due reminders and mail; safe to run at any time, from any process."""
+        with self._lock:
+            now = self.engine.clock.now()
+            fired = timers.fire_due_timers(self.engine, now)
+            sent = reminders.send_reminders(self.engine, now, self.link_base)
+            mails = mail.send_pending(self.engine.store, self.engine.clock, self.mailer)
+        if fired or sent or mails.sent or mails.failed:
+            logger.info("fired %d timers, sent %d reminders, %d mails (%d retried, %d failed)",
+                        fired, len(sent), mails.sent, mails.retried, mails.failed)
+        return Pass(fired, len(sent), mails)
+
+    def next_due(self) -> datetime | None:
+        """The earliest moment there will be work: a timer or a mail retry."""
+        with self.engine.store.read() as session:
+            mail_at = session.scalar(select(func.min(Mail.next_attempt_at)).where(Mail.sent_at.is_(None),
+                                                                                  Mail.failed_at.is_(None)))
+            timer_at = timers.next_due(session)
+        return min((t for t in (timer_at, mail_at) if t is not None), default=None)
+
+    def arm(self) -> None:
+        """Point the ``wake`` job at the next due moment (now, if it is already past)."""
+        due = self.next_due()
+        if due is None:
+            if self.scheduler.get_job("wake"):
+                self.scheduler.remove_job("wake")
+            return
+        self.scheduler.add_job(self._wake, DateTrigger(run_date=max(due, self.engine.clock.now())), id="wake",
+                               replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def _wake(self) -> None:
+        try:
+            self.run_due()
+        except Exception:  # a background job must log and go on, never die silently
+            logger.exception("the scheduled run failed; the sweep will try again")
+        finally:
+            self.arm()
+
+    def start(self) -> None:
+        """Catch up on what fell due while nothing ran, then run in the background."""
+        hour = reminders.DEFAULT_POLICY["hour"]
+        self.scheduler.add_job(self._wake, IntervalTrigger(seconds=SWEEP.total_seconds()), id="sweep",
+                               replace_existing=True, coalesce=True, max_instances=1)
+        self.scheduler.add_job(self._wake, CronTrigger(hour=hour, minute=0, timezone=CHINA), id="reminders",
+                               replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.engine.on_timers_changed.append(self.arm)
+        self.scheduler.start()
+        self.scheduler.add_job(self._wake, id="catch-up")
+
+    def shutdown(self) -> None:
+        if self.arm in self.engine.on_timers_changed:
+            self.engine.on_timers_changed.remove(self.arm)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)

@@ -1,0 +1,135 @@
+"""Reminders and escalation: each step once, to the right people, by notice and e-mail."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import pytest
+from conftest import add_user
+from sqlalchemy import func, select
+
+from engine import accounts
+from engine.accounts import Grant
+from engine.clock import CHINA
+from engine.reminders import policy_of, send_reminders, steps
+from engine.store.models import InboxTask, Mail, Notification, Reminder, User
+
+BEIJING, TIANJIN = "110000", "120000"
+
+
+def _at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=CHINA)
+
+
+@pytest.fixture
+def filing(engine):
+    """A national campaign over 北京; its target filing is due 30 June 2025 (24:00)."""
+    with engine.store.write() as session:
+        for username, email, grant in (("gov-bj", "bj@example.gov.cn", Grant("assessed", region=BEIJING)),
+                                       ("gov-tj", "tj@example.gov.cn", Grant("assessed", region=TIANJIN)),
+                                       ("lead-office", "lead@example.gov.cn", Grant("lead_agency"))):
+            accounts.create_user(session, username, username, [grant], email=email)
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING])
+    [task] = [t for t in engine.tasks(campaign_id=campaign.id) if t.region == BEIJING]
+    assert task.due_at == datetime(2025, 7, 1, tzinfo=CHINA)
+    return task
+
+
+def _notices(engine, username: str) -> list[str]:
+    with engine.store.read() as session:
+        return list(session.scalars(select(Notification.kind).join(User, User.id == Notification.user_id)
+                                    .where(User.username == username).order_by(Notification.id)))
+
+
+@pytest.mark.parametrize(("moment", "step"), [
+    ("2025-06-23", "before-7d"), ("2025-06-29", "before-1d"), ("2025-06-30", "due"), ("2025-07-01", "overdue"),
+])
+def test_each_step_goes_out_on_its_day_once(engine, filing, moment, step):
+    engine.clock.set(_at(moment))
+    sent = send_reminders(engine)
+    assert step in [s.step for s in sent]
+    assert send_reminders(engine) == []
+    assert _notices(engine, "gov-bj")[-1] == step
+    assert _notices(engine, "gov-tj") == []  # another province's official hears nothing
+
+
+def test_nothing_goes_out_before_the_first_step(engine, filing):
+    engine.clock.set(_at("2025-06-23", 8))
+    assert send_reminders(engine) == []
+
+
+def test_an_overdue_task_is_escalated_to_the_supervising_role(engine, filing):
+    engine.clock.set(_at("2025-07-01"))
+    sent = {s.step: s.recipients for s in send_reminders(engine)}
+    assert "lead-office" in sent["escalate"] and "gov-bj" not in sent["escalate"]
+    assert "gov-bj" in sent["overdue"]
+    with engine.store.read() as session:
+        subjects = set(session.scalars(select(Mail.subject).where(Mail.to_addr == "lead@example.gov.cn")))
+    assert any("督办" in s and "北京市" in s for s in subjects)
+
+
+def test_after_a_long_stop_only_the_latest_reminder_goes_out(engine, filing):
+    engine.clock.set(_at("2025-07-02"))
+    assert sorted(s.step for s in send_reminders(engine)) == ["escalate", "overdue"]
+    assert _notices(engine, "gov-bj") == ["overdue"]
+    with engine.store.read() as session:
+        recorded = set(session.scalars(select(Reminder.step).where(Reminder.task_id == filing.id)))
+    assert recorded == {"before-7d", "before-1d", "due", "overdue", "escalate"}  # the rest skipped, for good
+
+
+def test_a_task_claimed_by_someone_reminds_only_them(engine, filing):
+    add_user(engine, "gov-bj-2", Grant("assessed", region=BEIJING))
+    with engine.store.write() as session:
+        session.get(InboxTask, filing.id).assignee = "gov-bj-2"
+    engine.clock.set(_at("2025-06-30"))
+    [due] = [s for s in send_reminders(engine) if s.step == "due"]
+    assert due.recipients == ["gov-bj-2"]
+
+
+def test_reminders_are_queued_as_mail_in_chinese(engine, filing):
+    engine.clock.set(_at("2025-06-29"))
+    send_reminders(engine, link_base="https://kaohe.example.gov.cn")
+    with engine.store.read() as session:
+        [message] = session.scalars(select(Mail).where(Mail.to_addr == "bj@example.gov.cn")).all()
+    assert "明天到期" in message.subject and "北京市" in message.subject
+    assert "2025年6月30日 24:00" in message.body
+    assert f"https://kaohe.example.gov.cn/tasks/{filing.id}" in message.body
+
+
+def test_two_schedulers_send_each_step_once(engine, filing):
+    engine.clock.set(_at("2025-07-01"))
+    other = type(engine)(engine.store.another(), clock=engine.clock)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def run(n, which):
+        barrier.wait()
+        results[n] = send_reminders(which)
+
+    threads = [threading.Thread(target=run, args=(n, e)) for n, e in enumerate((engine, other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    other.store.dispose()
+    assert sorted(s.step for r in results for s in r) == ["escalate", "overdue"]
+    with engine.store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Notification)
+                              .join(User, User.id == Notification.user_id).where(User.username == "gov-bj")) == 1
+
+
+def test_a_variant_may_change_its_policy():
+    policy = policy_of({"reminders": {"before_days": [3], "escalation": {"assessed": "approver"}}})
+    task = InboxTask(id="t", role="assessed", due_at=datetime(2025, 7, 1, tzinfo=CHINA),
+                     created_at=datetime(2025, 6, 1, tzinfo=CHINA))
+    assert [(s.name, s.at) for s in steps(task, policy)] == [
+        ("before-3d", _at("2025-06-27")), ("due", _at("2025-06-30")), ("overdue", _at("2025-07-01")),
+        ("escalate", _at("2025-07-01"))]
+    assert policy["escalation"]["member_unit"] == "lead_agency"  # the defaults stay for the rest
+
+
+def test_a_task_given_less_than_a_week_gets_no_seven_day_reminder():
+    task = InboxTask(id="t", role="assessed", due_at=datetime(2025, 7, 1, tzinfo=CHINA),
+                     created_at=datetime(2025, 6, 28, tzinfo=CHINA))
+    assert [s.name for s in steps(task, policy_of({}))] == ["before-1d", "due", "overdue", "escalate"]
