@@ -190,7 +190,21 @@ def _manifest(files: dict[str, str]) -> dict:
                           file="bundle.yaml")
     if manifest["failing_grade"] not in manifest["grades"]:
         raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
+    _check_reminders(manifest.get("reminders") or {})
     return manifest
+
+
+def _check_reminders(policy: dict) -> None:
+    """The reminder policy: lead days within a month, an hour of the day, known supervising roles."""
+    days = policy.get("before_days", [])
+    if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 31 for d in days):
+        raise BundleError("reminders.before_days must be a list of days from 1 to 31", file="bundle.yaml")
+    if not isinstance(policy.get("hour", 9), int) or not 0 <= policy.get("hour", 9) <= 23:
+        raise BundleError("reminders.hour must be an hour from 0 to 23", file="bundle.yaml")
+    escalation = policy.get("escalation", {})
+    unknown = sorted({r for pair in escalation.items() for r in pair if r not in ROLES})
+    if unknown:
+        raise BundleError(f"reminders.escalation names unknown roles: {', '.join(unknown)}", file="bundle.yaml")
 
 
 def _regions(files: dict[str, str], name: str | None) -> list[dict]:

@@ -252,6 +252,8 @@ _CODE = {(None, name): "eval" for name in (
     ("correlationPropertyRetrievalExpression", "messagePath"): "eval",
     ("inputExpression", "text"): "eval", ("inputEntry", "text"): "cell", ("outputEntry", "text"): "eval",
 }
+#: spiffworkflow:property values that the engine evaluates as expressions.
+EXPRESSION_PROPERTIES = {"dueDate"}
 # The pattern DMNEngine uses to find a "?" outside quotes.
 _QUESTION = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')
 
@@ -286,6 +288,8 @@ def scan(filename: str, xml: bytes) -> None:
         mode = _CODE.get((None, name.localname)) or (
             parent is not None and _CODE.get((etree.QName(parent).localname, name.localname)))
         source = element.text or ""
+        if name.localname == "property" and element.get("name") in EXPRESSION_PROPERTIES:
+            mode, source = "eval", element.get("value") or ""
         text = source.strip()
         if not mode or not _known(name.namespace) or not text or mode == "cell" and text == "-":
             continue

@@ -66,6 +66,8 @@ BAD_BUNDLES = [
     ("assessment.bpmn", "filing_decision == 'return'", "__import__('os').system('id')", ForbiddenCode,
      "not allowed", "assessment.bpmn"),
     ("grade.dmn", "Decimal(score)", "open('/etc/passwd')", ForbiddenCode, "call of 'open'", "grade.dmn"),
+    ("assessment.bpmn", "deadline(announcement['announced_on'], months=1)", "open('x')", ForbiddenCode,
+     "call of 'open'", "assessment.bpmn"),
     ("assessment.bpmn", 'value="filing-review.schema.json"', 'value="no-such-form.schema.json"', BundleError,
      "form 'no-such-form.schema.json' not found", "assessment.bpmn"),
     ("bundle.yaml", "  考核工作组: assessment_group\n", "", BundleError,
@@ -75,6 +77,11 @@ BAD_BUNDLES = [
     ("bundle.yaml", "region_process: national_region", "region_process: no_such_process", BundleError,
      "no_such_process", None),
     ("scheme.yaml", "points: 40", "points: 45", BundleError, "not 100", "scheme.yaml"),
+    ("bundle.yaml", "before_days: [7, 1]", "before_days: [90]", BundleError, "from 1 to 31", "bundle.yaml"),
+    ("bundle.yaml", "assessed: lead_agency\n    member_unit", "assessed: governor\n    member_unit", BundleError,
+     "unknown roles: governor", "bundle.yaml"),
+    ("bundle.yaml", "Task_self_evaluation: {date: \"07-15\"", "Task_self_evaluation: {date: \"02-30\"", BundleError,
+     "must be {date", "bundle.yaml"),
     ("bundle.yaml", "key: national-2013", "key: [national", BundleError, "malformed YAML", "bundle.yaml"),
 ]
 
