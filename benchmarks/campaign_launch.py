@@ -17,11 +17,11 @@ TARGET_SECONDS = 2.0
 
 
 def run(options: Options, backend: str, store: Store) -> list[Row]:
-    """Time repeated launches over the same regions, each by a fresh engine as ``kaohe campaign start`` has."""
+    """Time repeated launches over the same regions, each by a fresh engine as in ``kaohe campaign start``."""
     repeats = 2 if options.quick else 5
     engine = ready_engine(store)
     codes = add_regions(store, REGIONS)
-    baseline = InMemory()
+    baseline = InMemory(engine.runner.script_engine)
     campaign_data, region_data = baseline.start_data(codes)
 
     engine.start_campaign(VARIANT, YEAR, codes, USER)  # warm-up: lazy imports, compiled expressions

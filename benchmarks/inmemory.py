@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
 
-from engine import sandbox, scoring
+from engine import scoring
 from engine.bundle import load_bundle
 from engine.engine import FORMS_LIBRARY
 from engine.serializer import StateSerializer
@@ -19,11 +19,11 @@ from engine.serializer import StateSerializer
 class InMemory:
     """The national bundle parsed once; workflows started, run and serialized without any storage."""
 
-    def __init__(self):
+    def __init__(self, script_engine):
         # Two serializers: SpiffWorkflow's own, whose JSON carries the specs (restoring it rebuilds them),
         # and the engine's spec-free one, whose state only names specs kept in memory: the tighter floor.
         self.bundle = load_bundle(FOLDER, FORMS_LIBRARY)
-        self.script_engine = sandbox.script_engine()
+        self.script_engine = script_engine
         self.stock = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.spec_free = StateSerializer()
 

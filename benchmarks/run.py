@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import platform
+import subprocess
 import sys
 from datetime import date
 from importlib.metadata import version
@@ -15,6 +16,8 @@ import harness
 import one_action
 import simulation
 from harness import Options, Row, backends
+
+from engine import config
 
 logger = logging.getLogger("benchmarks")
 
@@ -27,20 +30,22 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, run the benchmarks asked for, print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Fewer repetitions, for a smoke test.")
     parser.add_argument("--only", choices=list(BENCHMARKS), help="Run one benchmark.")
-    parser.add_argument("--postgres", default=os.environ.get("KAOHE_TEST_DATABASE_URL"),
+    parser.add_argument("--postgres", metavar="URL", default=os.environ.get("KAOHE_TEST_DATABASE_URL"),
                         help="PostgreSQL URL (default: KAOHE_TEST_DATABASE_URL; without it PostgreSQL is skipped).")
-    parser.add_argument("--profile", action="store_true", help="Log cProfile's top entries for one run of each.")
+    parser.add_argument("--profile", action="store_true",
+                        help="After timing, profile each benchmark once and log the top entries.")
     args = parser.parse_args(argv)
     # Only the benchmarks' own progress: SpiffWorkflow logs every task state change at INFO, which costs time.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation):
         module.logger.setLevel(logging.INFO)
     options = Options(quick=args.quick, postgres=args.postgres, profile=args.profile)
-    logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s%s", date.today(), os.cpu_count(),
-                platform.python_version(), version("SpiffWorkflow"), version("SQLAlchemy"),
+    logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s; code %s%s", date.today(), os.cpu_count(),
+                platform.python_version(), version("SpiffWorkflow"), version("SQLAlchemy"), _revision(),
                 " (quick)" if options.quick else "")
 
     rows: list[Row] = []
@@ -58,7 +63,14 @@ def main(argv: list[str] | None = None) -> None:
     print(table(rows))
 
 
+def _revision() -> str:
+    """The commit measured, marked dirty when the working tree has changes."""
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=config.ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table."""
     lines = ["| benchmark | backend | measured | baseline | ratio | target | met |",
              "|---|---|---|---|---:|---|---|"]
     for r in rows:

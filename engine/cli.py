@@ -182,3 +182,15 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
                    f"{region['grade']}{veto}")
     for item in result["rectification"]:
         click.echo(f"整改 rectification: {item['region']} {item['name']}: {item['outcome']}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--demo", is_flag=True, help="Initialise the database, add demo campaigns and list the demo accounts.")
+@_reports_errors
+def serve(host: str, port: int, demo: bool) -> None:
+    """Run the web app (waitress) on HOST:PORT."""
+    from web.serve import run  # only this command loads the web app: engine/ itself never imports Flask
+
+    run(host, port, demo)

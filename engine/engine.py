@@ -19,7 +19,7 @@ from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
 from .clock import SystemClock
 from .deadlines import DueDates
-from .errors import Conflict, ExpressionError, NotFound, ValidationError
+from .errors import Conflict, ExpressionError, KaoheError, NotFound, PermissionDenied, ValidationError
 from .instances import Advance, LoadedVersion, Runner, find_task
 from .serializer import StateSerializer
 from .store import Store
@@ -158,6 +158,20 @@ class Engine:
         self._committed(advances)
         return campaign
 
+    def start_instance(self, variant: str, process_id: str, data: dict, region: str | None = None,
+                       actor: str = "system") -> int:
+        """Start one instance of a process outside any campaign (trying a procedure, benchmarks)."""
+        with self.store.write() as session:
+            version = self.version(session, self.latest_version(session, variant).id)
+            if process_id not in version.specs:
+                raise NotFound(f"流程 {variant} 中没有 {process_id} (no process '{process_id}' in {variant})")
+            advance = self._start(session, version, process_id, None, region, data)
+            instance_id = advance.instance_id
+            audit.record(session, self.clock.now(), actor, "instance_start", instance_id=instance_id,
+                         data={"variant": variant, "process": process_id})
+        self._committed([advance])
+        return instance_id
+
     def _start(self, session: Session, version: LoadedVersion, process_id: str, campaign_id: int | None,
                region: str | None, data: dict) -> Advance:
         """Start one instance and run it to its first wait."""
@@ -207,6 +221,9 @@ class Engine:
         with self.store.write() as session:
             task_row = self._inbox_row(session, task_id)
             accounts.authorize(accounts.grants_of(session, username), task_row, username)
+            if task_row.assignee not in (None, username):
+                raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
+                                       f"{task_row.assignee})")
             row = self.store.lock_instance(session, task_row.instance_id)
             version = self.version(session, row.version_id)
             if task_row.form:
@@ -272,21 +289,41 @@ class Engine:
             listener()
 
     # -- timers -----------------------------------------------------------------------------------
-    def fire_timer(self, timer_id: int, now: datetime) -> int:
-        """Fire one due timer if nobody else is firing it; 1 if it fired, else 0."""
+    def fire_timers(self, timer_ids: list[int], now: datetime) -> tuple[int, dict[int, str]]:
+        """Fire due timers nobody else is firing, in one transaction with a savepoint each.
+
+        Returns how many fired and, per timer that failed, why; a failure rolls back only its own timer.
+        """
+        advances, failures = [], {}
         with self.store.write() as session:
-            timer = timers.claim(session, self.store, timer_id)
-            if timer is None or timer.due_at > now:
-                return 0
-            row = self.store.lock_instance(session, timer.instance_id)
-            version = self.version(session, row.version_id)
-            workflow = self.runner.load(row, version)
-            with _engine_errors(row):
-                advanced = self.runner.advance(session, row, workflow, version)
-            audit.record(session, now, "scheduler", "timer", instance_id=row.id, task_id=timer.task_id,
-                         bpmn_id=timer.bpmn_id, data={"due_at": timer.due_at.isoformat(), "kind": timer.kind})
-        self._committed([advanced])
-        return 1
+            for timer_id in timer_ids:
+                try:
+                    with session.begin_nested():
+                        advance = self._fire(session, timer_id, now)
+                except KaoheError as exc:
+                    failures[timer_id] = str(exc)
+                    continue
+                except Exception as exc:  # written on the timer row for an administrator, never lost
+                    logger.exception("timer %s failed", timer_id)
+                    failures[timer_id] = f"{type(exc).__name__}: {exc}"
+                    continue
+                if advance is not None:
+                    advances.append(advance)
+        self._committed(advances)
+        return len(advances), failures
+
+    def _fire(self, session: Session, timer_id: int, now: datetime) -> Advance | None:
+        timer = timers.claim(session, self.store, timer_id)
+        if timer is None or timer.due_at > now:
+            return None
+        row = self.store.lock_instance(session, timer.instance_id)
+        version = self.version(session, row.version_id)
+        workflow = self.runner.load(row, version)
+        with _engine_errors(row):
+            advance = self.runner.advance(session, row, workflow, version)
+        audit.record(session, now, "scheduler", "timer", instance_id=row.id, task_id=timer.task_id,
+                     bpmn_id=timer.bpmn_id, data={"due_at": timer.due_at.isoformat(), "kind": timer.kind})
+        return advance
 
     def next_timer_due(self) -> datetime | None:
         with self.store.read() as session:

@@ -62,6 +62,7 @@ class Advance:
     ready: list[str]
     targets: list[int]
     timers_changed: bool = False
+    instance_id: int | None = None
 
 
 class Runner:
@@ -101,7 +102,7 @@ class Runner:
         row.status = "completed" if workflow.completed else "running"
         row.revision += 1
         row.updated_at = now
-        return Advance(ready, targets, timers_changed)
+        return Advance(ready, targets, timers_changed, row.id)
 
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""

@@ -47,6 +47,7 @@ class Scheduler:
         self.link_base = link_base
         self.scheduler = scheduler or BackgroundScheduler(timezone=CHINA)
         self._lock = threading.Lock()  # one pass at a time in this process
+        self._stopping = threading.Event()
 
     def run_due(self) -> Pass:
         """Fire due timers, send due reminders and mail; safe to run at any time, from any process."""
@@ -70,6 +71,8 @@ class Scheduler:
 
     def arm(self) -> None:
         """Point the ``wake`` job at the next due moment (now, if it is already past)."""
+        if self._stopping.is_set():
+            return
         due = self.next_due()
         if due is None:
             if self.scheduler.get_job("wake"):
@@ -98,7 +101,12 @@ class Scheduler:
         self.scheduler.add_job(self._wake, id="catch-up")
 
     def shutdown(self) -> None:
+        """Stop, letting a pass in progress finish."""
+        self._stopping.set()
         if self.arm in self.engine.on_timers_changed:
             self.engine.on_timers_changed.remove(self.arm)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            # Not wait=True: APScheduler would hold its job store lock while a running job re-arms (deadlock).
+            self.scheduler.shutdown(wait=False)
+        with self._lock:  # a pass that was running has finished
+            pass

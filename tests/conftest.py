@@ -113,3 +113,18 @@ def sqlite_engine(sqlite_store, clock):
 def add_user(engine: Engine, username: str, *grants: Grant) -> None:
     with engine.store.write() as session:
         accounts.create_user(session, username, username, list(grants))
+
+
+# -- the web app (tests/test_web_*.py; helpers in tests/web_fixtures.py) ---------------------------
+@pytest.fixture
+def app(sqlite_engine, tmp_path):
+    """The web app over an SQLite engine with both procedures and one user per role."""
+    from web import create_app
+
+    return create_app({"ENGINE": sqlite_engine, "TESTING": True, "SECRET_KEY": "test-secret",
+                       "UPLOAD_FOLDER": str(tmp_path / "files")})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -173,3 +173,13 @@ def test_conflict_error_is_raised_for_a_task_no_longer_ready(engine, drive):
         session.add(InboxTask(**{c: getattr(filing, c) for c in InboxTask.__table__.columns.keys()}))
     with pytest.raises(Conflict, match="no longer ready"):
         engine.complete(filing.id, data, "assessed")
+
+
+def test_a_task_claimed_by_one_user_is_refused_to_another(engine, drive):
+    [filing] = drive.ready("Task_target_filing", BEIJING)
+    add_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    with engine.store.write() as session:
+        session.get(InboxTask, filing.id).assignee = "gov-bj"
+    with pytest.raises(PermissionDenied, match="认领"):
+        engine.complete(filing.id, FORMS["Task_target_filing"](drive), "assessed")
+    engine.complete(filing.id, FORMS["Task_target_filing"](drive), "gov-bj")

@@ -184,3 +184,25 @@ def test_two_schedulers_on_one_database_fire_each_timer_once(lab, clock):
                                 .group_by(AuditEntry.task_id)).all()
     assert len(fired) == 24 and {n for _, n in fired} == {1}
 
+
+
+def test_a_timer_that_fails_is_recorded_for_an_administrator_and_the_rest_still_fire(store, clock, tmp_path):
+    import shutil
+
+    broken = tmp_path / "timer-lab"
+    shutil.copytree(LAB, broken)
+    bpmn = broken / "lab.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("reminded = True", "reminded = no_such_name"),
+                    encoding="utf-8")
+    engine = make_engine(store, clock)
+    engine.load_regions(engine.check(broken))
+    engine.deploy(broken)
+    campaign = _to_task_file(engine)
+    engine.complete(_ready(engine, campaign.id)["Task_file"].id,
+                    {"announcement": "通报", "announced_on": "2026-08-31"}, "assessed")
+    [remind] = _timers(engine)
+    engine.clock.set(remind.due_at)
+    assert fire_due_timers(engine) == 0
+    [failed] = _timers(engine)
+    assert failed.attempts == 1 and "no_such_name" in failed.error
+    assert set(_ready(engine, campaign.id)) == {"Task_report"}  # the instance is as it was

@@ -1,0 +1,107 @@
+"""The web app: server-rendered pages per audience and a JSON API, all through the engine facade."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+
+from engine import access, config
+from engine.accounts import ROLE_NAMES
+from engine.clock import local
+from engine.engine import Engine
+from engine.signin import Policy
+from engine.store import Store
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; ``test_config`` may pass ``ENGINE`` (an Engine) and any setting."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        IDLE_MINUTES=int(os.environ.get("KAOHE_IDLE_MINUTES", 30)),
+        PASSWORD_MIN_LENGTH=int(os.environ.get("KAOHE_PASSWORD_MIN_LENGTH", 8)),
+        PASSWORD_MIN_KINDS=int(os.environ.get("KAOHE_PASSWORD_MIN_KINDS", 3)),
+        LOCK_FAILURES=5,
+        LOCK_MINUTES=15,
+        UPLOAD_FOLDER=str(config.data_dir() / "files"),
+        MAX_UPLOAD_BYTES=20 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("KAOHE_SECURE_COOKIES", "") == "1",
+        SESSION_COOKIE_NAME="kaohe_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+    )
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("MAX_CONTENT_LENGTH"):  # Flask's default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = 5 * app.config["MAX_UPLOAD_BYTES"] + 1024 * 1024
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("KAOHE_SECRET_KEY") or _stored_secret(config.data_dir())
+    app.config["PASSWORD_POLICY"] = Policy(app.config["PASSWORD_MIN_LENGTH"], app.config["PASSWORD_MIN_KINDS"],
+                                           app.config["LOCK_FAILURES"], app.config["LOCK_MINUTES"])
+    app.extensions["kaohe"] = app.config.get("ENGINE") or Engine(Store(config.database_url()))
+
+    Babel(app, locale_selector=_locale)
+    from . import errors, security
+
+    errors.init_app(app)
+    app.before_request(security.load_user)
+    app.before_request(security.check_csrf)
+    app.after_request(_headers)
+    app.context_processor(_template_globals)
+    app.jinja_env.filters["localtime"] = lambda t, fmt="%Y-%m-%d %H:%M": local(t).strftime(fmt) if t else ""
+
+    from . import admin, api, auth, campaigns, inbox, instances, tasks
+
+    for module in (auth, inbox, tasks, instances, campaigns, admin, api):
+        app.register_blueprint(module.bp)
+    return app
+
+
+def _locale() -> str:
+    return session.get("lang") if session.get("lang") in LANGUAGES else "zh"
+
+
+def _stored_secret(folder: Path) -> str:
+    """A signing key kept in the data folder, so sessions survive a restart."""
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    if g.get("viewer") is not None and not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _template_globals() -> dict:
+    from engine import inbox
+
+    from .security import csrf_token, engine, now
+
+    counts = {}
+    who = g.get("viewer")
+    if who is not None:
+        with engine().store.read() as db:
+            counts = inbox.counts(db, who, now())
+    return {"csrf_token": csrf_token, "viewer": who, "counts": counts, "ROLE_NAMES": ROLE_NAMES,
+            "LANGUAGES": LANGUAGES, "current_lang": _locale(), "OVERSEERS": access.OVERSEERS}

@@ -1,0 +1,126 @@
+"""Who may see what: a signed-in user's grants applied to instances, campaigns, results and files.
+
+``Grant.covers`` (in accounts.py) decides who may act on a task. This module decides the rest,
+with the same semantics: a grant's variant, region and unit are "all" when empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import accounts
+from .accounts import Grant
+from .errors import NotFound, PermissionDenied
+from .store.models import Campaign, Instance, ProcessVersion, User
+
+#: Roles that may reassign tasks and release other people's claims.
+SUPERVISORS = frozenset({"admin", "lead_agency"})
+#: Roles that follow every region of a procedure: the campaign board, every instance, every result.
+OVERSEERS = frozenset({"admin", "lead_agency", "assessment_group", "approver"})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in user and the grants they hold."""
+
+    user_id: int
+    username: str
+    display_name: str
+    grants: tuple[Grant, ...]
+
+    @property
+    def roles(self) -> set[str]:
+        return {g.role for g in self.grants}
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def _holding(self, roles, variant: str | None) -> list[Grant]:
+        return [g for g in self.grants if g.role in roles and (g.variant is None or variant is None
+                                                                or g.variant == variant)]
+
+    def covers(self, task) -> bool:
+        """Whether one of the grants covers the task's role, variant, region and unit."""
+        return any(g.covers(task) for g in self.grants)
+
+    def can_act(self, task) -> bool:
+        """Covered, and not claimed by somebody else."""
+        return self.covers(task) and task.assignee in (None, self.username)
+
+    def can_supervise(self, task) -> bool:
+        """Admin anywhere; the lead agency for its variant and region."""
+        return self.is_admin or any(g.region is None or g.region == task.region
+                                    for g in self._holding({"lead_agency"}, task.variant))
+
+    def sees_instance(self, variant: str, region: str | None) -> bool:
+        """Overseers and member units see every instance of their variant (their region, if they have one);
+        an assessed government only its own region's instance; results recipients none."""
+        if self.is_admin:
+            return True
+        for grant in self._holding(OVERSEERS | {"member_unit"}, variant):
+            if grant.region is None or grant.region == region:
+                return True
+        return region is not None and any(g.region is None or g.region == region
+                                          for g in self._holding({"assessed"}, variant))
+
+    def sees_board(self, variant: str) -> bool:
+        """The campaign board: overseers of the variant who are not limited to one region."""
+        return any(g.region is None for g in self._holding(OVERSEERS, variant))
+
+    def reads_results(self, variant: str, announced: bool) -> bool:
+        """Scores and grades: overseers at any time, results recipients once they are announced."""
+        return self.sees_board(variant) or (announced and bool(self._holding({"recipient"}, variant)))
+
+    def sees_all_data(self, variant: str) -> bool:
+        return self.is_admin or bool(self._holding(OVERSEERS, variant))
+
+    def unit_codes(self, variant: str) -> set[str | None]:
+        return {g.unit for g in self._holding({"member_unit"}, variant)}
+
+    def filter_data(self, variant: str, region: str | None, data: dict) -> dict:
+        """An instance's data as this viewer may read it: a member unit reads other units' opinions and
+        scores only as totals; an assessed government reads its own instance whole."""
+        if self.sees_all_data(variant) or self._holding({"assessed"}, variant):
+            return dict(data)
+        units = self.unit_codes(variant)
+        if None in units:
+            return dict(data)
+        shown = dict(data)
+        for key in ("unit_scores", "opinions"):
+            if isinstance(shown.get(key), list):
+                shown[key] = [item for item in shown[key] if isinstance(item, dict) and item.get("unit") in units]
+        return shown
+
+
+def viewer(session: Session, username: str) -> Viewer:
+    """The active user ``username`` with their grants; NotFound otherwise."""
+    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).one_or_none()
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
+    return Viewer(user.id, user.username, user.display_name, tuple(accounts.grants_of(session, username)))
+
+
+def instance_variant(session: Session, instance: Instance) -> str:
+    return session.get(ProcessVersion, instance.version_id).variant
+
+
+def visible_instance(session: Session, who: Viewer, instance_id: int) -> tuple[Instance, str]:
+    """The instance and its variant, if ``who`` may see it; NotFound for a missing one, else PermissionDenied."""
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise NotFound(f"流程实例 {instance_id} 不存在 (no instance {instance_id})")
+    variant = instance_variant(session, instance)
+    if not who.sees_instance(variant, instance.region):
+        raise PermissionDenied(f"无权查看流程实例 {instance_id} (you may not see instance {instance_id})")
+    return instance, variant
+
+
+def campaign(session: Session, campaign_id: int) -> Campaign:
+    row = session.get(Campaign, campaign_id)
+    if row is None:
+        raise NotFound(f"考核 {campaign_id} 不存在 (no campaign {campaign_id})")
+    return row

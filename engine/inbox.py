@@ -1,0 +1,177 @@
+"""A user's inbox: their tasks, the tasks they may claim, claims and reassignment, drafts, notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from . import accounts, audit
+from .access import Viewer
+from .errors import Conflict, NotFound, PermissionDenied, ValidationError
+from .store import Store
+from .store.models import InboxTask, Notification, TaskDraft, User
+
+#: A task is "due soon" when its due date is this close.
+DUE_SOON = timedelta(days=3)
+
+SCOPES = ("mine", "claimable", "all")
+STATES = ("due_soon", "overdue")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the inbox lists: ``scope`` mine (claimed by me), claimable (nobody's, my role) or all (supervisors)."""
+
+    scope: str = "mine"
+    campaign_id: int | None = None
+    step: str | None = None  # bpmn id
+    region: str | None = None
+    state: str | None = None  # due_soon | overdue
+
+
+def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter()) -> list[InboxTask]:
+    """Ready tasks in ``wanted.scope`` for ``who``, the earliest due first (no due date last)."""
+    query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
+                                       InboxTask.id)
+    if wanted.campaign_id:
+        query = query.where(InboxTask.campaign_id == wanted.campaign_id)
+    if wanted.step:
+        query = query.where(InboxTask.bpmn_id == wanted.step)
+    if wanted.region:
+        query = query.where(InboxTask.region == wanted.region)
+    if wanted.state == "overdue":
+        query = query.where(InboxTask.due_at < now)
+    elif wanted.state == "due_soon":
+        query = query.where(InboxTask.due_at >= now, InboxTask.due_at <= now + DUE_SOON)
+    if wanted.scope == "mine":
+        query = query.where(InboxTask.assignee == who.username)
+    elif wanted.scope == "claimable":
+        query = query.where(InboxTask.assignee.is_(None))
+    rows = session.scalars(query)
+    if wanted.scope == "all":
+        return [t for t in rows if who.can_supervise(t) or who.covers(t)]
+    return [t for t in rows if who.covers(t)]
+
+
+def counts(session: Session, who: Viewer, now: datetime) -> dict[str, int]:
+    """The figures in the navigation: my tasks, claimable tasks, overdue among them, unread notices."""
+    rows = [t for t in session.scalars(select(InboxTask).where(InboxTask.assignee.is_(None)
+                                                               | (InboxTask.assignee == who.username)))
+            if who.covers(t)]
+    unread = len(session.scalars(select(Notification.id).where(Notification.user_id == who.user_id,
+                                                               Notification.read_at.is_(None))).all())
+    return {"mine": sum(t.assignee == who.username for t in rows),
+            "claimable": sum(t.assignee is None for t in rows),
+            "overdue": sum(t.due_at is not None and t.due_at < now for t in rows),
+            "unread": unread}
+
+
+def visible_task(session: Session, who: Viewer, task_id: str) -> InboxTask:
+    """A ready task its role's holders and supervisors may open; NotFound or PermissionDenied otherwise."""
+    task = session.get(InboxTask, str(task_id))
+    if task is None:
+        raise NotFound(f"任务 {task_id} 不存在或已办结 (no ready task {task_id})")
+    if not (who.covers(task) or who.can_supervise(task)):
+        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+    return task
+
+
+def check_can_act(who: Viewer, task: InboxTask) -> None:
+    """PermissionDenied unless ``who`` holds the task's role there and nobody else has claimed it."""
+    accounts.authorize(list(who.grants), task, who.username)
+    if task.assignee not in (None, who.username):
+        raise PermissionDenied(f"任务已由 {task.assignee} 认领，请联系牵头部门改派 "
+                               f"(task {task.id} is claimed by {task.assignee})")
+
+
+# -- claims -------------------------------------------------------------------------------------
+def claim(store: Store, who: Viewer, task_id: str, now: datetime) -> None:
+    with store.write() as session:
+        task = visible_task(session, who, task_id)
+        accounts.authorize(list(who.grants), task, who.username)
+        done = session.execute(update(InboxTask).where(InboxTask.id == task.id, InboxTask.assignee.is_(None))
+                               .values(assignee=who.username)).rowcount
+        if not done and task.assignee != who.username:
+            raise Conflict(f"任务已由 {task.assignee} 认领 (task {task_id} is already claimed by {task.assignee})")
+        audit.record(session, now, who.username, "claim", instance_id=task.instance_id, task_id=task.id,
+                     bpmn_id=task.bpmn_id)
+
+
+def unclaim(store: Store, who: Viewer, task_id: str, now: datetime) -> None:
+    """Release a claim: one's own, or anybody's for a supervisor."""
+    with store.write() as session:
+        task = visible_task(session, who, task_id)
+        if task.assignee != who.username and not who.can_supervise(task):
+            raise PermissionDenied(f"只能退回自己认领的任务 (task {task_id} is not claimed by you)")
+        previous = task.assignee
+        task.assignee = None
+        audit.record(session, now, who.username, "unclaim", instance_id=task.instance_id, task_id=task.id,
+                     bpmn_id=task.bpmn_id, data={"previous": previous})
+
+
+def reassign(store: Store, who: Viewer, task_id: str, to: str, now: datetime) -> None:
+    """A supervisor gives the task to a user whose grants cover it; that user is notified."""
+    with store.write() as session:
+        task = visible_task(session, who, task_id)
+        if not who.can_supervise(task):
+            raise PermissionDenied(f"只有牵头部门或管理员可以改派任务 (you may not reassign task {task_id})")
+        user = session.scalars(select(User).where(User.username == to, User.active.is_(True))).one_or_none()
+        if user is None:
+            raise ValidationError(f"用户 {to} 不存在或已停用 (no active user '{to}')",
+                                  [{"field": "assignee", "message": f"用户 {to} 不存在或已停用"}])
+        if not any(g.covers(task) for g in accounts.grants_of(session, to)):
+            raise ValidationError(f"用户 {to} 无权办理此任务 (user '{to}' does not hold the task's role)",
+                                  [{"field": "assignee", "message": f"用户 {to} 无权办理此任务"}])
+        previous, task.assignee = task.assignee, to
+        audit.record(session, now, who.username, "reassign", instance_id=task.instance_id, task_id=task.id,
+                     bpmn_id=task.bpmn_id, data={"previous": previous, "assignee": to})
+        session.add(Notification(user_id=user.id, at=now, kind="reassigned", title=f"任务改派：{task.name}",
+                                 body=f"{who.display_name} 将任务「{task.name}」改派给您。",
+                                 link=f"/tasks/{task.id}", task_id=task.id, instance_id=task.instance_id))
+
+
+def candidates(session: Session, task: InboxTask) -> list[User]:
+    """Active users who could be given the task."""
+    users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+    return [u for u in users if any(g.covers(task) for g in accounts.grants_of(session, u.username))]
+
+
+# -- drafts -------------------------------------------------------------------------------------
+def save_draft(store: Store, task: InboxTask, username: str, data: dict, now: datetime) -> None:
+    with store.write() as session:
+        row = draft(session, task.id, username)
+        if row is None:
+            session.add(TaskDraft(task_id=task.id, instance_id=task.instance_id, username=username, data=data,
+                                  saved_at=now))
+        else:
+            row.data, row.saved_at = data, now
+
+
+def draft(session: Session, task_id: str, username: str) -> TaskDraft | None:
+    return session.scalars(select(TaskDraft).where(TaskDraft.task_id == task_id,
+                                                   TaskDraft.username == username)).one_or_none()
+
+
+def drop_drafts(store: Store, task_id: str) -> None:
+    with store.write() as session:
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
+
+
+# -- notifications ------------------------------------------------------------------------------
+def notifications(session: Session, who: Viewer, unread_only: bool = False, limit: int = 200) -> list[Notification]:
+    query = select(Notification).where(Notification.user_id == who.user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def mark_read(store: Store, who: Viewer, now: datetime, notification_id: int | None = None) -> int:
+    """Mark one notice, or all of them, read; returns how many changed."""
+    with store.write() as session:
+        query = update(Notification).where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
+        if notification_id is not None:
+            query = query.where(Notification.id == notification_id)
+        return session.execute(query.values(read_at=now)).rowcount

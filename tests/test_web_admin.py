@@ -1,0 +1,112 @@
+"""Administration: users, their roles by procedure, region and unit, regions and role names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+from web_fixtures import BEIJING, login, post, set_passwords
+
+from engine import accounts
+from engine.accounts import Grant
+from engine.store.models import AuditEntry, Region, Role, User
+
+
+@pytest.fixture
+def admin(client, sqlite_engine):
+    set_passwords(sqlite_engine)
+    login(client, "admin")
+    return client
+
+
+def _grants(engine, username):
+    with engine.store.read() as session:
+        return accounts.grants_of(session, username)
+
+
+@pytest.mark.parametrize("url", ["/admin/users", "/admin/regions", "/admin/users/1"])
+def test_only_the_administrator_enters(client, sqlite_engine, url):
+    set_passwords(sqlite_engine)
+    assert client.get(url).status_code == 302  # signed out: to the sign-in page
+    login(client, "lead_agency")
+    assert client.get(url).status_code == 403
+    assert post(client, "/admin/users", {"username": "x", "password": "Abcdefg1!"}).status_code == 403
+
+
+def test_the_administrator_creates_a_user_and_gives_a_role_in_a_region(admin, app, sqlite_engine):
+    response = post(admin, "/admin/users", {"username": "gov-bj", "display_name": "北京市人民政府",
+                                            "password": "Beijing#2025"})
+    assert response.status_code == 302
+    user_id = int(response.location.rsplit("/", 1)[1])
+    post(admin, f"/admin/users/{user_id}/grants", {"role": "assessed", "variant": "national-2013",
+                                                   "region": BEIJING, "unit": ""})
+    assert _grants(sqlite_engine, "gov-bj") == [Grant("assessed", BEIJING, None, "national-2013")]
+    page = admin.get(f"/admin/users/{user_id}").text
+    grant_id = re.search(rf"/admin/users/{user_id}/grants/(\d+)/delete", page).group(1)
+    other = app.test_client()
+    assert login(other, "gov-bj", "Beijing#2025").status_code == 302
+    post(admin, f"/admin/users/{user_id}/grants/{grant_id}/delete")
+    assert _grants(sqlite_engine, "gov-bj") == []
+    with sqlite_engine.store.read() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == "admin"))]
+    assert {"user_create", "grant_add", "grant_remove"} <= set(actions)
+
+
+@pytest.mark.parametrize(("form", "status"), [
+    ({"username": "weak", "password": "password"}, 400),
+    ({"username": "bad name!", "password": "Strong#2025"}, 400),
+    ({"username": "admin", "password": "Strong#2025"}, 409),
+])
+def test_refused_users(admin, form, status):
+    assert post(admin, "/admin/users", form).status_code == status
+
+
+def test_unknown_roles_and_regions_are_refused(admin, sqlite_engine):
+    with sqlite_engine.store.read() as session:
+        user_id = session.scalars(select(User.id).where(User.username == "assessed")).one()
+    assert post(admin, f"/admin/users/{user_id}/grants", {"role": "king"}).status_code == 400
+    assert post(admin, f"/admin/users/{user_id}/grants", {"role": "assessed", "region": "999999"}).status_code == 400
+
+
+def test_deactivating_a_user_signs_them_out(admin, app, sqlite_engine):
+    other = app.test_client()
+    login(other, "approver")
+    with sqlite_engine.store.read() as session:
+        user_id = session.scalars(select(User.id).where(User.username == "approver")).one()
+    post(admin, f"/admin/users/{user_id}", {"display_name": "审定机关"})  # no "active": deactivated
+    assert other.get("/inbox").status_code == 302
+    assert login(other, "approver").status_code == 401
+
+
+def test_a_locked_account_is_unlocked_and_a_password_reset(admin, app, sqlite_engine):
+    other = app.test_client()
+    for _ in range(5):
+        login(other, "approver", "wrong")
+    with sqlite_engine.store.read() as session:
+        user_id = session.scalars(select(User.id).where(User.username == "approver")).one()
+    assert "锁定至" in admin.get(f"/admin/users/{user_id}").text
+    post(admin, f"/admin/users/{user_id}/unlock")
+    assert post(admin, f"/admin/users/{user_id}/password", {"password": "short"}).status_code == 400
+    post(admin, f"/admin/users/{user_id}/password", {"password": "Approve#2026"})
+    assert login(other, "approver", "Approve#2026").status_code == 302
+
+
+def test_regions_and_role_names(admin, sqlite_engine):
+    assert post(admin, "/admin/regions", {"code": "990000", "name": "试点区", "region_set": "national-2013"}
+                ).status_code == 302
+    assert post(admin, "/admin/regions", {"code": "abc", "name": "x", "region_set": "y"}).status_code == 400
+    post(admin, "/admin/roles/recipient", {"name": "结果运用机关"})
+    with sqlite_engine.store.read() as session:
+        assert session.get(Region, "990000").name == "试点区"
+        assert session.get(Role, "recipient").name == "结果运用机关"
+    post(admin, "/admin/regions/990000/delete")
+    with sqlite_engine.store.read() as session:
+        assert session.get(Region, "990000") is None
+
+
+def test_an_assessed_region_cannot_be_deleted(admin, sqlite_engine):
+    from drive import Driver
+
+    Driver(sqlite_engine, "national-2013", [BEIJING])
+    assert post(admin, f"/admin/regions/{BEIJING}/delete").status_code == 409

@@ -1,0 +1,118 @@
+"""The REST API: bearer tokens, the same authorization as the pages, JSON errors, the OpenAPI document."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from drive import FORMS, Driver
+from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
+
+from engine import signin
+from engine.accounts import Grant
+
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+@pytest.fixture
+def drive(sqlite_engine):
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    return drive
+
+
+def bearer(engine, username: str) -> dict:
+    return {"Authorization": f"Bearer {signin.issue_token(engine.store, engine.clock.now(), username, 'test')}"}
+
+
+def test_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert {"/tasks", "/tasks/{task_id}", "/tasks/{task_id}/complete", "/instances/{instance_id}", "/campaigns",
+            "/campaigns/{campaign_id}"} <= set(doc["paths"])
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic eDp5"}])
+def test_calls_without_a_valid_token_are_refused(client, drive, headers):
+    response = client.get("/api/v1/tasks", headers=headers)
+    assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
+
+
+def test_a_signed_in_browser_session_does_not_authenticate_the_api(client, sqlite_engine, drive):
+    set_passwords(sqlite_engine)
+    login(client, "gov-bj")
+    assert client.get("/api/v1/tasks").status_code == 401
+    task = drive.ready("Task_target_filing", BEIJING)[0]
+    assert client.post(f"/api/v1/tasks/{task.id}/complete", json={}).status_code == 401
+
+
+def test_an_expired_token_is_refused(client, sqlite_engine, drive, clock):
+    headers = bearer(sqlite_engine, "gov-bj")
+    clock.advance(days=366)
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 401
+
+
+def test_tasks_listed_read_and_completed(client, sqlite_engine, drive):
+    headers = bearer(sqlite_engine, "gov-bj")
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    listed = client.get("/api/v1/tasks?scope=claimable", headers=headers).get_json()["tasks"]
+    assert [t["id"] for t in listed] == [task.id] and listed[0]["region"] == BEIJING
+    detail = client.get(f"/api/v1/tasks/{task.id}", headers=headers).get_json()
+    assert detail["schema"]["title"] == "质量目标备案" and "目标备案" in detail["instructions"] and detail["can_act"]
+    bad = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json={"targets": [{"indicator": "T1"}]})
+    assert bad.status_code == 400
+    body = bad.get_json()
+    assert body["error"] == "invalid_data" and body["errors"][0]["field"] == "targets/0"
+    assert "必填项「目标值」未填写" in body["errors"][0]["message"]
+    done = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
+    assert done.status_code == 200 and done.get_json()["status"] == "running"
+    again = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
+    assert again.status_code == 404 and again.get_json()["error"] == "not_found"
+
+
+def test_another_regions_task_and_instance_are_refused(client, sqlite_engine, drive):
+    headers = bearer(sqlite_engine, "gov-bj")
+    [task] = drive.ready("Task_target_filing", TIANJIN)
+    assert client.get(f"/api/v1/tasks/{task.id}", headers=headers).status_code == 403
+    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers,
+                           json=FORMS["Task_target_filing"](drive))
+    assert response.status_code == 403 and response.get_json()["error"] == "forbidden"
+    assert client.post(f"/api/v1/tasks/{task.id}/claim", headers=headers).status_code == 403
+    assert client.get(f"/api/v1/instances/{task.instance_id}", headers=headers).status_code == 403
+    assert client.get("/api/v1/instances/9999", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/campaigns/{drive.campaign.id}", headers=headers).status_code == 403
+    assert client.get("/api/v1/campaigns", headers=headers).get_json() == {"campaigns": []}
+
+
+def test_evidence_through_the_api(client, sqlite_engine, drive):
+    drive.file_targets(BEIJING)
+    headers = bearer(sqlite_engine, "gov-bj")
+    [task] = drive.ready("Task_self_evaluation", BEIJING)
+    refused = client.post(f"/api/v1/tasks/{task.id}/files", headers=headers,
+                          data={"file": (io.BytesIO(b"<html></html>"), "a.html")})
+    assert refused.status_code == 400
+    stored = client.post(f"/api/v1/tasks/{task.id}/files", headers=headers,
+                         data={"file": (io.BytesIO(PDF), "自评.pdf")})
+    assert stored.status_code == 201 and stored.get_json()["sha256"] == hashlib.sha256(PDF).hexdigest()
+    data = FORMS["Task_self_evaluation"](drive)
+    assert client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=data).status_code == 400
+    data["evidence"] = [{"name": "自评.pdf", "sha256": stored.get_json()["sha256"]}]
+    assert client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=data).status_code == 200
+
+
+def test_instances_and_campaigns(client, sqlite_engine, drive, clock):
+    drive.file_targets(BEIJING)
+    instance = drive.ready("Task_self_evaluation", BEIJING)[0].instance_id
+    body = client.get(f"/api/v1/instances/{instance}", headers=bearer(sqlite_engine, "gov-bj")).get_json()
+    assert body["done"] == ["Task_filing_opinion", "Task_filing_review", "Task_target_filing"]
+    assert [t["step"] for t in body["current"]] == ["Task_self_evaluation"]
+    assert body["data"]["region"] == BEIJING and body["timeline"][0]["action"] == "complete"
+    lead = bearer(sqlite_engine, "lead_agency")
+    [campaign] = client.get("/api/v1/campaigns", headers=lead).get_json()["campaigns"]
+    detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=lead).get_json()
+    row = next(r for r in detail["board"] if r["region"] == BEIJING)
+    assert row["steps"]["Task_target_filing"]["state"] == "done" and detail["announced"] is False
+    clock.advance(days=400)
+    assert client.get("/api/v1/campaigns", headers=lead).status_code == 401  # the token has expired

@@ -1,0 +1,114 @@
+"""The campaign board, results with chart and Excel export, the public announcement, launching campaigns."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from drive import Driver
+from openpyxl import load_workbook
+from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
+
+from engine.accounts import Grant
+
+
+@pytest.fixture
+def drive(sqlite_engine):
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(sqlite_engine)
+    return drive
+
+
+@pytest.fixture
+def scored(drive):
+    for region, total in ((BEIJING, "91.5"), (TIANJIN, "55")):
+        drive.file_targets(region)
+        drive.score(region, total)
+    return drive
+
+
+@pytest.mark.parametrize(("user", "status"), [("admin", 200), ("lead_agency", 200), ("assessment_group", 200),
+                                              ("approver", 200), ("gov-bj", 403), ("member_unit", 403),
+                                              ("recipient", 403)])
+def test_who_reads_the_board(client, drive, user, status):
+    login(client, user)
+    assert client.get(f"/campaigns/{drive.campaign.id}").status_code == status
+
+
+def test_the_board_shows_regions_by_steps(client, drive):
+    drive.file_targets(BEIJING)
+    login(client, "admin")
+    page = client.get(f"/campaigns/{drive.campaign.id}").text
+    beijing = page.split(f'data-region="{BEIJING}"')[1].split("</tr>")[0]
+    assert re.search(r'class="cell done" data-step="Task_target_filing"', beijing)
+    assert re.search(r'class="cell current" data-step="Task_self_evaluation"', beijing)
+    tianjin = page.split(f'data-region="{TIANJIN}"')[1].split("</tr>")[0]
+    assert re.search(r'class="cell current" data-step="Task_target_filing"', tianjin)
+    assert 'id="completion">0%<' in page and 'id="overdue-total" class="">0<' in page
+    assert client.get("/campaigns/999").status_code == 404
+
+
+def test_results_chart_ranking_and_excel(client, scored):
+    login(client, "lead_agency")
+    page = client.get(f"/campaigns/{scored.campaign.id}").text
+    assert 'id="grade-chart"' in page
+    ranking = page.split('id="ranking"')[1].split("</table>")[0]
+    assert re.findall(r'<tr data-region="(\d+)"><td>(\d+)</td><td>[^<]+</td><td>([^<]+)</td><td>(\w)</td>',
+                      ranking) == [(BEIJING, "1", "91.5", "A"), (TIANJIN, "2", "55", "D")]
+    response = client.get(f"/campaigns/{scored.campaign.id}/results.xlsx")
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否"), (2, TIANJIN, "天津市", 55, "D", "否")]
+
+
+def test_recipients_read_results_only_once_announced(client, scored):
+    login(client, "recipient")
+    assert client.get(f"/campaigns/{scored.campaign.id}/results").status_code == 403
+    assert client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").status_code == 403
+    scored.approve_and_announce()
+    page = client.get(f"/campaigns/{scored.campaign.id}/results")
+    assert page.status_code == 200 and 'id="ranking"' in page.text
+    assert client.get(f"/campaigns/{scored.campaign.id}").status_code == 403  # still not the board
+
+
+def test_the_public_announcement_needs_no_sign_in_and_waits_for_the_notification(client, scored):
+    url = f"/public/campaigns/{scored.campaign.id}"
+    assert client.get(url).status_code == 404
+    assert url not in client.get("/public").text
+    scored.do("Task_compile_results")
+    scored.do("Task_approve_results", {"approval": "approve", "comment": "同意"})
+    assert client.get(url).status_code == 404  # approved, not yet announced
+    scored.do("Task_notify_results")
+    page = client.get(url)
+    assert page.status_code == 200 and "考核结果通报" in page.text and 'id="ranking"' in page.text
+    assert "results.xlsx" not in page.text and f"/public/campaigns/{scored.campaign.id}" in client.get("/public").text
+
+
+def test_the_lead_agency_starts_a_campaign(client, sqlite_engine):
+    set_passwords(sqlite_engine)
+    login(client, "lead_agency")
+    page = client.get("/campaigns").text
+    assert 'id="start-campaign"' in page
+    response = post(client, "/campaigns", {"variant": "ziyang-2016", "year": "2026", "regions": ["512002"]})
+    assert response.status_code == 302
+    assert [c.label for c in _campaigns(sqlite_engine)] == ["2026年度"]
+    assert post(client, "/campaigns", {"variant": "ziyang-2016", "year": "x"}).status_code == 400
+
+
+def test_an_assessed_government_cannot_start_a_campaign(client, sqlite_engine, drive):
+    login(client, "gov-bj")
+    assert 'id="start-campaign"' not in client.get("/campaigns").text
+    assert post(client, "/campaigns", {"variant": "national-2013", "year": "2026"}).status_code == 403
+    assert len(_campaigns(sqlite_engine)) == 1
+
+
+def _campaigns(engine):
+    from sqlalchemy import select
+
+    from engine.store.models import Campaign
+
+    with engine.store.read() as session:
+        return list(session.scalars(select(Campaign)))

@@ -1,0 +1,128 @@
+"""The inbox: whose tasks are listed, claims, reassignment, filters, counts and notifications."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from drive import Driver
+from sqlalchemy import select
+from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords, task_ids
+
+from engine.accounts import Grant
+from engine.store.models import AuditEntry, InboxTask, Notification, User
+
+
+@pytest.fixture
+def drive(sqlite_engine):
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(sqlite_engine, "gov-bj2", Grant("assessed", region=BEIJING))
+    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
+    set_passwords(sqlite_engine)
+    return drive
+
+
+def _filing(drive, region):
+    return drive.ready("Task_target_filing", region)[0]
+
+
+def test_a_region_sees_only_its_own_claimable_tasks(client, drive):
+    login(client, "gov-bj")
+    page = client.get("/inbox?scope=claimable")
+    assert task_ids(page.text) == [_filing(drive, BEIJING).id]
+    assert client.get("/inbox").text.count('data-task="') == 0  # nothing claimed yet
+
+
+def test_claim_moves_a_task_to_mine_and_hides_it_from_colleagues(client, app, drive):
+    task = _filing(drive, BEIJING)
+    login(client, "gov-bj")
+    assert post(client, f"/tasks/{task.id}/claim").status_code == 302
+    assert task_ids(client.get("/inbox").text) == [task.id]
+    other = app.test_client()
+    login(other, "gov-bj2")
+    assert task_ids(other.get("/inbox?scope=claimable").text) == []
+    assert post(other, f"/tasks/{task.id}/claim").status_code == 409
+    page = other.get(f"/tasks/{task.id}")
+    assert "无权办理" in page.text or 'id="task-form"' not in page.text
+    assert post(other, f"/tasks/{task.id}", {"action": "submit"}).status_code == 403
+    assert post(other, f"/tasks/{task.id}/unclaim").status_code == 403
+    assert post(client, f"/tasks/{task.id}/unclaim").status_code == 302
+    assert task_ids(other.get("/inbox?scope=claimable").text) == [task.id]
+
+
+def test_another_regions_task_cannot_be_claimed_or_opened(client, drive):
+    task = _filing(drive, TIANJIN)
+    login(client, "gov-bj")
+    assert post(client, f"/tasks/{task.id}/claim").status_code == 403
+    assert client.get(f"/tasks/{task.id}").status_code == 403
+    assert client.get("/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_a_supervisor_reassigns_and_the_new_assignee_is_notified(client, app, sqlite_engine, drive):
+    task = _filing(drive, BEIJING)
+    login(client, "lead_agency")
+    page = client.get("/inbox?scope=all")
+    assert task.id in task_ids(page.text)
+    assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-tj"}).status_code == 400  # wrong region
+    assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-bj2"}).status_code == 302
+    with sqlite_engine.store.read() as session:
+        assert session.get(InboxTask, task.id).assignee == "gov-bj2"
+        user = session.scalars(select(User).where(User.username == "gov-bj2")).one()
+        [notice] = session.scalars(select(Notification).where(Notification.user_id == user.id))
+        assert [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.task_id == task.id))] == [
+            "reassign"]
+    other = app.test_client()
+    login(other, "gov-bj2")
+    assert task_ids(other.get("/inbox").text) == [task.id]
+    assert "任务改派" in other.get("/notifications").text
+    assert 'id="count-unread">1<' in other.get("/inbox").text
+    assert post(other, "/notifications/read", {"id": notice.id}).status_code == 302
+    assert 'id="count-unread"' not in other.get("/inbox").text
+
+
+def test_only_supervisors_reassign(client, drive):
+    task = _filing(drive, BEIJING)
+    login(client, "gov-bj")
+    assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-bj2"}).status_code == 403
+    assert "scope-all" not in client.get("/inbox").text
+
+
+def test_filters_by_step_region_and_due_state(client, drive, clock):
+    login(client, "lead_agency")
+    everything = task_ids(client.get("/inbox?scope=all").text)
+    assert len(everything) == 2
+    beijing = task_ids(client.get(f"/inbox?scope=all&region={BEIJING}").text)
+    assert beijing == [_filing(drive, BEIJING).id]
+    assert task_ids(client.get("/inbox?scope=all&step=Task_self_evaluation").text) == []
+    due = _filing(drive, BEIJING).due_at
+    assert due is not None
+    assert task_ids(client.get("/inbox?scope=all&state=overdue").text) == []
+    clock.set(due - timedelta(days=2))
+    login(client, "lead_agency")  # weeks later: the idle session has ended
+    assert set(task_ids(client.get("/inbox?scope=all&state=due_soon").text)) == set(everything)
+    clock.set(due + timedelta(days=1))
+    login(client, "lead_agency")
+    page = client.get("/inbox?scope=all&state=overdue")
+    assert set(task_ids(page.text)) == set(everything) and 'class="overdue"' in page.text
+
+
+def test_the_navigation_counts_my_and_claimable_tasks(client, drive):
+    login(client, "gov-bj")
+    page = client.get("/inbox")
+    assert 'id="count-mine">0<' in page.text and 'id="count-claimable">1<' in page.text
+    post(client, f"/tasks/{_filing(drive, BEIJING).id}/claim")
+    page = client.get("/inbox")
+    assert 'id="count-mine">1<' in page.text and 'id="count-claimable">0<' in page.text
+
+
+def test_notifications_of_other_users_are_not_shown_or_marked(client, sqlite_engine, drive, clock):
+    with sqlite_engine.store.write() as session:
+        tj = session.scalars(select(User).where(User.username == "gov-tj")).one()
+        session.add(Notification(user_id=tj.id, at=clock.now(), kind="reminder", title="天津提醒", body="...",
+                                 link="/inbox"))
+    login(client, "gov-bj")
+    assert "天津提醒" not in client.get("/notifications").text
+    post(client, "/notifications/read")
+    with sqlite_engine.store.read() as session:
+        assert session.scalars(select(Notification.read_at)).one() is None

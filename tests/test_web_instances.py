@@ -1,0 +1,106 @@
+"""Instance pages: who sees which instance, the diagram marks, the timeline and the data by role."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from drive import Driver
+from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
+
+from engine.accounts import Grant
+
+
+@pytest.fixture
+def drive(sqlite_engine):
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(sqlite_engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(sqlite_engine)
+    return drive
+
+
+def _instance(drive, region):
+    return next(i for i in drive.engine.campaign_instances(drive.campaign.id) if i.region == region)
+
+
+def _marks(html: str) -> dict:
+    raw = re.search(r'data-marks="([^"]+)"', html).group(1)
+    return json.loads(raw.replace("&#34;", '"').replace("&quot;", '"'))
+
+
+@pytest.mark.parametrize(("user", "region", "status"), [
+    ("gov-bj", BEIJING, 200),
+    ("gov-bj", TIANJIN, 403),
+    ("gov-bj", None, 403),          # the campaign instance
+    ("lead_agency", TIANJIN, 200),
+    ("lead_agency", None, 200),
+    ("member_unit", TIANJIN, 200),
+    ("approver", None, 200),
+    ("recipient", BEIJING, 403),
+    ("admin", TIANJIN, 200),
+])
+def test_who_sees_which_instance(client, drive, user, region, status):
+    instance = _instance(drive, region)
+    login(client, user)
+    assert client.get(f"/instances/{instance.id}").status_code == status
+    assert client.get(f"/instances/{instance.id}/diagram.bpmn").status_code == status
+
+
+def test_a_missing_instance_is_not_found(client, drive):
+    login(client, "admin")
+    assert client.get("/instances/9999").status_code == 404
+
+
+def test_the_instance_list_shows_a_region_its_own_instance_only(client, drive):
+    login(client, "gov-bj")
+    page = client.get("/instances").text
+    assert re.findall(r'href="/instances/(\d+)"', page) == [str(_instance(drive, BEIJING).id)]
+
+
+def test_done_current_and_overdue_steps_are_marked(client, drive, clock):
+    drive.file_targets(BEIJING)
+    instance = _instance(drive, BEIJING)
+    login(client, "gov-bj")
+    page = client.get(f"/instances/{instance.id}").text
+    marks = _marks(page)
+    assert marks["done"] == ["Task_filing_opinion", "Task_filing_review", "Task_target_filing"]
+    assert marks["current"] == ["Task_self_evaluation"] and marks["overdue"] == []
+    assert 'src="/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"' in page
+    due = drive.ready("Task_self_evaluation", BEIJING)[0].due_at
+    clock.set(due + timedelta(days=1))
+    login(client, "gov-bj")
+    assert _marks(client.get(f"/instances/{instance.id}").text)["overdue"] == ["Task_self_evaluation"]
+
+
+def test_the_diagram_is_the_versions_bpmn(client, drive):
+    login(client, "gov-bj")
+    response = client.get(f"/instances/{_instance(drive, BEIJING).id}/diagram.bpmn")
+    assert response.mimetype == "application/xml"
+    assert 'id="national_region"' in response.text and "bpmndi:BPMNDiagram" in response.text
+
+
+def test_the_timeline_and_submissions(client, drive):
+    drive.file_targets(BEIJING)
+    login(client, "gov-bj")
+    page = client.get(f"/instances/{_instance(drive, BEIJING).id}").text
+    timeline = page.split('id="timeline"')[1].split("</ol>")[0]
+    assert "assessed · complete · Task_target_filing" in timeline
+    assert "lead_agency · complete · Task_filing_review" in timeline
+    assert "质量目标备案" in page or "目标备案" in page
+
+
+def test_a_member_unit_reads_only_its_own_opinion_and_scores(client, drive):
+    drive.file_targets(BEIJING)
+    drive.score(BEIJING, "88")
+    login(client, "unit-moa")
+    page = client.get(f"/instances/{_instance(drive, BEIJING).id}").text
+    data = json.loads(html.unescape(page.split('id="data">')[1].split("</pre>")[0]))
+    assert [s["unit"] for s in data["unit_scores"]] == ["moa"]
+    assert [o["unit"] for o in data["opinions"]] == ["moa"]
+    assert data["score"] == "88" and len(data["self_scores"]) == len(drive.scheme["indicators"])
+    submissions = page.split("<h2>已提交材料</h2>")[1].split("<h2>")[0]
+    assert submissions.count('data-step="Task_indicator_scoring"') == 0  # made by the generic member_unit user

@@ -1,0 +1,269 @@
+"""The task page: instructions, forms from JSON Schema, errors at their fields, drafts, submission, evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+
+import pytest
+from drive import FORMS, Driver
+from sqlalchemy import select
+from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
+
+from engine import files
+from engine.accounts import Grant
+from engine.errors import ValidationError
+from engine.store.models import AuditEntry, EvidenceFile
+from web.tasks import render_markdown
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def drive(sqlite_engine):
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
+    add_web_user(sqlite_engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(sqlite_engine)
+    return drive
+
+
+def _targets_form(page: str, blank: int | None = None) -> dict:
+    data = {"action": "submit"}
+    for n, code in re.findall(r'name="targets-(\d+)-indicator" value="([^"]+)"', page):
+        data[f"targets-{n}-indicator"] = code
+        data[f"targets-{n}-target"] = "" if int(n) == blank else "≥ 95%"
+    return data
+
+
+def test_the_filing_form_has_one_row_per_indicator_and_the_instructions(client, drive):
+    task = drive.ready("Task_target_filing", BEIJING)[0]
+    login(client, "gov-bj")
+    page = client.get(f"/tasks/{task.id}").text
+    assert page.count('name="targets-') == 3 * len(drive.scheme["indicators"])  # indicator, target, note
+    assert "T1 制造业产品质量合格率（15 分）" in page
+    assert '<section class="instructions" id="instructions"><h2>目标备案</h2>' in page
+    assert "<strong>6 月 30 日前</strong>" in page
+
+
+def test_an_error_is_shown_at_its_field_and_nothing_changes(client, sqlite_engine, drive):
+    task = drive.ready("Task_target_filing", BEIJING)[0]
+    login(client, "gov-bj")
+    page = client.get(f"/tasks/{task.id}").text
+    response = post(client, f"/tasks/{task.id}", _targets_form(page, blank=2))
+    assert response.status_code == 400
+    assert re.search(r'<p class="field-error" data-field="targets/2/target">至少 1 个字符</p>', response.text)
+    assert 'value="≥ 95%"' in response.text  # what was typed is kept
+    assert drive.ready("Task_target_filing", BEIJING)[0].id == task.id
+
+
+def test_a_draft_is_kept_until_submission(client, drive):
+    task = drive.ready("Task_target_filing", BEIJING)[0]
+    login(client, "gov-bj")
+    page = client.get(f"/tasks/{task.id}").text
+    form = _targets_form(page) | {"action": "save", "targets-0-target": "≥ 97.5%"}
+    assert post(client, f"/tasks/{task.id}", form).status_code == 302
+    page = client.get(f"/tasks/{task.id}").text
+    assert 'value="≥ 97.5%"' in page and "草稿保存于" in page
+    done = post(client, f"/tasks/{task.id}", form | {"action": "submit"})
+    assert done.status_code == 302 and done.location.startswith("/instances/")
+
+
+def test_submitted_figures_are_shown_read_only_with_who_and_when(client, app, drive):
+    task = drive.ready("Task_target_filing", BEIJING)[0]
+    login(client, "gov-bj")
+    post(client, f"/tasks/{task.id}", _targets_form(client.get(f"/tasks/{task.id}").text))
+    page = client.get(f"/tasks/{task.id}").text
+    assert "该任务已办结" in page and "gov-bj 于 2025-06-02 09:00 提交" in page
+    assert "T1 制造业产品质量合格率（15 分）" in page and "≥ 95%" in page and "<input" not in page.split("<main>")[1]
+    other = app.test_client()
+    login(other, "gov-tj")
+    assert other.get(f"/tasks/{task.id}").status_code == 403
+
+
+def test_a_member_unit_scores_only_its_own_indicators(client, drive):
+    drive.file_targets(BEIJING)
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    [task] = [t for t in drive.ready("Task_indicator_scoring", BEIJING) if t.unit == "moa"]
+    login(client, "unit-moa")
+    page = client.get(f"/tasks/{task.id}").text
+    assert re.findall(r'name="scores-\d+-indicator" value="([^"]+)"', page) == ["T2"]
+    response = post(client, f"/tasks/{task.id}", {"action": "submit", "scores-0-indicator": "T2",
+                                                  "scores-0-score": "14", "scores-0-basis": "抽检数据"})
+    assert response.status_code == 400
+    assert 'data-field="scores/0/score">指标 T2 得分应在 0 与 13 之间' in response.text
+    response = post(client, f"/tasks/{task.id}", {"action": "submit", "scores-0-indicator": "T2",
+                                                  "scores-0-score": "abc", "scores-0-basis": "抽检数据"})
+    assert 'data-field="scores/0/score">应为数字' in response.text
+    response = post(client, f"/tasks/{task.id}", {"action": "submit", "scores-0-indicator": "T2",
+                                                  "scores-0-score": "12.5", "scores-0-basis": "抽检数据"})
+    assert response.status_code == 302
+    other = [t for t in drive.ready("Task_indicator_scoring", BEIJING) if t.unit == "aqsiq"][0]
+    assert client.get(f"/tasks/{other.id}").status_code == 403
+
+
+def _at_self_evaluation(drive):
+    drive.file_targets(BEIJING)
+    return drive.ready("Task_self_evaluation", BEIJING)[0]
+
+
+def _self_evaluation(drive, **extra) -> dict:
+    data = {"action": "submit", "report": "自评报告正文"}
+    for n, item in enumerate(FORMS["Task_self_evaluation"](drive)["self_scores"]):
+        data[f"self_scores-{n}-indicator"] = item["indicator"]
+        data[f"self_scores-{n}-score"] = str(item["score"])
+    return data | extra
+
+
+def test_evidence_is_uploaded_checked_listed_and_downloadable(client, app, sqlite_engine, drive):
+    task = _at_self_evaluation(drive)
+    login(client, "gov-bj")
+    form = _self_evaluation(drive, action="save", evidence_upload=(io.BytesIO(PDF), "../自评 报告.pdf"))
+    assert post(client, f"/tasks/{task.id}", form, content_type="multipart/form-data").status_code == 302
+    digest = hashlib.sha256(PDF).hexdigest()
+    page = client.get(f"/tasks/{task.id}").text
+    assert f'name="evidence-0-sha256" value="{digest}"' in page and "自评 报告.pdf" in page
+    response = post(client, f"/tasks/{task.id}", _self_evaluation(drive, **{
+        "evidence-0-name": "自评 报告.pdf", "evidence-0-sha256": digest}))
+    assert response.status_code == 302
+    data = drive.region_data(BEIJING)
+    assert data["evidence"] == [{"name": "自评 报告.pdf", "sha256": digest}]
+    with client.get(f"/instances/{task.instance_id}/files/{digest}") as download:
+        assert download.status_code == 200 and download.data == PDF
+        assert download.headers["Content-Type"] == "application/pdf"
+        assert "attachment" in download.headers["Content-Disposition"]
+    for user, status in (("gov-tj", 403), ("lead_agency", 200), ("recipient", 403), ("member_unit", 200)):
+        other = app.test_client()
+        login(other, user)
+        with other.get(f"/instances/{task.instance_id}/files/{digest}") as response:
+            assert response.status_code == status, user
+    with sqlite_engine.store.read() as session:
+        [row] = session.scalars(select(EvidenceFile))
+        assert (row.uploader, row.size, row.task_id) == ("gov-bj", len(PDF), task.id)
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "upload")).one().data["sha256"] == digest
+
+
+def test_a_digest_not_uploaded_to_the_instance_is_refused(client, drive):
+    task = _at_self_evaluation(drive)
+    login(client, "gov-bj")
+    response = post(client, f"/tasks/{task.id}", _self_evaluation(drive, **{
+        "evidence-0-name": "x.pdf", "evidence-0-sha256": "ab" * 32}))
+    assert response.status_code == 400
+    assert 'data-field="evidence/0/sha256">该文件未上传到本流程实例' in response.text
+
+
+def test_files_of_another_instance_are_not_served(client, app, drive):
+    task = _at_self_evaluation(drive)
+    login(client, "gov-bj")
+    form = _self_evaluation(drive, action="save", evidence_upload=(io.BytesIO(PDF), "a.pdf"))
+    post(client, f"/tasks/{task.id}", form, content_type="multipart/form-data")
+    digest = hashlib.sha256(PDF).hexdigest()
+    tianjin = drive.ready("Task_target_filing", TIANJIN)[0].instance_id
+    assert client.get(f"/instances/{tianjin}/files/{digest}").status_code == 403
+    other = app.test_client()
+    login(other, "lead_agency")
+    assert other.get(f"/instances/{tianjin}/files/{digest}").status_code == 404
+
+
+def _office(*names: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in names:
+            archive.writestr(name, "<x/>")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("content", "kind"), [
+    (PDF, "pdf"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "png"),
+    (b"\xff\xd8\xff\xe0" + b"\x00" * 20, "jpeg"),
+    (_office("[Content_Types].xml", "word/document.xml"), "docx"),
+    (_office("[Content_Types].xml", "xl/workbook.xml"), "xlsx"),
+    ("质量目标完成情况说明\n".encode(), "text"),
+])
+def test_accepted_file_kinds_are_read_from_the_content(content, kind):
+    assert files.sniff(content) == kind
+
+
+@pytest.mark.parametrize("content", [
+    b"MZ\x90\x00" + b"\x00" * 60,                        # Windows executable
+    b"\x7fELF\x02\x01",                                  # Linux executable
+    b"#!/bin/sh\nrm -rf /\n",                            # script
+    b"<!DOCTYPE html><html><script>alert(1)</script>",   # HTML
+    b'<?xml version="1.0"?><svg onload="alert(1)"/>',    # SVG
+    b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    _office("evil.exe"),                                 # a zip that is no Office document
+    _office("[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"),  # macros
+    b"\xff\xfe\x00\x00garbage",                          # not UTF-8
+    b"",
+])
+def test_refused_file_kinds(content):
+    with pytest.raises(ValidationError):
+        files.sniff(content)
+
+
+def test_uploads_over_the_size_limit_are_refused(sqlite_engine, drive, tmp_path):
+    from web import create_app
+
+    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
+                      "MAX_UPLOAD_BYTES": 1024})
+    task = _at_self_evaluation(drive)
+    client = app.test_client()
+    login(client, "gov-bj")
+    big = PDF + b"0" * 2048
+    response = post(client, f"/tasks/{task.id}", _self_evaluation(drive, action="save",
+                                                                  evidence_upload=(io.BytesIO(big), "big.pdf")),
+                    content_type="multipart/form-data")
+    assert response.status_code == 400 and "文件超过" in response.text
+    exe = post(client, f"/tasks/{task.id}", _self_evaluation(drive, action="save",
+                                                             evidence_upload=(io.BytesIO(b"MZ" + b"\0" * 9), "a.pdf")),
+               content_type="multipart/form-data")
+    assert exe.status_code == 400 and "不接受可执行程序" in exe.text
+
+
+@pytest.mark.parametrize(("name", "kind", "clean"), [
+    ("../../etc/passwd", "text", "passwd.txt"),
+    ("C:\\Users\\me\\报告.PDF", "pdf", "报告.pdf"),
+    ("report.exe", "pdf", "report.exe.pdf"),
+    ("a<b>:c\x07.docx", "docx", "a_b__c.docx"),
+    ("", "png", "file.png"),
+])
+def test_file_names_are_cleaned(name, kind, clean):
+    assert files.clean_name(name, kind) == clean
+
+
+def test_instructions_are_rendered_safely():
+    html = render_markdown("## 标题\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **粗体**")
+    assert "<h2>标题</h2>" in html and "<strong>粗体</strong>" in html
+    assert "<script" not in html and 'href="javascript' not in html
+
+
+def test_a_request_larger_than_the_limit_is_refused_whole(sqlite_engine, drive, tmp_path):
+    from web import create_app
+
+    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
+                      "MAX_UPLOAD_BYTES": 1024})
+    assert app.config["MAX_CONTENT_LENGTH"] == 5 * 1024 + 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a small body: the test client keeps it in memory
+    task = _at_self_evaluation(drive)
+    client = app.test_client()
+    login(client, "gov-bj")
+    huge = _self_evaluation(drive, action="save", evidence_upload=(io.BytesIO(b"x" * 100 * 1024), "a.txt"))
+    assert post(client, f"/tasks/{task.id}", huge, content_type="multipart/form-data").status_code == 413
+
+
+def test_a_member_unit_does_not_read_another_units_scores(client, app, drive):
+    drive.file_targets(BEIJING)
+    drive.score(BEIJING, "90")
+    with drive.engine.store.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.bpmn_id == "Task_indicator_scoring")
+                                .order_by(AuditEntry.id)).first()
+    login(client, "unit-moa")
+    assert client.get(f"/tasks/{entry.task_id}").status_code == 403
+    other = app.test_client()
+    login(other, "lead_agency")
+    assert other.get(f"/tasks/{entry.task_id}").status_code == 200

@@ -1,0 +1,207 @@
+"""Administration: users, who holds which role where, regions and role names."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from engine import accounts, audit, signin
+from engine.accounts import Grant
+from engine.errors import Conflict, NotFound, ValidationError
+from engine.store.models import Instance, ProcessVersion, Region, Role, RoleAssignment, User
+
+from .security import admin_required, engine, now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _user(db, user_id: int) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"用户 {user_id} 不存在 (no user {user_id})")
+    return user
+
+
+def _choices(db) -> dict:
+    return {"roles": list(db.scalars(select(Role).order_by(Role.code))),
+            "variants": sorted(set(db.scalars(select(ProcessVersion.variant)))),
+            "regions": list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))}
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    query = request.args.get("q", "").strip()
+    with engine().store.read() as db:
+        select_users = select(User).order_by(User.username)
+        if query:
+            select_users = select_users.where(User.username.contains(query) | User.display_name.contains(query))
+        rows = list(db.scalars(select_users.limit(500)))
+        grants = {u.id: accounts.grants_of(db, u.username) if u.active else [] for u in rows}
+        locked = {u.id: signin.locked_until(db, u.id, now()) for u in rows}
+    return render_template("admin/users.html", rows=rows, grants=grants, locked=locked, q=query)
+
+
+@bp.post("/users")
+@admin_required
+def create_user():
+    username = request.form.get("username", "").strip()
+    display = request.form.get("display_name", "").strip() or username
+    password = request.form.get("password", "")
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ValidationError(_("A user name is 1 to 64 letters, digits, dots, dashes or underscores."),
+                              [{"field": "username", "message": _("Invalid user name.")}])
+    current_app.config["PASSWORD_POLICY"].check(password)
+    with engine().store.write() as db:
+        if db.scalars(select(User).where(User.username == username)).first() is not None:
+            raise Conflict(f"用户 {username} 已存在 (user '{username}' exists)")
+        user = accounts.create_user(db, username, display, [], password=password,
+                                    email=request.form.get("email", "").strip() or None)
+        audit.record(db, now(), g.viewer.username, "user_create", data={"user": username})
+    flash(_("User %(name)s created. Now give them a role.", name=username), "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def user(user_id: int):
+    with engine().store.read() as db:
+        row = _user(db, user_id)
+        assignments = list(db.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)
+                                      .order_by(RoleAssignment.id)))
+        locked = signin.locked_until(db, user_id, now())
+        choices = _choices(db)
+    return render_template("admin/user.html", user=row, assignments=assignments, locked=locked, **choices)
+
+
+@bp.post("/users/<int:user_id>")
+@admin_required
+def update_user(user_id: int):
+    with engine().store.write() as db:
+        row = _user(db, user_id)
+        row.display_name = request.form.get("display_name", "").strip() or row.display_name
+        row.email = request.form.get("email", "").strip() or None
+        row.active = request.form.get("active") == "on"
+        audit.record(db, now(), g.viewer.username, "user_update",
+                     data={"user": row.username, "active": row.active})
+    flash(_("Saved."), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@admin_required
+def reset_password(user_id: int):
+    with engine().store.read() as db:
+        username = _user(db, user_id).username
+    signin.change_password(engine().store, now(), username, None, request.form.get("password", ""),
+                           g.viewer.username, current_app.config["PASSWORD_POLICY"])
+    flash(_("The password has been reset."), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@admin_required
+def unlock(user_id: int):
+    with engine().store.read() as db:
+        username = _user(db, user_id).username
+    signin.unlock(engine().store, now(), username, g.viewer.username)
+    flash(_("The account is unlocked."), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/grants")
+@admin_required
+def add_grant(user_id: int):
+    form = request.form
+    grant = Grant(form.get("role", ""), form.get("region") or None, form.get("unit", "").strip() or None,
+                  form.get("variant") or None)
+    with engine().store.write() as db:
+        row = _user(db, user_id)
+        if db.get(Role, grant.role) is None:
+            raise ValidationError(f"未知角色 {grant.role} (unknown role)", [{"field": "role", "message": "未知角色"}])
+        if grant.region and db.get(Region, grant.region) is None:
+            raise ValidationError(f"未知地区 {grant.region} (unknown region)",
+                                  [{"field": "region", "message": "未知地区"}])
+        exists = db.scalars(select(RoleAssignment).where(
+            RoleAssignment.user_id == user_id, RoleAssignment.role == grant.role,
+            _same(RoleAssignment.variant, grant.variant), _same(RoleAssignment.region, grant.region),
+            _same(RoleAssignment.unit, grant.unit))).first()
+        if exists is None:
+            db.add(RoleAssignment(user_id=user_id, role=grant.role, variant=grant.variant, region=grant.region,
+                                  unit=grant.unit))
+            audit.record(db, now(), g.viewer.username, "grant_add", data={"user": row.username, **grant.__dict__})
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+@bp.post("/users/<int:user_id>/grants/<int:grant_id>/delete")
+@admin_required
+def remove_grant(user_id: int, grant_id: int):
+    with engine().store.write() as db:
+        row = db.get(RoleAssignment, grant_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"授权 {grant_id} 不存在 (no grant {grant_id})")
+        audit.record(db, now(), g.viewer.username, "grant_remove",
+                     data={"user": _user(db, user_id).username, "role": row.role, "variant": row.variant,
+                           "region": row.region, "unit": row.unit})
+        db.delete(row)
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.get("/regions")
+@admin_required
+def regions():
+    with engine().store.read() as db:
+        rows = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
+        used = set(db.scalars(select(Instance.region).where(Instance.region.is_not(None)).distinct()))
+        roles = list(db.scalars(select(Role).order_by(Role.code)))
+        users = dict(db.execute(select(RoleAssignment.role, func.count()).group_by(RoleAssignment.role)).all())
+    return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users)
+
+
+@bp.post("/regions")
+@admin_required
+def save_region():
+    code, name = request.form.get("code", "").strip(), request.form.get("name", "").strip()
+    region_set = request.form.get("region_set", "").strip()
+    if not (code.isdigit() and 2 <= len(code) <= 12) or not name or not region_set:
+        raise ValidationError(_("A region needs a numeric code (GB/T 2260), a name and a procedure."),
+                              [{"field": "code", "message": _("Invalid region.")}])
+    with engine().store.write() as db:
+        row = db.get(Region, code)
+        if row is None:
+            db.add(Region(code=code, name=name, region_set=region_set))
+        else:
+            row.name, row.region_set = name, region_set
+        audit.record(db, now(), g.viewer.username, "region_save", data={"code": code, "name": name})
+    flash(_("Saved."), "success")
+    return redirect(url_for("admin.regions"))
+
+
+@bp.post("/regions/<code>/delete")
+@admin_required
+def delete_region(code: str):
+    with engine().store.write() as db:
+        if db.scalars(select(Instance.id).where(Instance.region == code).limit(1)).first() is not None:
+            raise Conflict(f"地区 {code} 已参加考核，不能删除 (region {code} has been assessed)")
+        db.execute(delete(Region).where(Region.code == code))
+        audit.record(db, now(), g.viewer.username, "region_delete", data={"code": code})
+    return redirect(url_for("admin.regions"))
+
+
+@bp.post("/roles/<code>")
+@admin_required
+def rename_role(code: str):
+    name = request.form.get("name", "").strip()
+    with engine().store.write() as db:
+        role = db.get(Role, code)
+        if role is None:
+            raise NotFound(f"角色 {code} 不存在 (no role {code})")
+        if name:
+            role.name = name
+            audit.record(db, now(), g.viewer.username, "role_rename", data={"code": code, "name": name})
+    return redirect(url_for("admin.regions"))

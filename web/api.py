@@ -1,0 +1,154 @@
+"""The REST API under /api/v1: JSON in and out, bearer tokens, the same rules as the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from engine import access, audit, board, files, inbox, signin
+from engine.errors import PermissionDenied, ValidationError
+from engine.store.models import Campaign, Instance
+
+from . import openapi
+from .inbox import read_filter
+from .security import engine, now
+from .tasks import form_of, instructions
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def bearer():
+    """Only a bearer token signs an API call in: cookies do not, so no API call can be forged cross-site."""
+    g.viewer = None
+    if request.endpoint == "api.spec":
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    username = signin.token_user(engine().store, now(), token.strip()) if scheme.lower() == "bearer" else None
+    if username is None:
+        return jsonify({"error": "unauthorized",
+                        "message": "需要有效的访问令牌 (a valid bearer token is required)"}), 401
+    with engine().store.read() as db:
+        g.viewer = access.viewer(db, username)
+    return None
+
+
+def task_json(task) -> dict:
+    return {"id": task.id, "instance": task.instance_id, "campaign": task.campaign_id, "variant": task.variant,
+            "step": task.bpmn_id, "name": task.name, "role": task.role, "region": task.region, "unit": task.unit,
+            "form": task.form, "assignee": task.assignee, "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None}
+
+
+@bp.get("/openapi.json")
+def spec():
+    return jsonify(openapi.document())
+
+
+@bp.get("/tasks")
+def tasks():
+    with engine().store.read() as db:
+        rows = inbox.tasks(db, g.viewer, now(), read_filter(request.args))
+    return jsonify({"tasks": [task_json(t) for t in rows]})
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str):
+    with engine().store.read() as db:
+        row = inbox.visible_task(db, g.viewer, task_id)
+        instance = db.get(Instance, row.instance_id)
+        version = engine().version(db, instance.version_id)
+        schema, ui = form_of(version, row.bpmn_id)
+        text = instructions(version, instance.process_id, row.bpmn_id)
+    return jsonify(dict(task_json(row), schema=schema, uischema=ui, instructions=text,
+                        can_act=g.viewer.can_act(row)))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str):
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("请求体应为 JSON 对象 (the body must be a JSON object)")
+    with engine().store.read() as db:
+        row = inbox.visible_task(db, g.viewer, task_id)
+        inbox.check_can_act(g.viewer, row)
+        files.check_evidence(db, row.instance_id, data)
+    done = engine().complete(task_id, data, g.viewer.username)
+    inbox.drop_drafts(engine().store, task_id)
+    return jsonify({"instance": done.instance_id, "task": done.task_id, "status": done.status,
+                    "next_tasks": done.next_tasks})
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str):
+    inbox.claim(engine().store, g.viewer, task_id, now())
+    return jsonify({"task": task_id, "assignee": g.viewer.username})
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim(task_id: str):
+    inbox.unclaim(engine().store, g.viewer, task_id, now())
+    return jsonify({"task": task_id, "assignee": None})
+
+
+@bp.post("/tasks/<task_id>/files")
+def upload(task_id: str):
+    """Store one evidence file (multipart field ``file``); put the answer in the form's ``evidence``."""
+    with engine().store.read() as db:
+        row = inbox.visible_task(db, g.viewer, task_id)
+        inbox.check_can_act(g.viewer, row)
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        raise ValidationError("缺少文件字段 file (multipart field 'file' is missing)")
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    stored = files.save(engine().store, Path(current_app.config["UPLOAD_FOLDER"]), now(), row.instance_id, row.id,
+                        g.viewer.username, sent.filename, sent.read(limit + 1), limit)
+    return jsonify({"name": stored.name, "sha256": stored.sha256, "size": stored.size,
+                    "type": stored.content_type}), 201
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    with engine().store.read() as db:
+        row, variant = access.visible_instance(db, g.viewer, instance_id)
+        done, ready = board.progress(db, [row.id])
+        timeline = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "step": e.bpmn_id,
+                     "task": e.task_id} for e in audit.history(db, row.id)]
+        data = g.viewer.filter_data(variant, row.region, engine().instance_data(row.id))
+    return jsonify({"id": row.id, "campaign": row.campaign_id, "process": row.process_id, "region": row.region,
+                    "status": row.status, "done": sorted(done[row.id]),
+                    "current": [task_json(t) for t in ready[row.id]], "timeline": timeline, "data": data})
+
+
+@bp.get("/campaigns")
+def campaigns():
+    with engine().store.read() as db:
+        rows = [c for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()))
+                if g.viewer.sees_board(c.variant)
+                or g.viewer.reads_results(c.variant, board.announced(db, engine(), c))]
+    return jsonify({"campaigns": [_campaign_json(c) for c in rows]})
+
+
+def _campaign_json(row: Campaign) -> dict:
+    return {"id": row.id, "variant": row.variant, "year": row.year, "label": row.label, "status": row.status,
+            "regions": row.regions, "started_at": row.started_at.isoformat()}
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+def campaign(campaign_id: int):
+    with engine().store.read() as db:
+        row = access.campaign(db, campaign_id)
+        view = board.build(db, engine(), row, now())
+    body = _campaign_json(row)
+    if g.viewer.sees_board(row.variant):
+        body["board"] = [{"instance": r.instance_id, "region": r.region, "name": r.name, "status": r.status,
+                          "overdue": r.overdue,
+                          "steps": {b: {"state": c.state, "due_at": c.due_at.isoformat() if c.due_at else None}
+                                    for b, c in r.cells.items()}} for r in view.rows]
+    elif not g.viewer.reads_results(row.variant, view.announced):
+        raise PermissionDenied(f"无权查看考核 {campaign_id} (you may not see campaign {campaign_id})")
+    body["announced"] = view.announced
+    body["results"] = view.results
+    return jsonify(body)

@@ -1,0 +1,130 @@
+"""Campaigns: the list, launching one, the board, the results with their chart and Excel export,
+and the public announcement."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import access, board
+from engine.errors import NotFound, PermissionDenied, ValidationError
+from engine.store.models import Campaign, ProcessVersion, Region
+
+from .security import engine, login_required, now
+
+bp = Blueprint("campaigns", __name__)
+
+
+def chart(distribution: list[tuple[str, int]], width: int = 360, height: int = 180) -> dict:
+    """Bar geometry for the grade distribution, drawn as SVG by the template."""
+    top = max([count for _, count in distribution] + [1])
+    slot = width / max(len(distribution), 1)
+    bars = []
+    for n, (grade, count) in enumerate(distribution):
+        h = round((height - 40) * count / top)
+        bars.append({"grade": grade, "count": count, "x": round(n * slot + slot * 0.2), "w": round(slot * 0.6),
+                     "y": height - 20 - h, "h": h})
+    return {"width": width, "height": height, "bars": bars}
+
+
+def _startable(db) -> list[str]:
+    """Variants the viewer may launch a campaign of."""
+    variants = sorted(set(db.scalars(select(ProcessVersion.variant))))
+    leads = [gr for gr in g.viewer.grants if gr.role == "lead_agency" and gr.region is None]
+    return [v for v in variants if g.viewer.is_admin or any(gr.variant in (None, v) for gr in leads)]
+
+
+@bp.get("/campaigns")
+@login_required
+def index():
+    with engine().store.read() as db:
+        rows = list(db.scalars(select(Campaign).order_by(Campaign.id.desc())))
+        shown = []
+        for row in rows:
+            if g.viewer.sees_board(row.variant):
+                shown.append((row, "board"))
+            elif g.viewer.reads_results(row.variant, board.announced(db, engine(), row)):
+                shown.append((row, "results"))
+        startable = _startable(db)
+        regions = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
+    return render_template("campaigns.html", rows=shown, startable=startable, regions=regions)
+
+
+@bp.post("/campaigns")
+@login_required
+def start():
+    variant = request.form.get("variant", "")
+    with engine().store.read() as db:
+        if variant not in _startable(db):
+            raise PermissionDenied(f"无权启动 {variant} 考核 (you may not start a campaign of '{variant}')")
+    try:
+        year = int(request.form.get("year", ""))
+    except ValueError:
+        raise ValidationError(_("Give the assessment year as a number."),
+                              [{"field": "year", "message": _("Give the assessment year as a number.")}]) from None
+    regions = request.form.getlist("regions") or None
+    started = engine().start_campaign(variant, year, regions, actor=g.viewer.username)
+    flash(_("Campaign %(label)s started for %(count)d regions.", label=started.label, count=len(started.regions)),
+          "success")
+    return redirect(url_for("campaigns.show", campaign_id=started.id))
+
+
+def _campaign(db, campaign_id: int) -> Campaign:
+    return access.campaign(db, campaign_id)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@login_required
+def show(campaign_id: int):
+    with engine().store.read() as db:
+        campaign = _campaign(db, campaign_id)
+        if not g.viewer.sees_board(campaign.variant):
+            raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
+        view = board.build(db, engine(), campaign, now())
+    return render_template("board.html", board=view, chart=chart(view.distribution))
+
+
+def _results(campaign_id: int, public: bool):
+    with engine().store.read() as db:
+        campaign = _campaign(db, campaign_id)
+        announced = board.announced(db, engine(), campaign)
+        if public and not announced:
+            raise NotFound(f"考核 {campaign_id} 的结果尚未公告 (no announced results for campaign {campaign_id})")
+        if not public and not g.viewer.reads_results(campaign.variant, announced):
+            raise PermissionDenied(f"无权查看考核 {campaign_id} 的结果 (you may not read campaign {campaign_id})")
+        view = board.build(db, engine(), campaign, now())
+    return campaign, view
+
+
+@bp.get("/campaigns/<int:campaign_id>/results")
+@login_required
+def results(campaign_id: int):
+    campaign, view = _results(campaign_id, public=False)
+    return render_template("results.html", board=view, chart=chart(view.distribution), public=False)
+
+
+@bp.get("/campaigns/<int:campaign_id>/results.xlsx")
+@login_required
+def export(campaign_id: int):
+    campaign, view = _results(campaign_id, public=False)
+    if not view.results:
+        abort(404)
+    return Response(board.results_workbook(campaign, view.results),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename=kaohe-results-{campaign.id}.xlsx"})
+
+
+@bp.get("/public")
+def public_index():
+    with engine().store.read() as db:
+        rows = [c for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()))
+                if board.announced(db, engine(), c)]
+    return render_template("public_index.html", rows=rows)
+
+
+@bp.get("/public/campaigns/<int:campaign_id>")
+def public(campaign_id: int):
+    """The announcement to the public (向社会公告): results only, no sign-in, once announced."""
+    _, view = _results(campaign_id, public=True)
+    return render_template("results.html", board=view, chart=chart(view.distribution), public=True)

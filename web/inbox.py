@@ -1,0 +1,86 @@
+"""The inbox: my tasks and the ones I may claim, claims and reassignment, and the notification centre."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import inbox
+from engine.store.models import Campaign, Region
+
+from .security import engine, login_required, now, safe_next
+
+bp = Blueprint("inbox", __name__)
+
+
+def read_filter(args) -> inbox.Filter:
+    """The inbox filter from query arguments; unknown values are ignored."""
+    scope = args.get("scope", "mine")
+    state = args.get("state") or None
+    return inbox.Filter(scope=scope if scope in inbox.SCOPES else "mine",
+                        campaign_id=args.get("campaign", type=int), step=args.get("step") or None,
+                        region=args.get("region") or None, state=state if state in inbox.STATES else None)
+
+
+@bp.get("/inbox")
+@login_required
+def index():
+    wanted = read_filter(request.args)
+    moment = now()
+    with engine().store.read() as db:
+        rows = inbox.tasks(db, g.viewer, moment, wanted)
+        everything = inbox.tasks(db, g.viewer, moment, inbox.Filter(scope="all"))
+        campaigns = {c.id: c for c in db.scalars(select(Campaign).where(
+            Campaign.id.in_({t.campaign_id for t in everything})))}
+        regions = dict(db.execute(select(Region.code, Region.name)).all())
+    steps = sorted({(t.bpmn_id, t.name) for t in everything})
+    supervisor = any(g.viewer.can_supervise(t) for t in everything)
+    return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=campaigns, regions=regions,
+                           steps=steps, region_codes=sorted({t.region for t in everything if t.region}),
+                           supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON)
+
+
+def _back() -> str:
+    return safe_next(request.form.get("next"), url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    inbox.claim(engine().store, g.viewer, task_id, now())
+    flash(_("The task is yours now."), "success")
+    return redirect(_back())
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str):
+    inbox.unclaim(engine().store, g.viewer, task_id, now())
+    flash(_("The task is back in the shared list."), "info")
+    return redirect(_back())
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    to = request.form.get("assignee", "").strip()
+    inbox.reassign(engine().store, g.viewer, task_id, to, now())
+    flash(_("The task has been given to %(user)s.", user=to), "success")
+    return redirect(_back())
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    with engine().store.read() as db:
+        rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
+    return render_template("notifications.html", rows=rows)
+
+
+@bp.post("/notifications/read")
+@login_required
+def mark_read():
+    which = request.form.get("id", type=int)
+    inbox.mark_read(engine().store, g.viewer, now(), which)
+    return redirect(url_for("inbox.notifications"))

@@ -1,0 +1,85 @@
+"""Instance pages: the diagram with done, current and overdue steps, the timeline, the data, the files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, g, render_template, send_file
+from sqlalchemy import select
+
+from engine import access, audit, board, files
+from engine.errors import NotFound
+from engine.store.models import Campaign, Instance, Region
+
+from .security import engine, login_required, now
+from .tasks import submissions
+
+bp = Blueprint("instances", __name__)
+
+
+@bp.get("/instances")
+@login_required
+def index():
+    with engine().store.read() as db:
+        rows = db.execute(select(Instance, Campaign).join(Campaign, Campaign.id == Instance.campaign_id)
+                          .order_by(Campaign.id.desc(), Instance.region.is_not(None), Instance.region)).all()
+        names = dict(db.execute(select(Region.code, Region.name)).all())
+    shown = [(i, c) for i, c in rows if g.viewer.sees_instance(c.variant, i.region)]
+    return render_template("instances.html", rows=shown[:500], names=names)
+
+
+def diagram_file(version, process_id: str) -> str:
+    """The name of the BPMN file that defines ``process_id``."""
+    for name, text in version.files.items():
+        if name.endswith(".bpmn") and re.search(rf'<bpmn:process\b[^>]*\bid="{re.escape(process_id)}"', text):
+            return name
+    raise NotFound(f"流程 {process_id} 的图不存在 (no diagram for {process_id})")
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    moment = now()
+    with engine().store.read() as db:
+        instance, variant = access.visible_instance(db, g.viewer, instance_id)
+        campaign = db.get(Campaign, instance.campaign_id) if instance.campaign_id else None
+        done, ready = board.progress(db, [instance.id])
+        current = ready[instance.id]
+        marks = {"done": sorted(done[instance.id]), "current": sorted({t.bpmn_id for t in current}),
+                 "overdue": sorted({t.bpmn_id for t in current if t.due_at is not None and t.due_at < moment})}
+        timeline = audit.history(db, instance.id)
+        region = db.get(Region, instance.region) if instance.region else None
+        data = g.viewer.filter_data(variant, instance.region, engine().instance_data(instance.id))
+        shown = submissions(db, instance, variant)
+        evidence = files.of_instance(db, instance.id)
+    return render_template("instance.html", instance=instance, campaign=campaign, region=region, marks=marks,
+                           marks_json=json.dumps(marks), current=current, timeline=timeline, now=moment,
+                           data_json=json.dumps(data, ensure_ascii=False, indent=2, default=str),
+                           data=data, submissions=shown, evidence=evidence,
+                           files={f.sha256: f for f in evidence})
+
+
+@bp.get("/instances/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int):
+    with engine().store.read() as db:
+        instance, _ = access.visible_instance(db, g.viewer, instance_id)
+        version = engine().version(db, instance.version_id)
+        text = version.files[diagram_file(version, instance.process_id)]
+    return Response(text, mimetype="application/xml")
+
+
+@bp.get("/instances/<int:instance_id>/files/<sha256>")
+@login_required
+def download(instance_id: int, sha256: str):
+    """An evidence file, to those who may see its instance."""
+    with engine().store.read() as db:
+        access.visible_instance(db, g.viewer, instance_id)
+        row = files.find(db, instance_id, sha256)
+    path = files.path_of(Path(current_app.config["UPLOAD_FOLDER"]), row)
+    if not path.is_file():
+        raise NotFound(f"文件 {row.name} 的内容缺失 (the stored content of {row.name} is missing)")
+    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.name,
+                     max_age=0, etag=row.sha256)

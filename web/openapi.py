@@ -1,0 +1,119 @@
+"""The OpenAPI 3 description of /api/v1."""
+
+from __future__ import annotations
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {str(code): {"$ref": f"#/components/responses/{name}"}
+           for code, name in ((400, "Invalid"), (401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound"),
+                              (409, "Conflict"))}
+
+
+def _op(summary: str, ok: dict, params: list | None = None, body: dict | None = None, tag: str = "tasks") -> dict:
+    op = {"summary": summary, "tags": [tag], "responses": {"200": ok, **_ERRORS}}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _path_param(name: str, kind: str = "string") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def _query(name: str, description: str, kind: str = "string", enum: list | None = None) -> dict:
+    schema = {"type": kind} | ({"enum": enum} if enum else {})
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def document() -> dict:
+    task_id = _path_param("task_id")
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Kaohe 考核 API", "version": "1",
+                 "description": "质量工作考核: tasks, instances and campaigns. Create a token on the account page "
+                                "and send it as `Authorization: Bearer <token>`."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/tasks": {"get": _op("Ready tasks the caller may act on or supervise", _json(
+                {"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}}), [
+                _query("scope", "mine (claimed by me), claimable, or all", enum=["mine", "claimable", "all"]),
+                _query("campaign", "campaign id", "integer"), _query("step", "BPMN id of the user task"),
+                _query("region", "region code"), _query("state", "due date state", enum=["due_soon", "overdue"])])},
+            "/tasks/{task_id}": {"get": _op("A task with its form (JSON Schema and UI schema) and instructions",
+                                            _json(_ref("TaskDetail")), [task_id])},
+            "/tasks/{task_id}/complete": {"post": _op(
+                "Submit the task's form data; validated against its JSON Schema",
+                _json(_ref("Completion")), [task_id],
+                {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})},
+            "/tasks/{task_id}/claim": {"post": _op("Claim a task", _json({"type": "object"}), [task_id])},
+            "/tasks/{task_id}/unclaim": {"post": _op("Release a claim", _json({"type": "object"}), [task_id])},
+            "/tasks/{task_id}/files": {"post": _op(
+                "Upload one evidence file (PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text); list the answer in the "
+                "form's evidence", _json(_ref("File")), [task_id],
+                {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})},
+            "/instances/{instance_id}": {"get": _op("An instance: state, current tasks, timeline and data",
+                                                    _json(_ref("Instance")), [_path_param("instance_id", "integer")],
+                                                    tag="instances")},
+            "/campaigns": {"get": _op("Campaigns the caller may follow", _json(
+                {"type": "object", "properties": {"campaigns": {"type": "array", "items": _ref("Campaign")}}}),
+                tag="campaigns")},
+            "/campaigns/{campaign_id}": {"get": _op("A campaign: its board (overseers) and its results",
+                                                    _json(_ref("Campaign")), [_path_param("campaign_id", "integer")],
+                                                    tag="campaigns")},
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
+                                      "responses": {"200": _json({"type": "object"})}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {name: _json(_ref("Error"), text) for name, text in (
+                ("Invalid", "Invalid data; `errors` lists the fields"), ("Unauthorized", "No valid token"),
+                ("Forbidden", "Not allowed for this user"), ("NotFound", "No such object"),
+                ("Conflict", "Somebody else changed it first"))},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string", "example": "scores/0/score"}, "message": {"type": "string"}}}}}},
+                "Task": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "instance": {"type": "integer"},
+                    "campaign": {"type": "integer", "nullable": True}, "variant": {"type": "string"},
+                    "step": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string"},
+                    "region": {"type": "string", "nullable": True}, "unit": {"type": "string", "nullable": True},
+                    "form": {"type": "string", "nullable": True}, "assignee": {"type": "string", "nullable": True},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "due_at": {"type": "string", "format": "date-time", "nullable": True}}},
+                "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
+                    "schema": {"type": "object"}, "uischema": {"type": "object"},
+                    "instructions": {"type": "string"}, "can_act": {"type": "boolean"}}}]},
+                "Completion": {"type": "object", "properties": {
+                    "instance": {"type": "integer"}, "task": {"type": "string"}, "status": {"type": "string"},
+                    "next_tasks": {"type": "array", "items": {"type": "string"}}}},
+                "File": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "sha256": {"type": "string"}, "size": {"type": "integer"},
+                    "type": {"type": "string"}}},
+                "Instance": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "campaign": {"type": "integer"}, "process": {"type": "string"},
+                    "region": {"type": "string", "nullable": True}, "status": {"type": "string"},
+                    "done": {"type": "array", "items": {"type": "string"}},
+                    "current": {"type": "array", "items": _ref("Task")},
+                    "timeline": {"type": "array", "items": {"type": "object"}}, "data": {"type": "object"}}},
+                "Campaign": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
+                    "label": {"type": "string"}, "status": {"type": "string"},
+                    "regions": {"type": "array", "items": {"type": "string"}},
+                    "announced": {"type": "boolean"}, "board": {"type": "array", "items": {"type": "object"}},
+                    "results": {"type": "array", "items": {"type": "object"}}}},
+            },
+        },
+    }

@@ -1,0 +1,109 @@
+"""The signed-in user on each request, the idle time-out, CSRF tokens, and the login_required guard."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+
+from engine import access
+from engine.engine import Engine
+from engine.errors import NotFound
+
+CSRF_FIELD = "csrf_token"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def engine() -> Engine:
+    return current_app.extensions["kaohe"]
+
+
+def now():
+    return engine().clock.now()
+
+
+def viewer() -> access.Viewer:
+    return g.viewer
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, made on first use."""
+    if CSRF_FIELD not in session:
+        session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return session[CSRF_FIELD]
+
+
+def load_user() -> None:
+    """Before each request: the viewer from the session, signed out after the idle time."""
+    g.viewer = None
+    username = session.get("user")
+    if not username or request.endpoint == "static":
+        return
+    moment = now().timestamp()
+    idle = current_app.config["IDLE_MINUTES"] * 60
+    if moment - session.get("seen", 0) > idle:
+        session.pop("user", None)
+        flash(_("You were signed out after %(minutes)d minutes without activity.",
+                minutes=current_app.config["IDLE_MINUTES"]), "info")
+        return
+    with engine().store.read() as db:
+        try:
+            g.viewer = access.viewer(db, username)
+        except NotFound:
+            session.pop("user", None)
+            return
+    session["seen"] = moment
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing request whose token does not match the session's."""
+    if request.method not in UNSAFE or request.blueprint == "api":
+        return
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
+    expected = session.get(CSRF_FIELD)
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, description=_("The form has expired or did not come from this site. Reload the page and "
+                                 "try again."))
+
+
+def sign_in(username: str) -> None:
+    session.clear()  # a new session id's worth of state: no fixation of an anonymous session
+    session["user"] = username
+    session["seen"] = now().timestamp()
+    session.permanent = True
+    csrf_token()
+
+
+def login_required(view):
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if g.viewer is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def guarded(*args, **kwargs):
+        if not g.viewer.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site, never another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

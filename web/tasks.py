@@ -1,0 +1,202 @@
+"""The task page: instructions, the form with its evidence uploads, drafts, submission, and what was submitted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nh3
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markdown_it import MarkdownIt
+from sqlalchemy import select
+
+from engine import access, files, inbox
+from engine.errors import NotFound, PermissionDenied, ValidationError
+from engine.store.models import AuditEntry, InboxTask, Instance, Region
+
+from . import formview
+from .security import engine, login_required, now
+
+bp = Blueprint("tasks", __name__)
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def render_markdown(text: str) -> str:
+    """Markdown from a process bundle as HTML, with anything beyond plain formatting removed."""
+    return nh3.clean(_markdown.render(text or ""), tags={"p", "br", "strong", "em", "code", "pre", "ul", "ol",
+                                                          "li", "h1", "h2", "h3", "h4", "blockquote", "hr", "a"},
+                     attributes={"a": {"href"}}, url_schemes={"https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def instructions(version, process_id: str, bpmn_id: str) -> str:
+    for spec in version.specs[process_id][0].task_specs.values():
+        if getattr(spec, "bpmn_id", None) == bpmn_id:
+            return (getattr(spec, "extensions", None) or {}).get("instructionsForEndUser", "")
+    return ""
+
+
+def form_of(version, bpmn_id: str) -> tuple[dict, dict]:
+    """The JSON Schema and UI schema of a user task."""
+    info = version.user_tasks.get(bpmn_id, {})
+    if not info.get("form"):
+        return {"type": "object", "properties": {}}, {}
+    ui_file = version.files.get(f"forms/{info.get('ui')}") if info.get("ui") else None
+    return version.form(info["form"]), json.loads(ui_file) if ui_file else {}
+
+
+def indicator_rows(scheme: dict, unit: str | None) -> tuple[list[dict], dict[str, str]]:
+    """One row per indicator (only the unit's own when a member unit scores), and a label for each code."""
+    indicators = [i for i in scheme.get("indicators", []) if unit is None or str(i["unit"]) == unit]
+    labels = {str(i["code"]): f"{i['code']} {i['name']}（{i['points']} 分）" for i in scheme.get("indicators", [])}
+    return [{"indicator": str(i["code"])} for i in indicators], labels
+
+
+def _table_prefill(schema: dict, rows: list[dict], data: dict) -> dict[str, list[dict]]:
+    """Tables of indicators start with one row each, or with the instance's earlier rows for the same
+    indicators (a filing sent back for revision keeps what was filed)."""
+    codes = [r["indicator"] for r in rows]
+    prefill = {}
+    for key, prop in schema.get("properties", {}).items():
+        if prop.get("type") != "array" or "indicator" not in prop.get("items", {}).get("properties", {}):
+            continue
+        earlier = data.get(key)
+        if isinstance(earlier, list) and [r.get("indicator") for r in earlier if isinstance(r, dict)] == codes:
+            prefill[key] = earlier
+        else:
+            prefill[key] = [dict(r) for r in rows]
+    return prefill
+
+
+def _may_read(version, variant: str, entry: AuditEntry) -> bool:
+    """Member units read other units' opinions and scores only through the totals."""
+    if entry.actor == g.viewer.username or g.viewer.sees_all_data(variant) or "assessed" in g.viewer.roles:
+        return True
+    return version.user_tasks.get(entry.bpmn_id, {}).get("role") != "member_unit"
+
+
+def submissions(db, instance: Instance, variant: str) -> list[dict]:
+    """Earlier completions in the instance, newest first, as this viewer may read them."""
+    version = engine().version(db, instance.version_id)
+    entries = db.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance.id,
+                                                  AuditEntry.action == "complete").order_by(AuditEntry.id.desc()))
+    return [submission(version, e) for e in entries if _may_read(version, variant, e)]
+
+
+def submission(version, entry: AuditEntry) -> dict:
+    schema, ui = form_of(version, entry.bpmn_id)
+    _, labels = indicator_rows(version.scheme, None)
+    name = next((n for b, n in _step_names(version) if b == entry.bpmn_id), entry.bpmn_id)
+    return {"entry": entry, "name": name,
+            "fields": formview.build(schema, ui, entry.data or {}, labels=labels, readonly=True)}
+
+
+def _step_names(version):
+    for process_id in version.specs:
+        for spec in version.specs[process_id][0].task_specs.values():
+            if getattr(spec, "bpmn_id", None) in version.user_tasks:
+                yield spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def show(task_id: str):
+    with engine().store.read() as db:
+        if db.get(InboxTask, task_id) is None:
+            return _done(db, task_id)
+    return _page(task_id)
+
+
+def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = None, message: str | None = None):
+    with engine().store.read() as db:
+        task = inbox.visible_task(db, g.viewer, task_id)
+        instance = db.get(Instance, task.instance_id)
+        variant = task.variant
+        version = engine().version(db, instance.version_id)
+        schema, ui = form_of(version, task.bpmn_id)
+        rows, labels = indicator_rows(version.scheme, task.unit)
+        draft = inbox.draft(db, task.id, g.viewer.username)
+        data = engine().instance_data(instance.id)
+        grouped = formview.errors_by_path(errors or [])
+        region = db.get(Region, task.region) if task.region else None
+        if values is None:
+            values = draft.data if draft else {}
+        fields = formview.build(schema, ui, values, grouped, _table_prefill(schema, rows, data), labels)
+        context = {
+            "task": task, "instance": instance, "schema": schema, "fields": fields,
+            "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
+            "instructions": render_markdown(instructions(version, instance.process_id, task.bpmn_id)),
+            "can_act": g.viewer.can_act(task), "can_supervise": g.viewer.can_supervise(task),
+            "region_name": region.name if region else "",
+            "unit_name": {u["code"]: u["name"] for u in version.scheme.get("units", [])}.get(task.unit, task.unit),
+            "submissions": submissions(db, instance, variant),
+            "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
+            "files": {f.sha256: f for f in files.of_instance(db, instance.id)},
+        }
+    return render_template("task.html", **context), 400 if errors or message else 200
+
+
+def _done(db, task_id: str):
+    """A task no longer in the inbox: what was submitted, by whom and when, if the viewer may read it."""
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action == "complete")
+                       .order_by(AuditEntry.id.desc()).limit(1)).first()
+    if entry is None:
+        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+    instance = db.get(Instance, entry.instance_id)
+    variant = access.instance_variant(db, instance)
+    version = engine().version(db, instance.version_id)
+    if entry.actor != g.viewer.username and not (g.viewer.sees_instance(variant, instance.region)
+                                                 and _may_read(version, variant, entry)):
+        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+    return render_template("submitted.html", instance=instance, item=submission(version, entry),
+                           files={f.sha256: f for f in files.of_instance(db, instance.id)})
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit(task_id: str):
+    action = request.form.get("action", "submit")
+    with engine().store.read() as db:
+        task = inbox.visible_task(db, g.viewer, task_id)
+        inbox.check_can_act(g.viewer, task)
+        version = engine().version(db, db.get(Instance, task.instance_id).version_id)
+    schema, _ui = form_of(version, task.bpmn_id)
+    data = formview.parse(schema, request.form)
+    try:
+        _store_uploads(task, schema, data)
+        if action == "save":
+            inbox.save_draft(engine().store, task, g.viewer.username, data, now())
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("tasks.show", task_id=task.id))
+        with engine().store.read() as db:
+            files.check_evidence(db, task.instance_id, data)
+        engine().complete(task.id, data, g.viewer.username)
+    except ValidationError as exc:
+        return _page(task_id, values=data, errors=exc.errors or [{"field": "", "message": exc.message}],
+                     message=exc.message)
+    inbox.drop_drafts(engine().store, task.id)
+    flash(_("Submitted: %(name)s.", name=task.name), "success")
+    with engine().store.read() as db:
+        variant = access.instance_variant(db, db.get(Instance, task.instance_id))
+    if g.viewer.sees_instance(variant, task.region):
+        return redirect(url_for("instances.show", instance_id=task.instance_id))
+    return redirect(url_for("inbox.index"))
+
+
+def _store_uploads(task: InboxTask, schema: dict, data: dict) -> None:
+    """Store the files posted with the form and list them in its ``evidence``."""
+    uploads = [f for f in request.files.getlist("evidence_upload") if f and f.filename]
+    if not uploads:
+        return
+    if "evidence" not in schema.get("properties", {}):
+        message = _("This form takes no files.")
+        raise ValidationError(message, [{"field": "", "message": message}])
+    folder = current_app.config["UPLOAD_FOLDER"]
+    evidence = data.setdefault("evidence", [])
+    for upload in uploads:
+        content = upload.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
+        row = files.save(engine().store, Path(folder), now(), task.instance_id, task.id, g.viewer.username,
+                         upload.filename, content, current_app.config["MAX_UPLOAD_BYTES"])
+        if not any(item.get("sha256") == row.sha256 for item in evidence):
+            evidence.append({"name": row.name, "sha256": row.sha256})
