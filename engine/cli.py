@@ -188,9 +188,12 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--demo", is_flag=True, help="Initialise the database, add demo campaigns and list the demo accounts.")
+@click.option("--scheduler/--no-scheduler", default=True, envvar="KAOHE_EMBEDDED_SCHEDULER", show_default=True,
+              help="Run timers, reminders and mail in this process (off when `kaohe scheduler` runs beside it).")
 @_reports_errors
-def serve(host: str, port: int, demo: bool) -> None:
+def serve(host: str, port: int, demo: bool, scheduler: bool) -> None:
     """Run the web app (waitress) on HOST:PORT."""
     from web.serve import run  # only this command loads the web app: engine/ itself never imports Flask
 
-    run(host, port, demo)
+    logging.getLogger().setLevel(logging.INFO)
+    run(host, port, demo, scheduler=scheduler)

@@ -56,6 +56,22 @@ class LoadedVersion:
 
 
 @dataclass
+class Rows:
+    """What the instance's inbox and timer rows held when its workflow was loaded (or made)."""
+
+    ready: set[str] = field(default_factory=set)
+    timers: dict[str, datetime] = field(default_factory=dict)  # unfired timers: task id -> due
+
+
+def rows_of(workflow: BpmnWorkflow) -> Rows:
+    return getattr(workflow, "kaohe_rows", None) or Rows()
+
+
+def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
+    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+
+
+@dataclass
 class Advance:
     """What advancing an instance left: its ready user tasks and the instances it sent messages to."""
 
@@ -84,6 +100,10 @@ class Runner:
     def load(self, row: Instance, version: LoadedVersion) -> BpmnWorkflow:
         workflow = self.serializer.load(row.state, version.specs[row.process_id], row.serializer_version)
         workflow.script_engine = self.script_engine  # the script engine is not part of the state
+        # The instance's inbox and timer rows mirror this state (they change in the same transactions),
+        # so what they hold now is known without asking the database: two round trips fewer per action.
+        workflow.kaohe_rows = Rows(ready=_ready_ids(workflow), timers={
+            task_id: due for task_id, (_, _, due) in timers.waiting_timers(workflow).items()})
         return workflow
 
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
@@ -102,6 +122,7 @@ class Runner:
         row.status = "completed" if workflow.completed else "running"
         row.revision += 1
         row.updated_at = now
+        workflow.kaohe_rows = Rows(set(ready), {task_id: due for task_id, (_, _, due) in waiting.items()})
         return Advance(ready, targets, timers_changed, row.id)
 
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
@@ -145,7 +166,7 @@ class Runner:
                     now: datetime, waiting: dict) -> list[str]:
         """Make the instance's inbox rows the ready user tasks; return their ids."""
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        existing = set(session.scalars(select(InboxTask.id).where(InboxTask.instance_id == row.id)))
+        existing = rows_of(workflow).ready
         gone = existing - set(ready)
         if gone:
             session.execute(delete(InboxTask).where(InboxTask.id.in_(gone)))

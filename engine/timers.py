@@ -14,7 +14,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .store.models import Instance, Timer
@@ -46,31 +46,25 @@ def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
 
 def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict, bool]:
     """Make the instance's unfired timer rows its waiting timers; return them and whether any is new."""
-    from .instances import find_task  # instances imports this module
+    from .instances import find_task, rows_of  # instances imports this module
 
     waiting = waiting_timers(workflow)
-    rows = {t.task_id: t for t in session.scalars(select(Timer).where(Timer.instance_id == row.id,
-                                                                      Timer.fired_at.is_(None)))}
-    cancelled = []
-    for task_id, timer in rows.items():
-        if task_id in waiting:
-            continue
+    before = rows_of(workflow).timers
+    mine = (Timer.instance_id == row.id) & Timer.fired_at.is_(None)
+    for task_id in before.keys() - waiting.keys():
         task = find_task(workflow, task_id)
         if task is not None and task.has_state(TaskState.COMPLETED):
-            timer.fired_at = now
+            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(fired_at=now))
         else:  # cancelled with the task it was attached to, or by an event-based gateway
-            cancelled.append(timer.id)
-    if cancelled:
-        session.execute(delete(Timer).where(Timer.id.in_(cancelled)))
+            session.execute(delete(Timer).where(mine, Timer.task_id == task_id))
     changed = False
     for task_id, (task, kind, due) in waiting.items():
-        existing = rows.get(task_id)
-        if existing is None:
+        if task_id not in before:
             session.add(Timer(instance_id=row.id, task_id=task_id, bpmn_id=task.task_spec.bpmn_id, kind=kind,
                               due_at=due))
             changed = True
-        elif existing.due_at != due:  # a cycle moved on to its next time
-            existing.due_at = due
+        elif before[task_id] != due:  # a cycle moved on to its next time
+            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(due_at=due))
             changed = True
     return waiting, changed
 

@@ -12,6 +12,7 @@ from engine.store.models import Campaign
 def test_the_serve_command_is_registered():
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--demo" in result.output
+    assert "--no-scheduler" in result.output  # the scheduler runs inside serve unless told not to
 
 
 def test_demo_data_has_an_announced_campaign_and_one_under_way(sqlite_engine):

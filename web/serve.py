@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -21,12 +22,18 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: int = 8) -> None:
-    """Serve until interrupted; with ``demo``, initialise the database and add the demo campaigns first."""
+def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: int = 8,
+        scheduler: bool = True) -> None:
+    """Serve until interrupted; with ``demo``, initialise the database and add the demo campaigns first.
+
+    With ``scheduler`` (the single-process default) timers, reminders and mail run inside this process;
+    a deployment that runs ``kaohe scheduler`` on its own turns it off (``--no-scheduler``).
+    """
     from waitress import serve as waitress_serve
 
-    from engine import bootstrap
+    from engine import bootstrap, mail
     from engine import demo as demo_data
+    from engine.scheduler import Scheduler
 
     from . import create_app
 
@@ -39,19 +46,17 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
         click.echo(f"演示账号 demo accounts, password {bootstrap.DEMO_PASSWORD}:")
         for username, what in DEMO_ACCOUNTS:
             click.echo(f"  {username:<12} {what}")
-    click.echo(f"Kaohe 考核: http://{host}:{port}/")
-    waitress_serve(app, host=host, port=port, threads=threads)
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--demo", is_flag=True, help="Initialise the database, add demo campaigns and list the demo accounts.")
-def serve(host: str, port: int, demo: bool) -> None:
-    """Run the web app with waitress."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(host, port, demo)
-
-
-if __name__ == "__main__":
-    serve()
+    url = os.environ.get("KAOHE_PUBLIC_URL") or f"http://{host}:{port}"
+    background = None
+    if scheduler:
+        settings = mail.SmtpSettings.from_env()
+        background = Scheduler(engine, mailer=mail.Mailer(settings) if settings else None, link_base=url)
+        background.start()
+        click.echo("调度器已启动 scheduler running in this process (timers, reminders, mail)"
+                   + ("" if settings else "; SMTP not configured: mail stays queued"))
+    click.echo(f"Kaohe 考核: {url}/")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads)
+    finally:
+        if background is not None:
+            background.shutdown()

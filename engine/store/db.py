@@ -35,6 +35,8 @@ class Store:
         self.engine: Engine = create_engine(url, **engine_options)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        elif self.dialect == "postgresql":
+            _configure_postgresql(self.engine)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False)
 
@@ -61,8 +63,7 @@ class Store:
         """Load an instance and hold its row lock until the transaction ends."""
         query = select(Instance).where(Instance.id == instance_id)
         if self.dialect == "postgresql":
-            session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
-            query = query.with_for_update()
+            query = query.with_for_update()  # waits at most lock_timeout (see _configure_postgresql)
         # SQLite: write transactions start with BEGIN IMMEDIATE, which already excludes other writers.
         instance = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
         if instance is None:
@@ -100,6 +101,16 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):
         immediate = connection.get_execution_options().get("kaohe_write")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """A row lock is waited for at most LOCK_TIMEOUT_SECONDS, set once per connection, not per lock."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+        dbapi_connection.commit()
 
 
 def _is_lock_timeout(exc: OperationalError) -> bool:
