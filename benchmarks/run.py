@@ -15,6 +15,7 @@ import campaign_launch
 import harness
 import one_action
 import simulation
+import timers
 from harness import Options, Row, backends
 
 from engine import config
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "action": (one_action.run, True),
     "launch": (campaign_launch.run, True),
     "simulate": (simulation.run, False),
+    "timers": (timers.run, True),
 }
 
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Only the benchmarks' own progress: SpiffWorkflow logs every task state change at INFO, which costs time.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation):
+    for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation, timers):
         module.logger.setLevel(logging.INFO)
     options = Options(quick=args.quick, postgres=args.postgres, profile=args.profile)
     logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s; code %s%s", date.today(), os.cpu_count(),

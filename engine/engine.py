@@ -219,12 +219,14 @@ class Engine:
         if not isinstance(data, dict):
             raise ValidationError("表单数据应为 JSON 对象 (form data must be a JSON object)")
         with self.store.write() as session:
-            task_row = self._inbox_row(session, task_id)
+            found = self.store.lock_task(session, task_id)
+            if found is None:
+                self._missing_task(session, task_id)
+            task_row, row = found
             accounts.authorize(accounts.grants_of(session, username), task_row, username)
             if task_row.assignee not in (None, username):
                 raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
                                        f"{task_row.assignee})")
-            row = self.store.lock_instance(session, task_row.instance_id)
             version = self.version(session, row.version_id)
             if task_row.form:
                 forms.validate(version.validator(task_row.form), data, task_row.form)
@@ -247,13 +249,17 @@ class Engine:
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
         row = session.get(InboxTask, str(task_id))
         if row is None:
-            done = session.scalars(select(AuditEntry).where(AuditEntry.task_id == str(task_id),
-                                                            AuditEntry.action == "complete").limit(1)).first()
-            if done is not None:
-                raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
-                               f"(task {task_id} is no longer ready: {done.actor} completed it)")
-            raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+            self._missing_task(session, task_id)
         return row
+
+    def _missing_task(self, session: Session, task_id: str) -> None:
+        """Raise Conflict for a task somebody completed (naming who), else NotFound."""
+        done = session.scalars(select(AuditEntry).where(AuditEntry.task_id == str(task_id),
+                                                        AuditEntry.action == "complete").limit(1)).first()
+        if done is not None:
+            raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
+                           f"(task {task_id} is no longer ready: {done.actor} completed it)")
+        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
 
     # -- messages ---------------------------------------------------------------------------------
     def deliver(self, targets: list[int]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -29,22 +30,37 @@ def check_form_file(name: str, text: str) -> dict:
     return document
 
 
-def validator(schema: dict) -> Draft202012Validator:
-    """A validator that also checks formats (dates); build it once per form and keep it."""
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+class FormValidator:
+    """A form's validators: jsonschema-rs answers "valid?" fast; jsonschema explains what is not.
+
+    Both implement JSON Schema 2020-12 with format checks, so they agree on what is valid; the Rust one
+    is some hundred times faster on the common case, the Python one names every failing field.
+    """
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self.fast = jsonschema_rs.validator_for(schema, validate_formats=True)
+        self.full = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def validate(schema: dict | Draft202012Validator, data, form: str = "") -> None:
+def validator(schema: dict) -> FormValidator:
+    """Build a form's validators once and keep them."""
+    return FormValidator(schema)
+
+
+def validate(schema: dict | FormValidator, data, form: str = "") -> None:
     """Raise ValidationError listing every field that fails, with messages in Chinese."""
-    if isinstance(schema, dict):
-        schema = validator(schema)
-    validator_, schema = schema, schema.schema
-    errors = [{"field": "/".join(str(p) for p in error.absolute_path), "message": _message(error, schema),
+    checker = schema if isinstance(schema, FormValidator) else validator(schema)
+    if checker.fast.is_valid(data):
+        return
+    errors = [{"field": "/".join(str(p) for p in error.absolute_path), "message": _message(error, checker.schema),
                "detail": error.message}
-              for error in sorted(validator_.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
-    if errors:
-        listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
-        raise ValidationError(f"表单「{form}」数据有误：{listing}", errors)
+              for error in sorted(checker.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+    if not errors:  # the two disagree: trust the stricter one, and say so
+        detail = next(checker.fast.iter_errors(data)).message
+        errors = [{"field": "", "message": "数据不符合表单要求", "detail": detail}]
+    listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
+    raise ValidationError(f"表单「{form}」数据有误：{listing}", errors)
 
 
 def _message(error, root: dict) -> str:

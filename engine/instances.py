@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from . import forms, timers
@@ -170,16 +170,18 @@ class Runner:
         gone = existing - set(ready)
         if gone:
             session.execute(delete(InboxTask).where(InboxTask.id.in_(gone)))
+        rows = []
         for task_id in ready.keys() - existing:
             task = ready[task_id]
             spec = task.task_spec
             info = version.user_tasks.get(spec.bpmn_id, {})
-            session.add(InboxTask(
+            rows.append(dict(
                 id=task_id, instance_id=row.id, campaign_id=row.campaign_id, variant=version.variant,
-                bpmn_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"), role=info.get("role", "admin"),
-                region=row.region, unit=_unit_of(task),
-                form=info.get("form"), created_at=now, due_at=self.due_date(task, version, waiting)))
+                bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"),
+                role=info.get("role", "admin"), region=row.region, unit=_unit_of(task), form=info.get("form"),
+                assignee=None, created_at=now, due_at=self.due_date(task, version, waiting)))
+        if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
+            session.execute(insert(InboxTask), rows)
         return list(ready)
 
 
