@@ -319,10 +319,10 @@ class Engine:
         return len(advances), failures
 
     def _fire(self, session: Session, timer_id: int, now: datetime) -> Advance | None:
-        timer = timers.claim(session, self.store, timer_id)
-        if timer is None or timer.due_at > now:
+        claimed = timers.claim(session, self.store, timer_id)
+        if claimed is None or claimed[0].due_at > now:
             return None
-        row = self.store.lock_instance(session, timer.instance_id)
+        timer, row = claimed
         version = self.version(session, row.version_id)
         workflow = self.runner.load(row, version)
         with _engine_errors(row):

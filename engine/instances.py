@@ -169,7 +169,8 @@ class Runner:
         existing = rows_of(workflow).ready
         gone = existing - set(ready)
         if gone:
-            session.execute(delete(InboxTask).where(InboxTask.id.in_(gone)))
+            session.execute(delete(InboxTask).where(InboxTask.id.in_(gone))
+                            .execution_options(synchronize_session=False))
         rows = []
         for task_id in ready.keys() - existing:
             task = ready[task_id]

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .store.models import Instance, Timer
@@ -51,12 +51,14 @@ def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict
     waiting = waiting_timers(workflow)
     before = rows_of(workflow).timers
     mine = (Timer.instance_id == row.id) & Timer.fired_at.is_(None)
+    plain = {"synchronize_session": False}  # no Timer objects of this instance are loaded here
     for task_id in before.keys() - waiting.keys():
         task = find_task(workflow, task_id)
         if task is not None and task.has_state(TaskState.COMPLETED):
-            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(fired_at=now))
+            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(fired_at=now)
+                            .execution_options(**plain))
         else:  # cancelled with the task it was attached to, or by an event-based gateway
-            session.execute(delete(Timer).where(mine, Timer.task_id == task_id))
+            session.execute(delete(Timer).where(mine, Timer.task_id == task_id).execution_options(**plain))
     changed = False
     for task_id, (task, kind, due) in waiting.items():
         if task_id not in before:
@@ -64,7 +66,8 @@ def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict
                               due_at=due))
             changed = True
         elif before[task_id] != due:  # a cycle moved on to its next time
-            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(due_at=due))
+            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(due_at=due)
+                            .execution_options(**plain))
             changed = True
     return waiting, changed
 
@@ -81,12 +84,22 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
                                 .order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
-def claim(session: Session, store, timer_id: int) -> Timer | None:
-    """Lock one timer row for this transaction; None when another process holds it or it has fired."""
-    query = select(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))
-    if store.dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+def claim(session: Session, store, timer_id: int) -> tuple[Timer, Instance] | None:
+    """Lock an unfired timer and its instance for this transaction, in one query.
+
+    None when it has fired, or when another process holds either row (PostgreSQL's SKIP LOCKED): the
+    timer is then somebody else's, or its instance is busy for a moment and the next pass fires it.
+    """
+    query = _CLAIM_SKIP_LOCKED if store.dialect == "postgresql" else _CLAIM
+    found = session.execute(query, {"timer_id": timer_id}).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
+# Built once: when thousands of timers fall due together, building the statement costs more than running it.
+_CLAIM = (select(Timer, Instance).join(Instance, Instance.id == Timer.instance_id)
+          .where(Timer.id == bindparam("timer_id"), Timer.fired_at.is_(None))
+          .execution_options(populate_existing=True))
+_CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=(Timer, Instance))
 
 
 def fire_due_timers(engine, now: datetime | None = None, limit: int = 1000) -> int:
