@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from engine.engine import Engine
@@ -90,3 +91,23 @@ class Driver:
     def campaign_data(self) -> dict:
         instance = next(i for i in self.engine.campaign_instances(self.campaign.id) if i.region is None)
         return self.engine.instance_data(instance.id)
+
+
+def race(*calls, timeout: float = 120) -> list:
+    """Run the calls at the same moment in threads; return what each returned or raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(n, call):
+        barrier.wait()
+        try:
+            results[n] = call()
+        except Exception as exc:  # the test inspects what was raised
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 import pytest
 from conftest import add_user
+from drive import race
 from sqlalchemy import func, select
 
 from engine import accounts
@@ -100,19 +100,9 @@ def test_reminders_are_queued_as_mail_in_chinese(engine, filing):
 def test_two_schedulers_send_each_step_once(engine, filing):
     engine.clock.set(_at("2025-07-01"))
     other = type(engine)(engine.store.another(), clock=engine.clock)
-    barrier = threading.Barrier(2)
-    results = [None, None]
-
-    def run(n, which):
-        barrier.wait()
-        results[n] = send_reminders(which)
-
-    threads = [threading.Thread(target=run, args=(n, e)) for n, e in enumerate((engine, other))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = race(lambda: send_reminders(engine), lambda: send_reminders(other))
     other.store.dispose()
+    assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(s.step for r in results for s in r) == ["escalate", "overdue"]
     with engine.store.read() as session:
         assert session.scalar(select(func.count()).select_from(Notification)

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
-from drive import Driver, unit_scores
+from drive import Driver, race, unit_scores
 
 from engine.errors import Conflict
 
 BEIJING = "110000"
-
-
-def _race(*calls):
-    """Run the calls at the same moment in threads; return what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(n, call):
-        barrier.wait()
-        try:
-            results[n] = call()
-        except Exception as exc:  # the test inspects what was raised
-            results[n] = exc
-
-    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def _at_scoring(engine) -> Driver:
@@ -43,7 +21,7 @@ def test_the_same_task_completed_concurrently_succeeds_once(engine):
     drive = _at_scoring(engine)
     task = drive.ready("Task_indicator_scoring", BEIJING)[0]
     data = {"scores": unit_scores(drive.scheme, "100")[task.unit]}
-    results = _race(*[lambda: engine.complete(task.id, data, "member_unit")] * 2)
+    results = race(*[lambda: engine.complete(task.id, data, "member_unit")] * 2)
     conflicts = [r for r in results if isinstance(r, Conflict)]
     successes = [r for r in results if not isinstance(r, Exception)]
     assert (len(successes), len(conflicts)) == (1, 1), results
@@ -54,7 +32,7 @@ def test_different_tasks_of_one_instance_completed_concurrently_are_all_kept(eng
     drive = _at_scoring(engine)
     tasks = drive.ready("Task_indicator_scoring", BEIJING)
     scores = unit_scores(drive.scheme, "77.5")
-    results = _race(*[lambda t=t: engine.complete(t.id, {"scores": scores[t.unit]}, "member_unit") for t in tasks])
+    results = race(*[lambda t=t: engine.complete(t.id, {"scores": scores[t.unit]}, "member_unit") for t in tasks])
     assert not [r for r in results if isinstance(r, Exception)], results
     assert [t.bpmn_id for t in drive.ready(region=BEIJING)] == ["Task_score_confirmation"]
     data = drive.region_data(BEIJING)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import make_engine
+from drive import race
 from sqlalchemy import func, select
 
 from engine.clock import CHINA
@@ -165,19 +165,9 @@ def test_two_schedulers_on_one_database_fire_each_timer_once(lab, clock):
     clock.advance(days=800)
     # A second process: its own engine and connection pool on the same database.
     other = Engine(lab.store.another(), clock=clock)
-    counts = [0, 0]
-    barrier = threading.Barrier(2)
-
-    def run(n, engine):
-        barrier.wait()
-        counts[n] = fire_due_timers(engine)
-
-    threads = [threading.Thread(target=run, args=(n, e)) for n, e in enumerate((lab, other))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    counts = race(lambda: fire_due_timers(lab), lambda: fire_due_timers(other))
     other.store.dispose()
+    assert not [r for r in counts if isinstance(r, Exception)], counts
     assert sum(counts) == 24
     with lab.store.read() as session:
         fired = session.execute(select(AuditEntry.task_id, func.count()).where(AuditEntry.action == "timer")
