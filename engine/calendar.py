@@ -181,6 +181,24 @@ def load_corrections(session) -> dict[date, tuple[str, str | None]]:
     return {row.day: (row.kind, row.name) for row in session.scalars(select(CalendarDay))}
 
 
+def set_correction(session, day: date, kind: str, name: str | None = None) -> CalendarDay:
+    """Record an administrator's correction: ``holiday`` (a day off) or ``workday`` (调休)."""
+    if kind not in ("holiday", "workday"):
+        raise ValidationError(f"kind must be 'holiday' or 'workday', not {kind!r}",
+                              [{"field": "kind", "message": "应为“休息日”或“调休上班”"}])
+    row = session.get(CalendarDay, day) or CalendarDay(day=day)
+    row.kind, row.name = kind, (name or None)
+    session.add(row)
+    return row
+
+
+def remove_correction(session, day: date) -> None:
+    """Drop a correction: the package's data (or weekends-only) applies to that day again."""
+    row = session.get(CalendarDay, day)
+    if row is not None:
+        session.delete(row)
+
+
 def china_day(value: date | datetime) -> date:
     """The date in China of an aware datetime; a date as it is."""
     if isinstance(value, datetime):

@@ -281,16 +281,17 @@ class Engine:
             timers_changed |= more.timers_changed
             queue.extend(t for t in more.targets if t not in queue)
         if timers_changed:
-            self._timers_changed()
+            self.timers_changed()
         return advanced
 
     def _committed(self, advances: list[Advance]) -> None:
         """After a commit: deliver the messages it sent and tell listeners about new timers."""
         self.deliver([t for a in advances for t in a.targets])
         if any(a.timers_changed for a in advances):
-            self._timers_changed()
+            self.timers_changed()
 
-    def _timers_changed(self) -> None:
+    def timers_changed(self) -> None:
+        """Tell listeners (an embedded scheduler) that timers were added, moved or may be retried."""
         for listener in list(self.on_timers_changed):
             listener()
 

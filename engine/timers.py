@@ -17,6 +17,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .errors import NotFound
 from .store.models import Instance, Timer
 from .timer_events import KINDS
 
@@ -115,6 +116,21 @@ def fire_due_timers(engine, now: datetime | None = None, limit: int = 1000) -> i
             logger.warning("timer %s failed: %s", timer_id, error)
             _record_failure(engine, timer_id, error)
     return fired
+
+
+def failed_timers(session: Session) -> list[Timer]:
+    """Unfired timers that failed at least once, for administrators; given up ones first."""
+    return list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.attempts > 0)
+                                .order_by(Timer.attempts.desc(), Timer.due_at)))
+
+
+def retry(session: Session, timer_id: int) -> Timer:
+    """An administrator lets a failed timer be tried again (after fixing the procedure or the data)."""
+    timer = session.get(Timer, timer_id)
+    if timer is None or timer.fired_at is not None:
+        raise NotFound(f"没有待重试的计时器 {timer_id} (no unfired timer {timer_id})")
+    timer.attempts, timer.error = 0, None
+    return timer
 
 
 def _record_failure(engine, timer_id: int, error: str) -> None:

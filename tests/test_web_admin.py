@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,8 @@ from web_fixtures import BEIJING, login, post, set_passwords
 
 from engine import accounts
 from engine.accounts import Grant
-from engine.store.models import AuditEntry, Region, Role, User
+from engine.clock import CHINA
+from engine.store.models import AuditEntry, Instance, Mail, Region, Role, Timer, User
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def _grants(engine, username):
         return accounts.grants_of(session, username)
 
 
-@pytest.mark.parametrize("url", ["/admin/users", "/admin/regions", "/admin/users/1"])
+@pytest.mark.parametrize("url", ["/admin/users", "/admin/regions", "/admin/users/1", "/admin/deadlines"])
 def test_only_the_administrator_enters(client, sqlite_engine, url):
     set_passwords(sqlite_engine)
     assert client.get(url).status_code == 302  # signed out: to the sign-in page
@@ -110,3 +112,42 @@ def test_an_assessed_region_cannot_be_deleted(admin, sqlite_engine):
 
     Driver(sqlite_engine, "national-2013", [BEIJING])
     assert post(admin, f"/admin/regions/{BEIJING}/delete").status_code == 409
+
+
+def test_the_administrator_enters_next_years_holidays_and_the_warning_goes(admin, sqlite_engine):
+    sqlite_engine.clock.set(datetime(2026, 11, 25, 9, tzinfo=CHINA))  # 2027 is not in the package yet
+    login(admin, "admin")  # a year and a half later: the idle session ended long ago
+    page = admin.get("/admin/deadlines").text
+    assert "2027年节假日安排尚未录入" in page
+    assert post(admin, "/admin/deadlines/calendar", {"day": "2027-02-08", "kind": "holiday", "name": "春节"}
+                ).status_code == 302
+    assert sqlite_engine.calendar.is_day_off(date(2027, 2, 8))  # 周一, off by the administrator's word
+    page = admin.get("/admin/deadlines").text
+    assert "2027年节假日安排尚未录入" not in page and "春节" in page
+    assert post(admin, "/admin/deadlines/calendar", {"day": "2027-02-08", "remove": "1"}).status_code == 302
+    assert not sqlite_engine.calendar.is_day_off(date(2027, 2, 8))
+    assert post(admin, "/admin/deadlines/calendar", {"day": "8 Feb", "kind": "holiday"}).status_code == 400
+    with sqlite_engine.store.read() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == "admin"))]
+    assert actions.count("calendar_day") == 2
+
+
+def test_failed_mails_and_timers_are_listed_and_can_be_tried_again(admin, sqlite_engine):
+    now = sqlite_engine.clock.now()
+    sqlite_engine.start_campaign("national-2013", 2025, [BEIJING])
+    with sqlite_engine.store.write() as session:
+        instance = session.scalars(select(Instance)).first()
+        session.add(Mail(to_addr="bj@example.gov.cn", subject="【质量工作考核】提醒", body="…", created_at=now,
+                         next_attempt_at=now, attempts=11, failed_at=now, last_error="550 5.1.1 no such user"))
+        session.add(Timer(instance_id=instance.id, task_id="t-1", bpmn_id="Wait_date", kind="timeDate", due_at=now,
+                          attempts=5, error="ExpressionError: boom"))
+    page = admin.get("/admin/deadlines").text
+    assert "550 5.1.1 no such user" in page and "ExpressionError: boom" in page
+    with sqlite_engine.store.read() as session:
+        mail_id = session.scalars(select(Mail.id)).one()
+        timer_id = session.scalars(select(Timer.id)).one()
+    assert post(admin, f"/admin/deadlines/mails/{mail_id}/retry").status_code == 302
+    assert post(admin, f"/admin/deadlines/timers/{timer_id}/retry").status_code == 302
+    with sqlite_engine.store.read() as session:
+        mail, timer = session.get(Mail, mail_id), session.get(Timer, timer_id)
+        assert (mail.failed_at, mail.attempts, timer.attempts, timer.error) == (None, 0, 0, None)

@@ -1,15 +1,19 @@
-"""Administration: users, who holds which role where, regions and role names."""
+"""Administration: users, who holds which role where, regions and role names, holidays, failed deliveries."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from engine import accounts, audit, signin
+from engine import accounts, audit, calendar, mail, signin
+from engine import timers as timer_rows
 from engine.accounts import Grant
+from engine.clock import CHINA
 from engine.errors import Conflict, NotFound, ValidationError
-from engine.store.models import Instance, ProcessVersion, Region, Role, RoleAssignment, User
+from engine.store.models import CalendarDay, Instance, ProcessVersion, Region, Role, RoleAssignment, User
 
 from .security import admin_required, engine, now
 
@@ -205,3 +209,56 @@ def rename_role(code: str):
             role.name = name
             audit.record(db, now(), g.viewer.username, "role_rename", data={"code": code, "name": name})
     return redirect(url_for("admin.regions"))
+
+
+@bp.get("/deadlines")
+@admin_required
+def deadlines():
+    """Holiday corrections, the years without holiday data, and timers and mails that failed."""
+    today = now().astimezone(CHINA).date()
+    with engine().store.read() as db:
+        corrections = list(db.scalars(select(CalendarDay).where(CalendarDay.day >= date(today.year - 1, 1, 1))
+                                      .order_by(CalendarDay.day)))
+        timers = timer_rows.failed_timers(db)
+        mails = mail.failed_mails(db)
+    warnings = engine().calendar.warnings([today.year, today.year + 1])
+    return render_template("admin/deadlines.html", corrections=corrections, warnings=warnings, timers=timers,
+                           mails=mails)
+
+
+@bp.post("/deadlines/calendar")
+@admin_required
+def save_calendar_day():
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+    except ValueError as exc:
+        raise ValidationError(_("A date is written YYYY-MM-DD."), [{"field": "day", "message": str(exc)}]) from exc
+    kind, name = request.form.get("kind", ""), request.form.get("name", "").strip()[:100]
+    with engine().store.write() as db:
+        if request.form.get("remove"):
+            calendar.remove_correction(db, day)
+        else:
+            calendar.set_correction(db, day, kind, name)
+        audit.record(db, now(), g.viewer.username, "calendar_day",
+                     data={"day": day.isoformat(), "kind": None if request.form.get("remove") else kind, "name": name})
+    engine().reload_calendar()
+    return redirect(url_for("admin.deadlines"))
+
+
+@bp.post("/deadlines/timers/<int:timer_id>/retry")
+@admin_required
+def retry_timer(timer_id: int):
+    with engine().store.write() as db:
+        timer_rows.retry(db, timer_id)
+        audit.record(db, now(), g.viewer.username, "timer_retry", data={"timer": timer_id})
+    engine().timers_changed()
+    return redirect(url_for("admin.deadlines"))
+
+
+@bp.post("/deadlines/mails/<int:mail_id>/retry")
+@admin_required
+def retry_mail(mail_id: int):
+    with engine().store.write() as db:
+        mail.retry(db, mail_id, now())
+        audit.record(db, now(), g.viewer.username, "mail_retry", data={"mail": mail_id})
+    return redirect(url_for("admin.deadlines"))
