@@ -20,6 +20,8 @@ from engine.store import Store, upgrade
 PG_URL = os.environ.get("KAOHE_TEST_DATABASE_URL")
 NATIONAL = config.PROCESSES / "national-2013"
 ZIYANG = config.PROCESSES / "ziyang-2016"
+#: A test procedure with every kind of timer (tests/bundles/timer-lab).
+LAB = Path(__file__).parent / "bundles" / "timer-lab"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -108,6 +110,15 @@ def engine(store, clock):
 @pytest.fixture
 def sqlite_engine(sqlite_store, clock):
     return make_engine(sqlite_store, clock)
+
+
+@pytest.fixture
+def lab(store, clock):
+    """An engine with the timer-lab procedure deployed besides the shipped ones."""
+    engine = make_engine(store, clock)
+    engine.load_regions(engine.check(LAB))
+    engine.deploy(LAB)
+    return engine
 
 
 def add_user(engine: Engine, username: str, *grants: Grant) -> None:

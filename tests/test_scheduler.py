@@ -5,20 +5,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from conftest import make_engine
-from test_timers import LAB, _ready, _timers
+from test_timers import _ready, _timers
 
 from engine.scheduler import Scheduler
-
-
-@pytest.fixture
-def lab(sqlite_store, clock):
-    engine = make_engine(sqlite_store, clock)
-    engine.load_regions(engine.check(LAB))
-    engine.deploy(LAB)
-    return engine
 
 
 def _wait_for(condition, seconds: float = 20) -> bool:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
-from conftest import make_engine
+from conftest import LAB, make_engine
 from drive import race
 from sqlalchemy import func, select
 
@@ -15,16 +13,7 @@ from engine.engine import Engine
 from engine.store.models import AuditEntry, Region, Timer
 from engine.timers import fire_due_timers
 
-LAB = Path(__file__).parent / "bundles" / "timer-lab"
 REPORT = {"report": "报告"}
-
-
-@pytest.fixture
-def lab(store, clock):
-    engine = make_engine(store, clock)
-    engine.load_regions(engine.check(LAB))
-    engine.deploy(LAB)
-    return engine
 
 
 def _region_instance(engine: Engine, campaign_id: int, region: str) -> int:
