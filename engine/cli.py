@@ -196,4 +196,5 @@ def serve(host: str, port: int, demo: bool, scheduler: bool) -> None:
     from web.serve import run  # only this command loads the web app: engine/ itself never imports Flask
 
     logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every wake-up at INFO
     run(host, port, demo, scheduler=scheduler)
