@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -353,19 +354,13 @@ class Engine:
                                         .order_by(Instance.region.is_not(None), Instance.region)))
 
 
-class _engine_errors:
+@contextmanager
+def _engine_errors(row: Instance):
     """Turn SpiffWorkflow's exceptions from a running instance into ExpressionError."""
-
-    def __init__(self, row: Instance):
-        self.row = row
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is not None and isinstance(exc, WorkflowException):
-            raise ExpressionError(f"流程实例 {self.row.id} 执行出错 (instance {self.row.id} failed): {exc}") from exc
-        return False
+    try:
+        yield
+    except WorkflowException as exc:
+        raise ExpressionError(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {exc}") from exc
 
 
 class _CurrentCalendar:
