@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime, timedelta
 
+import pytest
 from conftest import LAB, make_engine
 from drive import race
 from sqlalchemy import func, select
@@ -184,3 +185,49 @@ def test_a_timer_that_fails_is_recorded_for_an_administrator_and_changes_nothing
     [failed] = _timers(engine)
     assert failed.attempts == 1 and "no_such_name" in failed.error
     assert set(_ready(engine, campaign.id)) == {"Task_report"}  # the instance is as it was
+
+
+SCHEDULER_PROCESS = """
+import sys
+from datetime import datetime
+from engine.clock import VirtualClock
+from engine.engine import Engine
+from engine.store import Store
+from engine.timers import fire_due_timers
+store = Store(sys.argv[1], connect_args={"options": sys.argv[2]} if sys.argv[2] else {})
+engine = Engine(store, clock=VirtualClock(datetime.fromisoformat(sys.argv[3])))
+sys.stdin.readline()  # both processes start firing together
+fired = total = fire_due_timers(engine, limit=50)
+while fired:
+    fired = fire_due_timers(engine, limit=50)
+    total += fired
+print(total)
+"""
+
+
+@pytest.mark.postgres
+def test_two_scheduler_processes_fire_each_timer_once(pg_store, clock):
+    """Two real OS processes, each its own engine and connections, on one PostgreSQL database."""
+    import subprocess
+    import sys
+
+    engine = make_engine(pg_store, clock)
+    engine.load_regions(engine.check(LAB))
+    engine.deploy(LAB)
+    codes = [f"97{n:04d}" for n in range(40)]
+    with engine.store.write() as session:
+        session.add_all(Region(code=code, name=code, region_set="timer-lab") for code in codes)
+    engine.start_campaign("timer-lab", 2025, codes)
+    later = (clock.now() + timedelta(days=800)).isoformat()
+    options = pg_store._options.get("connect_args", {}).get("options", "")
+    processes = [subprocess.Popen([sys.executable, "-c", SCHEDULER_PROCESS, pg_store.url, options, later],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    counts = [int(process.communicate(timeout=120)[0].strip()) for process in processes]
+    assert sum(counts) == len(codes)
+    with engine.store.read() as session:
+        fired = session.execute(select(AuditEntry.task_id, func.count()).where(AuditEntry.action == "timer")
+                                .group_by(AuditEntry.task_id)).all()
+    assert len(fired) == len(codes) and {n for _, n in fired} == {1}
