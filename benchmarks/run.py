@@ -16,6 +16,7 @@ import harness
 import one_action
 import simulation
 import timers
+import webapp
 from harness import Options, Row, backends
 
 from engine import config
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "launch": (campaign_launch.run, True),
     "simulate": (simulation.run, False),
     "timers": (timers.run, True),
+    "web": (webapp.run, True),
 }
 
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Only the benchmarks' own progress: SpiffWorkflow logs every task state change at INFO, which costs time.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation, timers):
+    for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation, timers, webapp):
         module.logger.setLevel(logging.INFO)
     options = Options(quick=args.quick, postgres=args.postgres, profile=args.profile)
     logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s; code %s%s", date.today(), os.cpu_count(),

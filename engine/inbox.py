@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, case, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import accounts, audit
@@ -32,7 +32,8 @@ class Filter:
     state: str | None = None  # due_soon | overdue
 
 
-def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter()) -> list[InboxTask]:
+def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(), limit: int | None = None,
+          offset: int = 0) -> list[InboxTask]:
     """Ready tasks in ``wanted.scope`` for ``who``, the earliest due first (no due date last)."""
     query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
                                        InboxTask.id)
@@ -50,6 +51,9 @@ def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(
         query = query.where(InboxTask.assignee == who.username)
     elif wanted.scope == "claimable":
         query = query.where(InboxTask.assignee.is_(None))
+    query = query.where(visible(who) if wanted.scope == "all" else covering(who))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     rows = session.scalars(query)
     if wanted.scope == "all":
         return [t for t in rows if who.can_supervise(t) or who.covers(t)]
@@ -58,15 +62,47 @@ def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(
 
 def counts(session: Session, who: Viewer, now: datetime) -> dict[str, int]:
     """The figures in the navigation: my tasks, claimable tasks, overdue among them, unread notices."""
-    rows = [t for t in session.scalars(select(InboxTask).where(InboxTask.assignee.is_(None)
-                                                               | (InboxTask.assignee == who.username)))
-            if who.covers(t)]
-    unread = len(session.scalars(select(Notification.id).where(Notification.user_id == who.user_id,
-                                                               Notification.read_at.is_(None))).all())
-    return {"mine": sum(t.assignee == who.username for t in rows),
-            "claimable": sum(t.assignee is None for t in rows),
-            "overdue": sum(t.due_at is not None and t.due_at < now for t in rows),
-            "unread": unread}
+    mine, free = InboxTask.assignee == who.username, InboxTask.assignee.is_(None)
+    found = session.execute(select(func.sum(case((mine, 1), else_=0)), func.sum(case((free, 1), else_=0)),
+                                   func.sum(case((InboxTask.due_at < now, 1), else_=0)))
+                            .where(covering(who), or_(free, mine))).one()
+    unread = session.scalar(select(func.count()).select_from(Notification)
+                            .where(Notification.user_id == who.user_id, Notification.read_at.is_(None)))
+    return {"mine": found[0] or 0, "claimable": found[1] or 0, "overdue": found[2] or 0, "unread": unread}
+
+
+def covering(who: Viewer):
+    """``Viewer.covers`` as SQL: the rows one of the viewer's grants covers (role, variant, region, unit)."""
+    return or_(false(), *(and_(InboxTask.role == g.role,
+                               *([InboxTask.variant == g.variant] if g.variant else []),
+                               *([InboxTask.region == g.region] if g.region else []),
+                               *([or_(InboxTask.unit.is_(None), InboxTask.unit == g.unit)] if g.unit else []))
+                          for g in who.grants))
+
+
+def supervised(who: Viewer):
+    """``Viewer.can_supervise`` as SQL, or None when the viewer supervises nothing."""
+    if who.is_admin:
+        return true()
+    grants = [g for g in who.grants if g.role == "lead_agency"]
+    if not grants:
+        return None  # no "OR false" that would keep SQLite off the index
+    return or_(*(and_(true(), *([InboxTask.variant == g.variant] if g.variant else []),
+                      *([InboxTask.region == g.region] if g.region else [])) for g in grants))
+
+
+def visible(who: Viewer):
+    """The rows ``who`` may see: covered by a grant, or supervised."""
+    sup = supervised(who)
+    return covering(who) if sup is None else or_(covering(who), sup)
+
+
+def facets(session: Session, who: Viewer) -> tuple[set[int], set[tuple[str, str]], set[str]]:
+    """The campaigns, steps and regions of the open tasks ``who`` sees, for the inbox filters."""
+    found = session.execute(select(InboxTask.campaign_id, InboxTask.bpmn_id, InboxTask.name, InboxTask.region)
+                            .where(visible(who)).distinct()).all()
+    return ({c for c, *_ in found if c is not None}, {(b, n) for _, b, n, _ in found},
+            {r for *_, r in found if r})
 
 
 def visible_task(session: Session, who: Viewer, task_id: str) -> InboxTask:

@@ -9,7 +9,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import accounts, audit
@@ -127,17 +127,24 @@ def issue_token(store: Store, now: datetime, username: str, name: str, days: int
     return token
 
 
+#: How often a token's last use is written: not on every call, which would make every API read a write.
+LAST_USED_EVERY = timedelta(minutes=5)
+
+
 def token_user(store: Store, now: datetime, token: str) -> str | None:
     """The user name a live token belongs to, or None."""
-    with store.write() as session:
-        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).one_or_none()
-        if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            return None
-        row.last_used_at = now
-        return user.username
+    with store.read() as session:
+        found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                                .where(ApiToken.token_hash == _digest(token))).one_or_none()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not user.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        with store.write() as session:
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return user.username
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:

@@ -49,9 +49,14 @@ def spec():
 
 @bp.get("/tasks")
 def tasks():
+    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
+    offset = max(request.args.get("offset", 0, type=int), 0)
     with engine().store.read() as db:
-        rows = inbox.tasks(db, g.viewer, now(), read_filter(request.args))
-    return jsonify({"tasks": [task_json(t) for t in rows]})
+        rows = inbox.tasks(db, g.viewer, now(), read_filter(request.args), limit=limit + 1, offset=offset)
+    body = {"tasks": [task_json(t) for t in rows[:limit]]}
+    if len(rows) > limit:
+        body["next_offset"] = offset + limit
+    return jsonify(body)
 
 
 @bp.get("/tasks/<task_id>")

@@ -12,6 +12,8 @@ from engine.store.models import Campaign, Region
 from .security import engine, login_required, now, safe_next
 
 bp = Blueprint("inbox", __name__)
+#: Tasks per inbox page.
+PAGE = 100
 
 
 def read_filter(args) -> inbox.Filter:
@@ -27,18 +29,19 @@ def read_filter(args) -> inbox.Filter:
 @login_required
 def index():
     wanted = read_filter(request.args)
+    page = max(1, request.args.get("page", 1, type=int))
     moment = now()
     with engine().store.read() as db:
-        rows = inbox.tasks(db, g.viewer, moment, wanted)
-        everything = inbox.tasks(db, g.viewer, moment, inbox.Filter(scope="all"))
-        campaigns = {c.id: c for c in db.scalars(select(Campaign).where(
-            Campaign.id.in_({t.campaign_id for t in everything})))}
-        regions = dict(db.execute(select(Region.code, Region.name)).all())
-    steps = sorted({(t.bpmn_id, t.name) for t in everything})
-    supervisor = any(g.viewer.can_supervise(t) for t in everything)
+        rows = inbox.tasks(db, g.viewer, moment, wanted, limit=PAGE + 1, offset=(page - 1) * PAGE)
+        more, rows = len(rows) > PAGE, rows[:PAGE]
+        campaign_ids, steps, region_codes = inbox.facets(db, g.viewer)
+        campaigns = {c.id: c for c in db.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
+        codes = region_codes | {t.region for t in rows if t.region}
+        regions = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    supervisor = g.viewer.is_admin or "lead_agency" in g.viewer.roles
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=campaigns, regions=regions,
-                           steps=steps, region_codes=sorted({t.region for t in everything if t.region}),
-                           supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON)
+                           steps=sorted(steps), region_codes=sorted(region_codes),
+                           supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
 
 
 def _back() -> str:

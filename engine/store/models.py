@@ -135,6 +135,7 @@ class InboxTask(Base):
     __table_args__ = (
         Index("ix_inbox_role_region", "role", "region", "due_at"),
         Index("ix_inbox_campaign", "campaign_id", "bpmn_id"),
+        Index("ix_inbox_assignee", "assignee"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id

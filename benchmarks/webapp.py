@@ -1,0 +1,412 @@
+"""The web app with 100,000 open tasks: the inbox page, the API task list, and submissions through waitress.
+
+Run by ``run.py`` (``--only web``). The concurrent clients of the submission part run in a child process,
+``python benchmarks/webapp.py --clients`` (a JSON job on stdin, JSON figures on stdout), so that their own
+Python work does not compete with the server for its interpreter lock.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from harness import USER, VARIANT, YEAR, Options, Row, Sample, add_regions, duration, log_profile, ready_engine
+from sqlalchemy import func, insert, select, text
+
+from engine import accounts, signin
+from engine.accounts import Grant
+from engine.engine import Engine
+from engine.store import Store
+from engine.store.models import InboxTask, Instance, ProcessVersion
+
+logger = logging.getLogger(__name__)
+
+OPEN_TASKS = 100_000
+#: Real instances, launched through the engine: 10 campaigns of 200 synthetic regions.
+CAMPAIGNS, PER_CAMPAIGN = 10, 200
+TASK = "Task_target_filing"
+PASSWORD = "Kaohe@2025"
+LEAD = "lead"
+CLIENTS = 20
+#: The production default of ``kaohe serve``.
+SERVER_THREADS = 8
+#: Seconds between one client's submissions in the paced run: 20 a second offered, under what the server can do.
+PACE = 1.0
+STATIC = "/static/app.css"
+INBOX_TARGET, API_TARGET, SUBMIT_TARGET = 0.050, 0.020, 0.050
+
+#: The other user tasks of the region process, as the bulk-inserted rows use them: (bpmn id, name, weight).
+#: Most open tasks of a real year are member units' (six units per region for opinions and scoring).
+STEPS = [
+    ("Task_filing_opinion", "征求成员单位意见", 34),
+    ("Task_filing_review", "备案审核", 6),
+    ("Task_self_evaluation", "自我评价", 4),
+    ("Task_onsite_check", "实地核查", 8),
+    ("Task_indicator_scoring", "指标评分", 34),
+    ("Task_score_confirmation", "考核组确认", 8),
+    ("Task_rectification_report", "整改报告", 2),
+    ("Task_rectification_review", "整改审核", 2),
+    ("Task_interview", "约谈", 2),
+]
+UNIT_STEPS = {"Task_filing_opinion", "Task_indicator_scoring"}
+#: Who has claimed a bulk row (5% of them are claimed), by role.
+CLAIMANTS = {"lead_agency": LEAD, "assessment_group": "expert", "member_unit": "unit-{unit}",
+             "assessed": "gov-{region}"}
+CLAIMED = 0.05
+
+
+def run(options: Options, backend: str, store: Store) -> list[Row]:
+    """Fill the store with 100,000 open tasks, then time the pages, the API and concurrent submissions."""
+    from web import create_app
+
+    engine = ready_engine(store)
+    ready = fill(engine, store)
+    province = ready[0].region
+    users = [User(f"gov-{province}", "assessed", province, "a province"),
+             User(LEAD, "lead_agency", None, "the lead agency")]
+    with store.write() as session:
+        password = accounts.hash_password(PASSWORD)
+        for user in users:
+            accounts.create_user(session, user.name, user.name,
+                                 [Grant(user.role, region=user.region)]).password_hash = password
+    for user in users:
+        user.floor = bare_sql(store, user)
+    if options.quick:
+        logger.info("--quick: the lead agency's lists of 7,000-odd tasks to claim are not timed")
+    with tempfile.TemporaryDirectory(prefix="kaohe-bench-web-") as folder:
+        app = create_app({"ENGINE": engine, "SECRET_KEY": "bench", "UPLOAD_FOLDER": folder})
+        rows = pages(options, backend, app, users)
+        rows += api(options, backend, app, store, engine, users)
+        rows += submissions(options, backend, app, store, engine, ready[1:], engine.clock.now())
+    return rows
+
+
+@dataclass
+class User:
+    """A user the lists are timed for; ``floor``: their tasks to claim by one bare SELECT."""
+
+    name: str
+    role: str
+    region: str | None
+    who: str
+    floor: Sample | None = None
+
+
+# -- the data ----------------------------------------------------------------------------------------
+def fill(engine: Engine, store: Store) -> list[InboxTask]:
+    """Real campaigns, then bulk-inserted inbox rows of their instances up to ``OPEN_TASKS``; the real
+    ready target-filing tasks, shuffled."""
+    started = time.perf_counter()
+    for n in range(CAMPAIGNS):
+        codes = add_regions(store, PER_CAMPAIGN, first=n * PER_CAMPAIGN)
+        engine.start_campaign(VARIANT, YEAR, codes, actor=USER)
+    with store.read() as session:
+        instances = session.execute(select(Instance.id, Instance.campaign_id, Instance.region)
+                                    .where(Instance.region.is_not(None)).order_by(Instance.id)).all()
+        user_tasks = session.scalars(select(ProcessVersion.manifest)
+                                     .where(ProcessVersion.variant == VARIANT)).one()["user_tasks"]
+        real = session.scalar(select(func.count()).select_from(InboxTask))
+        scheme = session.scalars(select(ProcessVersion.scheme).where(ProcessVersion.variant == VARIANT)).one()
+    units = [u["code"] for u in scheme["units"]]
+    logger.info("%d campaigns launched, %d real instances, %d real open tasks, in %.1f s", CAMPAIGNS,
+                len(instances), real, time.perf_counter() - started)
+
+    rng, ids = random.Random(4), random.Random(5)
+    now = engine.clock.now()
+    names, weights = [(b, n) for b, n, _ in STEPS], [w for _, _, w in STEPS]
+    bulk = []
+    for k in range(OPEN_TASKS - real):
+        instance_id, campaign_id, region = instances[k % len(instances)]
+        bpmn_id, name = rng.choices(names, weights)[0]
+        info = user_tasks[bpmn_id]
+        unit = rng.choice(units) if bpmn_id in UNIT_STEPS else None
+        claimed = rng.random() < CLAIMED
+        bulk.append(dict(
+            id=str(UUID(int=ids.getrandbits(128), version=4)), instance_id=instance_id, campaign_id=campaign_id,
+            variant=VARIANT, bpmn_id=bpmn_id,
+            name=name, lane=info["lane"], role=info["role"], region=region, unit=unit, form=info["form"],
+            assignee=CLAIMANTS[info["role"]].format(unit=unit, region=region) if claimed else None,
+            created_at=now - timedelta(minutes=rng.randrange(200 * 24 * 60)),
+            due_at=None if rng.random() < 0.1 else now + timedelta(hours=rng.randrange(-30 * 24, 120 * 24))))
+    started = time.perf_counter()
+    with store.engine.begin() as connection:  # Core on the table: one executemany (the ORM's bulk insert would
+        connection.execute(insert(InboxTask.__table__), bulk)  # split it wherever the None columns change)
+    if store.dialect == "postgresql":
+        with store.write() as session:  # what autovacuum would have done by now
+            session.execute(text("ANALYZE"))
+    with store.read() as session:
+        total = session.scalar(select(func.count()).select_from(InboxTask))
+        ready = list(session.scalars(select(InboxTask).where(InboxTask.bpmn_id == TASK)))
+    if total != OPEN_TASKS:
+        raise RuntimeError(f"expected {OPEN_TASKS} open tasks, found {total}")
+    logger.info("%d inbox rows bulk-inserted in %.1f s: %d open tasks", len(bulk), time.perf_counter() - started,
+                total)
+    random.Random(1).shuffle(ready)
+    return ready
+
+
+# -- the pages and the API, through Flask's test client ------------------------------------------------
+class Series:
+    """Requests of one URL timed against a baseline request, interleaved, until ``n`` or the time budget."""
+
+    def __init__(self, options: Options):
+        self.n = 10 if options.quick else 40
+        self.at_least = 2 if options.quick else 3
+        self.budget = 2.0 if options.quick else 10.0  # seconds for one series: an inbox page may take seconds
+
+    def time(self, client, url: str, headers: dict | None = None, check=None) -> tuple[Sample, Sample]:
+        """After one warm-up request of each (templates compiled, statements prepared)."""
+        measured, baseline = Sample(), Sample()
+        started = time.perf_counter()
+        while len(measured.values) < self.at_least or (len(measured.values) < self.n
+                                                        and time.perf_counter() - started < self.budget):
+            measured.time(_get, client, url, headers, check)
+            baseline.time(_get, client, STATIC)
+        return measured, baseline
+
+
+def _get(client, url: str, headers: dict | None = None, check=None):
+    response = client.get(url, headers=headers or {})
+    if response.status_code != 200 or (check and not check(response)):
+        raise RuntimeError(f"GET {url}: {response.status_code} {response.data[:300]!r}")
+    return response
+
+
+def sign_in(app, username: str):
+    """A test client signed in through the login form, as a browser would be."""
+    client = app.test_client()
+    page = _get(client, "/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    done = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+    if done.status_code != 302:
+        raise RuntimeError(f"sign-in of {username} failed: {done.status_code}")
+    return client
+
+
+def bare_sql(store: Store, user: User, n: int = 5) -> Sample:
+    """The rows ``user`` may claim, by one SELECT on the inbox index: the floor under both lists."""
+    query = select(InboxTask).where(InboxTask.role == user.role, InboxTask.assignee.is_(None)).order_by(
+        InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at, InboxTask.id)
+    if user.region:
+        query = query.where(InboxTask.region == user.region)
+    sample = Sample()
+
+    def select_rows():
+        with store.read() as session:
+            return list(session.scalars(query))
+
+    select_rows()
+    for _ in range(n):
+        sample.time(select_rows)
+    return sample
+
+
+def pages(options: Options, backend: str, app, users: list[User]) -> list[Row]:
+    """The inbox page listing the tasks to claim: a province's few, the lead agency's thousands."""
+    series, rows = Series(options), []
+    url = "/inbox?scope=claimable"
+    for user in users[:1] if options.quick else users:
+        client = sign_in(app, user.name)
+        shown = _get(client, url).text.count("data-task=")
+        _get(client, STATIC)
+        measured, baseline = series.time(client, url, check=lambda r: "data-task=" in r.text)
+        logger.info("GET %s as %s, %d tasks: median %s, p95 %s (n=%d); static %s; bare SQL %s", url, user.name,
+                    shown, duration(measured.median), duration(measured.p95), len(measured.values),
+                    duration(baseline.median), duration(user.floor.median))
+        rows.append(_row(f"inbox page, {user.who} ({shown:,} tasks to claim)", backend, measured, baseline,
+                         user.floor, INBOX_TARGET))
+        if options.profile:
+            log_profile(f"GET {url} as {user.name} on {backend}", _get, client, url)
+    return rows
+
+
+def api(options: Options, backend: str, app, store: Store, engine: Engine, users: list[User]) -> list[Row]:
+    """GET /api/v1/tasks with a bearer token: one's claimed tasks (the default) and the ones to claim."""
+    series, rows = Series(options), []
+    client = app.test_client()
+    for user in users:
+        headers = {"Authorization": f"Bearer {signin.issue_token(store, engine.clock.now(), user.name, 'bench')}"}
+        for url, what in (("/api/v1/tasks", "claimed"), ("/api/v1/tasks?scope=claimable", "to claim")):
+            if options.quick and what == "to claim" and user.role == "lead_agency":
+                continue
+            listed = len(_get(client, url, headers).get_json()["tasks"])
+            _get(client, STATIC)
+            measured, baseline = series.time(client, url, headers)
+            logger.info("GET %s as %s, %d tasks: median %s, p95 %s (n=%d); static %s", url, user.name, listed,
+                        duration(measured.median), duration(measured.p95), len(measured.values),
+                        duration(baseline.median))
+            rows.append(_row(f"API task list, {user.who}, {what} ({listed:,} tasks)", backend, measured, baseline,
+                             user.floor if what == "to claim" else None, API_TARGET))
+            if options.profile and what == "to claim":
+                log_profile(f"GET {url} as {user.name} on {backend}", _get, client, url, headers)
+    return rows
+
+
+def _row(name: str, backend: str, measured: Sample, baseline: Sample, floor: Sample | None,
+         target: float) -> Row:
+    also = f"; the same rows by bare SQL {duration(floor.median)}" if floor else ""
+    return Row(name, backend,
+               f"median {duration(measured.median)}, p95 {duration(measured.p95)} (n={len(measured.values)})",
+               f"{duration(baseline.median)} (GET {STATIC}){also}", measured.median / baseline.median,
+               f"p95 ≤ {duration(target)}", measured.p95 <= target)
+
+
+# -- submissions through the real server -------------------------------------------------------------
+def submissions(options: Options, backend: str, app, store: Store, engine: Engine, ready: list[InboxTask],
+                now: datetime) -> list[Row]:
+    """Waitress on a free port of 127.0.0.1; 20 client threads in a child process, each submitting the target
+    filing of distinct regions, every one by that region's own government with its own token."""
+    from waitress import create_server
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is 12": all threads busy
+    per_client = 5 if options.quick else 20
+    paced = 2 if options.quick else 5
+    serial = 10 if options.quick else 40
+    needed = CLIENTS * (1 + per_client + paced) + serial
+    tasks = ready[:needed]
+    if len(tasks) < needed:
+        raise RuntimeError(f"only {len(ready)} ready {TASK} tasks")
+    started = time.perf_counter()
+    with store.write() as session:
+        for task in tasks:
+            accounts.create_user(session, f"gov-{task.region}", f"gov-{task.region}",
+                                 [Grant("assessed", region=task.region)])
+    tokens = [signin.issue_token(store, now, f"gov-{task.region}", "bench") for task in tasks]
+    logger.info("%d province users with a token each in %.1f s", len(tasks), time.perf_counter() - started)
+    with store.read() as session:
+        scheme = session.scalars(select(ProcessVersion.scheme).where(ProcessVersion.variant == VARIANT)).one()
+    body = json.dumps({"targets": [{"indicator": i["code"], "target": "≥ 95%"} for i in scheme["indicators"]]})
+
+    def submit(k: int) -> list:
+        return ["POST", f"/api/v1/tasks/{tasks[k].id}/complete", body,
+                {"Authorization": f"Bearer {tokens[k]}", "Content-Type": "application/json"}]
+
+    static = ["GET", STATIC, None, {}]
+    warm, timed = range(CLIENTS), range(CLIENTS, CLIENTS * (1 + per_client))
+    steady = range(CLIENTS * (1 + per_client), CLIENTS * (1 + per_client + paced))
+    alone = range(CLIENTS * (1 + per_client + paced), len(tasks))
+    # name, one list of requests per client thread, and the seconds between one client's requests
+    # (0: the next as soon as the answer is in, so that 20 are always waiting on the server)
+    phases = [
+        ("warm-up", [[submit(k)] for k in warm], 0),
+        ("static before", [[static] * per_client for _ in range(CLIENTS)], 0),
+        ("submit", [[submit(k) for k in timed[c::CLIENTS]] for c in range(CLIENTS)], 0),
+        ("static after", [[static] * per_client for _ in range(CLIENTS)], 0),
+        ("submit paced", [[submit(k) for k in steady[c::CLIENTS]] for c in range(CLIENTS)], PACE),
+        ("static paced", [[static] * paced for _ in range(CLIENTS)], PACE),
+        ("submit alone", [[submit(k) for k in alone]], 0),
+        ("static alone", [[static] * serial], 0),
+    ]
+    server = create_server(app, host="127.0.0.1", port=0, threads=SERVER_THREADS)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        job = json.dumps({"port": server.effective_port, "phases": phases})
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--clients"], input=job, text=True,
+                              capture_output=True, timeout=600, check=True)
+    finally:
+        server.close()
+        thread.join(10)
+    results = json.loads(done.stdout)
+    for name, result in results.items():
+        logger.info("%s: %d requests in %.2f s, %d failed%s", name, len(result["latencies"]), result["wall"],
+                    len(result["failures"]), f", e.g. {result['failures'][0]}" if result["failures"] else "")
+    failed = sum(len(results[p]["failures"]) for p in ("warm-up", "submit", "submit paced", "submit alone"))
+    with store.read() as session:
+        left = session.scalar(select(func.count()).select_from(InboxTask)
+                              .where(InboxTask.id.in_([t.id for t in tasks])))
+    if left != failed:
+        raise RuntimeError(f"{len(tasks) - failed} submissions answered 200 but {left} of the tasks are still open")
+
+    def figures(phase: str) -> tuple[Sample, str]:
+        sample = Sample()
+        sample.values = results[phase]["latencies"]
+        rate = len(sample.values) / results[phase]["wall"]
+        return sample, (f"median {duration(sample.median)}, p95 {duration(sample.p95)} (n={len(sample.values)}), "
+                        f"{len(results[phase]['failures'])} failed, {rate:.0f}/s")
+
+    busy, busy_text = figures("submit")
+    steady_sample, steady_text = figures("submit paced")
+    static_steady, _ = figures("static paced")
+    quiet, quiet_text = figures("submit alone")
+    static_busy = Sample()
+    static_busy.values = results["static before"]["latencies"] + results["static after"]["latencies"]
+    static_quiet, _ = figures("static alone")
+    busy_failed = len(results["submit"]["failures"])
+    return [
+        Row(f"task submission through waitress, {CLIENTS} concurrent clients", backend, busy_text,
+            f"{duration(static_busy.median)}, p95 {duration(static_busy.p95)} (GET {STATIC}, {CLIENTS} clients)",
+            busy.median / static_busy.median, f"p95 ≤ {duration(SUBMIT_TARGET)}, none failed",
+            busy.p95 <= SUBMIT_TARGET and busy_failed == 0),
+        Row(f"task submission through waitress, {CLIENTS} clients each submitting once every {PACE:g} s", backend,
+            steady_text, f"{duration(static_steady.median)}, p95 {duration(static_steady.p95)} (GET {STATIC}, "
+            f"same pace)", steady_sample.median / static_steady.median),
+        Row("task submission through waitress, one client", backend, quiet_text,
+            f"{duration(static_quiet.median)} (GET {STATIC}, one client)", quiet.median / static_quiet.median),
+    ]
+
+
+def clients() -> None:
+    """The child process: run each phase's client threads against the server, print the figures as JSON."""
+    job = json.load(sys.stdin)
+    json.dump({name: _phase(job["port"], lists, every) for name, lists, every in job["phases"]}, sys.stdout)
+
+
+def _phase(port: int, lists: list[list], every: float) -> dict:
+    """One thread per list of requests, started together, each on its own keep-alive connection; with ``every``,
+    a client sends its k-th request at k × every seconds after a random offset of its own."""
+    barrier = threading.Barrier(len(lists) + 1)
+    offsets = [random.Random(n).uniform(0, every) for n in range(len(lists))]
+    latencies, failures = [], []
+    lock = threading.Lock()
+
+    def client(requests: list, offset: float) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        barrier.wait()
+        began = time.perf_counter()
+        for k, (method, path, body, headers) in enumerate(requests):
+            if every:
+                time.sleep(max(0.0, began + offset + k * every - time.perf_counter()))
+            start = time.perf_counter()
+            try:
+                connection.request(method, path, body=body.encode() if body else None, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+                ok = response.status == 200 and (method == "GET" or json.loads(answer).get("status") == "running")
+                problem = None if ok else f"{method} {path}: {response.status} {answer[:200]!r}"
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                problem = f"{method} {path}: {exc!r}"
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = time.perf_counter() - start
+            with lock:
+                if problem:
+                    failures.append(problem)
+                else:
+                    latencies.append(elapsed)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=pair) for pair in zip(lists, offsets, strict=True)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "failures": failures, "wall": time.perf_counter() - started}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--clients"]:
+    clients()
