@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from drive import Driver
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords, task_ids
 
 from engine.accounts import Grant
@@ -126,3 +127,30 @@ def test_notifications_of_other_users_are_not_shown_or_marked(client, sqlite_eng
     post(client, "/notifications/read")
     with sqlite_engine.store.read() as session:
         assert session.scalars(select(Notification.read_at)).one() is None
+
+
+def _options(page: str, name: str) -> list[str]:
+    menu = re.search(rf'<select name="{name}">(.*?)</select>', page, re.S).group(1)
+    return [v for v in re.findall(r'<option value="([^"]*)"', menu) if v]
+
+
+def test_the_filter_menus_offer_what_the_user_may_see(client, drive):
+    """A province's menus hold its own region and its own steps; the lead agency's every region and step."""
+    login(client, "gov-bj")
+    page = client.get("/inbox?scope=claimable").text
+    assert _options(page, "region") == [BEIJING]
+    steps = _options(page, "step")
+    assert "Task_target_filing" in steps and "Task_self_evaluation" in steps
+    assert "Task_filing_review" not in steps and "Task_indicator_scoring" not in steps  # other roles' steps
+    assert _options(page, "campaign") == [str(drive.campaign.id)]
+    login(client, "lead_agency")
+    page = client.get("/inbox?scope=all").text
+    assert _options(page, "region") == sorted([BEIJING, TIANJIN])
+    assert {"Task_target_filing", "Task_filing_review", "Task_indicator_scoring"} <= set(_options(page, "step"))
+
+
+def test_a_campaign_without_open_tasks_leaves_the_menu(client, sqlite_engine, drive):
+    with sqlite_engine.store.write() as session:
+        session.execute(delete(InboxTask))  # as if every task of the campaign were done
+    login(client, "lead_agency")
+    assert _options(client.get("/inbox?scope=all").text, "campaign") == []

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine import inbox
-from engine.store.models import Campaign, Region
+from engine.store.models import Region
 
 from .security import engine, login_required, now, safe_next
 
@@ -34,13 +34,13 @@ def index():
     with engine().store.read() as db:
         rows = inbox.tasks(db, g.viewer, moment, wanted, limit=PAGE + 1, offset=(page - 1) * PAGE)
         more, rows = len(rows) > PAGE, rows[:PAGE]
-        campaign_ids, steps, region_codes = inbox.facets(db, g.viewer)
-        campaigns = {c.id: c for c in db.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
-        codes = region_codes | {t.region for t in rows if t.region}
-        regions = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+        menus = inbox.menus(db, engine(), g.viewer)
+        regions = dict(menus.regions)
+        if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
+            regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
     supervisor = g.viewer.is_admin or "lead_agency" in g.viewer.roles
-    return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=campaigns, regions=regions,
-                           steps=sorted(steps), region_codes=sorted(region_codes),
+    return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
+                           steps=menus.steps, region_codes=list(menus.regions),
                            supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -136,6 +136,10 @@ class InboxTask(Base):
         Index("ix_inbox_role_region", "role", "region", "due_at"),
         Index("ix_inbox_campaign", "campaign_id", "bpmn_id"),
         Index("ix_inbox_assignee", "assignee"),
+        # In the inbox's order (migration 0006): the tasks to claim of a role, and every open task.
+        Index("ix_inbox_free", "role", text("(due_at IS NULL)"), "due_at", "created_at", "id",
+              sqlite_where=text("assignee IS NULL"), postgresql_where=text("assignee IS NULL")),
+        Index("ix_inbox_order", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
