@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts
 from .accounts import Grant
 from .errors import NotFound, PermissionDenied
-from .store.models import Campaign, Instance, ProcessVersion, User
+from .store.models import Campaign, Instance, ProcessVersion, RoleAssignment, User
 
 #: Roles that may reassign tasks and release other people's claims.
 SUPERVISORS = frozenset({"admin", "lead_agency"})
@@ -101,7 +100,14 @@ def viewer(session: Session, username: str) -> Viewer:
     user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).one_or_none()
     if user is None:
         raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
-    return Viewer(user.id, user.username, user.display_name, tuple(accounts.grants_of(session, username)))
+    return viewer_of(session, user)
+
+
+def viewer_of(session: Session, user: User) -> Viewer:
+    """``user`` (active, already read) with their grants."""
+    grants = session.execute(select(RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit,
+                                    RoleAssignment.variant).where(RoleAssignment.user_id == user.id)).all()
+    return Viewer(user.id, user.username, user.display_name, tuple(Grant(*row) for row in grants))
 
 
 def instance_variant(session: Session, instance: Instance) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, calendar, forms, sandbox, scoring, timers
+from .accounts import Grant
 from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
 from .clock import SystemClock
@@ -215,19 +217,27 @@ class Engine:
             instance = session.get(Instance, task.instance_id)
             return self.version(session, instance.version_id).form(task.form)
 
-    def complete(self, task_id: str, data: dict, username: str) -> Completion:
-        """Validate ``data`` against the task's form, complete the task and advance the instance."""
+    def complete(self, task_id: str, data: dict, username: str, grants: Iterable[Grant] | None = None,
+                 check: Callable[[Session, InboxTask], None] | None = None) -> Completion:
+        """Validate ``data`` against the task's form, complete the task and advance the instance.
+
+        ``grants``: the user's, when the caller has just read them (else they are read here); ``check``: the
+        caller's own refusals (evidence files, say), run in the same transaction once the task is locked and
+        the user authorized, so that nothing changes between them and the completion."""
         if not isinstance(data, dict):
             raise ValidationError("表单数据应为 JSON 对象 (form data must be a JSON object)")
         with self.store.write() as session:
             found = self.store.lock_task(session, task_id)
+            grants = list(grants) if grants is not None else accounts.grants_of(session, username)
             if found is None:
-                self._missing_task(session, task_id)
+                self._missing_task(session, task_id, grants)
             task_row, row = found
-            accounts.authorize(accounts.grants_of(session, username), task_row, username)
+            accounts.authorize(grants, task_row, username)
             if task_row.assignee not in (None, username):
                 raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
                                        f"{task_row.assignee})")
+            if check is not None:
+                check(session, task_row)
             version = self.version(session, row.version_id)
             if task_row.form:
                 forms.validate(version.validator(task_row.form), data, task_row.form)
@@ -253,10 +263,15 @@ class Engine:
             self._missing_task(session, task_id)
         return row
 
-    def _missing_task(self, session: Session, task_id: str) -> None:
-        """Raise Conflict for a task somebody completed (naming who), else NotFound."""
+    def _missing_task(self, session: Session, task_id: str, grants: list[Grant] | None = None) -> None:
+        """Raise Conflict for a task somebody completed (naming who) in a region one of ``grants`` reaches (any,
+        without grants), else NotFound: who did another region's tasks is not told to those who ask for ids."""
         done = session.scalars(select(AuditEntry).where(AuditEntry.task_id == str(task_id),
                                                         AuditEntry.action == "complete").limit(1)).first()
+        if done is not None and grants is not None:
+            region = session.scalar(select(Instance.region).where(Instance.id == done.instance_id))
+            if not any(g.region in (None, region) for g in grants):
+                done = None
         if done is not None:
             raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
                            f"(task {task_id} is no longer ready: {done.actor} completed it)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, delete, exists, false, func, or_, select, true, update
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import accounts, audit
@@ -224,11 +224,6 @@ def save_draft(store: Store, task: InboxTask, username: str, data: dict, now: da
 def draft(session: Session, task_id: str, username: str) -> TaskDraft | None:
     return session.scalars(select(TaskDraft).where(TaskDraft.task_id == task_id,
                                                    TaskDraft.username == username)).one_or_none()
-
-
-def drop_drafts(store: Store, task_id: str) -> None:
-    with store.write() as session:
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
 
 
 # -- notifications ------------------------------------------------------------------------------

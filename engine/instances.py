@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import forms, timers
 from .serializer import StateSerializer
-from .store.models import InboxTask, Instance, Message, ProcessVersion
+from .store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +168,10 @@ class Runner:
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         existing = rows_of(workflow).ready
         gone = existing - set(ready)
-        if gone:
+        if gone:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
             session.execute(delete(InboxTask).where(InboxTask.id.in_(gone))
+                            .execution_options(synchronize_session=False))
+            session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(gone))
                             .execution_options(synchronize_session=False))
         rows = []
         for task_id in ready.keys() - existing:

@@ -9,10 +9,10 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit
+from engine import audit, inbox
 from engine.accounts import Grant
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from engine.store.models import AuditEntry, InboxTask, Instance, Message
+from engine.store.models import AuditEntry, InboxTask, Instance, Message, TaskDraft
 
 BEIJING, TIANJIN = "110000", "120000"
 
@@ -75,6 +75,35 @@ def test_a_member_unit_completes_only_its_own_units_task(engine, drive):
     with pytest.raises(PermissionDenied):
         engine.complete(tasks["ndrc"].id, {"opinion": "agree", "comment": ""}, "miit-user")
     engine.complete(tasks["miit"].id, {"opinion": "agree", "comment": ""}, "miit-user")
+
+
+def test_a_completion_drops_the_tasks_drafts_and_no_other(engine, drive):
+    drive.do("Task_target_filing", region=BEIJING)
+    tasks = {t.unit: t for t in drive.ready("Task_filing_opinion", BEIJING)}
+    now = engine.clock.now()
+    for unit in ("miit", "ndrc"):
+        inbox.save_draft(engine.store, tasks[unit], "member_unit", {"opinion": "agree"}, now)
+    engine.complete(tasks["miit"].id, {"opinion": "agree", "comment": ""}, "member_unit")
+    with engine.store.read() as session:
+        assert set(session.scalars(select(TaskDraft.task_id))) == {tasks["ndrc"].id}
+
+
+def test_a_callers_check_refuses_inside_the_completion_and_changes_nothing(engine, drive):
+    [filing] = drive.ready("Task_target_filing", BEIJING)
+    before = _snapshot(engine)
+    seen = []
+
+    def refuse(session, row):
+        seen.append((row.id, session.get(Instance, row.instance_id).region))
+        raise ValidationError("refused by the caller")
+
+    with pytest.raises(ValidationError, match="refused by the caller"):
+        engine.complete(filing.id, FORMS["Task_target_filing"](drive), "assessed", check=refuse)
+    assert seen == [(filing.id, BEIJING)] and _snapshot(engine) == before
+    with pytest.raises(PermissionDenied):  # grants the caller passes are the ones that count
+        engine.complete(filing.id, FORMS["Task_target_filing"](drive), "assessed",
+                        grants=[Grant("assessed", region=TIANJIN)])
+    assert _snapshot(engine) == before
 
 
 @pytest.mark.parametrize(("data", "field", "message"), [

@@ -19,6 +19,7 @@ PDF = b"%PDF-1.7\n%%EOF\n"
 def drive(sqlite_engine):
     drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
     add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
     return drive
 
 
@@ -69,7 +70,10 @@ def test_tasks_listed_read_and_completed(client, sqlite_engine, drive):
     done = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
     assert done.status_code == 200 and done.get_json()["status"] == "running"
     again = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
-    assert again.status_code == 404 and again.get_json()["error"] == "not_found"
+    assert again.status_code == 409 and "gov-bj completed it" in again.get_json()["message"]
+    outsider = client.post(f"/api/v1/tasks/{task.id}/complete", headers=bearer(sqlite_engine, "gov-tj"),
+                           json=FORMS["Task_target_filing"](drive))
+    assert outsider.status_code == 404 and "gov-bj" not in outsider.text  # not told who did another region's task
 
 
 def test_another_regions_task_and_instance_are_refused(client, sqlite_engine, drive):

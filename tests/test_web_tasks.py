@@ -15,7 +15,7 @@ from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwo
 from engine import files
 from engine.accounts import Grant
 from engine.errors import ValidationError
-from engine.store.models import AuditEntry, EvidenceFile
+from engine.store.models import AuditEntry, EvidenceFile, TaskDraft
 from web.tasks import render_markdown
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -60,7 +60,7 @@ def test_an_error_is_shown_at_its_field_and_nothing_changes(client, sqlite_engin
     assert drive.ready("Task_target_filing", BEIJING)[0].id == task.id
 
 
-def test_a_draft_is_kept_until_submission(client, drive):
+def test_a_draft_is_kept_until_submission(client, sqlite_engine, drive):
     task = drive.ready("Task_target_filing", BEIJING)[0]
     login(client, "gov-bj")
     page = client.get(f"/tasks/{task.id}").text
@@ -70,6 +70,8 @@ def test_a_draft_is_kept_until_submission(client, drive):
     assert 'value="≥ 97.5%"' in page and "草稿保存于" in page
     done = post(client, f"/tasks/{task.id}", form | {"action": "submit"})
     assert done.status_code == 302 and done.location.startswith("/instances/")
+    with sqlite_engine.store.read() as session:  # dropped with the task, in the completion's transaction
+        assert session.scalars(select(TaskDraft).where(TaskDraft.task_id == task.id)).all() == []
 
 
 def test_submitted_figures_are_shown_read_only_with_who_and_when(client, app, drive):

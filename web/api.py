@@ -26,12 +26,10 @@ def bearer():
     if request.endpoint == "api.spec":
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    username = signin.token_user(engine().store, now(), token.strip()) if scheme.lower() == "bearer" else None
-    if username is None:
+    g.viewer = signin.token_viewer(engine().store, now(), token.strip()) if scheme.lower() == "bearer" else None
+    if g.viewer is None:
         return jsonify({"error": "unauthorized",
                         "message": "需要有效的访问令牌 (a valid bearer token is required)"}), 401
-    with engine().store.read() as db:
-        g.viewer = access.viewer(db, username)
     return None
 
 
@@ -76,12 +74,8 @@ def complete(task_id: str):
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError("请求体应为 JSON 对象 (the body must be a JSON object)")
-    with engine().store.read() as db:
-        row = inbox.visible_task(db, g.viewer, task_id)
-        inbox.check_can_act(g.viewer, row)
-        files.check_evidence(db, row.instance_id, data)
-    done = engine().complete(task_id, data, g.viewer.username)
-    inbox.drop_drafts(engine().store, task_id)
+    done = engine().complete(task_id, data, g.viewer.username, grants=g.viewer.grants,
+                             check=lambda db, row: files.check_evidence(db, row.instance_id, data))
     return jsonify({"instance": done.instance_id, "task": done.task_id, "status": done.status,
                     "next_tasks": done.next_tasks})
 

@@ -169,13 +169,11 @@ def submit(task_id: str):
             inbox.save_draft(engine().store, task, g.viewer.username, data, now())
             flash(_("Draft saved."), "success")
             return redirect(url_for("tasks.show", task_id=task.id))
-        with engine().store.read() as db:
-            files.check_evidence(db, task.instance_id, data)
-        engine().complete(task.id, data, g.viewer.username)
+        engine().complete(task.id, data, g.viewer.username, grants=g.viewer.grants,
+                          check=lambda db, row: files.check_evidence(db, row.instance_id, data))
     except ValidationError as exc:
         return _page(task_id, values=data, errors=exc.errors or [{"field": "", "message": exc.message}],
                      message=exc.message)
-    inbox.drop_drafts(engine().store, task.id)
     flash(_("Submitted: %(name)s.", name=task.name), "success")
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))
