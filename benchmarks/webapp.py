@@ -69,7 +69,7 @@ CLAIMED = 0.05
 
 def run(options: Options, backend: str, store: Store) -> list[Row]:
     """Fill the store with 100,000 open tasks, then time the pages, the API and concurrent submissions."""
-    from web import create_app
+    from web import create_app, serve
 
     engine = ready_engine(store)
     ready = fill(engine, store)
@@ -87,6 +87,7 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
         logger.info("--quick: the lead agency's lists of 7,000-odd tasks to claim are not timed")
     with tempfile.TemporaryDirectory(prefix="kaohe-bench-web-") as folder:
         app = create_app({"ENGINE": engine, "SECRET_KEY": "bench", "UPLOAD_FOLDER": folder})
+        serve.settle()  # as ``kaohe serve`` does once started
         rows = pages(options, backend, app, users)
         rows += api(options, backend, app, store, engine, users)
         rows += submissions(options, backend, app, store, engine, ready[1:], engine.clock.now())

@@ -67,13 +67,14 @@ def listing(who: Viewer, now: datetime, wanted: Filter) -> Select:
 
 def counts(session: Session, who: Viewer, now: datetime) -> dict[str, int]:
     """The figures in the navigation: my tasks, claimable tasks, overdue among them, unread notices."""
-    mine, free = InboxTask.assignee == who.username, InboxTask.assignee.is_(None)
-    found = session.execute(select(func.sum(case((mine, 1), else_=0)), func.sum(case((free, 1), else_=0)),
-                                   func.sum(case((InboxTask.due_at < now, 1), else_=0)))
-                            .where(covering(who), or_(free, mine))).one()
+    figures = select(func.count(), func.sum(case((InboxTask.due_at < now, 1), else_=0))).where(covering(who))
+    # Two counts, each on its own index (ix_inbox_assignee, ix_inbox_free), where one over "free OR mine" read
+    # every row of the lead agency's thousands.
+    mine, mine_late = session.execute(figures.where(InboxTask.assignee == who.username)).one()
+    free, free_late = session.execute(figures.where(InboxTask.assignee.is_(None))).one()
     unread = session.scalar(select(func.count()).select_from(Notification)
                             .where(Notification.user_id == who.user_id, Notification.read_at.is_(None)))
-    return {"mine": found[0] or 0, "claimable": found[1] or 0, "overdue": found[2] or 0, "unread": unread}
+    return {"mine": mine, "claimable": free, "overdue": (mine_late or 0) + (free_late or 0), "unread": unread}
 
 
 def covering(who: Viewer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drive import Driver, race, unit_scores
 
 from engine import access, inbox
+from engine.accounts import Grant
 from engine.errors import Conflict
 
 BEIJING = "110000"
@@ -59,7 +60,8 @@ def test_the_inbox_lists_are_read_in_index_order_not_sorted(engine):
     with engine.store.read() as session:
         lead = access.viewer(session, "lead_agency")
     now = engine.clock.now()
-    for scope in ("claimable", "all"):
-        plan = _plan(engine, inbox.listing(lead, now, inbox.Filter(scope=scope)).limit(101))
-        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
-        assert "ix_inbox_free" in plan if scope == "claimable" else "ix_inbox_order" in plan, plan
+    province = access.Viewer(0, "gov-bj", "北京", (Grant("assessed", region=BEIJING),))
+    for who, scope, index in ((lead, "claimable", "ix_inbox_free"), (lead, "all", "ix_inbox_order"),
+                              (province, "claimable", "ix_inbox_role_region")):
+        plan = _plan(engine, inbox.listing(who, now, inbox.Filter(scope=scope)).limit(101))
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan and index in plan, plan

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask_babel import Babel
+from markupsafe import Markup, escape
 
 from engine import access, config
 from engine.accounts import ROLE_NAMES
@@ -58,12 +59,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_headers)
     app.context_processor(_template_globals)
     app.jinja_env.filters["localtime"] = lambda t, fmt="%Y-%m-%d %H:%M": local(t).strftime(fmt) if t else ""
+    app.jinja_env.filters["options"] = options
 
     from . import admin, api, auth, campaigns, inbox, instances, tasks
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, api):
         app.register_blueprint(module.bp)
     return app
+
+
+def options(pairs, selected=None) -> Markup:
+    """``<option>`` elements for (value, label) pairs, the ``selected`` value marked. Built in Python: a menu
+    of a lead agency's thousands of regions took most of its inbox page's time through a Jinja loop."""
+    chosen = None if selected is None else str(selected)
+    return Markup("".join(f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>'
+                          f"{escape(label)}</option>" for value, label in pairs))
 
 
 def _locale() -> str:

@@ -40,7 +40,7 @@ def index():
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
     supervisor = g.viewer.is_admin or "lead_agency" in g.viewer.roles
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
-                           steps=menus.steps, region_codes=list(menus.regions),
+                           steps=menus.steps, region_menu=menus.regions.items(),
                            supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
 
 

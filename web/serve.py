@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -55,8 +56,17 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
         click.echo("调度器已启动 scheduler running in this process (timers, reminders, mail)"
                    + ("" if settings else "; SMTP not configured: mail stays queued"))
     click.echo(f"Kaohe 考核: {url}/")
+    settle()
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     finally:
         if background is not None:
             background.shutdown()
+
+
+def settle() -> None:
+    """Once started: what is loaded by now (modules, templates, bundles, demo data) lives as long as the process,
+    so take it out of the garbage collector's full passes, which otherwise stall a request every so often for as
+    long as they take to walk all of it (tens of milliseconds: the inbox page's p95, see docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()

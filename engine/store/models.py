@@ -133,10 +133,10 @@ class InboxTask(Base):
 
     __tablename__ = "inbox_task"
     __table_args__ = (
-        Index("ix_inbox_role_region", "role", "region", "due_at"),
+        Index("ix_inbox_role_region", "role", "region", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
         Index("ix_inbox_campaign", "campaign_id", "bpmn_id"),
         Index("ix_inbox_assignee", "assignee"),
-        # In the inbox's order (migration 0006): the tasks to claim of a role, and every open task.
+        # In the inbox's order (migration 0006): a region's tasks, the tasks to claim of a role, every task.
         Index("ix_inbox_free", "role", text("(due_at IS NULL)"), "due_at", "created_at", "id",
               sqlite_where=text("assignee IS NULL"), postgresql_where=text("assignee IS NULL")),
         Index("ix_inbox_order", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
