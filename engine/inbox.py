@@ -137,7 +137,10 @@ def menus(session: Session, engine, who: Viewer) -> Menus:
         for bpmn_id, info in version.user_tasks.items():
             if bpmn_id in names and (every_step or info["role"] in roles):
                 steps.setdefault(bpmn_id, names[bpmn_id])
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    names = select(Region.code, Region.name)
+    if len(codes) <= 100:  # a long IN list costs more to build and send than the whole (small) table
+        names = names.where(Region.code.in_(codes))
+    names = dict(session.execute(names).all())
     return Menus(campaigns, list(steps.items()), {code: names.get(code, code) for code in sorted(codes)})
 
 
