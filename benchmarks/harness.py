@@ -77,6 +77,7 @@ def sqlite_store() -> Iterator[Store]:
     """A migrated SQLite file in a temporary folder, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as folder:
         store = Store(f"sqlite:///{folder}/bench.db")
+        store.server_url = store.url  # what another process (kaohe serve) is given as KAOHE_DATABASE_URL
         try:
             upgrade(store)
             yield store
@@ -93,6 +94,7 @@ def postgres_store(url: str) -> Iterator[Store]:
         logger.info("PostgreSQL %s, schema %s", conn.exec_driver_sql("SHOW server_version").scalar(), schema)
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     store = Store(url, connect_args={"options": f"-csearch_path={schema}"})
+    store.server_url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     try:
         upgrade(store)
         yield store

@@ -190,11 +190,21 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
 @click.option("--demo", is_flag=True, help="Initialise the database, add demo campaigns and list the demo accounts.")
 @click.option("--scheduler/--no-scheduler", default=True, envvar="KAOHE_EMBEDDED_SCHEDULER", show_default=True,
               help="Run timers, reminders and mail in this process (off when `kaohe scheduler` runs beside it).")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, envvar="KAOHE_PROCESSES", show_default=True,
+              help="Serving processes sharing the port (Linux); about one per CPU core for heavy use.")
+@click.option("--threads", type=click.IntRange(1, 256), default=8, envvar="KAOHE_THREADS", show_default=True,
+              help="Request threads per process.")
+@click.option("--worker-socket", type=int, hidden=True)
+@click.option("--worker-notify", type=int, hidden=True)
 @_reports_errors
-def serve(host: str, port: int, demo: bool, scheduler: bool) -> None:
+def serve(host: str, port: int, demo: bool, scheduler: bool, processes: int, threads: int,
+          worker_socket: int | None, worker_notify: int | None) -> None:
     """Run the web app (waitress) on HOST:PORT."""
-    from web.serve import run  # only this command loads the web app: engine/ itself never imports Flask
+    from web import serve as web_serve  # only this command loads the web app: engine/ never imports Flask
 
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every wake-up at INFO
-    run(host, port, demo, scheduler=scheduler)
+    if worker_socket is not None:
+        web_serve.worker(worker_socket, worker_notify, threads)
+        return
+    web_serve.run(host, port, demo, threads=threads, scheduler=scheduler, processes=processes)

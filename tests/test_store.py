@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
+import pytest
 from drive import Driver, race, unit_scores
 
 from engine import access, inbox
 from engine.accounts import Grant
 from engine.errors import Conflict
+from engine.store import db
+from engine.store.models import Role
 
 BEIJING = "110000"
 
@@ -65,3 +72,26 @@ def test_the_inbox_lists_are_read_in_index_order_not_sorted(engine):
                               (province, "claimable", "ix_inbox_role_region")):
         plan = _plan(engine, inbox.listing(who, now, inbox.Filter(scope=scope)).limit(101))
         assert "TEMP B-TREE" not in plan and "Sort" not in plan and index in plan, plan
+
+
+def test_a_sqlite_writer_waits_for_another_process_then_goes_on_or_gives_up(sqlite_store, monkeypatch):
+    """Another process's write transaction (a raw connection here): a write waits for it, starts within
+    milliseconds of its end, and after LOCK_TIMEOUT_SECONDS gives up with a Conflict, having changed nothing."""
+    monkeypatch.setattr(db, "LOCK_TIMEOUT_SECONDS", 0.3)
+    other = sqlite3.connect(sqlite_store.url.split("///", 1)[1], isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(Conflict, match="busy"):
+        with sqlite_store.write() as session:
+            session.add(Role(code="x", name="x"))
+    assert 0.3 <= time.monotonic() - started < 2
+    monkeypatch.setattr(db, "LOCK_TIMEOUT_SECONDS", 5)
+    released = []
+    threading.Timer(0.5, lambda: (other.execute("COMMIT"), released.append(time.monotonic()))).start()
+    with sqlite_store.write() as session:
+        began = time.monotonic()
+        session.add(Role(code="y", name="y"))
+    other.close()
+    assert began - released[0] < 0.03  # SQLite's busy handler sleeps 100 ms between tries by then
+    with sqlite_store.read() as session:
+        assert session.get(Role, "x") is None and session.get(Role, "y") is not None

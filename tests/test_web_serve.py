@@ -8,14 +8,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from engine import board, config, demo
 from engine.cli import main
 from engine.store.models import Campaign
+from web.serve import Workers, tell_timer_changes
 
 
 def test_the_serve_command_is_registered():
@@ -36,15 +40,17 @@ def test_demo_data_has_an_announced_campaign_and_one_under_way(sqlite_engine):
     assert {t.bpmn_id for t in sqlite_engine.tasks(campaign_id=running.id)} == {"Task_self_evaluation"}
 
 
-def test_kaohe_serve_demo_starts_a_real_server_that_leads_to_the_sign_in(tmp_path):
-    """What the README's Run command starts: a fresh data folder, demo data, waitress on a free port."""
+@contextmanager
+def kaohe_serve(tmp_path, *args: str):
+    """``kaohe serve --demo`` in a subprocess on a free port of a fresh data folder; yields (process, port, banner)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = dict(os.environ, KAOHE_DATA_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
     env.pop("KAOHE_DATABASE_URL", None)
-    server = subprocess.Popen([str(Path(sys.executable).parent / "kaohe"), "serve", "--demo", "--port", str(port)],
-                              cwd=config.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "kaohe"), "serve", "--demo", "--port", str(port),
+                               *args], cwd=config.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
     try:
         banner = []
         for line in server.stdout:
@@ -52,24 +58,7 @@ def test_kaohe_serve_demo_starts_a_real_server_that_leads_to_the_sign_in(tmp_pat
             if f"http://127.0.0.1:{port}/" in line:
                 break
         assert server.poll() is None, "".join(banner)
-        text = "".join(banner)
-        assert "演示账号 demo accounts, password Kaohe@2025" in text and "  lead " in text, text
-        for _ in range(50):  # the banner comes just before waitress binds the port
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                connection.request("GET", "/")
-                break
-            except ConnectionRefusedError:
-                connection.close()
-                time.sleep(0.1)
-        first = connection.getresponse()
-        first.read()
-        assert first.status == 302 and first.getheader("Location").endswith("/login")
-        connection.request("GET", "/login")
-        page = connection.getresponse()
-        assert page.status == 200 and "登录" in page.read().decode()
-        connection.close()
-        assert (tmp_path / "var" / "kaohe.db").exists()
+        yield server, port, "".join(banner)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -78,3 +67,64 @@ def test_kaohe_serve_demo_starts_a_real_server_that_leads_to_the_sign_in(tmp_pat
             server.kill()
             server.wait()
         server.stdout.close()
+
+
+def get(port: int, path: str) -> tuple[int, str, str]:
+    """GET on a new connection, waiting up to 5 s for the port to take it: status, Location, body."""
+    for _ in range(50):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.getheader("Location") or "", response.read().decode()
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+        finally:
+            connection.close()
+    raise AssertionError(f"nothing answers on port {port}")
+
+
+def children(pid: int) -> set[int]:
+    return {int(p) for t in Path(f"/proc/{pid}/task").iterdir() for p in (t / "children").read_text().split()}
+
+
+def test_kaohe_serve_demo_starts_a_real_server_that_leads_to_the_sign_in(tmp_path):
+    """What the README's Run command starts: a fresh data folder, demo data, waitress on a free port."""
+    with kaohe_serve(tmp_path) as (_server, port, banner):
+        assert "演示账号 demo accounts, password Kaohe@2025" in banner and "  lead " in banner, banner
+        status, location, _ = get(port, "/")
+        assert status == 302 and location.endswith("/login")
+        status, _, page = get(port, "/login")
+        assert status == 200 and "登录" in page
+        assert (tmp_path / "var" / "kaohe.db").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+def test_several_serving_processes_share_the_port_and_one_that_dies_is_replaced(tmp_path):
+    with kaohe_serve(tmp_path, "--processes", "3") as (server, port, banner):
+        assert "3 个进程 processes serve the port" in banner
+        workers = children(server.pid)
+        assert len(workers) == 2
+        assert all(get(port, "/login")[0] == 200 for _ in range(20))
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(100):
+            replaced = children(server.pid)
+            if victim not in replaced and len(replaced) == 2:
+                break
+            time.sleep(0.1)
+        assert victim not in replaced and len(replaced) == 2, replaced
+        assert all(get(port, "/login")[0] == 200 for _ in range(20))
+    assert server.returncode is not None
+    assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)  # stopped with the first process
+
+
+def test_a_workers_timer_changes_reach_the_first_process_through_the_pipe(sqlite_engine):
+    woken = threading.Event()
+    with socket.socket() as listener:
+        workers = Workers(listener, 0, 1, on_timers=woken.set)
+        workers.start()
+        tell_timer_changes(sqlite_engine, workers._write)  # what a worker does with its end of the pipe
+        sqlite_engine.timers_changed()
+        assert woken.wait(5)
+        workers.stop()

@@ -1,10 +1,22 @@
-"""``kaohe serve``: the web app under waitress, optionally with demo data and its accounts printed."""
+"""``kaohe serve``: the web app under waitress, optionally with demo data and its accounts printed.
+
+One process serves with ``threads`` threads; a Python process runs Python on one core at a time, so with
+``processes`` above one, more processes (fresh interpreters, started here and restarted if they die) accept
+connections on the same listening socket. The scheduler runs in this first process only; the others tell it
+through a pipe when a completion of theirs created or moved timers.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 import click
 
@@ -24,11 +36,11 @@ DEMO_ACCOUNTS = [
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: int = 8,
-        scheduler: bool = True) -> None:
+        scheduler: bool = True, processes: int = 1) -> None:
     """Serve until interrupted; with ``demo``, initialise the database and add the demo campaigns first.
 
-    With ``scheduler`` (the single-process default) timers, reminders and mail run inside this process;
-    a deployment that runs ``kaohe scheduler`` on its own turns it off (``--no-scheduler``).
+    With ``scheduler`` (the default) timers, reminders and mail run inside this process; a deployment that
+    runs ``kaohe scheduler`` on its own turns it off (``--no-scheduler``).
     """
     from waitress import serve as waitress_serve
 
@@ -38,6 +50,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
 
     from . import create_app
 
+    if processes > 1 and os.name != "posix":
+        raise click.UsageError("--processes above 1 needs Linux or another POSIX system; use 1 here")
     app = create_app()
     engine = app.extensions["kaohe"]
     if demo:
@@ -47,21 +61,32 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
         click.echo(f"演示账号 demo accounts, password {bootstrap.DEMO_PASSWORD}:")
         for username, what in DEMO_ACCOUNTS:
             click.echo(f"  {username:<12} {what}")
+    try:
+        listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     url = os.environ.get("KAOHE_PUBLIC_URL") or f"http://{host}:{port}"
-    background = None
+    background = workers = None
     if scheduler:
         settings = mail.SmtpSettings.from_env()
         background = Scheduler(engine, mailer=mail.Mailer(settings) if settings else None, link_base=url)
         background.start()
         click.echo("调度器已启动 scheduler running in this process (timers, reminders, mail)"
                    + ("" if settings else "; SMTP not configured: mail stays queued"))
+    if processes > 1:
+        workers = Workers(listener, processes - 1, threads, background.arm if background else None)
+        workers.start()
+        click.echo(f"{processes} 个进程 processes serve the port, {threads} threads each")
     click.echo(f"Kaohe 考核: {url}/")
     settle()
     try:
-        waitress_serve(app, host=host, port=port, threads=threads)
+        waitress_serve(app, sockets=[listener], threads=threads)
     finally:
+        if workers is not None:
+            workers.stop()
         if background is not None:
             background.shutdown()
+        listener.close()
 
 
 def settle() -> None:
@@ -70,3 +95,108 @@ def settle() -> None:
     long as they take to walk all of it (tens of milliseconds: the inbox page's p95, see docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
+
+
+class Workers:
+    """The other serving processes: ``kaohe serve --worker-socket FD``, each a fresh interpreter sharing the
+    listening socket, restarted when one dies; their timer changes arrive on a pipe and call ``on_timers``."""
+
+    RESTART_PAUSE = 1.0
+
+    def __init__(self, listener: socket.socket, count: int, threads: int, on_timers=None):
+        self.listener = listener
+        self.count = count
+        self.threads = threads
+        self.on_timers = on_timers
+        self._read, self._write = os.pipe()
+        self._stopping = threading.Event()
+        self._children: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._children = [self._spawn() for _ in range(self.count)]
+        threading.Thread(target=self._watch, name="kaohe-workers", daemon=True).start()
+        threading.Thread(target=self._relay, name="kaohe-timer-pipe", daemon=True).start()
+
+    def stop(self) -> None:
+        """Ask every worker to finish (SIGTERM), then make sure they have."""
+        self._stopping.set()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        os.close(self._write)  # with every worker gone, the relay reads the end of the pipe and closes it
+
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [c.pid for c in self._children]
+
+    def _spawn(self) -> subprocess.Popen:
+        fd = self.listener.fileno()
+        command = [sys.executable, "-c", "from engine.cli import main; main()", "serve", "--worker-socket", str(fd),
+                   "--worker-notify", str(self._write), "--threads", str(self.threads)]
+        return subprocess.Popen(command, pass_fds=(fd, self._write))
+
+    def _watch(self) -> None:
+        """Restart a worker that exits while the server runs."""
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                for n, child in enumerate(self._children):
+                    code = child.poll()
+                    if code is not None and not self._stopping.is_set():
+                        logger.warning("serving process %d exited with %s; starting another", child.pid, code)
+                        time.sleep(self.RESTART_PAUSE)
+                        self._children[n] = self._spawn()
+
+    def _relay(self) -> None:
+        """A byte on the pipe: a worker changed timers; re-arm the scheduler (once for a burst of them)."""
+        while True:
+            try:
+                if not os.read(self._read, 4096):
+                    os.close(self._read)
+                    return
+            except OSError:
+                return
+            if self.on_timers is not None:
+                try:
+                    self.on_timers()
+                except Exception:  # the next sweep re-arms anyway
+                    logger.exception("re-arming the scheduler after a worker's timer change failed")
+
+
+def worker(fd: int, notify: int | None, threads: int) -> None:
+    """A serving process started by ``Workers``: the app on the inherited socket until SIGTERM."""
+    from waitress import serve as waitress_serve
+
+    from . import create_app
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the first process stops us
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    app = create_app()
+    if notify is not None:
+        tell_timer_changes(app.extensions["kaohe"], notify)
+    listener = socket.socket(fileno=fd)
+    settle()
+    waitress_serve(app, sockets=[listener], threads=threads)
+
+
+def tell_timer_changes(engine, fd: int) -> None:
+    """Write a byte to the pipe ``fd`` whenever ``engine`` changes timers, never blocking."""
+    os.set_blocking(fd, False)
+
+    def tell() -> None:
+        try:
+            os.write(fd, b"t")
+        except BlockingIOError:  # the pipe is full: the scheduler has unread news already
+            pass
+
+    engine.on_timers_changed.append(tell)
