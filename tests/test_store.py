@@ -8,6 +8,7 @@ import time
 
 import pytest
 from drive import Driver, race, unit_scores
+from sqlalchemy import text
 
 from engine import access, inbox
 from engine.accounts import Grant
@@ -95,3 +96,14 @@ def test_a_sqlite_writer_waits_for_another_process_then_goes_on_or_gives_up(sqli
     assert began - released[0] < 0.03  # SQLite's busy handler sleeps 100 ms between tries by then
     with sqlite_store.read() as session:
         assert session.get(Role, "x") is None and session.get(Role, "y") is not None
+
+
+def test_a_write_that_need_not_be_durable_commits_without_waiting_for_the_disk(store):
+    with store.write(durable=False) as session:
+        session.add(Role(code="x", name="x"))
+        if store.dialect == "postgresql":
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    with store.write() as session:
+        assert session.get(Role, "x") is not None
+        if store.dialect == "postgresql":  # SET LOCAL: the next transaction on the connection waits again
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
