@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from engine import accounts, config
 from engine.accounts import Grant
@@ -42,16 +42,16 @@ def _sqlite_store(migrated_sqlite: Path, tmp_path: Path) -> Store:
     return Store(f"sqlite:///{path}")
 
 
-def _postgres_store():
+def _postgres_store(migration: list):
     """A fresh schema in the test database, migrated, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("KAOHE_TEST_DATABASE_URL is not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = Store(PG_URL)
     with admin.engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     store = Store(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10)
-    upgrade(store)
+    with store.engine.begin() as conn:
+        for statement, parameters in migration:
+            conn.exec_driver_sql(statement, parameters)
     try:
         yield store
     finally:
@@ -59,6 +59,33 @@ def _postgres_store():
         with admin.engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_migration() -> list:
+    """The SQL Alembic runs to migrate an empty PostgreSQL schema, recorded once: each test's schema gets
+    the same statements replayed: a new schema in 90 ms instead of 200 ms."""
+    if not PG_URL:
+        pytest.skip("KAOHE_TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Store(PG_URL)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = Store(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    recorded = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        recorded.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        upgrade(store)
+    finally:
+        store.dispose()
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    return recorded
 
 
 @pytest.fixture(params=BACKENDS)
@@ -69,7 +96,7 @@ def store(request, migrated_sqlite, tmp_path):
         yield store
         store.dispose()
     else:
-        yield from _postgres_store()
+        yield from _postgres_store(request.getfixturevalue("pg_migration"))
 
 
 @pytest.fixture
@@ -80,8 +107,8 @@ def sqlite_store(migrated_sqlite, tmp_path):
 
 
 @pytest.fixture
-def pg_store():
-    yield from _postgres_store()
+def pg_store(pg_migration):
+    yield from _postgres_store(pg_migration)
 
 
 @pytest.fixture
@@ -128,11 +155,15 @@ def add_user(engine: Engine, username: str, *grants: Grant) -> None:
 
 # -- the web app (tests/test_web_*.py; helpers in tests/web_fixtures.py) ---------------------------
 @pytest.fixture
-def app(sqlite_engine, tmp_path):
-    """The web app over an SQLite engine with both procedures and one user per role."""
+def app(engine, tmp_path):
+    """The web app over an engine with both procedures and one user per role, on each backend."""
+    return web_app(engine, tmp_path)
+
+
+def web_app(engine: Engine, tmp_path):
     from web import create_app
 
-    return create_app({"ENGINE": sqlite_engine, "TESTING": True, "SECRET_KEY": "test-secret",
+    return create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test-secret",
                        "UPLOAD_FOLDER": str(tmp_path / "files")})
 
 

@@ -16,8 +16,8 @@ from engine.store.models import AuditEntry, Instance, Mail, Region, Role, Timer,
 
 
 @pytest.fixture
-def admin(client, sqlite_engine):
-    set_passwords(sqlite_engine)
+def admin(client, engine):
+    set_passwords(engine)
     login(client, "admin")
     return client
 
@@ -28,29 +28,29 @@ def _grants(engine, username):
 
 
 @pytest.mark.parametrize("url", ["/admin/users", "/admin/regions", "/admin/users/1", "/admin/deadlines"])
-def test_only_the_administrator_enters(client, sqlite_engine, url):
-    set_passwords(sqlite_engine)
+def test_only_the_administrator_enters(client, engine, url):
+    set_passwords(engine)
     assert client.get(url).status_code == 302  # signed out: to the sign-in page
     login(client, "lead_agency")
     assert client.get(url).status_code == 403
     assert post(client, "/admin/users", {"username": "x", "password": "Abcdefg1!"}).status_code == 403
 
 
-def test_the_administrator_creates_a_user_and_gives_a_role_in_a_region(admin, app, sqlite_engine):
+def test_the_administrator_creates_a_user_and_gives_a_role_in_a_region(admin, app, engine):
     response = post(admin, "/admin/users", {"username": "gov-bj", "display_name": "北京市人民政府",
                                             "password": "Beijing#2025"})
     assert response.status_code == 302
     user_id = int(response.location.rsplit("/", 1)[1])
     post(admin, f"/admin/users/{user_id}/grants", {"role": "assessed", "variant": "national-2013",
                                                    "region": BEIJING, "unit": ""})
-    assert _grants(sqlite_engine, "gov-bj") == [Grant("assessed", BEIJING, None, "national-2013")]
+    assert _grants(engine, "gov-bj") == [Grant("assessed", BEIJING, None, "national-2013")]
     page = admin.get(f"/admin/users/{user_id}").text
     grant_id = re.search(rf"/admin/users/{user_id}/grants/(\d+)/delete", page).group(1)
     other = app.test_client()
     assert login(other, "gov-bj", "Beijing#2025").status_code == 302
     post(admin, f"/admin/users/{user_id}/grants/{grant_id}/delete")
-    assert _grants(sqlite_engine, "gov-bj") == []
-    with sqlite_engine.store.read() as session:
+    assert _grants(engine, "gov-bj") == []
+    with engine.store.read() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == "admin"))]
     assert {"user_create", "grant_add", "grant_remove"} <= set(actions)
 
@@ -64,28 +64,28 @@ def test_refused_users(admin, form, status):
     assert post(admin, "/admin/users", form).status_code == status
 
 
-def test_unknown_roles_and_regions_are_refused(admin, sqlite_engine):
-    with sqlite_engine.store.read() as session:
+def test_unknown_roles_and_regions_are_refused(admin, engine):
+    with engine.store.read() as session:
         user_id = session.scalars(select(User.id).where(User.username == "assessed")).one()
     assert post(admin, f"/admin/users/{user_id}/grants", {"role": "king"}).status_code == 400
     assert post(admin, f"/admin/users/{user_id}/grants", {"role": "assessed", "region": "999999"}).status_code == 400
 
 
-def test_deactivating_a_user_signs_them_out(admin, app, sqlite_engine):
+def test_deactivating_a_user_signs_them_out(admin, app, engine):
     other = app.test_client()
     login(other, "approver")
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         user_id = session.scalars(select(User.id).where(User.username == "approver")).one()
     post(admin, f"/admin/users/{user_id}", {"display_name": "审定机关"})  # no "active": deactivated
     assert other.get("/inbox").status_code == 302
     assert login(other, "approver").status_code == 401
 
 
-def test_a_locked_account_is_unlocked_and_a_password_reset(admin, app, sqlite_engine):
+def test_a_locked_account_is_unlocked_and_a_password_reset(admin, app, engine):
     other = app.test_client()
     for _ in range(5):
         login(other, "approver", "wrong")
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         user_id = session.scalars(select(User.id).where(User.username == "approver")).one()
     assert "锁定至" in admin.get(f"/admin/users/{user_id}").text
     post(admin, f"/admin/users/{user_id}/unlock")
@@ -94,48 +94,48 @@ def test_a_locked_account_is_unlocked_and_a_password_reset(admin, app, sqlite_en
     assert login(other, "approver", "Approve#2026").status_code == 302
 
 
-def test_regions_and_role_names(admin, sqlite_engine):
+def test_regions_and_role_names(admin, engine):
     assert post(admin, "/admin/regions", {"code": "990000", "name": "试点区", "region_set": "national-2013"}
                 ).status_code == 302
     assert post(admin, "/admin/regions", {"code": "abc", "name": "x", "region_set": "y"}).status_code == 400
     post(admin, "/admin/roles/recipient", {"name": "结果运用机关"})
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         assert session.get(Region, "990000").name == "试点区"
         assert session.get(Role, "recipient").name == "结果运用机关"
     post(admin, "/admin/regions/990000/delete")
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         assert session.get(Region, "990000") is None
 
 
-def test_an_assessed_region_cannot_be_deleted(admin, sqlite_engine):
+def test_an_assessed_region_cannot_be_deleted(admin, engine):
     from drive import Driver
 
-    Driver(sqlite_engine, "national-2013", [BEIJING])
+    Driver(engine, "national-2013", [BEIJING])
     assert post(admin, f"/admin/regions/{BEIJING}/delete").status_code == 409
 
 
-def test_the_administrator_enters_next_years_holidays_and_the_warning_goes(admin, sqlite_engine):
-    sqlite_engine.clock.set(datetime(2026, 11, 25, 9, tzinfo=CHINA))  # 2027 is not in the package yet
+def test_the_administrator_enters_next_years_holidays_and_the_warning_goes(admin, engine):
+    engine.clock.set(datetime(2026, 11, 25, 9, tzinfo=CHINA))  # 2027 is not in the package yet
     login(admin, "admin")  # a year and a half later: the idle session ended long ago
     page = admin.get("/admin/deadlines").text
     assert "2027年节假日安排尚未录入" in page
     assert post(admin, "/admin/deadlines/calendar", {"day": "2027-02-08", "kind": "holiday", "name": "春节"}
                 ).status_code == 302
-    assert sqlite_engine.calendar.is_day_off(date(2027, 2, 8))  # 周一, off by the administrator's word
+    assert engine.calendar.is_day_off(date(2027, 2, 8))  # 周一, off by the administrator's word
     page = admin.get("/admin/deadlines").text
     assert "2027年节假日安排尚未录入" not in page and "春节" in page
     assert post(admin, "/admin/deadlines/calendar", {"day": "2027-02-08", "remove": "1"}).status_code == 302
-    assert not sqlite_engine.calendar.is_day_off(date(2027, 2, 8))
+    assert not engine.calendar.is_day_off(date(2027, 2, 8))
     assert post(admin, "/admin/deadlines/calendar", {"day": "8 Feb", "kind": "holiday"}).status_code == 400
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == "admin"))]
     assert actions.count("calendar_day") == 2
 
 
-def test_failed_mails_and_timers_are_listed_and_can_be_tried_again(admin, sqlite_engine):
-    now = sqlite_engine.clock.now()
-    sqlite_engine.start_campaign("national-2013", 2025, [BEIJING])
-    with sqlite_engine.store.write() as session:
+def test_failed_mails_and_timers_are_listed_and_can_be_tried_again(admin, engine):
+    now = engine.clock.now()
+    engine.start_campaign("national-2013", 2025, [BEIJING])
+    with engine.store.write() as session:
         instance = session.scalars(select(Instance)).first()
         session.add(Mail(to_addr="bj@example.gov.cn", subject="【质量工作考核】提醒", body="…", created_at=now,
                          next_attempt_at=now, attempts=11, failed_at=now, last_error="550 5.1.1 no such user"))
@@ -143,11 +143,11 @@ def test_failed_mails_and_timers_are_listed_and_can_be_tried_again(admin, sqlite
                           attempts=5, error="ExpressionError: boom"))
     page = admin.get("/admin/deadlines").text
     assert "550 5.1.1 no such user" in page and "ExpressionError: boom" in page
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         mail_id = session.scalars(select(Mail.id)).one()
         timer_id = session.scalars(select(Timer.id)).one()
     assert post(admin, f"/admin/deadlines/mails/{mail_id}/retry").status_code == 302
     assert post(admin, f"/admin/deadlines/timers/{timer_id}/retry").status_code == 302
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         mail, timer = session.get(Mail, mail_id), session.get(Timer, timer_id)
         assert (mail.failed_at, mail.attempts, timer.attempts, timer.error) == (None, 0, 0, None)

@@ -16,10 +16,10 @@ PDF = b"%PDF-1.7\n%%EOF\n"
 
 
 @pytest.fixture
-def drive(sqlite_engine):
-    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
-    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
+def drive(engine):
+    drive = Driver(engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(engine, "gov-tj", Grant("assessed", region=TIANJIN))
     return drive
 
 
@@ -41,22 +41,22 @@ def test_calls_without_a_valid_token_are_refused(client, drive, headers):
     assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
 
 
-def test_a_signed_in_browser_session_does_not_authenticate_the_api(client, sqlite_engine, drive):
-    set_passwords(sqlite_engine)
+def test_a_signed_in_browser_session_does_not_authenticate_the_api(client, engine, drive):
+    set_passwords(engine)
     login(client, "gov-bj")
     assert client.get("/api/v1/tasks").status_code == 401
     task = drive.ready("Task_target_filing", BEIJING)[0]
     assert client.post(f"/api/v1/tasks/{task.id}/complete", json={}).status_code == 401
 
 
-def test_an_expired_token_is_refused(client, sqlite_engine, drive, clock):
-    headers = bearer(sqlite_engine, "gov-bj")
+def test_an_expired_token_is_refused(client, engine, drive, clock):
+    headers = bearer(engine, "gov-bj")
     clock.advance(days=366)
     assert client.get("/api/v1/tasks", headers=headers).status_code == 401
 
 
-def test_tasks_listed_read_and_completed(client, sqlite_engine, drive):
-    headers = bearer(sqlite_engine, "gov-bj")
+def test_tasks_listed_read_and_completed(client, engine, drive):
+    headers = bearer(engine, "gov-bj")
     [task] = drive.ready("Task_target_filing", BEIJING)
     listed = client.get("/api/v1/tasks?scope=claimable", headers=headers).get_json()["tasks"]
     assert [t["id"] for t in listed] == [task.id] and listed[0]["region"] == BEIJING
@@ -71,13 +71,13 @@ def test_tasks_listed_read_and_completed(client, sqlite_engine, drive):
     assert done.status_code == 200 and done.get_json()["status"] == "running"
     again = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
     assert again.status_code == 409 and "gov-bj completed it" in again.get_json()["message"]
-    outsider = client.post(f"/api/v1/tasks/{task.id}/complete", headers=bearer(sqlite_engine, "gov-tj"),
+    outsider = client.post(f"/api/v1/tasks/{task.id}/complete", headers=bearer(engine, "gov-tj"),
                            json=FORMS["Task_target_filing"](drive))
     assert outsider.status_code == 404 and "gov-bj" not in outsider.text  # not told who did another region's task
 
 
-def test_another_regions_task_and_instance_are_refused(client, sqlite_engine, drive):
-    headers = bearer(sqlite_engine, "gov-bj")
+def test_another_regions_task_and_instance_are_refused(client, engine, drive):
+    headers = bearer(engine, "gov-bj")
     [task] = drive.ready("Task_target_filing", TIANJIN)
     assert client.get(f"/api/v1/tasks/{task.id}", headers=headers).status_code == 403
     response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers,
@@ -90,9 +90,9 @@ def test_another_regions_task_and_instance_are_refused(client, sqlite_engine, dr
     assert client.get("/api/v1/campaigns", headers=headers).get_json() == {"campaigns": []}
 
 
-def test_evidence_through_the_api(client, sqlite_engine, drive):
+def test_evidence_through_the_api(client, engine, drive):
     drive.file_targets(BEIJING)
-    headers = bearer(sqlite_engine, "gov-bj")
+    headers = bearer(engine, "gov-bj")
     [task] = drive.ready("Task_self_evaluation", BEIJING)
     refused = client.post(f"/api/v1/tasks/{task.id}/files", headers=headers,
                           data={"file": (io.BytesIO(b"<html></html>"), "a.html")})
@@ -106,14 +106,14 @@ def test_evidence_through_the_api(client, sqlite_engine, drive):
     assert client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=data).status_code == 200
 
 
-def test_instances_and_campaigns(client, sqlite_engine, drive, clock):
+def test_instances_and_campaigns(client, engine, drive, clock):
     drive.file_targets(BEIJING)
     instance = drive.ready("Task_self_evaluation", BEIJING)[0].instance_id
-    body = client.get(f"/api/v1/instances/{instance}", headers=bearer(sqlite_engine, "gov-bj")).get_json()
+    body = client.get(f"/api/v1/instances/{instance}", headers=bearer(engine, "gov-bj")).get_json()
     assert body["done"] == ["Task_filing_opinion", "Task_filing_review", "Task_target_filing"]
     assert [t["step"] for t in body["current"]] == ["Task_self_evaluation"]
     assert body["data"]["region"] == BEIJING and body["timeline"][0]["action"] == "complete"
-    lead = bearer(sqlite_engine, "lead_agency")
+    lead = bearer(engine, "lead_agency")
     [campaign] = client.get("/api/v1/campaigns", headers=lead).get_json()["campaigns"]
     detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=lead).get_json()
     row = next(r for r in detail["board"] if r["region"] == BEIJING)

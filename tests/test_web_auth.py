@@ -11,8 +11,8 @@ from engine.store.models import AuditEntry
 
 
 @pytest.fixture
-def gov(sqlite_engine):
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
+def gov(engine):
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
     return "gov-bj"
 
 
@@ -30,23 +30,23 @@ def test_a_signed_out_visitor_is_led_to_the_sign_in_page(client):
     assert client.get("/inbox").location.startswith("/login?next=/inbox")
 
 
-def test_signing_in_and_out_is_audited(client, sqlite_engine, gov):
+def test_signing_in_and_out_is_audited(client, engine, gov):
     response = login(client, gov)
     assert response.status_code == 302 and response.location == "/inbox"
     assert "gov-bj" in client.get("/inbox").text
     assert post(client, "/logout").location.endswith("/login")
     assert client.get("/inbox").status_code == 302
-    assert _actions(sqlite_engine) == [("gov-bj", "login"), ("gov-bj", "logout")]
+    assert _actions(engine) == [("gov-bj", "login"), ("gov-bj", "logout")]
 
 
-def test_a_wrong_password_is_refused_and_audited(client, sqlite_engine, gov):
+def test_a_wrong_password_is_refused_and_audited(client, engine, gov):
     response = login(client, gov, "wrong")
     assert response.status_code == 401 and "用户名或密码错误" in response.text
     assert login(client, "nobody", PASSWORD).status_code == 401
-    assert _actions(sqlite_engine) == [("gov-bj", "login_failed"), ("nobody", "login_failed")]
+    assert _actions(engine) == [("gov-bj", "login_failed"), ("nobody", "login_failed")]
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(client, sqlite_engine, clock, gov):
+def test_five_failures_lock_the_account_for_fifteen_minutes(client, engine, clock, gov):
     for _ in range(5):
         assert login(client, gov, "wrong").status_code == 401
     refused = login(client, gov)
@@ -55,7 +55,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(client, sqlite_engin
     assert login(client, gov).status_code == 401
     clock.advance(minutes=2)
     assert login(client, gov).status_code == 302
-    assert [a for _, a in _actions(sqlite_engine)].count("login_locked") == 2
+    assert [a for _, a in _actions(engine)].count("login_locked") == 2
 
 
 def test_an_idle_session_ends_after_thirty_minutes(client, clock, gov):
@@ -69,10 +69,10 @@ def test_an_idle_session_ends_after_thirty_minutes(client, clock, gov):
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_the_idle_time_is_configurable(sqlite_engine, tmp_path, clock, gov):
+def test_the_idle_time_is_configurable(engine, tmp_path, clock, gov):
     from web import create_app
 
-    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "IDLE_MINUTES": 5,
+    app = create_app({"ENGINE": engine, "SECRET_KEY": "x", "IDLE_MINUTES": 5,
                       "UPLOAD_FOLDER": str(tmp_path)})
     client = app.test_client()
     login(client, gov)
@@ -99,10 +99,10 @@ def test_session_cookie_flags(client, gov):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
 
-def test_secure_cookies_can_be_required(sqlite_engine, tmp_path, gov):
+def test_secure_cookies_can_be_required(engine, tmp_path, gov):
     from web import create_app
 
-    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "SESSION_COOKIE_SECURE": True,
+    app = create_app({"ENGINE": engine, "SECRET_KEY": "x", "SESSION_COOKIE_SECURE": True,
                       "UPLOAD_FOLDER": str(tmp_path)})
     response = login(app.test_client(), gov)
     assert "Secure" in response.headers["Set-Cookie"]
@@ -128,7 +128,7 @@ def test_next_never_leads_to_another_site(client, gov):
     ("lowerUPPER1", True),
     ("lower-case-1", True),
 ])
-def test_the_password_policy(client, sqlite_engine, gov, password, ok):
+def test_the_password_policy(client, engine, gov, password, ok):
     login(client, gov)
     response = post(client, "/account/password", {"current": PASSWORD, "password": password, "confirm": password})
     assert (response.status_code == 302) is ok
@@ -155,8 +155,8 @@ def test_chinese_by_default_english_on_request(client, gov):
     assert "待办" in client.get("/inbox").text
 
 
-def test_api_tokens_are_shown_once_and_can_be_revoked(client, sqlite_engine, gov):
-    set_passwords(sqlite_engine)
+def test_api_tokens_are_shown_once_and_can_be_revoked(client, engine, gov):
+    set_passwords(engine)
     login(client, gov)
     page = post(client, "/account/tokens", {"name": "报送系统"})
     token = page.text.split('id="new-token">')[1].split("<")[0]

@@ -10,6 +10,7 @@ import subprocess
 import threading
 
 import pytest
+from conftest import web_app
 from drive import Driver, unit_scores
 from web_fixtures import BEIJING, PASSWORD, add_web_user, set_passwords
 
@@ -43,6 +44,12 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def app(sqlite_engine, tmp_path):
+    """SQLite only: the browser sees the same pages on either backend, and the route tests run on both."""
+    return web_app(sqlite_engine, tmp_path)
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from engine.accounts import Grant
 
 
 @pytest.fixture
-def drive(sqlite_engine):
-    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
-    set_passwords(sqlite_engine)
+def drive(engine):
+    drive = Driver(engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(engine)
     return drive
 
 
@@ -87,22 +87,22 @@ def test_the_public_announcement_needs_no_sign_in_and_waits_for_the_notification
     assert "results.xlsx" not in page.text and f"/public/campaigns/{scored.campaign.id}" in client.get("/public").text
 
 
-def test_the_lead_agency_starts_a_campaign(client, sqlite_engine):
-    set_passwords(sqlite_engine)
+def test_the_lead_agency_starts_a_campaign(client, engine):
+    set_passwords(engine)
     login(client, "lead_agency")
     page = client.get("/campaigns").text
     assert 'id="start-campaign"' in page
     response = post(client, "/campaigns", {"variant": "ziyang-2016", "year": "2026", "regions": ["512002"]})
     assert response.status_code == 302
-    assert [c.label for c in _campaigns(sqlite_engine)] == ["2026年度"]
+    assert [c.label for c in _campaigns(engine)] == ["2026年度"]
     assert post(client, "/campaigns", {"variant": "ziyang-2016", "year": "x"}).status_code == 400
 
 
-def test_an_assessed_government_cannot_start_a_campaign(client, sqlite_engine, drive):
+def test_an_assessed_government_cannot_start_a_campaign(client, engine, drive):
     login(client, "gov-bj")
     assert 'id="start-campaign"' not in client.get("/campaigns").text
     assert post(client, "/campaigns", {"variant": "national-2013", "year": "2026"}).status_code == 403
-    assert len(_campaigns(sqlite_engine)) == 1
+    assert len(_campaigns(engine)) == 1
 
 
 def _campaigns(engine):

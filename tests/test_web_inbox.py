@@ -15,12 +15,12 @@ from engine.store.models import AuditEntry, InboxTask, Notification, User
 
 
 @pytest.fixture
-def drive(sqlite_engine):
-    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
-    add_web_user(sqlite_engine, "gov-bj2", Grant("assessed", region=BEIJING))
-    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
-    set_passwords(sqlite_engine)
+def drive(engine):
+    drive = Driver(engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(engine, "gov-bj2", Grant("assessed", region=BEIJING))
+    add_web_user(engine, "gov-tj", Grant("assessed", region=TIANJIN))
+    set_passwords(engine)
     return drive
 
 
@@ -60,14 +60,14 @@ def test_another_regions_task_cannot_be_claimed_or_opened(client, drive):
     assert client.get("/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
-def test_a_supervisor_reassigns_and_the_new_assignee_is_notified(client, app, sqlite_engine, drive):
+def test_a_supervisor_reassigns_and_the_new_assignee_is_notified(client, app, engine, drive):
     task = _filing(drive, BEIJING)
     login(client, "lead_agency")
     page = client.get("/inbox?scope=all")
     assert task.id in task_ids(page.text)
     assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-tj"}).status_code == 400  # wrong region
     assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-bj2"}).status_code == 302
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         assert session.get(InboxTask, task.id).assignee == "gov-bj2"
         user = session.scalars(select(User).where(User.username == "gov-bj2")).one()
         [notice] = session.scalars(select(Notification).where(Notification.user_id == user.id))
@@ -117,15 +117,15 @@ def test_the_navigation_counts_my_and_claimable_tasks(client, drive):
     assert 'id="count-mine">1<' in page.text and 'id="count-claimable">0<' in page.text
 
 
-def test_notifications_of_other_users_are_not_shown_or_marked(client, sqlite_engine, drive, clock):
-    with sqlite_engine.store.write() as session:
+def test_notifications_of_other_users_are_not_shown_or_marked(client, engine, drive, clock):
+    with engine.store.write() as session:
         tj = session.scalars(select(User).where(User.username == "gov-tj")).one()
         session.add(Notification(user_id=tj.id, at=clock.now(), kind="reminder", title="天津提醒", body="...",
                                  link="/inbox"))
     login(client, "gov-bj")
     assert "天津提醒" not in client.get("/notifications").text
     post(client, "/notifications/read")
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         assert session.scalars(select(Notification.read_at)).one() is None
 
 
@@ -149,8 +149,8 @@ def test_the_filter_menus_offer_what_the_user_may_see(client, drive):
     assert {"Task_target_filing", "Task_filing_review", "Task_indicator_scoring"} <= set(_options(page, "step"))
 
 
-def test_a_campaign_without_open_tasks_leaves_the_menu(client, sqlite_engine, drive):
-    with sqlite_engine.store.write() as session:
+def test_a_campaign_without_open_tasks_leaves_the_menu(client, engine, drive):
+    with engine.store.write() as session:
         session.execute(delete(InboxTask))  # as if every task of the campaign were done
     login(client, "lead_agency")
     assert _options(client.get("/inbox?scope=all").text, "campaign") == []

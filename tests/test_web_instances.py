@@ -15,11 +15,11 @@ from engine.accounts import Grant
 
 
 @pytest.fixture
-def drive(sqlite_engine):
-    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
-    add_web_user(sqlite_engine, "unit-moa", Grant("member_unit", unit="moa"))
-    set_passwords(sqlite_engine)
+def drive(engine):
+    drive = Driver(engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(engine)
     return drive
 
 

@@ -22,12 +22,12 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
-def drive(sqlite_engine):
-    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
-    add_web_user(sqlite_engine, "gov-bj", Grant("assessed", region=BEIJING))
-    add_web_user(sqlite_engine, "gov-tj", Grant("assessed", region=TIANJIN))
-    add_web_user(sqlite_engine, "unit-moa", Grant("member_unit", unit="moa"))
-    set_passwords(sqlite_engine)
+def drive(engine):
+    drive = Driver(engine, "national-2013", [BEIJING, TIANJIN])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    add_web_user(engine, "gov-tj", Grant("assessed", region=TIANJIN))
+    add_web_user(engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(engine)
     return drive
 
 
@@ -49,7 +49,7 @@ def test_the_filing_form_has_one_row_per_indicator_and_the_instructions(client, 
     assert "<strong>6 月 30 日前</strong>" in page
 
 
-def test_an_error_is_shown_at_its_field_and_nothing_changes(client, sqlite_engine, drive):
+def test_an_error_is_shown_at_its_field_and_nothing_changes(client, engine, drive):
     task = drive.ready("Task_target_filing", BEIJING)[0]
     login(client, "gov-bj")
     page = client.get(f"/tasks/{task.id}").text
@@ -60,7 +60,7 @@ def test_an_error_is_shown_at_its_field_and_nothing_changes(client, sqlite_engin
     assert drive.ready("Task_target_filing", BEIJING)[0].id == task.id
 
 
-def test_a_draft_is_kept_until_submission(client, sqlite_engine, drive):
+def test_a_draft_is_kept_until_submission(client, engine, drive):
     task = drive.ready("Task_target_filing", BEIJING)[0]
     login(client, "gov-bj")
     page = client.get(f"/tasks/{task.id}").text
@@ -70,7 +70,7 @@ def test_a_draft_is_kept_until_submission(client, sqlite_engine, drive):
     assert 'value="≥ 97.5%"' in page and "草稿保存于" in page
     done = post(client, f"/tasks/{task.id}", form | {"action": "submit"})
     assert done.status_code == 302 and done.location.startswith("/instances/")
-    with sqlite_engine.store.read() as session:  # dropped with the task, in the completion's transaction
+    with engine.store.read() as session:  # dropped with the task, in the completion's transaction
         assert session.scalars(select(TaskDraft).where(TaskDraft.task_id == task.id)).all() == []
 
 
@@ -121,7 +121,7 @@ def _self_evaluation(drive, **extra) -> dict:
     return data | extra
 
 
-def test_evidence_is_uploaded_checked_listed_and_downloadable(client, app, sqlite_engine, drive):
+def test_evidence_is_uploaded_checked_listed_and_downloadable(client, app, engine, drive):
     task = _at_self_evaluation(drive)
     login(client, "gov-bj")
     form = _self_evaluation(drive, action="save", evidence_upload=(io.BytesIO(PDF), "../自评 报告.pdf"))
@@ -143,7 +143,7 @@ def test_evidence_is_uploaded_checked_listed_and_downloadable(client, app, sqlit
         login(other, user)
         with other.get(f"/instances/{task.instance_id}/files/{digest}") as response:
             assert response.status_code == status, user
-    with sqlite_engine.store.read() as session:
+    with engine.store.read() as session:
         [row] = session.scalars(select(EvidenceFile))
         assert (row.uploader, row.size, row.task_id) == ("gov-bj", len(PDF), task.id)
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "upload")).one().data["sha256"] == digest
@@ -208,10 +208,10 @@ def test_refused_file_kinds(content):
         files.sniff(content)
 
 
-def test_uploads_over_the_size_limit_are_refused(sqlite_engine, drive, tmp_path):
+def test_uploads_over_the_size_limit_are_refused(engine, drive, tmp_path):
     from web import create_app
 
-    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
+    app = create_app({"ENGINE": engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
                       "MAX_UPLOAD_BYTES": 1024})
     task = _at_self_evaluation(drive)
     client = app.test_client()
@@ -244,10 +244,10 @@ def test_instructions_are_rendered_safely():
     assert "<script" not in html and 'href="javascript' not in html
 
 
-def test_a_request_larger_than_the_limit_is_refused_whole(sqlite_engine, drive, tmp_path):
+def test_a_request_larger_than_the_limit_is_refused_whole(engine, drive, tmp_path):
     from web import create_app
 
-    app = create_app({"ENGINE": sqlite_engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
+    app = create_app({"ENGINE": engine, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
                       "MAX_UPLOAD_BYTES": 1024})
     assert app.config["MAX_CONTENT_LENGTH"] == 5 * 1024 + 1024 * 1024
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a small body: the test client keeps it in memory
