@@ -196,15 +196,16 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
               help="Request threads per process.")
 @click.option("--worker-socket", type=int, hidden=True)
 @click.option("--worker-notify", type=int, hidden=True)
+@click.option("--worker-parent", type=int, hidden=True)
 @_reports_errors
 def serve(host: str, port: int, demo: bool, scheduler: bool, processes: int, threads: int,
-          worker_socket: int | None, worker_notify: int | None) -> None:
+          worker_socket: int | None, worker_notify: int | None, worker_parent: int | None) -> None:
     """Run the web app (waitress) on HOST:PORT."""
     from web import serve as web_serve  # only this command loads the web app: engine/ never imports Flask
 
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every wake-up at INFO
     if worker_socket is not None:
-        web_serve.worker(worker_socket, worker_notify, threads)
+        web_serve.worker(worker_socket, worker_notify, worker_parent, threads)
         return
     web_serve.run(host, port, demo, threads=threads, scheduler=scheduler, processes=processes)

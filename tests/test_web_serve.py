@@ -119,6 +119,25 @@ def test_several_serving_processes_share_the_port_and_one_that_dies_is_replaced(
     assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)  # stopped with the first process
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_serving_processes_end_with_the_first_however_it_is_stopped(tmp_path, stop):
+    """A service manager's SIGTERM stops the workers with it; after a SIGKILL they notice and exit."""
+    with kaohe_serve(tmp_path, "--processes", "2") as (server, port, _banner):
+        assert get(port, "/login")[0] == 200
+        [worker] = children(server.pid)
+        server.send_signal(stop)
+        server.wait(20)
+        for _ in range(50):
+            if not Path(f"/proc/{worker}").exists() or "Z (zombie)" in Path(f"/proc/{worker}/status").read_text():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {worker} still runs after {stop!r} to the first process")
+        with pytest.raises(ConnectionRefusedError):  # nobody holds the port any more
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
 def test_a_workers_timer_changes_reach_the_first_process_through_the_pipe(sqlite_engine):
     woken = threading.Event()
     with socket.socket() as listener:

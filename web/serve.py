@@ -79,14 +79,21 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
         click.echo(f"{processes} 个进程 processes serve the port, {threads} threads each")
     click.echo(f"Kaohe 考核: {url}/")
     settle()
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: shut down as on Ctrl-C
     try:
         waitress_serve(app, sockets=[listener], threads=threads)
+    except KeyboardInterrupt:
+        click.echo("已停止 stopped")
     finally:
         if workers is not None:
             workers.stop()
         if background is not None:
             background.shutdown()
         listener.close()
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def settle() -> None:
@@ -143,7 +150,8 @@ class Workers:
     def _spawn(self) -> subprocess.Popen:
         fd = self.listener.fileno()
         command = [sys.executable, "-c", "from engine.cli import main; main()", "serve", "--worker-socket", str(fd),
-                   "--worker-notify", str(self._write), "--threads", str(self.threads)]
+                   "--worker-notify", str(self._write), "--worker-parent", str(os.getpid()),
+                   "--threads", str(self.threads)]
         return subprocess.Popen(command, pass_fds=(fd, self._write))
 
     def _watch(self) -> None:
@@ -173,20 +181,30 @@ class Workers:
                     logger.exception("re-arming the scheduler after a worker's timer change failed")
 
 
-def worker(fd: int, notify: int | None, threads: int) -> None:
-    """A serving process started by ``Workers``: the app on the inherited socket until SIGTERM."""
+def worker(fd: int, notify: int | None, parent: int | None, threads: int) -> None:
+    """A serving process started by ``Workers``: the app on the inherited socket until SIGTERM, or until the
+    process ``parent`` is gone."""
     from waitress import serve as waitress_serve
 
     from . import create_app
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the first process stops us
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="kaohe-parent", daemon=True).start()
     app = create_app()
     if notify is not None:
         tell_timer_changes(app.extensions["kaohe"], notify)
     listener = socket.socket(fileno=fd)
     settle()
     waitress_serve(app, sockets=[listener], threads=threads)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the first process is gone (killed outright, it could not stop us)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def tell_timer_changes(engine, fd: int) -> None:
