@@ -123,20 +123,17 @@ def menus(session: Session, engine, who: Viewer) -> Menus:
         grants = [g for g in who.grants if g.variant in (None, campaign.variant)]
         everywhere = who.is_admin or any(g.region is None for g in grants)
         regions = set(campaign.regions) if everywhere else {g.region for g in grants} & set(campaign.regions)
-        if not (everywhere or regions):
-            continue
-        campaigns[campaign.id] = campaign
-        codes |= regions
         version = engine.version(session, campaign.version_id)
         every_step = who.is_admin or any(g.role in SUPERVISORS for g in grants)
         roles = {g.role for g in grants}
-        names = {}
-        for spec, _subprocesses in version.specs.values():
-            names.update((s.bpmn_id, s.bpmn_name or s.bpmn_id) for s in spec.task_specs.values()
-                         if getattr(s, "bpmn_id", None) in version.user_tasks)
-        for bpmn_id, info in version.user_tasks.items():
-            if bpmn_id in names and (every_step or info["role"] in roles):
-                steps.setdefault(bpmn_id, names[bpmn_id])
+        mine = [(bpmn_id, name) for bpmn_id, name in version.step_names.items()
+                if every_step or version.user_tasks[bpmn_id]["role"] in roles]
+        if not mine or not (everywhere or regions):  # no step of the viewer's, or none of its regions
+            continue
+        campaigns[campaign.id] = campaign
+        codes |= regions
+        for bpmn_id, name in mine:
+            steps.setdefault(bpmn_id, name)
     names = select(Region.code, Region.name)
     if len(codes) <= 100:  # a long IN list costs more to build and send than the whole (small) table
         names = names.where(Region.code.in_(codes))

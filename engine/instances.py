@@ -45,6 +45,15 @@ class LoadedVersion:
     def user_tasks(self) -> dict:
         return self.manifest.get("user_tasks", {})
 
+    @cached_property
+    def step_names(self) -> dict[str, str]:
+        """Every user task's BPMN id and name, in the bundle's order."""
+        names = {}
+        for spec, _subprocesses in self.specs.values():
+            names.update((s.bpmn_id, s.bpmn_name or s.bpmn_id) for s in spec.task_specs.values()
+                         if getattr(s, "bpmn_id", None) in self.user_tasks)
+        return {bpmn_id: names[bpmn_id] for bpmn_id in self.user_tasks if bpmn_id in names}
+
     def form(self, name: str) -> dict:
         return self.validator(name).schema
 

@@ -149,6 +149,13 @@ def test_the_filter_menus_offer_what_the_user_may_see(client, drive):
     assert {"Task_target_filing", "Task_filing_review", "Task_indicator_scoring"} <= set(_options(page, "step"))
 
 
+def test_a_user_of_another_procedure_is_offered_nothing_of_this_campaign(client, engine, drive):
+    add_web_user(engine, "ziyang-gov", Grant("assessed", variant="ziyang-2016"))  # the national one runs
+    login(client, "ziyang-gov")
+    page = client.get("/inbox").text
+    assert _options(page, "campaign") == _options(page, "step") == _options(page, "region") == []
+
+
 def test_a_campaign_without_open_tasks_leaves_the_menu(client, engine, drive):
     with engine.store.write() as session:
         session.execute(delete(InboxTask))  # as if every task of the campaign were done
