@@ -56,10 +56,17 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    ca_file: str | None = None  # PEM certificates to trust instead of the system's: an intranet's own CA
 
     def __post_init__(self):
         if self.security not in DEFAULT_PORTS:
             raise ValueError(f"KAOHE_SMTP_SECURITY must be none, starttls or ssl, not {self.security!r}")
+        if self.ca_file is not None:
+            try:
+                ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"KAOHE_SMTP_CA_FILE must be a readable PEM file of CA certificates, "
+                                 f"not {self.ca_file!r}: {exc}") from exc
         if not _ADDRESS.fullmatch(parseaddr(self.sender)[1]):
             raise ValueError(f"KAOHE_SMTP_FROM must be an address like '考核系统 <kaohe@example.gov.cn>', "
                              f"not {self.sender!r}")
@@ -77,7 +84,7 @@ class SmtpSettings:
             raise ValueError(f"KAOHE_SMTP_PORT must be a number, not {port!r}")
         return cls(host=host, port=int(port) if port else DEFAULT_PORTS.get(security, 0), security=security,
                    username=env.get("KAOHE_SMTP_USER") or None, password=env.get("KAOHE_SMTP_PASSWORD") or None,
-                   sender=env.get("KAOHE_SMTP_FROM", ""))
+                   sender=env.get("KAOHE_SMTP_FROM", ""), ca_file=env.get("KAOHE_SMTP_CA_FILE") or None)
 
 
 class Mailer:
@@ -101,7 +108,7 @@ class Mailer:
     def send(self, message: EmailMessage) -> None:
         """Deliver one message; raises ``smtplib.SMTPException`` or ``OSError`` when it is not accepted."""
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file)  # verifies the certificate and the host name
         if s.security == "ssl":
             client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
         else:

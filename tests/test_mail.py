@@ -6,11 +6,14 @@ import email
 import email.policy
 import logging
 import socket
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
@@ -271,6 +274,62 @@ def test_login(sqlite_store, clock, smtp, password, report):
     assert send_pending(sqlite_store, clock, Mailer(settings)) == report
     if report.retried:
         assert row(sqlite_store, mail_id).last_error.startswith("535 ")
+
+
+class TlsRecorder(Recorder):
+    """Keeps each message with the TLS version of the conversation it came in (None: in the clear)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tls: list[str | None] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        tls = server.transport.get_extra_info("ssl_object")
+        self.tls.append(tls.version() if tls else None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture(scope="module")
+def intranet_ca():
+    """A CA of our own, as an intranet has, and a certificate it signed for the mail server at 127.0.0.1."""
+    ca = trustme.CA(organization_name="某省政务内网 CA")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    return ca, server
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_mail_goes_encrypted_to_a_server_with_an_intranet_certificate(sqlite_store, clock, smtp, intranet_ca,
+                                                                      tmp_path, security):
+    ca, server_context = intranet_ca
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    tls = {"tls_context": server_context, "require_starttls": True} if security == "starttls" else \
+        {"ssl_context": server_context}
+    server, settings = smtp(TlsRecorder(), **tls)
+    settings = replace(settings, security=security, ca_file=str(tmp_path / "ca.pem"))
+    mail_id = queue(sqlite_store, clock)
+    assert send_pending(sqlite_store, clock, Mailer(settings)) == SendReport(sent=1)
+    assert row(sqlite_store, mail_id).sent_at is not None
+    assert server.tls[0] in ("TLSv1.2", "TLSv1.3") and server.messages[0]["Subject"] == SUBJECT
+
+
+def test_a_certificate_nobody_trusts_here_is_refused_and_retried(sqlite_store, clock, smtp, intranet_ca):
+    """Without the intranet CA (the system's CAs only) the mail is not handed over in the clear: it waits,
+    with the reason on its row, until an administrator sets KAOHE_SMTP_CA_FILE."""
+    server, settings = smtp(TlsRecorder(), tls_context=intranet_ca[1], require_starttls=True)
+    mail_id = queue(sqlite_store, clock)
+    assert send_pending(sqlite_store, clock, Mailer(replace(settings, security="starttls"))) == SendReport(retried=1)
+    assert "CERTIFICATE_VERIFY_FAILED" in row(sqlite_store, mail_id).last_error and server.messages == []
+
+
+def test_a_ca_file_that_is_not_one_names_the_variable(tmp_path):
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(ValueError, match="KAOHE_SMTP_CA_FILE"):
+        SmtpSettings.from_env({"KAOHE_SMTP_HOST": "h", "KAOHE_SMTP_FROM": SENDER,
+                               "KAOHE_SMTP_CA_FILE": str(tmp_path / "ca.pem")})
+    with pytest.raises(ValueError, match="KAOHE_SMTP_CA_FILE"):
+        SmtpSettings.from_env({"KAOHE_SMTP_HOST": "h", "KAOHE_SMTP_FROM": SENDER,
+                               "KAOHE_SMTP_CA_FILE": str(tmp_path / "missing.pem")})
 
 
 @pytest.mark.parametrize("address", ["", "zhangsan", "a@b.cn\nBcc: c@d.cn", "a@b.cn, c@d.cn"])
