@@ -65,16 +65,29 @@ def listing(who: Viewer, now: datetime, wanted: Filter) -> Select:
     return query.where(visible(who) if wanted.scope == "all" else covering(who))
 
 
+#: The navigation's figures stop counting here (shown as "999+"): a lead agency may have thousands of tasks to
+#: claim, and counting every one cost more than the page's list.
+COUNT_CAP = 1000
+
+
 def counts(session: Session, who: Viewer, now: datetime) -> dict[str, int]:
-    """The figures in the navigation: my tasks, claimable tasks, overdue among them, unread notices."""
-    figures = select(func.count(), func.sum(case((InboxTask.due_at < now, 1), else_=0))).where(covering(who))
-    # Two counts, each on its own index (ix_inbox_assignee, ix_inbox_free), where one over "free OR mine" read
-    # every row of the lead agency's thousands.
-    mine, mine_late = session.execute(figures.where(InboxTask.assignee == who.username)).one()
-    free, free_late = session.execute(figures.where(InboxTask.assignee.is_(None))).one()
-    unread = session.scalar(select(func.count()).select_from(Notification)
-                            .where(Notification.user_id == who.user_id, Notification.read_at.is_(None)))
-    return {"mine": mine, "claimable": free, "overdue": (mine_late or 0) + (free_late or 0), "unread": unread}
+    """The figures in the navigation: my tasks, claimable tasks, overdue among them, unread notices; each at
+    most COUNT_CAP."""
+
+    def figures(whose) -> tuple[int, int]:
+        # In due order on the index (ix_inbox_assignee, ix_inbox_free), so the first COUNT_CAP rows hold every
+        # overdue one whenever there are fewer than COUNT_CAP of those.
+        first = (select(InboxTask.due_at).where(covering(who), whose)
+                 .order_by(InboxTask.due_at.is_(None), InboxTask.due_at).limit(COUNT_CAP).subquery())
+        found, late = session.execute(select(func.count(), func.sum(case((first.c.due_at < now, 1), else_=0)))).one()
+        return found, late or 0
+
+    mine, mine_late = figures(InboxTask.assignee == who.username)
+    free, free_late = figures(InboxTask.assignee.is_(None))
+    unread = session.scalar(select(func.count()).select_from(
+        select(Notification.id).where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
+        .limit(COUNT_CAP).subquery()))
+    return {"mine": mine, "claimable": free, "overdue": min(mine_late + free_late, COUNT_CAP), "unread": unread}
 
 
 def covering(who: Viewer):

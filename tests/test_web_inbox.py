@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from drive import Driver
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select, update
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords, task_ids
 
 from engine.accounts import Grant
@@ -115,6 +116,31 @@ def test_the_navigation_counts_my_and_claimable_tasks(client, drive):
     post(client, f"/tasks/{_filing(drive, BEIJING).id}/claim")
     page = client.get("/inbox")
     assert 'id="count-mine">1<' in page.text and 'id="count-claimable">0<' in page.text
+
+
+def test_the_navigation_stops_counting_at_999(client, engine, drive, clock):
+    """A lead agency with thousands of tasks to claim sees 999+ (counted on the index, up to 1,000)."""
+    filing = _filing(drive, BEIJING)
+    with engine.store.write() as session:
+        row = {c.name: getattr(filing, c.name) for c in InboxTask.__table__.columns}
+        session.execute(insert(InboxTask), [dict(row, id=str(uuid.uuid4()), role="lead_agency",
+                                                 due_at=clock.now() - timedelta(days=1 + n % 3))
+                                            for n in range(1200)])
+    login(client, "lead_agency")
+    page = client.get("/inbox").text
+    assert 'id="count-claimable">999+<' in page and 'id="count-overdue">999+<' in page
+    with engine.store.write() as session:  # 1,001 left, 2 of them overdue
+        session.execute(update(InboxTask).where(InboxTask.role == "lead_agency").values(due_at=None))
+        ids = list(session.scalars(select(InboxTask.id).where(InboxTask.role == "lead_agency").limit(2)))
+        session.execute(update(InboxTask).where(InboxTask.id.in_(ids)).values(due_at=clock.now() - timedelta(days=1)))
+        session.execute(delete(InboxTask).where(InboxTask.role == "lead_agency", InboxTask.due_at.is_(None),
+                                                InboxTask.id.not_in(list(session.scalars(
+                                                    select(InboxTask.id).where(InboxTask.role == "lead_agency",
+                                                                               InboxTask.due_at.is_(None))
+                                                    .limit(999))))))
+        assert session.scalar(select(func.count()).where(InboxTask.role == "lead_agency")) == 1001
+    page = client.get("/inbox").text
+    assert 'id="count-claimable">999+<' in page and 'id="count-overdue">2<' in page
 
 
 def test_notifications_of_other_users_are_not_shown_or_marked(client, engine, drive, clock):

@@ -15,6 +15,7 @@ from engine import access, config
 from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
+from engine.inbox import COUNT_CAP
 from engine.signin import Policy
 from engine.store import Store
 
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.context_processor(_template_globals)
     app.jinja_env.filters["localtime"] = lambda t, fmt="%Y-%m-%d %H:%M": local(t).strftime(fmt) if t else ""
     app.jinja_env.filters["options"] = options
+    app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
 
     from . import admin, api, auth, campaigns, inbox, instances, tasks
 
@@ -104,7 +106,7 @@ def _headers(response):
 
 
 def _template_globals() -> dict:
-    from engine import inbox
+    from engine import inbox  # not at the top: web.inbox, the blueprint, takes that name in this package
 
     from .security import csrf_token, engine, now
 
