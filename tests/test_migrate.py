@@ -1,0 +1,46 @@
+"""Migrations: every one can be undone and redone, and an upgrade keeps the data it finds."""
+
+from __future__ import annotations
+
+from alembic import command
+from drive import Driver
+from sqlalchemy import inspect, select
+
+from engine.store import upgrade
+from engine.store.migrate import alembic_config
+from engine.store.models import InboxTask
+
+BEIJING = "110000"
+
+
+def _tables_and_indexes(store) -> dict[str, set[str]]:
+    """Each table's index names, from the catalogue (SQLAlchemy's reflection skips expression indexes)."""
+    catalogue = ("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'" if store.dialect == "sqlite" else
+                 "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    with store.engine.connect() as connection:
+        found = {t: set() for t in inspect(connection).get_table_names()}
+        for table, index in connection.exec_driver_sql(catalogue):
+            found.setdefault(table, set()).add(index)
+    return found
+
+
+def test_every_migration_is_undone_and_redone_to_the_same_schema(store):
+    migrated = _tables_and_indexes(store)
+    command.downgrade(alembic_config(store), "base")
+    assert set(_tables_and_indexes(store)) <= {"alembic_version"}
+    upgrade(store)
+    assert _tables_and_indexes(store) == migrated
+
+
+def test_the_inbox_order_indexes_are_added_to_a_database_with_open_tasks(engine):
+    """0006 on a database at 0005 with a running campaign: the tasks stay, the new indexes serve them."""
+    Driver(engine, "national-2013", [BEIJING])
+    with engine.store.read() as session:
+        before = set(session.scalars(select(InboxTask.id)))
+    command.downgrade(alembic_config(engine.store), "0005")
+    assert "ix_inbox_free" not in _tables_and_indexes(engine.store)["inbox_task"]
+    upgrade(engine.store)
+    indexes = _tables_and_indexes(engine.store)["inbox_task"]
+    assert {"ix_inbox_free", "ix_inbox_order", "ix_inbox_role_region"} <= indexes
+    with engine.store.read() as session:
+        assert set(session.scalars(select(InboxTask.id))) == before and before
