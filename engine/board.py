@@ -67,9 +67,8 @@ class Board:
 
 def steps_of(version, process_id: str) -> list[tuple[str, str]]:
     """A process's user tasks in the bundle's order, as (bpmn id, name)."""
-    spec = version.specs[process_id][0]
-    names = {s.bpmn_id: s.bpmn_name or s.bpmn_id for s in spec.task_specs.values() if getattr(s, "bpmn_id", None)}
-    return [(bpmn_id, names[bpmn_id]) for bpmn_id in version.user_tasks if bpmn_id in names]
+    ids = {getattr(s, "bpmn_id", None) for s in version.specs[process_id][0].task_specs.values()}
+    return [(bpmn_id, name) for bpmn_id, name in version.step_names.items() if bpmn_id in ids]
 
 
 def progress(session: Session, instance_ids: list[int]) -> tuple[dict, dict]:

@@ -58,33 +58,25 @@ class Store:
     def write(self, durable: bool = True) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error; not ``durable``: its commit does
         not wait for the disk (PostgreSQL), for what a crash may lose harmlessly, such as a last-use time."""
-        if self._writer is not None:
-            # SQLite has one writer at a time. Threads of this process queue here, woken in turn, instead of
-            # in SQLite's busy handler, which sleeps ever longer between tries (up to 100 ms) whoever released.
-            if not self._writer.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-                raise Conflict("数据库正忙，请稍后重试 (the database is busy; try again)")
-            try:
-                with self._write_transaction(durable) as session:
-                    yield session
-            finally:
+        # SQLite has one writer at a time. Threads of this process queue here, woken in turn, instead of in
+        # SQLite's busy handler, which sleeps ever longer between tries (up to 100 ms) whoever released.
+        if self._writer is not None and not self._writer.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise Conflict("数据库正忙，请稍后重试 (the database is busy; try again)")
+        try:
+            with self._writes() as session:
+                try:
+                    with session.begin():
+                        if not durable and self.dialect == "postgresql":
+                            session.execute(text("SET LOCAL synchronous_commit = off"))
+                        yield session
+                except OperationalError as exc:
+                    if _is_lock_timeout(exc):
+                        raise Conflict("另一个操作正在处理该流程实例，请稍后重试 "
+                                       "(the instance is busy; try again)") from exc
+                    raise
+        finally:
+            if self._writer is not None:
                 self._writer.release()
-        else:
-            with self._write_transaction(durable) as session:
-                yield session
-
-    @contextmanager
-    def _write_transaction(self, durable: bool) -> Iterator[Session]:
-        with self._writes() as session:
-            try:
-                with session.begin():
-                    if not durable and self.dialect == "postgresql":
-                        session.execute(text("SET LOCAL synchronous_commit = off"))
-                    yield session
-            except OperationalError as exc:
-                if _is_lock_timeout(exc):
-                    raise Conflict("另一个操作正在处理该流程实例，请稍后重试 "
-                                   "(the instance is busy; try again)") from exc
-                raise
 
     def lock_instance(self, session: Session, instance_id: int) -> Instance:
         """Load an instance and hold its row lock until the transaction ends."""
