@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import scoring
+from . import results, scoring
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
 #: The form of the task after which results are public.
@@ -45,7 +45,7 @@ class Board:
     campaign_row: Row | None
     rows: list[Row]
     grades: list[str]
-    results: list[dict] = field(default_factory=list)  # ranked: region, name, score, grade, veto, rank
+    results: list[dict] = field(default_factory=list)  # results.table: rank, region, name, score, grade, …
     announced: bool = False
     announcement: str | None = None
     announced_on: str | None = None
@@ -103,7 +103,7 @@ def _row(instance: Instance, name: str, steps, done: dict, ready: list[InboxTask
 
 
 def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
-    """The board of one campaign; results come from the campaign instance's data."""
+    """The board of one campaign; results come from their rows."""
     version = engine.version(session, campaign.version_id)
     manifest = version.manifest
     instances = list(session.scalars(select(Instance).where(Instance.campaign_id == campaign.id)))
@@ -123,19 +123,11 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
     announced = campaign_row is not None and any(b in done[campaign_row.instance_id] for b in notify)
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades", [])),
                   announced=announced)
-    if campaign_row is not None:
+    board.results = results.table(session, campaign.id, names)
+    if announced:
         data = engine.instance_data(campaign_row.instance_id)
-        board.results = results(data, names)
-        if announced:
-            board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
+        board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
     return board
-
-
-def results(data: dict, names: dict[str, str]) -> list[dict]:
-    """Ranked results from campaign data: its ``ranking``, else its ``results`` ranked here."""
-    ranked = data.get("ranking") or (scoring.rank(data["results"]) if data.get("results") else [])
-    return [{"rank": r.get("rank"), "region": r["region"], "name": names.get(r["region"], r["region"]),
-             "score": str(r.get("score")), "grade": r.get("grade"), "veto": bool(r.get("veto"))} for r in ranked]
 
 
 def announced(session: Session, engine, campaign: Campaign) -> bool:

@@ -177,11 +177,11 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
         click.echo(f"{event['at'][:10]}  {event['event']}")
     click.echo("")
     for region in result["regions"]:
-        veto = "  否决项 veto" if region["veto"] else ""
+        veto = "  否决项 veto" + (f"（{'、'.join(region['veto_items'])}）" if region["veto_items"] else "") \
+            if region["veto"] else ""
+        outcome = f"  {'，'.join(region['outcome'])}" if region["outcome"] else ""
         click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
-                   f"{region['grade']}{veto}")
-    for item in result["rectification"]:
-        click.echo(f"整改 rectification: {item['region']} {item['name']}: {item['outcome']}")
+                   f"{region['grade'] or ''}{veto}{outcome}")
 
 
 @main.command()

@@ -14,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from . import accounts, config, mail, reminders, scoring, timers
+from . import accounts, config, mail, reminders, timers
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
+from .errors import KaoheError
 from .store import Store, upgrade
 from .store.models import InboxTask
 
@@ -203,24 +204,57 @@ class Simulation:
         self.timeline.append({"at": local(self.clock.now()).isoformat(), "event": event, **details})
 
     def _result(self, campaign_id: int) -> dict:
-        results, rectification = [], []
-        for instance in self.engine.campaign_instances(campaign_id):
+        """What the engine recorded: every instance finished, each region's result, rank and what followed.
+
+        Nothing is computed here that the engine did not: a campaign that did not finish is an error."""
+        instances = self.engine.campaign_instances(campaign_id)
+        unfinished = [i for i in instances if i.status != "completed"]
+        if unfinished:
+            waits = "；".join(f"{self.region_names.get(i.region, i.region) if i.region else '年度考核'}"
+                             f"（{'、'.join(self.engine.waiting_on(i.id)) or '无可办理的步骤'}）"
+                             for i in unfinished[:10])
+            raise SimulationIncomplete(f"模拟结束时仍有 {len(unfinished)} 个流程实例未完成 "
+                                       f"({len(unfinished)} instances did not finish): {waits}")
+        reported = {r["region"]: r for r in self.engine.results(campaign_id)}
+        regions, rectification = [], []
+        for instance in instances:
             if instance.region is None:
                 continue
             data = self.engine.instance_data(instance.id)
-            results.append({"region": instance.region, "name": self.region_names.get(instance.region, ""),
-                            "score": data.get("score"), "grade": data.get("grade"),
-                            "veto": bool(data.get("veto_incident")), "status": instance.status})
+            result = reported.get(instance.region) or {}
+            outcome = _outcome(result.get("consequences") or {}, data)
+            name = self.region_names.get(instance.region, "")
+            regions.append({"region": instance.region, "name": name, "score": result.get("score"),
+                            "grade": result.get("grade"), "veto": bool(result.get("veto")),
+                            "veto_items": result.get("veto_items", []), "rank": result.get("rank"),
+                            "consequences": result.get("consequences") or {}, "outcome": outcome,
+                            "status": instance.status})
             if "rectification_verdict" in data:
-                outcome = ("整改到位" if data["rectification_verdict"] == "adequate" else "整改不到位，已约谈")
-                rectification.append({"region": instance.region, "name": results[-1]["name"], "outcome": outcome})
-        scored = [r for r in results if r["score"] is not None]
-        ranks = {r["region"]: r["rank"] for r in scoring.rank(scored)}
-        for r in results:
-            r["rank"] = ranks.get(r["region"])
-        results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
-        return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
+                rectification.append({"region": instance.region, "name": name, "outcome": "，".join(outcome)})
+        regions.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
+        return {"variant": self.bundle.key, "year": self.year, "regions": regions, "timeline": self.timeline,
                 "rectification": rectification}
+
+
+class SimulationIncomplete(KaoheError):
+    """A simulated campaign ended with instances still running: the procedure can get stuck."""
+
+    code = "simulation_incomplete"
+
+
+def _outcome(consequences: dict, data: dict) -> list[str]:
+    """What happened to a region after the announcement, in words: every consequence, not the first one."""
+    words = []
+    if consequences.get("commended"):
+        words.append("通报表扬")
+    if consequences.get("must_rectify"):
+        words.append("书面整改")
+    verdict = data.get("rectification_verdict")
+    if verdict is not None:
+        words.append("整改到位" if verdict == "adequate" else "整改不到位")
+    if consequences.get("interview") or "interviewed_on" in data:
+        words.append("约谈" + (f"（{data['interviewed_on']}）" if "interviewed_on" in data else ""))
+    return words
 
 
 _UNKNOWN = object()
