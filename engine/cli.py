@@ -161,7 +161,8 @@ def scheduler(link_base: str) -> None:
 @main.command()
 @click.argument("variant")
 @click.option("--year", type=int, required=True)
-@click.option("--regions", "region_count", type=int, help="Assess only the first N regions.")
+@click.option("--regions", "region_count", type=click.IntRange(1), help="Assess only the first N regions "
+              "(more than the bundle lists: made-up regions 模拟地区1, 2, … are added).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_reports_errors

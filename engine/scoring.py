@@ -124,17 +124,18 @@ def total_score(unit_scores: list[dict]) -> str:
 
 
 def rank(results: list[dict]) -> list[dict]:
-    """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3)."""
+    """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3); a region whose `veto`
+    is true comes after every other. For procedures written before ``results:`` (engine/results.py)."""
     try:
-        rows = [(_decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]), dict(r))
-                for r in results]
+        rows = [(bool(r.get("veto")), _decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]),
+                 dict(r)) for r in results]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ExpressionError(f"rank expects [{{'region', 'score', ...}}]: {exc!r}") from None
-    rows.sort(key=lambda row: (-row[0], row[1]))
+    rows.sort(key=lambda row: (row[0], -row[1], row[2]))
     ranked, previous, current = [], None, 0
-    for position, (score, _, row) in enumerate(rows, 1):
-        if score != previous:
-            previous, current = score, position
+    for position, (vetoed, score, _, row) in enumerate(rows, 1):
+        if (vetoed, score) != previous:
+            previous, current = (vetoed, score), position
         row["rank"] = current
         ranked.append(row)
     return ranked

@@ -20,7 +20,7 @@ from .clock import CHINA, VirtualClock, local
 from .engine import Engine
 from .errors import KaoheError
 from .store import Store, upgrade
-from .store.models import InboxTask
+from .store.models import InboxTask, Region
 
 #: Chances the scripted actors take the less common branch, once per instance and decision.
 CHANCES = {"filing_decision": ("return", 0.15), "approval": ("return", 0.5), "confirmation": ("rescore", 0.05),
@@ -57,6 +57,8 @@ class Simulation:
         self.scheme = bundle.scheme
         self.region_names = {r["code"]: r["name"] for r in bundle.regions}
         self.codes = [r["code"] for r in bundle.regions][:regions]
+        if regions is not None and regions > len(self.codes):  # more than the bundle lists: made-up ones
+            self._add_synthetic_regions(store, regions - len(self.codes))
         self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
@@ -69,6 +71,14 @@ class Simulation:
         start = bundle.manifest.get("simulation_start", "06-01" if bundle.manifest["assessment_year"] == "july"
                                     else "01-05")
         self.clock.set(self._at(date(year, *map(int, start.split("-")))))
+
+    def _add_synthetic_regions(self, store: Store, count: int) -> None:
+        """Regions named 模拟地区1, 2, …, to try a procedure on more regions than its bundle lists."""
+        made = {f"S{n:07d}": f"模拟地区{n}" for n in range(1, count + 1)}
+        with store.write() as session:
+            session.add_all(Region(code=code, name=name, region_set=self.bundle.key) for code, name in made.items())
+        self.region_names.update(made)
+        self.codes.extend(made)
 
     def run(self) -> dict:
         campaign = self.engine.start_campaign(self.bundle.key, self.year, self.codes, actor="simulation")
