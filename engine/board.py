@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import results, scoring
-from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region
+from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region, Result
 
+#: Consequences in words, for the Excel export (pages translate them).
+CONSEQUENCES = {"commended": "通报表扬", "must_rectify": "书面整改", "interview": "约谈"}
 #: The form of the task after which results are public.
 NOTIFICATION_FORM = "notification.schema.json"
 
@@ -106,7 +108,9 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
     """The board of one campaign; results come from their rows."""
     version = engine.version(session, campaign.version_id)
     manifest = version.manifest
-    instances = list(session.scalars(select(Instance).where(Instance.campaign_id == campaign.id)))
+    # The columns a row shows, not the instances' state (tens of KB each): a 2,850-region board read 60 MB.
+    instances = session.execute(select(Instance.id, Instance.region, Instance.status)
+                                .where(Instance.campaign_id == campaign.id)).all()
     names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(campaign.regions))).all())
     done, ready = progress(session, [i.id for i in instances])
     steps = steps_of(version, manifest["region_process"])
@@ -125,9 +129,27 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
                   announced=announced)
     board.results = results.table(session, campaign.id, names)
     if announced:
-        data = engine.instance_data(campaign_row.instance_id)
-        board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
+        _announcement(engine, board, campaign_row.instance_id)
     return board
+
+
+def published(session: Session, engine, campaign: Campaign) -> Board:
+    """A campaign's results and announcement without its board: the ranking rows, not every instance."""
+    version = engine.version(session, campaign.version_id)
+    codes = select(Result.region).where(Result.campaign_id == campaign.id)
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    board = Board(campaign, [], [], None, [], list(version.manifest.get("grades", [])),
+                  results=results.table(session, campaign.id, names), announced=announced(session, engine, campaign))
+    if board.announced:
+        instance_id = session.scalar(select(Instance.id).where(Instance.campaign_id == campaign.id,
+                                                               Instance.region.is_(None)))
+        _announcement(engine, board, instance_id)
+    return board
+
+
+def _announcement(engine, board: Board, campaign_instance_id: int) -> None:
+    data = engine.instance_data(campaign_instance_id)
+    board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
 
 
 def announced(session: Session, engine, campaign: Campaign) -> bool:
@@ -150,13 +172,15 @@ def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
     sheet.title = "考核结果"
     sheet.append([f"{campaign.label} 质量工作考核结果"])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项"])
+    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项", "结果运用"])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for r in rows:
         score = scoring.decimal(r["score"])
-        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], "是" if r["veto"] else "否"])
-    for column, width in zip("ABCDEF", (8, 12, 24, 10, 8, 10), strict=True):
+        veto = ("是" + (f"（{'、'.join(r['veto_items'])}）" if r.get("veto_items") else "")) if r["veto"] else "否"
+        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], veto,
+                      "、".join(CONSEQUENCES.get(n, n) for n, hit in r.get("consequences", {}).items() if hit)])
+    for column, width in zip("ABCDEFG", (8, 12, 24, 10, 8, 10, 24), strict=True):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()
     book.save(out)

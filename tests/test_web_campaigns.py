@@ -61,7 +61,8 @@ def test_results_chart_ranking_and_excel(client, scored):
     assert response.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
-    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否"), (2, TIANJIN, "天津市", 55, "D", "否")]
+    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否", "通报表扬"),
+                    (2, TIANJIN, "天津市", 55, "D", "否", "书面整改")]
 
 
 def test_recipients_read_results_only_once_announced(client, scored):
