@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import results, scoring
@@ -51,19 +51,21 @@ class Board:
     announced: bool = False
     announcement: str | None = None
     announced_on: str | None = None
-
-    @property
-    def overdue(self) -> int:
-        return sum(r.overdue for r in self.rows) + (self.campaign_row.overdue if self.campaign_row else 0)
+    regions: int = 0  # in the whole campaign; ``rows`` is one page of them
+    finished: int = 0
+    overdue: int = 0  # overdue tasks in the whole campaign
+    graded: dict[str, int] = field(default_factory=dict)  # how many regions have each grade
+    page: int = 1
+    pages: int = 1
 
     @property
     def completion(self) -> int:
         """Per cent of region instances that have finished."""
-        return round(100 * sum(r.status == "completed" for r in self.rows) / len(self.rows)) if self.rows else 0
+        return round(100 * self.finished / self.regions) if self.regions else 0
 
     @property
     def distribution(self) -> list[tuple[str, int]]:
-        counts = Counter(r["grade"] for r in self.results)
+        counts = self.graded or Counter(r["grade"] for r in self.results)
         return [(grade, counts.get(grade, 0)) for grade in self.grades]
 
 
@@ -104,14 +106,27 @@ def _row(instance: Instance, name: str, steps, done: dict, ready: list[InboxTask
                done=sum(c.state == "done" for c in cells.values()))
 
 
-def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
-    """The board of one campaign; results come from their rows."""
+#: Regions on one page of the board; a campaign this small also shows its ranking on the board.
+PAGE_SIZE = 100
+
+
+def build(session: Session, engine, campaign: Campaign, now: datetime, page: int = 1) -> Board:
+    """One page of a campaign's board, with figures for the whole campaign counted in the database."""
     version = engine.version(session, campaign.version_id)
     manifest = version.manifest
+    of_campaign = Instance.campaign_id == campaign.id
+    regions, finished = session.execute(
+        select(func.count(Instance.id), func.count(Instance.id).filter(Instance.status == "completed"))
+        .where(of_campaign, Instance.region.is_not(None))).one()
+    pages = max(1, -(-regions // PAGE_SIZE))
+    page = min(max(page, 1), pages)
     # The columns a row shows, not the instances' state (tens of KB each): a 2,850-region board read 60 MB.
-    instances = session.execute(select(Instance.id, Instance.region, Instance.status)
-                                .where(Instance.campaign_id == campaign.id)).all()
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(campaign.regions))).all())
+    columns = select(Instance.id, Instance.region, Instance.status)
+    instances = session.execute(columns.where(of_campaign, Instance.region.is_not(None)).order_by(Instance.region)
+                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    instances += session.execute(columns.where(of_campaign, Instance.region.is_(None))).all()
+    codes = [i.region for i in instances if i.region]
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
     done, ready = progress(session, [i.id for i in instances])
     steps = steps_of(version, manifest["region_process"])
     campaign_steps = steps_of(version, manifest["campaign_process"])
@@ -122,12 +137,17 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
         else:
             rows.append(_row(instance, names.get(instance.region, instance.region), steps, done[instance.id],
                              ready[instance.id], now))
-    rows.sort(key=lambda r: r.region or "")
     notify = {b for b, info in version.user_tasks.items() if info.get("form") == NOTIFICATION_FORM}
     announced = campaign_row is not None and any(b in done[campaign_row.instance_id] for b in notify)
+    overdue = session.scalar(select(func.count(InboxTask.id))
+                             .where(InboxTask.campaign_id == campaign.id, InboxTask.due_at < now))
+    graded = dict(session.execute(select(Result.grade, func.count()).where(Result.campaign_id == campaign.id)
+                                  .group_by(Result.grade)).all())
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades", [])),
-                  announced=announced)
-    board.results = results.table(session, campaign.id, names)
+                  announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
+                  page=page, pages=pages)
+    if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
+        board.results = results.table(session, campaign.id, names)
     if announced:
         _announcement(engine, board, campaign_row.instance_id)
     return board

@@ -81,7 +81,7 @@ def show(campaign_id: int):
         campaign = _campaign(db, campaign_id)
         if not g.viewer.sees_board(campaign.variant):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
-        view = board.build(db, engine(), campaign, now())
+        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int))
     return render_template("board.html", board=view, chart=chart(view.distribution))
 
 
