@@ -203,22 +203,23 @@ class Runner:
         other_side = Instance.region.is_(None) if row.region is not None else Instance.region.is_not(None)
         targets = list(session.scalars(select(Instance.id).where(Instance.campaign_id == row.campaign_id, other_side)
                                        .order_by(Instance.id)))
+        rules = version.rules
+        gathered = rules is not None and row.region is not None and bool(targets)
+        if gathered:
+            # Held until commit, so that of two regions reporting last at once the second counts the first;
+            # taken before the message rows, whose key references would otherwise deadlock the two.
+            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update())
         for event in events:
             for target in targets:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
                                     name=event.event_definition.name, payload=event.payload, created_at=now))
-        rules = version.rules
-        if rules is None or row.region is None or not targets:
-            return targets
-        for event in events:
-            if event.event_definition.name == rules.reported_by:
+            if gathered and event.event_definition.name == rules.reported_by:
                 results.record(session, row.campaign_id, row.id, row.region, event.payload, now)
-        # Held until commit, so that of two regions reporting last at once, the second counts the first.
-        campaign_instance = targets[0]
-        session.execute(select(Instance.id).where(Instance.id == campaign_instance).with_for_update())
+        if not gathered:
+            return targets
         expected = results.expected(session, row.campaign_id)
         names = {event.event_definition.name for event in events}
-        return targets if any(_senders(session, campaign_instance, name) >= expected for name in names) else []
+        return targets if any(_senders(session, targets[0], name) >= expected for name in names) else []
 
     def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
                     now: datetime, waiting: dict) -> list[str]:

@@ -97,7 +97,7 @@ class Simulation:
                 scheduled.add(task.id)
                 heapq.heappush(queue, (self._when(task), _identity(task), task))
             listed = now  # tasks appear at the clock's time, and it never goes back
-            work = self._next_work(stale=bool(fresh))
+            work = self._next_work(fresh)
             if work is not None and (not queue or work <= queue[0][0]):
                 self.clock.set(max(work, now))
                 self._run_due()
@@ -114,11 +114,15 @@ class Simulation:
         return self._result(campaign.id)
 
     # -- timers, reminders and escalation on the virtual clock ----------------------------------
-    def _next_work(self, stale: bool) -> datetime | None:
-        # Completing a task only removes reminder steps, so the last answer stays a safe lower bound
-        # until new tasks appear or reminders go out; it saves a query per action.
-        if stale or self._next_reminder is _UNKNOWN:
+    def _next_work(self, fresh: list[InboxTask]) -> datetime | None:
+        # Completing a task only removes reminder steps, so the last answer stays a safe lower bound until
+        # reminders go out; new tasks can only bring it forward, so only they are read: reading every open
+        # task after each action made a simulation grow with the square of its regions.
+        if self._next_reminder is _UNKNOWN:
             self._next_reminder = reminders.next_step_at(self.engine)
+        elif fresh:
+            found = reminders.next_step_at(self.engine, tasks=[t.id for t in fresh])
+            self._next_reminder = min((m for m in (self._next_reminder, found) if m), default=None)
         moments = [m for m in (self.engine.next_timer_due(), self._next_reminder) if m]
         return min(moments, default=None)
 

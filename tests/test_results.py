@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from drive import FORMS
+from drive import FORMS, Driver, race, unit_scores
 
 from engine import results
+from engine.engine import Engine
 from engine.errors import BundleError
 from engine.store.models import Region
 
@@ -103,3 +105,34 @@ def test_a_campaign_of_a_thousand_regions_is_ranked_announced_and_finished(engin
     for task in left:
         engine.complete(task.id, FORMS["Task_rectification_report"](None), "assessed")
     assert {i.status for i in engine.campaign_instances(campaign.id)} == {"completed"}
+
+
+def test_the_last_two_regions_reporting_at_once_both_count(engine, monkeypatch):
+    """Each report counts the senders under the campaign instance's lock: of two last reports committed at
+    the same moment, the second sees the first, and the campaign's gathered catch completes."""
+    regions = ["110000", "120000"]
+    drive = Driver(engine, "national-2013", regions)
+    for region in regions:
+        drive.file_targets(region)
+        drive.do("Task_self_evaluation", region=region)
+        drive.do("Task_onsite_check", region=region)
+        for unit, scores in unit_scores(drive.scheme, "88").items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+    confirm = {"confirmation": "confirm", "veto_incident": False, "comment": "确认"}
+    tasks = [drive.ready("Task_score_confirmation", region)[0] for region in regions]
+    other = Engine(engine.store.another(), clock=engine.clock)
+    with other.store.read() as session:  # its specs loaded now, not while the race runs
+        other.version(session, drive.campaign.version_id)
+    counted = results.expected
+
+    def slowly(*args):  # both reports are between counting and committing at once
+        time.sleep(0.5)
+        return counted(*args)
+
+    monkeypatch.setattr(results, "expected", slowly)
+    outcomes = race(lambda: engine.complete(tasks[0].id, confirm, "assessment_group"),
+                    lambda: other.complete(tasks[1].id, confirm, "assessment_group"))
+    other.store.dispose()
+    assert not [r for r in outcomes if isinstance(r, Exception)], outcomes
+    assert [t.bpmn_id for t in drive.ready() if t.region is None] == ["Task_compile_results"]
+    assert [(r["region"], r["rank"]) for r in drive.results()] == [("110000", 1), ("120000", 1)]
