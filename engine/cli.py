@@ -12,7 +12,7 @@ import click
 
 from . import bootstrap, config
 from .engine import Engine
-from .errors import KaoheError, ValidationError
+from .errors import KaoheError, NotFound, ValidationError
 from .store import Store
 
 
@@ -183,6 +183,35 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
         outcome = f"  {'，'.join(region['outcome'])}" if region["outcome"] else ""
         click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
                    f"{region['grade'] or ''}{veto}{outcome}")
+
+
+@main.group()
+def sample() -> None:
+    """Random draws (draw_sample in a procedure) and their audit records."""
+
+
+@sample.command("verify")
+@click.argument("audit_id", type=click.IntRange(1))
+@_reports_errors
+def sample_verify(audit_id: int) -> None:
+    """Draw again from the seed and population an audit record keeps, and compare with the sample it recorded."""
+    from .sampling import redraw
+    from .store.models import AuditEntry
+
+    with _engine().store.read() as session:
+        entry = session.get(AuditEntry, audit_id)
+    if entry is None or entry.action != "sample_draw":
+        raise NotFound(f"审计记录 {audit_id} 不是随机抽取 (audit entry {audit_id} is not a random draw)")
+    again = redraw(entry.data)
+    click.echo(f"种子 seed {entry.data['seed']}；{entry.data['k']}/{len(entry.data['population'])}；"
+               f"{entry.at:%Y-%m-%d %H:%M} UTC，流程实例 instance {entry.instance_id}")
+    click.echo(f"记录的样本 recorded: {' '.join(entry.data['sample'])}")
+    click.echo(f"重新抽取 drawn again: {' '.join(again)}")
+    if again != entry.data["sample"]:
+        click.echo("不一致：记录的样本不是该种子抽出的 (MISMATCH: the recorded sample is not what the seed draws)",
+                   err=True)
+        sys.exit(1)
+    click.echo("一致 (the same)")
 
 
 @main.command()

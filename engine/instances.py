@@ -18,7 +18,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import forms, results, timers
+from . import audit, forms, results, sampling, timers
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 
@@ -123,11 +123,14 @@ class Runner:
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
         """Run to the next wait, catching pending messages, and save."""
         now = self.clock.now()
-        workflow.refresh_timers()  # a timer due by now fires before the engine steps run
-        while True:
-            workflow.do_engine_steps()
-            if not self._catch_pending(session, row, workflow, version, now):
-                break
+        with sampling.recording() as draws:
+            workflow.refresh_timers()  # a timer due by now fires before the engine steps run
+            while True:
+                workflow.do_engine_steps()
+                if not self._catch_pending(session, row, workflow, version, now):
+                    break
+        for drawn in draws:  # in the same transaction as the state that holds the sample
+            audit.record(session, now, "system", "sample_draw", instance_id=row.id, data=drawn)
         targets = self._post_events(session, row, workflow, version, now)
         waiting, timers_changed = timers.sync(session, row, workflow, now)
         ready = self._sync_inbox(session, row, workflow, version, now, waiting)

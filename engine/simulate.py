@@ -7,6 +7,7 @@ the shipped procedures branch on get realistic, seeded choices (returns, sendbac
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import random
 import tempfile
@@ -14,13 +15,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from sqlalchemy import select
+
 from . import accounts, config, mail, reminders, timers
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
 from .errors import KaoheError
 from .store import Store, upgrade
-from .store.models import InboxTask, Region
+from .store.models import AuditEntry, InboxTask, Instance, Region
 
 #: Chances the scripted actors take the less common branch, once per instance and decision.
 CHANCES = {"filing_decision": ("return", 0.15), "approval": ("return", 0.5), "confirmation": ("rescore", 0.05),
@@ -246,8 +249,26 @@ class Simulation:
             if "rectification_verdict" in data:
                 rectification.append({"region": instance.region, "name": name, "outcome": "，".join(outcome)})
         regions.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
+        draws = self._draws(campaign_id)
         return {"variant": self.bundle.key, "year": self.year, "regions": regions, "timeline": self.timeline,
-                "rectification": rectification}
+                "rectification": rectification, "draws": draws}
+
+    def _draws(self, campaign_id: int) -> list[dict]:
+        """The random draws the campaign made (from the audit log), also placed in the timeline at their time."""
+        with self.engine.store.read() as session:
+            entries = list(session.scalars(
+                select(AuditEntry).join(Instance, Instance.id == AuditEntry.instance_id)
+                .where(Instance.campaign_id == campaign_id, AuditEntry.action == "sample_draw")
+                .order_by(AuditEntry.id)))
+        draws = []
+        for entry in entries:
+            drawn = dict(entry.data, audit_id=entry.id)
+            draws.append(drawn)
+            names = "、".join(self.region_names.get(c, c) for c in drawn["sample"])
+            event = {"at": local(entry.at).isoformat(), "event": f"随机抽取 {drawn['k']}/{len(drawn['population'])}："
+                     f"{names}（种子 {drawn['seed']}，审计记录 {entry.id}）"}
+            bisect.insort(self.timeline, event, key=lambda e: e["at"])
+        return draws
 
 
 class SimulationIncomplete(KaoheError):
