@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import timedelta
@@ -103,3 +102,21 @@ def test_a_member_unit_reads_only_its_own_opinion_and_scores(client, drive):
     steps = re.findall(r'data-step="([^"]+)"', submissions)
     assert steps.count("Task_indicator_scoring") == 1 and steps.count("Task_filing_opinion") == 1  # moa's own
     assert {"Task_target_filing", "Task_self_evaluation", "Task_onsite_check"} <= set(steps)
+
+
+def test_submitted_text_is_shown_escaped(client, drive):
+    drive.do("Task_target_filing", region=BEIJING)
+    for task in drive.ready("Task_filing_opinion", BEIJING):
+        drive.do("Task_filing_opinion", region=BEIJING, unit=task.unit)
+    drive.do("Task_filing_review", {"filing_decision": "accept", "comment": '<script>alert("x")</script>'},
+             region=BEIJING)
+    for user in ("gov-bj", "lead_agency"):  # in a submission; in the data panel
+        login(client, user)
+        page = client.get(f"/instances/{_instance(drive, BEIJING).id}").text
+        assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
+def test_signed_in_pages_are_not_cached(client, drive):
+    login(client, "gov-bj")
+    response = client.get(f"/instances/{_instance(drive, BEIJING).id}")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
