@@ -50,7 +50,8 @@ class Readable:
 
     @property
     def file_map(self) -> dict[str, EvidenceFile]:
-        """The readable files by SHA-256 (what the pages link to)."""
+        """The readable files by SHA-256, the first readable upload of each digest (what the pages link to and
+        downloads serve)."""
         return {e.file.sha256: e.file for e in reversed(self.files)}
 
 
@@ -79,7 +80,8 @@ def readable(session: Session, engine, who: Viewer, instance: Instance, variant:
     result = None
     if "score" in data and who.reads_result(variant, instance.region, announced):
         result = {key: data.get(name) for key, name in RESULT_KEYS.items()}
-    return Readable(data if who.sees_all_data(variant) else None, shown, files, result)
+    raw = who.sees_all_data(variant) and who.sees_instance(variant, instance.region)
+    return Readable(data if raw else None, shown, files, result)
 
 
 def _announced(session: Session, engine, instance: Instance) -> bool:
