@@ -2,6 +2,12 @@
 
 ``Grant.covers`` (in accounts.py) decides who may act on a task. This module decides the rest,
 with the same semantics: a grant's variant, region and unit are "all" when empty.
+
+What a task wrote (its submission and the files uploaded on it) is read by one rule, ``Viewer.reads``,
+judged on the facts of the task that wrote it (``Work``: its role, region and member unit, who wrote it,
+whether it is submitted) — never on the names of variables. Pages and the API apply it to every
+submission and file they show; the raw instance data, where every task's variables meet, is shown only to
+those who read all of it (``Viewer.sees_all_data``). docs/security.md states the rule in words.
 """
 
 from __future__ import annotations
@@ -19,6 +25,22 @@ from .store.models import Campaign, Instance, ProcessVersion, RoleAssignment, Us
 SUPERVISORS = frozenset({"admin", "lead_agency"})
 #: Roles that follow every region of a procedure: the campaign board, every instance, every result.
 OVERSEERS = frozenset({"admin", "lead_agency", "assessment_group", "approver"})
+#: Roles whose work assesses a region: the region reads it once its results are announced.
+ASSESSORS = frozenset({"member_unit", "assessment_group"})
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one user task wrote, as the access rule sees it: the task's procedure, role, region and member
+    unit (the fields ``Grant.covers`` reads), who wrote it, and whether it is submitted yet (a file uploaded
+    on a task still open is not). ``role`` None: a task the instance no longer knows."""
+
+    variant: str
+    role: str | None
+    region: str | None
+    unit: str | None
+    actor: str
+    submitted: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,24 +97,42 @@ class Viewer:
         return self.sees_board(variant) or (announced and bool(self._holding({"recipient"}, variant)))
 
     def sees_all_data(self, variant: str) -> bool:
+        """The raw data of the instances one sees, where every task's variables meet: overseers only."""
         return self.is_admin or bool(self._holding(OVERSEERS, variant))
 
-    def unit_codes(self, variant: str) -> set[str | None]:
-        return {g.unit for g in self._holding({"member_unit"}, variant)}
+    def _holds(self, role: str, variant: str, region: str | None) -> bool:
+        return any(g.region is None or g.region == region for g in self._holding({role}, variant))
 
-    def filter_data(self, variant: str, region: str | None, data: dict) -> dict:
-        """An instance's data as this viewer may read it: a member unit reads other units' opinions and
-        scores only as totals; an assessed government reads its own instance whole."""
-        if self.sees_all_data(variant) or self._holding({"assessed"}, variant):
-            return dict(data)
-        units = self.unit_codes(variant)
-        if None in units:
-            return dict(data)
-        shown = dict(data)
-        for key in ("unit_scores", "opinions"):
-            if isinstance(shown.get(key), list):
-                shown[key] = [item for item in shown[key] if isinstance(item, dict) and item.get("unit") in units]
-        return shown
+    def reads(self, work: Work, announced: bool) -> bool:
+        """Whether this viewer may read what one task wrote: its data and the files uploaded on it.
+
+        Its writer, and anyone who could have done the task (the same region, the same member unit), read
+        it. Otherwise only who sees its instance, once it is submitted: overseers always; then by the role
+        that wrote it — a member unit's opinions and scores are never read by another member unit, and by
+        the assessed region once results are announced; the assessment group's work by member units (they
+        score from it) and by the region once announced; the region's own filings and the lead agency's
+        decisions on them by all who see the instance; the campaign instance's work (compiling, approving
+        results) by the rest once announced."""
+        if work.actor == self.username or self.covers(work):
+            return True
+        if not self.sees_instance(work.variant, work.region):
+            return False
+        if self.sees_all_data(work.variant):
+            return True
+        if not work.submitted or work.role is None:
+            return False
+        if work.region is None:
+            return announced
+        if work.role == "member_unit":
+            return announced and self._holds("assessed", work.variant, work.region)
+        if work.role in ASSESSORS:
+            return announced or self._holds("member_unit", work.variant, work.region)
+        return True
+
+    def reads_result(self, variant: str, region: str | None, announced: bool) -> bool:
+        """A region's total, grade and veto (derived from every unit's scores): overseers at any time, the
+        others who see the instance once results are announced."""
+        return self.sees_instance(variant, region) and (self.sees_all_data(variant) or announced)
 
 
 def viewer(session: Session, username: str) -> Viewer:

@@ -243,7 +243,7 @@ class Runner:
             rows.append(dict(
                 id=task_id, instance_id=row.id, campaign_id=row.campaign_id, variant=version.variant,
                 bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"),
-                role=info.get("role", "admin"), region=row.region, unit=_unit_of(task), form=info.get("form"),
+                role=info.get("role", "admin"), region=row.region, unit=unit_of(task), form=info.get("form"),
                 assignee=None, created_at=now, due_at=self.due_date(task, version, waiting)))
         if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
             session.execute(insert(InboxTask), rows)
@@ -256,7 +256,7 @@ def _senders(session: Session, target_id: int, name: str) -> int:
                           .where(Message.target_id == target_id, Message.name == name, Message.delivered_at.is_(None)))
 
 
-def _unit_of(task) -> str | None:
+def unit_of(task) -> str | None:
     """The member unit a multi-instance child is for (its element variable ``unit``), else None."""
     if task.parent is None or not isinstance(task.parent.task_spec, MultiInstanceTask):
         return None

@@ -112,7 +112,11 @@ def test_instances_and_campaigns(client, engine, drive, clock):
     body = client.get(f"/api/v1/instances/{instance}", headers=bearer(engine, "gov-bj")).get_json()
     assert body["done"] == ["Task_filing_opinion", "Task_filing_review", "Task_target_filing"]
     assert [t["step"] for t in body["current"]] == ["Task_self_evaluation"]
-    assert body["data"]["region"] == BEIJING and body["timeline"][0]["action"] == "complete"
+    assert "data" not in body and body["timeline"][0]["action"] == "complete"  # raw data: overseers only
+    assert [s["step"] for s in body["submissions"]] == ["Task_filing_review", "Task_target_filing"]  # no opinions
+    assert body["submissions"][1]["data"]["targets"][0]["indicator"] == "T1" and body["result"] is None
+    assert client.get(f"/api/v1/instances/{instance}", headers=bearer(engine, "lead_agency")).get_json()[
+        "data"]["region"] == BEIJING
     lead = bearer(engine, "lead_agency")
     [campaign] = client.get("/api/v1/campaigns", headers=lead).get_json()["campaigns"]
     detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=lead).get_json()

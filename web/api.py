@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from engine import access, audit, board, files, inbox, signin
+from engine import access, audit, board, files, inbox, signin, submissions
 from engine.errors import PermissionDenied, ValidationError
 from engine.store.models import Campaign, Instance
 
@@ -115,10 +115,25 @@ def instance(instance_id: int):
         done, ready = board.progress(db, [row.id])
         timeline = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "step": e.bpmn_id,
                      "task": e.task_id} for e in audit.history(db, row.id)]
-        data = g.viewer.filter_data(variant, row.region, engine().instance_data(row.id))
-    return jsonify({"id": row.id, "campaign": row.campaign_id, "process": row.process_id, "region": row.region,
-                    "status": row.status, "done": sorted(done[row.id]),
-                    "current": [task_json(t) for t in ready[row.id]], "timeline": timeline, "data": data})
+        shown = submissions.readable(db, engine(), g.viewer, row, variant)
+    body = {"id": row.id, "campaign": row.campaign_id, "process": row.process_id, "region": row.region,
+            "status": row.status, "done": sorted(done[row.id]), "current": [task_json(t) for t in ready[row.id]],
+            "timeline": timeline, "submissions": [_submission_json(s) for s in shown.submissions],
+            "files": [_file_json(e.file) for e in shown.files], "result": shown.result}
+    if shown.data is not None:  # the raw data: only for those who read all of it
+        body["data"] = shown.data
+    return jsonify(body)
+
+
+def _submission_json(item) -> dict:
+    entry, work = item.entry, item.work
+    return {"task": entry.task_id, "step": entry.bpmn_id, "role": work.role, "region": work.region,
+            "unit": work.unit, "actor": entry.actor, "at": entry.at.isoformat(), "data": entry.data}
+
+
+def _file_json(row) -> dict:
+    return {"name": row.name, "sha256": row.sha256, "size": row.size, "type": row.content_type,
+            "task": row.task_id, "uploader": row.uploader, "at": row.at.isoformat()}
 
 
 @bp.get("/campaigns")

@@ -9,12 +9,12 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, render_template, send_file
 from sqlalchemy import select
 
-from engine import access, audit, board, files
+from engine import access, audit, board, files, submissions
 from engine.errors import NotFound
 from engine.store.models import Campaign, Instance, Region
 
 from .security import engine, login_required, now
-from .tasks import submissions
+from .tasks import submission
 
 bp = Blueprint("instances", __name__)
 
@@ -51,14 +51,14 @@ def show(instance_id: int):
                  "overdue": sorted({t.bpmn_id for t in current if t.due_at is not None and t.due_at < moment})}
         timeline = audit.history(db, instance.id)
         region = db.get(Region, instance.region) if instance.region else None
-        data = g.viewer.filter_data(variant, instance.region, engine().instance_data(instance.id))
-        shown = submissions(db, instance, variant)
-        evidence = files.of_instance(db, instance.id)
+        shown = submissions.readable(db, engine(), g.viewer, instance, variant)
+        version = engine().version(db, instance.version_id)
+        items = [submission(version, s.entry) for s in shown.submissions]
+    data_json = None if shown.data is None else json.dumps(shown.data, ensure_ascii=False, indent=2, default=str)
     return render_template("instance.html", instance=instance, campaign=campaign, region=region, marks=marks,
                            marks_json=json.dumps(marks), current=current, timeline=timeline, now=moment,
-                           data_json=json.dumps(data, ensure_ascii=False, indent=2, default=str),
-                           data=data, submissions=shown, evidence=evidence,
-                           files={f.sha256: f for f in evidence})
+                           data_json=data_json, result=shown.result, submissions=items,
+                           evidence=[e.file for e in shown.files], files=shown.file_map)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
@@ -74,10 +74,13 @@ def diagram(instance_id: int):
 @bp.get("/instances/<int:instance_id>/files/<sha256>")
 @login_required
 def download(instance_id: int, sha256: str):
-    """An evidence file, to those who may see its instance."""
+    """An evidence file, to those who may read the task it was uploaded on (access.Viewer.reads)."""
     with engine().store.read() as db:
-        access.visible_instance(db, g.viewer, instance_id)
-        row = files.find(db, instance_id, sha256)
+        instance, variant = access.visible_instance(db, g.viewer, instance_id)
+        row = submissions.readable(db, engine(), g.viewer, instance, variant).file_map.get(sha256)
+    if row is None:  # the same answer whether it was never uploaded here or is another unit's
+        raise NotFound(f"流程实例 {instance_id} 中没有您可读取的文件 {sha256[:12]} "
+                       f"(no file {sha256[:12]} in instance {instance_id} that you may read)")
     path = files.path_of(Path(current_app.config["UPLOAD_FOLDER"]), row)
     if not path.is_file():
         raise NotFound(f"文件 {row.name} 的内容缺失 (the stored content of {row.name} is missing)")

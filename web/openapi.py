@@ -62,9 +62,9 @@ def document() -> dict:
                 "form's evidence", _json(_ref("File")), [task_id],
                 {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})},
-            "/instances/{instance_id}": {"get": _op("An instance: state, current tasks, timeline and data",
-                                                    _json(_ref("Instance")), [_path_param("instance_id", "integer")],
-                                                    tag="instances")},
+            "/instances/{instance_id}": {"get": _op(
+                "An instance: state, current tasks, timeline, and what the caller may read of it",
+                _json(_ref("Instance")), [_path_param("instance_id", "integer")], tag="instances")},
             "/campaigns": {"get": _op("Campaigns the caller may follow", _json(
                 {"type": "object", "properties": {"campaigns": {"type": "array", "items": _ref("Campaign")}}}),
                 tag="campaigns")},
@@ -101,13 +101,27 @@ def document() -> dict:
                     "next_tasks": {"type": "array", "items": {"type": "string"}}}},
                 "File": {"type": "object", "properties": {
                     "name": {"type": "string"}, "sha256": {"type": "string"}, "size": {"type": "integer"},
-                    "type": {"type": "string"}}},
+                    "type": {"type": "string"}, "task": {"type": "string", "nullable": True},
+                    "uploader": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}},
                 "Instance": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "campaign": {"type": "integer"}, "process": {"type": "string"},
                     "region": {"type": "string", "nullable": True}, "status": {"type": "string"},
                     "done": {"type": "array", "items": {"type": "string"}},
                     "current": {"type": "array", "items": _ref("Task")},
-                    "timeline": {"type": "array", "items": {"type": "object"}}, "data": {"type": "object"}}},
+                    "timeline": {"type": "array", "items": {"type": "object"}},
+                    "submissions": {"type": "array", "description": "Completed tasks the caller may read, newest "
+                                    "first (docs/security.md)", "items": _ref("Submission")},
+                    "files": {"type": "array", "description": "Evidence files the caller may read",
+                              "items": _ref("File")},
+                    "result": {"type": "object", "nullable": True, "description": "A region's score, grade and "
+                               "veto: overseers at any time, others once results are announced"},
+                    "data": {"type": "object", "description": "The raw instance data: only for the "
+                             "administrator, lead agency, assessment group and approver"}}},
+                "Submission": {"type": "object", "properties": {
+                    "task": {"type": "string"}, "step": {"type": "string"},
+                    "role": {"type": "string", "nullable": True}, "region": {"type": "string", "nullable": True},
+                    "unit": {"type": "string", "nullable": True}, "actor": {"type": "string"},
+                    "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}},
                 "Campaign": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
                     "label": {"type": "string"}, "status": {"type": "string"},

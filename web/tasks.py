@@ -12,6 +12,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select
 
 from engine import access, files, inbox
+from engine import submissions as engine_submissions
 from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, InboxTask, Instance, Region
 
@@ -53,9 +54,18 @@ def indicator_rows(scheme: dict, unit: str | None) -> tuple[list[dict], dict[str
     return [{"indicator": str(i["code"])} for i in indicators], labels
 
 
+def _earlier(shown, task: InboxTask) -> dict:
+    """What the same step, for the same unit, last submitted in the instance (a filing sent back for revision),
+    if this viewer may read it; else nothing."""
+    for item in shown.submissions:
+        if item.entry.bpmn_id == task.bpmn_id and item.work.unit == task.unit:
+            return item.entry.data or {}
+    return {}
+
+
 def _table_prefill(schema: dict, rows: list[dict], data: dict) -> dict[str, list[dict]]:
-    """Tables of indicators start with one row each, or with the instance's earlier rows for the same
-    indicators (a filing sent back for revision keeps what was filed)."""
+    """Tables of indicators start with one row each, or with the rows the same step filed before for the
+    same indicators (a filing sent back for revision keeps what was filed)."""
     codes = [r["indicator"] for r in rows]
     prefill = {}
     for key, prop in schema.get("properties", {}).items():
@@ -69,19 +79,12 @@ def _table_prefill(schema: dict, rows: list[dict], data: dict) -> dict[str, list
     return prefill
 
 
-def _may_read(version, variant: str, entry: AuditEntry) -> bool:
-    """Member units read other units' opinions and scores only through the totals."""
-    if entry.actor == g.viewer.username or g.viewer.sees_all_data(variant) or "assessed" in g.viewer.roles:
-        return True
-    return version.user_tasks.get(entry.bpmn_id, {}).get("role") != "member_unit"
-
-
-def submissions(db, instance: Instance, variant: str) -> list[dict]:
-    """Earlier completions in the instance, newest first, as this viewer may read them."""
+def submissions(db, instance: Instance, variant: str):
+    """What this viewer may read of the instance (engine.submissions.readable), and its submissions newest
+    first, each with its form."""
+    shown = engine_submissions.readable(db, engine(), g.viewer, instance, variant)
     version = engine().version(db, instance.version_id)
-    entries = db.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance.id,
-                                                  AuditEntry.action == "complete").order_by(AuditEntry.id.desc()))
-    return [submission(version, e) for e in entries if _may_read(version, variant, e)]
+    return shown, [submission(version, s.entry) for s in shown.submissions]
 
 
 def submission(version, entry: AuditEntry) -> dict:
@@ -117,12 +120,13 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
         schema, ui = form_of(version, task.bpmn_id)
         rows, labels = indicator_rows(version.scheme, task.unit)
         draft = inbox.draft(db, task.id, g.viewer.username)
-        data = engine().instance_data(instance.id)
+        shown, items = submissions(db, instance, variant)
         grouped = formview.errors_by_path(errors or [])
         region = db.get(Region, task.region) if task.region else None
         if values is None:
             values = draft.data if draft else {}
-        fields = formview.build(schema, ui, values, grouped, _table_prefill(schema, rows, data), labels)
+        fields = formview.build(schema, ui, values, grouped, _table_prefill(schema, rows, _earlier(shown, task)),
+                                labels)
         context = {
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
@@ -130,9 +134,9 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "can_act": g.viewer.can_act(task), "can_supervise": g.viewer.can_supervise(task),
             "region_name": region.name if region else "",
             "unit_name": {u["code"]: u["name"] for u in version.scheme.get("units", [])}.get(task.unit, task.unit),
-            "submissions": submissions(db, instance, variant),
+            "submissions": items,
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
-            "files": {f.sha256: f for f in files.of_instance(db, instance.id)},
+            "files": shown.file_map,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
 
@@ -145,12 +149,11 @@ def _done(db, task_id: str):
         raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
     instance = db.get(Instance, entry.instance_id)
     variant = access.instance_variant(db, instance)
-    version = engine().version(db, instance.version_id)
-    if entry.actor != g.viewer.username and not (g.viewer.sees_instance(variant, instance.region)
-                                                 and _may_read(version, variant, entry)):
+    shown = engine_submissions.readable(db, engine(), g.viewer, instance, variant)
+    if not any(s.entry.id == entry.id for s in shown.submissions):
         raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
-    return render_template("submitted.html", instance=instance, item=submission(version, entry),
-                           files={f.sha256: f for f in files.of_instance(db, instance.id)})
+    return render_template("submitted.html", instance=instance,
+                           item=submission(engine().version(db, instance.version_id), entry), files=shown.file_map)
 
 
 @bp.post("/tasks/<task_id>")
