@@ -174,7 +174,7 @@ class Simulation:
         if name == "self_scores":
             return [{"indicator": i["code"], "score": self._score(task.region, i, 0.05)} for i in indicators]
         if name == "scores" and task.unit:
-            return [dict(self._generic(prop["items"]), indicator=i["code"], score=self._score(task.region, i))
+            return [dict(self._generic(prop["items"]), indicator=i["code"], **self._scored(task.region, i))
                     for i in indicators if i["unit"] == task.unit]
         if name == "veto_incident":
             return veto
@@ -187,6 +187,18 @@ class Simulation:
                 return rare
             return next(o for o in _options(prop) if o != rare)
         return self._generic(prop, name)
+
+    def _scored(self, region: str | None, indicator: dict) -> dict:
+        """What a scorer enters: the points, or for an indicator with a scoring rule the measured value."""
+        rule = indicator.get("rule")
+        if not rule:
+            return {"score": self._score(region, indicator)}
+        if rule["kind"] in ("per_occurrence", "bonus"):
+            return {"measured": self.rng.randint(0, 3)}
+        if rule["kind"] == "shortfall":
+            return {"measured": round(float(rule["target"]) - self.rng.uniform(-2, 8), 1)}
+        low, high = float(rule["low"][0]), float(rule["high"][0])
+        return {"measured": round(self.rng.uniform(low - 5, high + 5), 1)}
 
     def _score(self, region: str | None, indicator: dict, spread: float = 0.08) -> float:
         points = Decimal(str(indicator["points"]))
