@@ -105,8 +105,7 @@ def _check(files: dict[str, str]) -> Bundle:
     scoring.validate_scheme(scheme, manifest["scheme"])
     regions = _regions(files, manifest.get("regions"))
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
-    for name in sorted(form_names):
-        forms.check_form_file(f"forms/{name}", files[f"forms/{name}"])
+    forms.check_forms({name: files[f"forms/{name}"] for name in form_names})
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
     trees = {}
