@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from conftest import PG_URL
+from conftest import PG_URL, make_engine
 from drive import Driver
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
 from engine import audit
 from engine.cli import main
-from engine.store import upgrade
+from engine.store import Store, upgrade
 from engine.store.migrate import alembic_config
 from engine.store.models import AuditEntry
 
@@ -218,3 +221,59 @@ def test_kaohe_audit_verify_reports_the_first_broken_link_and_fails(worked, kaoh
     assert "1 entries verified before it" in err
     code, _, err = kaohe("audit", "verify", "--anchor", "2:nothex")
     assert code == 2 and "ID:HASH" in err
+
+
+@pytest.fixture
+def roles():
+    """The database roles of docs/engine.md, set up from its SQL under unique names; (owner, app) Stores."""
+    if not PG_URL:
+        pytest.skip("KAOHE_TEST_DATABASE_URL is not set")
+    page = (Path(__file__).parent.parent / "docs" / "engine.md").read_text(encoding="utf-8")
+    once, after_init = re.findall(r"```sql\n(.*?)```", page.split("## Database roles", 1)[1], re.S)[:2]
+    tag = uuid.uuid4().hex[:10]
+    names = {"kaohe_owner": f"o_{tag}", "kaohe_app": f"a_{tag}"}
+
+    def ours(sql: str) -> list[str]:
+        for name, unique in names.items():
+            sql = sql.replace(name, unique)
+        return [s.strip() for s in re.sub(r"\bkaohe\b", f"s_{tag}", sql).split(";") if s.strip()]
+
+    admin = Store(PG_URL)
+    with admin.engine.begin() as connection:
+        for statement in ours(once):
+            connection.exec_driver_sql(statement)
+    url = make_url(PG_URL)
+    owner = Store(url.set(username=names["kaohe_owner"], password="owner-secret").render_as_string(False))
+    app = Store(url.set(username=names["kaohe_app"], password="app-secret").render_as_string(False))
+    try:
+        upgrade(owner)
+        with owner.engine.begin() as connection:
+            for statement in ours(after_init):
+                connection.exec_driver_sql(statement)
+        yield owner, app
+    finally:
+        owner.dispose()
+        app.dispose()
+        with admin.engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA s_{tag} CASCADE")
+            for role in names.values():
+                connection.exec_driver_sql(f"DROP OWNED BY {role}")
+                connection.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_the_documented_app_role_works_and_cannot_rewrite_the_log_or_the_schema(roles, clock):
+    _owner, app = roles
+    engine = make_engine(app, clock)  # deploys, regions, users: all the app does at run time
+    Driver(engine, "national-2013", [BEIJING]).file_targets(BEIJING)
+    for statement in ["TRUNCATE audit_log", "DELETE FROM audit_log", "UPDATE audit_log SET actor = 'nobody'",
+                      "ALTER TABLE audit_log DISABLE TRIGGER USER", "DROP TRIGGER audit_log_append_only ON audit_log",
+                      "CREATE TABLE scratch (id integer)", "DROP TABLE inbox_task",
+                      "UPDATE alembic_version SET version_num = '0001'", "SET ROLE postgres"]:
+        with pytest.raises(DBAPIError, match="permission denied|must be owner"), app.engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+    with app.read() as session:
+        report = audit.verify(session)
+        assert report.broken is None and report.entries > 10
+        assert session.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) is False
