@@ -130,6 +130,18 @@ def test_a_cut_tail_or_a_rewritten_log_is_found_against_an_anchor_kept_elsewhere
     assert broken.id == head.head_id and "is missing" in broken.reason
 
 
+def test_data_of_every_json_shape_verifies_as_it_is_read_back(store):
+    shapes = [{"score": 89.5, "tiny": 1e-7, "third": 1 / 3, "big": 2**53 + 1, "neg": -0.0},
+              {9: "int keys", 10: "sort as text once stored", "a": None}, {"nested": [[{"k": ("t", 1)}]]},
+              {"text": "北京市 \u0000 \"quoted\" \\ \n", "emoji": "\U0001f600"}, None, {}]
+    with store.write() as session:
+        for data in shapes:
+            audit.record(session, NOW, "admin", "shape", data=data)
+    with store.read() as session:
+        assert audit.verify(session).broken is None
+        assert session.get(AuditEntry, 2).data == {"9": "int keys", "10": "sort as text once stored", "a": None}
+
+
 def test_concurrent_writers_build_one_chain(engine):
     """Entries committed from many threads and two stores (two processes' pools) link in commit order."""
     stores = [engine.store, engine.store.another()]

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import AuditEntry
@@ -113,25 +113,32 @@ def _seal(session: Session) -> None:
         return  # a savepoint's entries are sealed with its outermost transaction
     pending = [entry for _, entry in session.info.pop(QUEUE)]
     session.flush()  # everything else first: the chain lock is the last thing this transaction waits for
-    last_id, prev = _lock_head(session)
+    connection = session.connection()
+    last_id, prev = _lock_head(connection)
+    rows = []
     for entry in pending:
-        if entry.data is not None:  # hashed as it is read back: JSON's types and key order
+        if entry.data is not None:  # hashed as it will be read back: JSON's types and key order
             entry.data = json.loads(json.dumps(entry.data))
         last_id += 1
         entry.id, entry.prev_hash = last_id, prev
         entry.hash = prev = digest(entry, prev)
-    session.add_all(pending)
+        rows.append({column: getattr(entry, column) for column in COLUMNS})
+    connection.execute(AuditEntry.__table__.insert(), rows)  # Core: the ORM's unit of work costs more than this
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
+#: The columns of an entry, all given by the chain.
+COLUMNS = [column.key for column in AuditEntry.__table__.columns]
+
+
+def _lock_head(connection) -> tuple[int, str]:
     """Take the chain lock until the transaction ends; the last committed entry's id and hash."""
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         # Keyed by schema: each Kaohe database (and each test schema) has its own chain.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kaohe.audit_log.' || current_schema()))"))
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('kaohe.audit_log.' || current_schema()))")
     # SQLite: a write transaction began with BEGIN IMMEDIATE and is already the only writer. PostgreSQL: this
     # statement's snapshot is taken after the lock, so it sees the entries of the lock's previous holder.
-    head = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
-    return (head.id, head.hash) if head is not None else (0, GENESIS)
+    head = connection.exec_driver_sql("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").first()
+    return (head[0], head[1]) if head is not None else (0, GENESIS)
 
 
 def _forget(session: Session, rolled_back) -> None:
