@@ -1,7 +1,7 @@
 """The audit log as a hash chain (each entry holds its hash and the one before it), the entries found chained
 in id order; REPLACE refused on SQLite and TRUNCATE on PostgreSQL, as UPDATE and DELETE already were
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from engine.store import chain
 from engine.store.models import UTCDateTime
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
