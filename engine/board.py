@@ -182,6 +182,18 @@ def announced(session: Session, engine, campaign: Campaign) -> bool:
                AuditEntry.bpmn_id.in_(notify)).limit(1)).first() is not None
 
 
+#: What a spreadsheet may read as the start of a formula (OWASP's CSV/formula injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell) -> None:
+    """Keep a text cell text: openpyxl stores a string starting with ``=`` as a live formula, and a spreadsheet
+    re-reads ``+ - @`` as one once the cell is edited; a region name ``=HYPERLINK(…)`` would then run."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True  # Excel's "this is text" mark: shown and kept as typed
+
+
 def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
     """The ranking as an Excel workbook."""
     from openpyxl import Workbook
@@ -202,6 +214,9 @@ def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
                       "、".join(CONSEQUENCES.get(n, n) for n, hit in r.get("consequences", {}).items() if hit)])
     for column, width in zip("ABCDEFG", (8, 12, 24, 10, 8, 10, 24), strict=True):
         sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows():
+        for cell in row:
+            as_text(cell)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import yaml
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, results, sandbox, scoring, timer_events
+from . import forms, results, sandbox, scoring, timer_events, yamlfile
 from .errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -106,8 +105,7 @@ def _check(files: dict[str, str]) -> Bundle:
     scoring.validate_scheme(scheme, manifest["scheme"])
     regions = _regions(files, manifest.get("regions"))
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
-    for name in sorted(form_names):
-        forms.check_form_file(f"forms/{name}", files[f"forms/{name}"])
+    forms.check_forms({name: files[f"forms/{name}"] for name in form_names})
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
     trees = {}
@@ -170,11 +168,7 @@ def _read_text(path: Path, name: str) -> str:
 def _yaml_file(files: dict[str, str], name: str):
     if name not in files:
         raise BundleError("file named in bundle.yaml is missing", file=name)
-    try:
-        return yaml.load(files[name], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise BundleError(f"malformed YAML: {exc}", file=name, line=None if line is None else line + 1) from exc
+    return yamlfile.load(files[name], name)
 
 
 def _manifest(files: dict[str, str]) -> dict:

@@ -129,6 +129,41 @@ def complete(task_id: str, username: str, payload: str) -> None:
                f"{len(done.next_tasks)} tasks ready in it")
 
 
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.option("--anchor", metavar="ID:HASH",
+              help="A head printed by an earlier verify and kept elsewhere: it must still be in the log.")
+@_reports_errors
+def audit_verify(anchor: str | None) -> None:
+    """Recompute the audit log's hash chain; name the first broken link and exit 1 if one is."""
+    from . import audit as audit_log
+
+    expected = None
+    if anchor is not None:
+        entry_id, _, digest = anchor.partition(":")
+        if not entry_id.isdigit() or len(digest) != 64:
+            raise click.BadParameter("应为 ID:HASH (expected ID:HASH, as verify prints the head)",
+                                     param_hint="--anchor")
+        expected = (int(entry_id), digest)
+    store = _engine().store
+    try:
+        with store.read() as session:
+            report = audit_log.verify(session, expected)
+    finally:
+        store.dispose()
+    if report.broken is not None:
+        click.echo(f"审计日志被篡改 (audit log tampered with): entry {report.broken.id}: {report.broken.reason}",
+                   err=True)
+        click.echo(f"{report.entries} entries verified before it", err=True)
+        sys.exit(1)
+    head = f"{report.head_id}:{report.head_hash}" if report.head_id is not None else "none"
+    click.echo(f"审计日志完整 (audit log intact): {report.entries} entries; head {head}")
+
+
 @main.command()
 @click.option("--link-base", default="", envvar="KAOHE_PUBLIC_URL",
               help="The web app's address, for links in reminders (e.g. https://kaohe.example.gov.cn).")

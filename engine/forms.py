@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT202012
 
 from .errors import BundleError, ValidationError
 
@@ -14,8 +18,32 @@ _TYPES = {"string": "文本", "number": "数字", "integer": "整数", "boolean"
           "object": "对象", "null": "空值"}
 
 
-def check_form_file(name: str, text: str) -> dict:
-    """Parse a form file; a ``*.schema.json`` must be a valid 2020-12 schema."""
+#: The one meta-schema a form may name; both validators hold it, so naming it fetches nothing.
+META_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+#: Keywords whose values are instance data, not schemas: a "$ref" inside a default is just text.
+DATA_KEYWORDS = {"const", "enum", "default", "examples"}
+#: The base URI jsonschema-rs gives a schema without ``$id``; a relative ``$ref`` is joined to it.
+RS_BASE = "json-schema:///"
+
+
+def check_forms(texts: Mapping[str, str]) -> dict[str, dict]:
+    """Check every form file of a bundle (``{name under forms/: text}``): each parses, each schema is valid
+    2020-12, and every ``$ref`` resolves inside the bundle, to the same file or another form of it."""
+    documents = {name: check_form_file(f"forms/{name}", text, texts) for name, text in sorted(texts.items())}
+    schemas = schema_texts(texts)
+    for name in schemas:
+        validator(documents[name], schemas, name)  # resolves every reference, with nothing but the bundle
+    return documents
+
+
+def schema_texts(texts: Mapping[str, str]) -> dict[str, str]:
+    """The ``*.schema.json`` forms among ``{name: text}``: all that a ``$ref`` may name."""
+    return {name: text for name, text in texts.items() if name.endswith(".schema.json")}
+
+
+def check_form_file(name: str, text: str, forms: Mapping[str, str] | None = None) -> dict:
+    """Parse a form file; a ``*.schema.json`` must be a valid 2020-12 schema whose references stay inside
+    the bundle (``forms``: the bundle's form files by name under ``forms/``)."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -27,7 +55,46 @@ def check_form_file(name: str, text: str) -> dict:
             Draft202012Validator.check_schema(document)
         except SchemaError as exc:
             raise BundleError(f"not a valid JSON Schema: {exc.message}", file=name) from exc
+        _check_references(name, text, document, schema_texts(forms or {}))
     return document
+
+
+def _check_references(name: str, text: str, document: dict, schemas: Mapping[str, str]) -> None:
+    """Refuse what would make a validator look outside the bundle: a ``$ref`` to a URL or a file that is not
+    one of its forms, an ``$id`` (which moves what relative references mean), another meta-schema."""
+    for key, value in _keywords(document):
+        where = _line_of(text, value)
+        if key == "$schema" and value.rstrip("#") != META_SCHEMA:
+            raise BundleError(f"只支持 JSON Schema 2020-12 (only {META_SCHEMA} may be named): {value[:200]}",
+                              file=name, line=where)
+        if key == "$id":
+            raise BundleError("表单中不允许使用 $id (a form may not set $id: references are resolved inside "
+                              "the bundle)", file=name, line=where)
+        if key in ("$ref", "$dynamicRef") and not value.startswith("#"):
+            target = value.split("#", 1)[0]
+            if ":" in target or target.startswith(("/", "\\")) or ".." in target.split("/") or target not in schemas:
+                raise BundleError(f"$ref 只能指向本表单或流程包内的其他表单 (a $ref may only name this form or "
+                                  f"another *.schema.json form of the bundle): {value[:200]}",
+                                  file=name, line=where)
+
+
+def _keywords(node) -> Iterator[tuple[str, str]]:
+    """Every ``$schema``, ``$id``, ``$ref`` and ``$dynamicRef`` in a schema, outside instance data."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$schema", "$id", "$ref", "$dynamicRef") and isinstance(value, str):
+                yield key, value
+            elif key not in DATA_KEYWORDS:
+                yield from _keywords(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keywords(item)
+
+
+def _line_of(text: str, value: str) -> int | None:
+    at = text.find(json.dumps(value, ensure_ascii=False))
+    at = text.find(json.dumps(value)) if at < 0 else at
+    return None if at < 0 else text.count("\n", 0, at) + 1
 
 
 class FormValidator:
@@ -37,15 +104,44 @@ class FormValidator:
     is some hundred times faster on the common case, the Python one names every failing field.
     """
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, forms: Mapping[str, str] | None = None, name: str = ""):
         self.schema = schema
-        self.fast = jsonschema_rs.validator_for(schema, validate_formats=True)
-        self.full = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        library = Library(forms or {})
+        try:
+            self.fast = jsonschema_rs.validator_for(schema, validate_formats=True, retriever=library.rs)
+        except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+            raise BundleError(f"$ref 无法在流程包内解析 (a $ref does not resolve inside the bundle): "
+                              f"{str(exc).splitlines()[0][:300]}", file=f"forms/{name}" if name else None) from exc
+        self.full = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
+                                         registry=Registry(retrieve=library.python))
 
 
-def validator(schema: dict) -> FormValidator:
-    """Build a form's validators once and keep them."""
-    return FormValidator(schema)
+class Library:
+    """What a form's ``$ref`` may reach: the other forms of its own version, by name, and nothing else.
+
+    Both validators fetch unknown references by default (jsonschema-rs over HTTP and from ``file://``;
+    jsonschema over HTTP), which would send the server to any URL a bundle names at each submission.
+    """
+
+    def __init__(self, forms: Mapping[str, str]):
+        self.forms = forms
+
+    def document(self, uri: str) -> dict:
+        name = uri.removeprefix(RS_BASE)
+        if not name.endswith(".schema.json") or name not in self.forms:
+            raise NoSuchResource(ref=uri)
+        return json.loads(self.forms[name])
+
+    def rs(self, uri: str) -> dict:
+        return self.document(uri)
+
+    def python(self, uri: str):
+        return DRAFT202012.create_resource(self.document(uri))
+
+
+def validator(schema: dict, forms: Mapping[str, str] | None = None, name: str = "") -> FormValidator:
+    """Build a form's validators once and keep them; ``forms``: the version's forms a ``$ref`` may name."""
+    return FormValidator(schema, forms, name)
 
 
 def validate(schema: dict | FormValidator, data, form: str = "") -> None:

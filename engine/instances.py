@@ -65,7 +65,9 @@ class LoadedVersion:
     def validator(self, name: str):
         """The form's JSON Schema validator, built once per version."""
         if name not in self._forms:
-            self._forms[name] = forms.validator(json.loads(self.files[f"forms/{name}"]))
+            library = forms.schema_texts({n.removeprefix("forms/"): t for n, t in self.files.items()
+                                          if n.startswith("forms/")})
+            self._forms[name] = forms.validator(json.loads(self.files[f"forms/{name}"]), library, name)
         return self._forms[name]
 
 

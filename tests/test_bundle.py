@@ -103,6 +103,36 @@ def test_a_bad_bundle_is_refused_naming_the_file_and_nothing_is_stored(
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == audits
 
 
+def _alias_bomb(levels: int) -> str:
+    """The billion laughs in YAML: each level a list of ten aliases of the level below."""
+    lines = ["bomb:", "  l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"  l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 10) + "]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(engine, bundle):
+    path, versions = bundle / "bundle.yaml", _versions(engine)
+    before = path.read_text(encoding="utf-8")
+    path.write_text(before + _alias_bomb(6), encoding="utf-8")  # 2 KB that made an 8 MB manifest
+    with pytest.raises(BundleError, match="anchors and aliases are not allowed") as caught:
+        engine.deploy(bundle)
+    assert (caught.value.file, caught.value.line) == ("bundle.yaml", len(before.splitlines()) + 2)
+    assert _versions(engine) == versions
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("scheme.yaml", "points: 40", "points: &forty 40"), ("scheme.yaml", "points: 60", "points: *sixty"),
+    ("regions.yaml", "- {code: \"110000\"", "- &bj {code: \"110000\""),
+    ("bundle.yaml", "key: national-2013", "key: !!str &k national-2013")])
+def test_every_yaml_file_of_a_bundle_refuses_anchors_and_aliases(engine, bundle, name, old, new):
+    _edit(bundle / name, old, new)
+    line = next(n for n, text in enumerate((bundle / name).read_text(encoding="utf-8").splitlines(), 1)
+                if new in text)
+    with pytest.raises(BundleError, match="anchors and aliases are not allowed") as caught:
+        engine.deploy(bundle)
+    assert (caught.value.file, caught.value.line) == (name, line)
+
+
 def test_forbidden_code_names_the_element_and_line(engine, bundle):
     _edit(bundle / "assessment.bpmn", "unit_scores = []", "results = ().__class__")
     with pytest.raises(ForbiddenCode) as caught:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import sampling
+from engine import audit, sampling
 from engine.cli import main
 from engine.errors import ExpressionError
 from engine.simulate import run_simulation
@@ -83,8 +83,8 @@ def test_kaohe_simulate_exercises_the_draw_and_kaohe_sample_verify_checks_it(tmp
     store = Store(f"sqlite:///{database}")
     with store.write() as session:
         for record in (drawn, forged):
-            session.add(AuditEntry(at=datetime(2025, 1, 6, tzinfo=UTC), actor="system", action="sample_draw",
-                                   instance_id=1, data={k: record[k] for k in ("sample", "seed", "population", "k")}))
+            audit.record(session, datetime(2025, 1, 6, tzinfo=UTC), "system", "sample_draw", instance_id=1,
+                         data={k: record[k] for k in ("sample", "seed", "population", "k")})
     store.dispose()
     runner = CliRunner()
     ok = runner.invoke(main, ["sample", "verify", "1"])

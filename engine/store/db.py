@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import Conflict, NotFound
+from . import chain
 from .models import InboxTask, Instance
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class Store:
         elif self.dialect == "postgresql":
             _configure_postgresql(self.engine)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False)
+        self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False,
+                                    info={chain.SEALS: True})
+        chain.install(self._writes)
         self._writer = threading.RLock() if self.dialect == "sqlite" else None
 
     @contextmanager

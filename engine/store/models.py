@@ -159,12 +159,16 @@ class InboxTask(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: who did what, when, to which instance and task, with the data submitted."""
+    """Append-only: who did what, when, to which instance and task, with the data submitted.
+
+    Chained (``engine/store/chain.py``): ``hash`` covers the entry's content and ``prev_hash``, the hash of the
+    entry before it; ids are given in commit order under the chain lock, not by the database.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_instance", "instance_id", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
@@ -172,6 +176,8 @@ class AuditEntry(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     bpmn_id: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any] | None]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Message(Base):

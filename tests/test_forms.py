@@ -1,0 +1,109 @@
+"""Form schemas: checked at deploy, and validators that never reach outside the version's own forms."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import NATIONAL
+
+from engine import forms
+from engine.errors import BundleError, ValidationError
+
+FORM = "filing-review.schema.json"
+
+
+@pytest.fixture
+def listener():
+    """A local HTTP server that serves a schema and counts the requests it gets."""
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            asked.append(self.path)
+            body = json.dumps({"type": "string"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/schema+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    folder = tmp_path / "national-local"
+    shutil.copytree(NATIONAL, folder)
+    (folder / "forms").mkdir()
+    return folder
+
+
+def _form(**comment) -> dict:
+    """The filing review form with its comment field replaced."""
+    schema = json.loads((NATIONAL.parent.parent / "forms" / FORM).read_text(encoding="utf-8"))
+    schema["properties"]["comment"] = comment
+    return schema
+
+
+def test_a_validator_never_fetches_a_url(listener):
+    url, asked = listener
+    with pytest.raises(BundleError, match="does not resolve inside the bundle"):
+        forms.validator({"properties": {"comment": {"$ref": f"{url}/comment.json"}}})
+    assert asked == []
+
+
+def test_a_validator_never_reads_a_file(tmp_path):
+    (tmp_path / "comment.json").write_text('{"type": "integer"}', encoding="utf-8")
+    with pytest.raises(BundleError, match="does not resolve inside the bundle"):
+        forms.validator({"properties": {"comment": {"$ref": (tmp_path / "comment.json").as_uri()}}})
+
+
+@pytest.mark.parametrize("comment", [
+    {"$ref": "{url}/comment.json"}, {"$ref": "file:///etc/passwd"}, {"$ref": "../../../etc/passwd"},
+    {"$ref": "missing.schema.json"}, {"$ref": "notification.uischema.json"}, {"$dynamicRef": "{url}/x"},
+    {"$id": "{url}/comment", "type": "string"}, {"$schema": "{url}/meta", "type": "string"}])
+def test_a_reference_outside_the_bundle_is_refused_at_deploy(engine, bundle, comment, listener):
+    comment = {key: value.replace("{url}", listener[0]) for key, value in comment.items()}
+    (bundle / "forms" / FORM).write_text(json.dumps(_form(**comment), indent=2), encoding="utf-8")
+    with pytest.raises(BundleError) as caught:
+        engine.deploy(bundle)
+    assert caught.value.file == f"forms/{FORM}" and caught.value.line > 1
+    text = (bundle / "forms" / FORM).read_text(encoding="utf-8").splitlines()[caught.value.line - 1]
+    assert next(iter(comment.values())) in text
+    assert listener[1] == []
+
+
+def test_a_pointer_that_goes_nowhere_is_refused_at_deploy(engine, bundle):
+    (bundle / "forms" / FORM).write_text(json.dumps(_form(**{"$ref": "#/$defs/nothing"})), encoding="utf-8")
+    with pytest.raises(BundleError, match="does not resolve inside the bundle") as caught:
+        engine.deploy(bundle)
+    assert caught.value.file == f"forms/{FORM}"
+
+
+def test_references_inside_the_form_and_to_another_form_of_the_bundle_are_resolved(engine, bundle):
+    (bundle / "forms" / "shared.schema.json").write_text(json.dumps(
+        {"$defs": {"comment": {"type": "string", "maxLength": 10, "not": {"$ref": "#/$defs/blank"}},
+                   "blank": {"const": "   "}}}), encoding="utf-8")
+    (bundle / "forms" / FORM).write_text(json.dumps(_form(**{"$ref": "shared.schema.json#/$defs/comment"})),
+                                         encoding="utf-8")
+    version, created = engine.deploy(bundle)
+    assert created
+    with engine.store.read() as session:
+        checker = engine.version(session, version.id).validator(FORM)
+    forms.validate(checker, {"filing_decision": "accept", "comment": "同意"}, FORM)
+    for comment in ("同意" * 6, "   "):
+        with pytest.raises(ValidationError) as caught:
+            forms.validate(checker, {"filing_decision": "accept", "comment": comment}, FORM)
+        assert [e["field"] for e in caught.value.errors] == ["comment"]
