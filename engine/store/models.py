@@ -185,7 +185,7 @@ class Message(Base):
 
     __tablename__ = "message"
     __table_args__ = (Index("ix_message_pending", "target_id", "delivered_at"),
-                      # a campaign's catch of what every region sends counts the senders (migration 0010)
+                      # a campaign's catch of what every region sends counts the senders (migration 0008)
                       Index("ix_message_gather", "target_id", "name", "delivered_at", "source_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,15 +1,15 @@
 """A campaign's results as rows (one per region, ranked once all are in) instead of a list inside the campaign
 instance's state; an index to count the regions that have sent a message the campaign gathers
 
-Revision ID: 0010
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
