@@ -12,6 +12,7 @@ from datetime import date
 from importlib.metadata import version
 
 import campaign_launch
+import campaign_scale
 import harness
 import one_action
 import simulation
@@ -27,6 +28,7 @@ logger = logging.getLogger("benchmarks")
 BENCHMARKS = {
     "action": (one_action.run, True),
     "launch": (campaign_launch.run, True),
+    "scale": (campaign_scale.run, True),
     "simulate": (simulation.run, False),
     "timers": (timers.run, True),
     "web": (webapp.run, True),
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Only the benchmarks' own progress: SpiffWorkflow logs every task state change at INFO, which costs time.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    for module in (sys.modules[__name__], harness, one_action, campaign_launch, simulation, timers, webapp):
+    for module in (sys.modules[__name__], harness, one_action, campaign_launch, campaign_scale, simulation, timers,
+                   webapp):
         module.logger.setLevel(logging.INFO)
     options = Options(quick=args.quick, postgres=args.postgres, profile=args.profile)
     logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s; code %s%s", date.today(), os.cpu_count(),

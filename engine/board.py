@@ -7,12 +7,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import scoring
-from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region
+from . import results, scoring
+from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region, Result
 
+#: Consequences in words, for the Excel export (pages translate them).
+CONSEQUENCES = {"commended": "通报表扬", "must_rectify": "书面整改", "interview": "约谈"}
 #: The form of the task after which results are public.
 NOTIFICATION_FORM = "notification.schema.json"
 
@@ -45,23 +47,25 @@ class Board:
     campaign_row: Row | None
     rows: list[Row]
     grades: list[str]
-    results: list[dict] = field(default_factory=list)  # ranked: region, name, score, grade, veto, rank
+    results: list[dict] = field(default_factory=list)  # results.table: rank, region, name, score, grade, …
     announced: bool = False
     announcement: str | None = None
     announced_on: str | None = None
-
-    @property
-    def overdue(self) -> int:
-        return sum(r.overdue for r in self.rows) + (self.campaign_row.overdue if self.campaign_row else 0)
+    regions: int = 0  # in the whole campaign; ``rows`` is one page of them
+    finished: int = 0
+    overdue: int = 0  # overdue tasks in the whole campaign
+    graded: dict[str, int] = field(default_factory=dict)  # how many regions have each grade
+    page: int = 1
+    pages: int = 1
 
     @property
     def completion(self) -> int:
         """Per cent of region instances that have finished."""
-        return round(100 * sum(r.status == "completed" for r in self.rows) / len(self.rows)) if self.rows else 0
+        return round(100 * self.finished / self.regions) if self.regions else 0
 
     @property
     def distribution(self) -> list[tuple[str, int]]:
-        counts = Counter(r["grade"] for r in self.results)
+        counts = self.graded or Counter(r["grade"] for r in self.results)
         return [(grade, counts.get(grade, 0)) for grade in self.grades]
 
 
@@ -102,12 +106,27 @@ def _row(instance: Instance, name: str, steps, done: dict, ready: list[InboxTask
                done=sum(c.state == "done" for c in cells.values()))
 
 
-def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
-    """The board of one campaign; results come from the campaign instance's data."""
+#: Regions on one page of the board; a campaign this small also shows its ranking on the board.
+PAGE_SIZE = 100
+
+
+def build(session: Session, engine, campaign: Campaign, now: datetime, page: int = 1) -> Board:
+    """One page of a campaign's board, with figures for the whole campaign counted in the database."""
     version = engine.version(session, campaign.version_id)
     manifest = version.manifest
-    instances = list(session.scalars(select(Instance).where(Instance.campaign_id == campaign.id)))
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(campaign.regions))).all())
+    of_campaign = Instance.campaign_id == campaign.id
+    regions, finished = session.execute(
+        select(func.count(Instance.id), func.count(Instance.id).filter(Instance.status == "completed"))
+        .where(of_campaign, Instance.region.is_not(None))).one()
+    pages = max(1, -(-regions // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    # The columns a row shows, not the instances' state (tens of KB each): a 2,850-region board read 60 MB.
+    columns = select(Instance.id, Instance.region, Instance.status)
+    instances = session.execute(columns.where(of_campaign, Instance.region.is_not(None)).order_by(Instance.region)
+                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    instances += session.execute(columns.where(of_campaign, Instance.region.is_(None))).all()
+    codes = [i.region for i in instances if i.region]
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
     done, ready = progress(session, [i.id for i in instances])
     steps = steps_of(version, manifest["region_process"])
     campaign_steps = steps_of(version, manifest["campaign_process"])
@@ -118,24 +137,39 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
         else:
             rows.append(_row(instance, names.get(instance.region, instance.region), steps, done[instance.id],
                              ready[instance.id], now))
-    rows.sort(key=lambda r: r.region or "")
     notify = {b for b, info in version.user_tasks.items() if info.get("form") == NOTIFICATION_FORM}
     announced = campaign_row is not None and any(b in done[campaign_row.instance_id] for b in notify)
+    overdue = session.scalar(select(func.count(InboxTask.id))
+                             .where(InboxTask.campaign_id == campaign.id, InboxTask.due_at < now))
+    graded = dict(session.execute(select(Result.grade, func.count()).where(Result.campaign_id == campaign.id)
+                                  .group_by(Result.grade)).all())
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades", [])),
-                  announced=announced)
-    if campaign_row is not None:
-        data = engine.instance_data(campaign_row.instance_id)
-        board.results = results(data, names)
-        if announced:
-            board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
+                  announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
+                  page=page, pages=pages)
+    if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
+        board.results = results.table(session, campaign.id, names)
+    if announced:
+        _announcement(engine, board, campaign_row.instance_id)
     return board
 
 
-def results(data: dict, names: dict[str, str]) -> list[dict]:
-    """Ranked results from campaign data: its ``ranking``, else its ``results`` ranked here."""
-    ranked = data.get("ranking") or (scoring.rank(data["results"]) if data.get("results") else [])
-    return [{"rank": r.get("rank"), "region": r["region"], "name": names.get(r["region"], r["region"]),
-             "score": str(r.get("score")), "grade": r.get("grade"), "veto": bool(r.get("veto"))} for r in ranked]
+def published(session: Session, engine, campaign: Campaign) -> Board:
+    """A campaign's results and announcement without its board: the ranking rows, not every instance."""
+    version = engine.version(session, campaign.version_id)
+    codes = select(Result.region).where(Result.campaign_id == campaign.id)
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    board = Board(campaign, [], [], None, [], list(version.manifest.get("grades", [])),
+                  results=results.table(session, campaign.id, names), announced=announced(session, engine, campaign))
+    if board.announced:
+        instance_id = session.scalar(select(Instance.id).where(Instance.campaign_id == campaign.id,
+                                                               Instance.region.is_(None)))
+        _announcement(engine, board, instance_id)
+    return board
+
+
+def _announcement(engine, board: Board, campaign_instance_id: int) -> None:
+    data = engine.instance_data(campaign_instance_id)
+    board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
 
 
 def announced(session: Session, engine, campaign: Campaign) -> bool:
@@ -170,13 +204,15 @@ def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
     sheet.title = "考核结果"
     sheet.append([f"{campaign.label} 质量工作考核结果"])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项"])
+    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项", "结果运用"])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for r in rows:
         score = scoring.decimal(r["score"])
-        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], "是" if r["veto"] else "否"])
-    for column, width in zip("ABCDEF", (8, 12, 24, 10, 8, 10), strict=True):
+        veto = ("是" + (f"（{'、'.join(r['veto_items'])}）" if r.get("veto_items") else "")) if r["veto"] else "否"
+        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], veto,
+                      "、".join(CONSEQUENCES.get(n, n) for n, hit in r.get("consequences", {}).items() if hit)])
+    for column, width in zip("ABCDEFG", (8, 12, 24, 10, 8, 10, 24), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows():
         for cell in row:

@@ -15,7 +15,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, sandbox, scoring, timer_events, yamlfile
+from . import forms, results, sandbox, scoring, timer_events, yamlfile
 from .errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,8 @@ def _check(files: dict[str, str]) -> Bundle:
     timer_events.clock_timers(specs)
     user_tasks = _check_user_tasks(trees, manifest, form_names)
     _check_deadlines(manifest, user_tasks)
+    results.check_messages(manifest, {m.get("name") for tree in trees.values()
+                                      for m in tree.iter(f"{{{BPMN_NS}}}message")})
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 
@@ -185,6 +187,7 @@ def _manifest(files: dict[str, str]) -> dict:
     if manifest["failing_grade"] not in manifest["grades"]:
         raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
     _check_reminders(manifest.get("reminders") or {})
+    results.check(manifest)
     return manifest
 
 

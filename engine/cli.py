@@ -12,7 +12,7 @@ import click
 
 from . import bootstrap, config
 from .engine import Engine
-from .errors import KaoheError, ValidationError
+from .errors import KaoheError, NotFound, ValidationError
 from .store import Store
 
 
@@ -196,7 +196,8 @@ def scheduler(link_base: str) -> None:
 @main.command()
 @click.argument("variant")
 @click.option("--year", type=int, required=True)
-@click.option("--regions", "region_count", type=int, help="Assess only the first N regions.")
+@click.option("--regions", "region_count", type=click.IntRange(1), help="Assess only the first N regions "
+              "(more than the bundle lists: made-up regions 模拟地区1, 2, … are added).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_reports_errors
@@ -212,11 +213,40 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
         click.echo(f"{event['at'][:10]}  {event['event']}")
     click.echo("")
     for region in result["regions"]:
-        veto = "  否决项 veto" if region["veto"] else ""
+        veto = "  否决项 veto" + (f"（{'、'.join(region['veto_items'])}）" if region["veto_items"] else "") \
+            if region["veto"] else ""
+        outcome = f"  {'，'.join(region['outcome'])}" if region["outcome"] else ""
         click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
-                   f"{region['grade']}{veto}")
-    for item in result["rectification"]:
-        click.echo(f"整改 rectification: {item['region']} {item['name']}: {item['outcome']}")
+                   f"{region['grade'] or ''}{veto}{outcome}")
+
+
+@main.group()
+def sample() -> None:
+    """Random draws (draw_sample in a procedure) and their audit records."""
+
+
+@sample.command("verify")
+@click.argument("audit_id", type=click.IntRange(1))
+@_reports_errors
+def sample_verify(audit_id: int) -> None:
+    """Draw again from the seed and population an audit record keeps, and compare with the sample it recorded."""
+    from .sampling import redraw
+    from .store.models import AuditEntry
+
+    with _engine().store.read() as session:
+        entry = session.get(AuditEntry, audit_id)
+    if entry is None or entry.action != "sample_draw":
+        raise NotFound(f"审计记录 {audit_id} 不是随机抽取 (audit entry {audit_id} is not a random draw)")
+    again = redraw(entry.data)
+    click.echo(f"种子 seed {entry.data['seed']}；{entry.data['k']}/{len(entry.data['population'])}；"
+               f"{entry.at:%Y-%m-%d %H:%M} UTC，流程实例 instance {entry.instance_id}")
+    click.echo(f"记录的样本 recorded: {' '.join(entry.data['sample'])}")
+    click.echo(f"重新抽取 drawn again: {' '.join(again)}")
+    if again != entry.data["sample"]:
+        click.echo("不一致：记录的样本不是该种子抽出的 (MISMATCH: the recorded sample is not what the seed draws)",
+                   err=True)
+        sys.exit(1)
+    click.echo("一致 (the same)")
 
 
 @main.command()

@@ -16,7 +16,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, forms, sandbox, scoring, timers
+from . import accounts, audit, calendar, forms, results, sandbox, scoring, timers
 from .accounts import Grant
 from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
@@ -26,7 +26,7 @@ from .errors import Conflict, ExpressionError, KaoheError, NotFound, PermissionD
 from .instances import Advance, LoadedVersion, Runner, find_task
 from .serializer import StateSerializer
 from .store import Store
-from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region
+from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
 
 logger = logging.getLogger(__name__)
 
@@ -362,6 +362,22 @@ class Engine:
             workflow = self.runner.load(row, self.version(session, row.version_id))
         task = workflow.last_task or workflow.task_tree
         return dict(task.data)
+
+    def waiting_on(self, instance_id: int) -> list[str]:
+        """The names of the steps an unfinished instance waits at (ready tasks, catch events, timers)."""
+        with self.store.read() as session:
+            row = session.get(Instance, instance_id)
+            workflow = self.runner.load(row, self.version(session, row.version_id))
+        return [t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+                if getattr(t.task_spec, "bpmn_id", None)]
+
+    def results(self, campaign_id: int) -> list[dict]:
+        """A campaign's results in rank order, with region names (see ``results.table``)."""
+        with self.store.read() as session:
+            codes = select(Result.region).where(Result.campaign_id == campaign_id)
+            names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+            return results.table(session, campaign_id, names)
 
     def campaign_instances(self, campaign_id: int) -> list[Instance]:
         with self.store.read() as session:

@@ -15,10 +15,10 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import forms, timers
+from . import audit, forms, results, sampling, timers
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 
@@ -44,6 +44,11 @@ class LoadedVersion:
     @cached_property
     def user_tasks(self) -> dict:
         return self.manifest.get("user_tasks", {})
+
+    @cached_property
+    def rules(self) -> results.Rules | None:
+        """How the campaign gathers, ranks and decides consequences (None: results are not gathered)."""
+        return results.Rules.of(self.manifest)
 
     @cached_property
     def step_names(self) -> dict[str, str]:
@@ -120,12 +125,15 @@ class Runner:
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
         """Run to the next wait, catching pending messages, and save."""
         now = self.clock.now()
-        workflow.refresh_timers()  # a timer due by now fires before the engine steps run
-        while True:
-            workflow.do_engine_steps()
-            if not self._catch_pending(session, row, workflow, now):
-                break
-        targets = self._post_events(session, row, workflow, now)
+        with sampling.recording() as draws:
+            workflow.refresh_timers()  # a timer due by now fires before the engine steps run
+            while True:
+                workflow.do_engine_steps()
+                if not self._catch_pending(session, row, workflow, version, now):
+                    break
+        for drawn in draws:  # in the same transaction as the state that holds the sample
+            audit.record(session, now, "system", "sample_draw", instance_id=row.id, data=drawn)
+        targets = self._post_events(session, row, workflow, version, now)
         waiting, timers_changed = timers.sync(session, row, workflow, now)
         ready = self._sync_inbox(session, row, workflow, version, now, waiting)
         row.state = self.serializer.dump(workflow)
@@ -136,42 +144,87 @@ class Runner:
         workflow.kaohe_rows = Rows(set(ready), {task_id: due for task_id, (_, _, due) in waiting.items()})
         return Advance(ready, targets, timers_changed, row.id)
 
-    def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> int:
+    def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+                       now: datetime) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""
         # The event manager holds just the waiting catch events: cheaper than walking every task.
         # An event-based gateway waits on several definitions at once.
-        waiting = {}
+        waiting: dict[str, tuple[MessageEventDefinition, list]] = {}
         for task in workflow.event_manager.tasks.values():
             definition = task.task_spec.event_definition
             for each in getattr(definition, "event_definitions", [definition]):
                 if isinstance(each, MessageEventDefinition):
-                    waiting[each.name] = each
+                    waiting.setdefault(each.name, (each, []))[1].append(task)
         if not waiting:
             return 0
+        rules = version.rules
+        if rules is not None and row.campaign_id is not None and row.region is None:
+            return self._gather(session, row, workflow, waiting, rules, now)
         message = session.scalars(
             select(Message).where(Message.target_id == row.id, Message.delivered_at.is_(None),
                                   Message.name.in_(list(waiting))).order_by(Message.id).limit(1)
         ).first()
         if message is None:
             return 0
-        workflow.catch(BpmnEvent(waiting[message.name], payload=message.payload))
+        definition, tasks = waiting[message.name]
+        if rules is not None and message.name == rules.announced_by and row.region is not None:
+            # The announcement tells each region its own rank and consequences, as variables it can branch on.
+            told = results.outcome(session, row.campaign_id, row.region, rules)
+            for task in tasks:
+                task.data.update(told)
+        workflow.catch(BpmnEvent(definition, payload=message.payload))
         message.delivered_at = now
         logger.debug("instance %s caught %s from instance %s", row.id, message.name, message.source_id)
         return 1
 
-    def _post_events(self, session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> list[int]:
-        """Messages thrown and not caught inside: to the campaign instance, or from it to every region."""
+    def _gather(self, session: Session, row: Instance, workflow: BpmnWorkflow, waiting: dict,
+                rules: results.Rules, now: datetime) -> int:
+        """A campaign catches a message of its regions once, when every region has sent it: the results message
+        with its ranking done and summed up, any other with how many sent it."""
+        for name, (definition, _) in waiting.items():
+            senders = _senders(session, row.id, name)
+            if senders < results.expected(session, row.campaign_id):
+                continue
+            session.execute(update(Message).where(Message.target_id == row.id, Message.name == name,
+                                                  Message.delivered_at.is_(None))
+                            .values(delivered_at=now).execution_options(synchronize_session=False))
+            payload = (results.rank_campaign(session, row.campaign_id, rules) if name == rules.reported_by
+                       else {"reported": senders})
+            workflow.catch(BpmnEvent(definition, payload=payload))
+            logger.info("campaign %s: every region sent %s", row.campaign_id, name)
+            return 1
+        return 0
+
+    def _post_events(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+                     now: datetime) -> list[int]:
+        """Messages thrown and not caught inside: to the campaign instance, or from it to every region.
+
+        Where the variant gathers results, a region's result is kept as a row, and the campaign instance is a
+        target only once every region has sent the message: it is not loaded for each region's report."""
         events = workflow.get_events()
         if not events or row.campaign_id is None:
             return []
-        peers = session.execute(select(Instance.id, Instance.region)
-                                .where(Instance.campaign_id == row.campaign_id, Instance.id != row.id)).all()
-        targets = [pid for pid, region in peers if (region is None) != (row.region is None)]
+        # A region's messages go to the campaign instance, the campaign's to every region's.
+        other_side = Instance.region.is_(None) if row.region is not None else Instance.region.is_not(None)
+        targets = list(session.scalars(select(Instance.id).where(Instance.campaign_id == row.campaign_id, other_side)
+                                       .order_by(Instance.id)))
+        rules = version.rules
+        gathered = rules is not None and row.region is not None and bool(targets)
+        if gathered:
+            # Held until commit, so that of two regions reporting last at once the second counts the first;
+            # taken before the message rows, whose key references would otherwise deadlock the two.
+            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update())
         for event in events:
             for target in targets:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
                                     name=event.event_definition.name, payload=event.payload, created_at=now))
-        return targets
+            if gathered and event.event_definition.name == rules.reported_by:
+                results.record(session, row.campaign_id, row.id, row.region, event.payload, now)
+        if not gathered:
+            return targets
+        expected = results.expected(session, row.campaign_id)
+        names = {event.event_definition.name for event in events}
+        return targets if any(_senders(session, targets[0], name) >= expected for name in names) else []
 
     def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
                     now: datetime, waiting: dict) -> list[str]:
@@ -197,6 +250,12 @@ class Runner:
         if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
             session.execute(insert(InboxTask), rows)
         return list(ready)
+
+
+def _senders(session: Session, target_id: int, name: str) -> int:
+    """How many instances sent ``name`` to ``target_id`` that it has not caught yet."""
+    return session.scalar(select(func.count(distinct(Message.source_id)))
+                          .where(Message.target_id == target_id, Message.name == name, Message.delivered_at.is_(None)))
 
 
 def unit_of(task) -> str | None:

@@ -98,17 +98,21 @@ def send_reminders(engine, now: datetime | None = None, link_base: str = "") -> 
     return sent
 
 
-def next_step_at(engine, now: datetime | None = None, within: timedelta = timedelta(days=400)) -> datetime | None:
-    """When the next reminder or escalation of an open task is due (None: nothing within ``within``)."""
+def next_step_at(engine, now: datetime | None = None, within: timedelta = timedelta(days=400),
+                 tasks: list[str] | None = None) -> datetime | None:
+    """When the next reminder or escalation of an open task (of ``tasks``, if given) is due (None: nothing
+    within ``within``)."""
     now = now or engine.clock.now()
-    moments = [s.at for _, _, due in _pending(engine, now + within) for s in due]
+    moments = [s.at for _, _, due in _pending(engine, now + within, tasks) for s in due]
     return min(moments, default=None)
 
 
-def _pending(engine, until: datetime):
+def _pending(engine, until: datetime, only: list[str] | None = None):
     """(task, policy, unsent steps) for the open tasks with a due date that have steps up to ``until``."""
     horizon = until + timedelta(days=MAX_LEAD_DAYS + 1)
     in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon)
+    if only is not None:
+        in_window = in_window.where(InboxTask.id.in_(only))
     with engine.store.read() as session:
         # In a stable order (not by random task id), so a simulation with a seed repeats itself.
         tasks = list(session.scalars(select(InboxTask).where(InboxTask.id.in_(in_window)).order_by(

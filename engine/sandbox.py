@@ -22,6 +22,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from . import sampling
 from .errors import BundleError, ExpressionError, ForbiddenCode
 from .scoring import rank, total_score
 
@@ -198,7 +199,7 @@ def _compiled(source: str, mode: str) -> CodeType:
     return compile(_parse(source, mode), "<string>", mode)
 
 
-HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank}
+HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, **sampling.HELPERS}
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):

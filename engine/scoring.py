@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from . import scoring_rules
 from .errors import BundleError, ExpressionError, ValidationError
 
 TOTAL_POINTS = Decimal(100)
@@ -50,6 +51,8 @@ def validate_scheme(scheme, name: str = "scheme.yaml") -> None:
             raise BundleError(f"indicator {code}: unknown unit '{unit}'", file=name)
         if value <= 0:
             raise BundleError(f"indicator {code}: points must be positive", file=name)
+    for indicator in scheme["indicators"]:
+        scoring_rules.check(indicator, name)
     for part, total in parts.items():
         got = sum((v for _, p, _, v in points if p == part), Decimal(0))
         if got != total:
@@ -63,7 +66,8 @@ def scoring_units(scheme: dict) -> list[str]:
 
 
 def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
-    """A member unit scores each of its own indicators exactly once, within 0 and the maximum."""
+    """A member unit scores each of its own indicators exactly once, within 0 and the maximum; for an indicator
+    with a scoring rule it enters the measured value and the points are computed here (into ``score``)."""
     mine = {str(i["code"]): i for i in scheme["indicators"] if str(i["unit"]) == unit}
     errors = []
     seen = set()
@@ -76,12 +80,18 @@ def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
         if code in seen:
             errors.append({"field": f"scores/{n}/indicator", "message": f"指标 {code} 重复评分"})
         seen.add(code)
+        indicator = mine[code]
+        if indicator.get("rule"):
+            problem = _apply_rule(indicator, row)
+            if problem:
+                errors.append({"field": f"scores/{n}/measured", "message": problem})
+            continue
         try:
             value = decimal(row.get("score"))
         except ValidationError as exc:
-            errors.append({"field": field, "message": exc.message})
+            errors.append({"field": field, "message": f"指标 {code}（{indicator['name']}）：{exc.message}"})
             continue
-        maximum = Decimal(str(mine[code]["points"]))
+        maximum = Decimal(str(indicator["points"]))
         if not Decimal(0) <= value <= maximum:
             errors.append({"field": field, "message": f"指标 {code} 得分应在 0 与 {maximum} 之间"})
     for code in mine:
@@ -89,6 +99,23 @@ def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
             errors.append({"field": "scores", "message": f"指标 {code}（{mine[code]['name']}）未评分"})
     if errors:
         raise ValidationError("评分有误：" + "；".join(e["message"] for e in errors[:5]), errors)
+
+
+def _apply_rule(indicator: dict, row: dict) -> str | None:
+    """Compute a rule indicator's points from the row's ``measured`` value into ``score``; the problem, if any."""
+    code, name = indicator["code"], indicator["name"]
+    try:
+        measured = decimal(row.get("measured"), "实测值")
+    except ValidationError:
+        what = "次数" if indicator["rule"]["kind"] in scoring_rules.COUNTED else "实测值"
+        return f"指标 {code}（{name}）按规则计分，请填写{what}"
+    if indicator["rule"]["kind"] in scoring_rules.COUNTED and (measured < 0 or measured != measured.to_integral()):
+        return f"指标 {code}（{name}）的次数应为不小于 0 的整数"
+    points = scoring_rules.points(indicator, measured)
+    row["score"] = float(points)  # a JSON number like any typed score; exact: points have few digits
+    if Decimal(str(row["score"])) != points:
+        row["score"] = f"{points.normalize():f}"
+    return None
 
 
 def year_label(kind: str, year: int) -> str:
@@ -124,17 +151,18 @@ def total_score(unit_scores: list[dict]) -> str:
 
 
 def rank(results: list[dict]) -> list[dict]:
-    """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3)."""
+    """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3); a region whose `veto`
+    is true comes after every other. For procedures written before ``results:`` (engine/results.py)."""
     try:
-        rows = [(_decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]), dict(r))
-                for r in results]
+        rows = [(bool(r.get("veto")), _decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]),
+                 dict(r)) for r in results]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ExpressionError(f"rank expects [{{'region', 'score', ...}}]: {exc!r}") from None
-    rows.sort(key=lambda row: (-row[0], row[1]))
+    rows.sort(key=lambda row: (row[0], -row[1], row[2]))
     ranked, previous, current = [], None, 0
-    for position, (score, _, row) in enumerate(rows, 1):
-        if score != previous:
-            previous, current = score, position
+    for position, (vetoed, score, _, row) in enumerate(rows, 1):
+        if (vetoed, score) != previous:
+            previous, current = (vetoed, score), position
         row["rank"] = current
         ranked.append(row)
     return ranked

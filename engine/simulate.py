@@ -7,6 +7,7 @@ the shipped procedures branch on get realistic, seeded choices (returns, sendbac
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import random
 import tempfile
@@ -14,12 +15,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from . import accounts, config, mail, reminders, scoring, timers
+from sqlalchemy import select
+
+from . import accounts, config, mail, reminders, timers
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
+from .errors import KaoheError
 from .store import Store, upgrade
-from .store.models import InboxTask
+from .store.models import AuditEntry, InboxTask, Instance, Region
 
 #: Chances the scripted actors take the less common branch, once per instance and decision.
 CHANCES = {"filing_decision": ("return", 0.15), "approval": ("return", 0.5), "confirmation": ("rescore", 0.05),
@@ -56,6 +60,8 @@ class Simulation:
         self.scheme = bundle.scheme
         self.region_names = {r["code"]: r["name"] for r in bundle.regions}
         self.codes = [r["code"] for r in bundle.regions][:regions]
+        if regions is not None and regions > len(self.codes):  # more than the bundle lists: made-up ones
+            self._add_synthetic_regions(store, regions - len(self.codes))
         self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
@@ -68,6 +74,14 @@ class Simulation:
         start = bundle.manifest.get("simulation_start", "06-01" if bundle.manifest["assessment_year"] == "july"
                                     else "01-05")
         self.clock.set(self._at(date(year, *map(int, start.split("-")))))
+
+    def _add_synthetic_regions(self, store: Store, count: int) -> None:
+        """Regions named 模拟地区1, 2, …, to try a procedure on more regions than its bundle lists."""
+        made = {f"S{n:07d}": f"模拟地区{n}" for n in range(1, count + 1)}
+        with store.write() as session:
+            session.add_all(Region(code=code, name=name, region_set=self.bundle.key) for code, name in made.items())
+        self.region_names.update(made)
+        self.codes.extend(made)
 
     def run(self) -> dict:
         campaign = self.engine.start_campaign(self.bundle.key, self.year, self.codes, actor="simulation")
@@ -86,7 +100,7 @@ class Simulation:
                 scheduled.add(task.id)
                 heapq.heappush(queue, (self._when(task), _identity(task), task))
             listed = now  # tasks appear at the clock's time, and it never goes back
-            work = self._next_work(stale=bool(fresh))
+            work = self._next_work(fresh)
             if work is not None and (not queue or work <= queue[0][0]):
                 self.clock.set(max(work, now))
                 self._run_due()
@@ -103,11 +117,15 @@ class Simulation:
         return self._result(campaign.id)
 
     # -- timers, reminders and escalation on the virtual clock ----------------------------------
-    def _next_work(self, stale: bool) -> datetime | None:
-        # Completing a task only removes reminder steps, so the last answer stays a safe lower bound
-        # until new tasks appear or reminders go out; it saves a query per action.
-        if stale or self._next_reminder is _UNKNOWN:
+    def _next_work(self, fresh: list[InboxTask]) -> datetime | None:
+        # Completing a task only removes reminder steps, so the last answer stays a safe lower bound until
+        # reminders go out; new tasks can only bring it forward, so only they are read: reading every open
+        # task after each action made a simulation grow with the square of its regions.
+        if self._next_reminder is _UNKNOWN:
             self._next_reminder = reminders.next_step_at(self.engine)
+        elif fresh:
+            found = reminders.next_step_at(self.engine, tasks=[t.id for t in fresh])
+            self._next_reminder = min((m for m in (self._next_reminder, found) if m), default=None)
         moments = [m for m in (self.engine.next_timer_due(), self._next_reminder) if m]
         return min(moments, default=None)
 
@@ -156,7 +174,7 @@ class Simulation:
         if name == "self_scores":
             return [{"indicator": i["code"], "score": self._score(task.region, i, 0.05)} for i in indicators]
         if name == "scores" and task.unit:
-            return [dict(self._generic(prop["items"]), indicator=i["code"], score=self._score(task.region, i))
+            return [dict(self._generic(prop["items"]), indicator=i["code"], **self._scored(task.region, i))
                     for i in indicators if i["unit"] == task.unit]
         if name == "veto_incident":
             return veto
@@ -169,6 +187,18 @@ class Simulation:
                 return rare
             return next(o for o in _options(prop) if o != rare)
         return self._generic(prop, name)
+
+    def _scored(self, region: str | None, indicator: dict) -> dict:
+        """What a scorer enters: the points, or for an indicator with a scoring rule the measured value."""
+        rule = indicator.get("rule")
+        if not rule:
+            return {"score": self._score(region, indicator)}
+        if rule["kind"] in ("per_occurrence", "bonus"):
+            return {"measured": self.rng.randint(0, 3)}
+        if rule["kind"] == "shortfall":
+            return {"measured": round(float(rule["target"]) - self.rng.uniform(-2, 8), 1)}
+        low, high = float(rule["low"][0]), float(rule["high"][0])
+        return {"measured": round(self.rng.uniform(low - 5, high + 5), 1)}
 
     def _score(self, region: str | None, indicator: dict, spread: float = 0.08) -> float:
         points = Decimal(str(indicator["points"]))
@@ -203,24 +233,75 @@ class Simulation:
         self.timeline.append({"at": local(self.clock.now()).isoformat(), "event": event, **details})
 
     def _result(self, campaign_id: int) -> dict:
-        results, rectification = [], []
-        for instance in self.engine.campaign_instances(campaign_id):
+        """What the engine recorded: every instance finished, each region's result, rank and what followed.
+
+        Nothing is computed here that the engine did not: a campaign that did not finish is an error."""
+        instances = self.engine.campaign_instances(campaign_id)
+        unfinished = [i for i in instances if i.status != "completed"]
+        if unfinished:
+            waits = "；".join(f"{self.region_names.get(i.region, i.region) if i.region else '年度考核'}"
+                             f"（{'、'.join(self.engine.waiting_on(i.id)) or '无可办理的步骤'}）"
+                             for i in unfinished[:10])
+            raise SimulationIncomplete(f"模拟结束时仍有 {len(unfinished)} 个流程实例未完成 "
+                                       f"({len(unfinished)} instances did not finish): {waits}")
+        reported = {r["region"]: r for r in self.engine.results(campaign_id)}
+        regions, rectification = [], []
+        for instance in instances:
             if instance.region is None:
                 continue
             data = self.engine.instance_data(instance.id)
-            results.append({"region": instance.region, "name": self.region_names.get(instance.region, ""),
-                            "score": data.get("score"), "grade": data.get("grade"),
-                            "veto": bool(data.get("veto_incident")), "status": instance.status})
+            result = reported.get(instance.region) or {}
+            outcome = _outcome(result.get("consequences") or {}, data)
+            name = self.region_names.get(instance.region, "")
+            regions.append({"region": instance.region, "name": name, "score": result.get("score"),
+                            "grade": result.get("grade"), "veto": bool(result.get("veto")),
+                            "veto_items": result.get("veto_items", []), "rank": result.get("rank"),
+                            "consequences": result.get("consequences") or {}, "outcome": outcome,
+                            "status": instance.status})
             if "rectification_verdict" in data:
-                outcome = ("整改到位" if data["rectification_verdict"] == "adequate" else "整改不到位，已约谈")
-                rectification.append({"region": instance.region, "name": results[-1]["name"], "outcome": outcome})
-        scored = [r for r in results if r["score"] is not None]
-        ranks = {r["region"]: r["rank"] for r in scoring.rank(scored)}
-        for r in results:
-            r["rank"] = ranks.get(r["region"])
-        results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
-        return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
-                "rectification": rectification}
+                rectification.append({"region": instance.region, "name": name, "outcome": "，".join(outcome)})
+        regions.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
+        draws = self._draws(campaign_id)
+        return {"variant": self.bundle.key, "year": self.year, "regions": regions, "timeline": self.timeline,
+                "rectification": rectification, "draws": draws}
+
+    def _draws(self, campaign_id: int) -> list[dict]:
+        """The random draws the campaign made (from the audit log), also placed in the timeline at their time."""
+        with self.engine.store.read() as session:
+            entries = list(session.scalars(
+                select(AuditEntry).join(Instance, Instance.id == AuditEntry.instance_id)
+                .where(Instance.campaign_id == campaign_id, AuditEntry.action == "sample_draw")
+                .order_by(AuditEntry.id)))
+        draws = []
+        for entry in entries:
+            drawn = dict(entry.data, audit_id=entry.id)
+            draws.append(drawn)
+            names = "、".join(self.region_names.get(c, c) for c in drawn["sample"])
+            event = {"at": local(entry.at).isoformat(), "event": f"随机抽取 {drawn['k']}/{len(drawn['population'])}："
+                     f"{names}（种子 {drawn['seed']}，审计记录 {entry.id}）"}
+            bisect.insort(self.timeline, event, key=lambda e: e["at"])
+        return draws
+
+
+class SimulationIncomplete(KaoheError):
+    """A simulated campaign ended with instances still running: the procedure can get stuck."""
+
+    code = "simulation_incomplete"
+
+
+def _outcome(consequences: dict, data: dict) -> list[str]:
+    """What happened to a region after the announcement, in words: every consequence, not the first one."""
+    words = []
+    if consequences.get("commended"):
+        words.append("通报表扬")
+    if consequences.get("must_rectify"):
+        words.append("书面整改")
+    verdict = data.get("rectification_verdict")
+    if verdict is not None:
+        words.append("整改到位" if verdict == "adequate" else "整改不到位")
+    if consequences.get("interview") or "interviewed_on" in data:
+        words.append("约谈" + (f"（{data['interviewed_on']}）" if "interviewed_on" in data else ""))
+    return words
 
 
 _UNKNOWN = object()

@@ -16,10 +16,7 @@ from sqlalchemy.orm import Session
 from . import board
 from .access import Viewer, Work
 from .instances import find_task, unit_of
-from .store.models import AuditEntry, Campaign, EvidenceFile, Instance
-
-#: The instance data a region's result is made of, as shown to those who may read the result only.
-RESULT_KEYS = {"score": "score", "grade": "grade", "veto": "veto_incident"}
+from .store.models import AuditEntry, Campaign, EvidenceFile, Instance, Result
 
 
 @dataclass(frozen=True)
@@ -78,8 +75,10 @@ def readable(session: Session, engine, who: Viewer, instance: Instance, variant:
     last = workflow.last_task or workflow.task_tree
     data = dict(last.data)
     result = None
-    if "score" in data and who.reads_result(variant, instance.region, announced):
-        result = {key: data.get(name) for key, name in RESULT_KEYS.items()}
+    row = session.get(Result, (instance.campaign_id, instance.region)) if instance.region else None
+    if row is not None and who.reads_result(variant, instance.region, announced):
+        result = {"score": row.score, "grade": row.grade, "veto": row.vetoed, "veto_items": list(row.veto_items or []),
+                  "rank": row.rank, "consequences": dict(row.consequences or {})}
     raw = who.sees_all_data(variant) and who.sees_instance(variant, instance.region)
     return Readable(data if raw else None, shown, files, result)
 

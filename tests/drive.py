@@ -88,6 +88,9 @@ class Driver:
         instance = next(i for i in self.engine.campaign_instances(self.campaign.id) if i.region == region)
         return self.engine.instance_data(instance.id)
 
+    def results(self) -> list[dict]:
+        return self.engine.results(self.campaign.id)
+
     def campaign_data(self) -> dict:
         instance = next(i for i in self.engine.campaign_instances(self.campaign.id) if i.region is None)
         return self.engine.instance_data(instance.id)

@@ -191,7 +191,8 @@ def test_the_assessed_region_reads_its_filings_and_its_assessment_once_announced
     assert before["result"] is None and SECRET_BASIS not in json.dumps(before)  # approved, not yet announced
     drive.do("Task_notify_results")
     after = client.get(f"/api/v1/instances/{instance}", headers=gov).get_json()
-    assert after["result"] == {"score": "100", "grade": "A", "veto": False}
+    assert after["result"] == {"score": "100", "grade": "A", "veto": False, "veto_items": [], "rank": 1,
+                               "consequences": {"commended": True, "must_rectify": False}}
     assert SECRET_BASIS in json.dumps(after["submissions"]) and SECRET_OPINION in json.dumps(after["submissions"])
     assert "data" not in after
     page = _page(client, "gov-bj", f"/instances/{instance}")

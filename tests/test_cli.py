@@ -94,6 +94,6 @@ def test_deploy_refuses_forbidden_code_naming_file_and_element(kaohe, tmp_path):
     copy = tmp_path / "bundle"
     shutil.copytree(NATIONAL, copy)
     bpmn = copy / "assessment.bpmn"
-    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("results = []", "import os", 1), encoding="utf-8")
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("unit_scores = []", "import os", 1), encoding="utf-8")
     code, _, err = kaohe("deploy", str(copy))
     assert code == 2 and "assessment.bpmn:" in err and "import is not allowed" in err

@@ -20,7 +20,7 @@ def test_national_campaign_grades_ranks_and_consequences(engine):
         drive.score(region, totals[region])
     # Nothing campaign-level happens before every region has reported.
     assert [t.bpmn_id for t in drive.ready(region=None) if t.region is None] == ["Task_compile_results"]
-    ranking = {r["region"]: (r["grade"], r["rank"]) for r in drive.campaign_data()["ranking"]}
+    ranking = {r["region"]: (r["grade"], r["rank"]) for r in drive.results()}
     assert ranking == {BEIJING: ("A", 1), TIANJIN: ("B", 2), NEIMENGGU: ("B", 2), HEBEI: ("C", 4),
                        SHANXI: ("D", 5)}
 
@@ -134,7 +134,9 @@ def test_ziyang_runs_its_own_four_steps_over_a_calendar_year(engine):
                                              "incident": "发生区域性环境质量安全事件", "incident_domain": "环境",
                                              "comment": "确认"} if veto else
                  {"confirmation": "confirm", "veto_incident": False, "comment": "确认"}, region=region)
-    assert [(r["region"], r["grade"]) for r in drive.campaign_data()["ranking"]] == [(ANYUE, "d"), (YANJIANG, "a")]
+    # A vetoed county is graded d whatever its score, and ranked after every other (99 points or not).
+    assert [(r["region"], r["grade"], r["rank"], r["veto"]) for r in drive.results()] == [
+        (YANJIANG, "a", 1, False), (ANYUE, "d", 2, True)]
     drive.approve_and_announce()
     assert [t.bpmn_id for t in drive.ready(region=ANYUE)] == ["Task_rectification_report"]
     assert drive.region_data(YANJIANG)["commended"] is True

@@ -53,6 +53,9 @@ def test_total_score_refuses_what_is_not_a_number(unit_scores):
     ([{"region": "a", "score": 70}, {"region": "b", "score": "95.5"}, {"region": "c", "score": "70"},
       {"region": "d", "score": "69.99"}],
      [("b", 1), ("a", 2), ("c", 2), ("d", 4)]),
+    # a vetoed region is ranked after every other whatever its score (kaohe simulate showed it first)
+    ([{"region": "a", "score": "99", "veto": True}, {"region": "b", "score": "60"}, {"region": "c", "score": "90"}],
+     [("c", 1), ("b", 2), ("a", 3)]),
 ])
 def test_rank_is_competition_ranking(results, expected):
     ranked = scoring.rank(results)

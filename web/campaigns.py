@@ -81,7 +81,7 @@ def show(campaign_id: int):
         campaign = _campaign(db, campaign_id)
         if not g.viewer.sees_board(campaign.variant):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
-        view = board.build(db, engine(), campaign, now())
+        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int))
     return render_template("board.html", board=view, chart=chart(view.distribution))
 
 
@@ -93,7 +93,7 @@ def _results(campaign_id: int, public: bool):
             raise NotFound(f"考核 {campaign_id} 的结果尚未公告 (no announced results for campaign {campaign_id})")
         if not public and not g.viewer.reads_results(campaign.variant, announced):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的结果 (you may not read campaign {campaign_id})")
-        view = board.build(db, engine(), campaign, now())
+        view = board.published(db, engine(), campaign)
     return campaign, view
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
-from engine import access, files, inbox
+from engine import access, files, inbox, scoring_rules
 from engine import submissions as engine_submissions
 from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, InboxTask, Instance, Region
@@ -50,7 +50,9 @@ def form_of(version, bpmn_id: str) -> tuple[dict, dict]:
 def indicator_rows(scheme: dict, unit: str | None) -> tuple[list[dict], dict[str, str]]:
     """One row per indicator (only the unit's own when a member unit scores), and a label for each code."""
     indicators = [i for i in scheme.get("indicators", []) if unit is None or str(i["unit"]) == unit]
-    labels = {str(i["code"]): f"{i['code']} {i['name']}（{i['points']} 分）" for i in scheme.get("indicators", [])}
+    labels = {str(i["code"]): f"{i['code']} {i['name']}（{i['points']} 分"
+                              + (f"；{scoring_rules.describe(i)}" if i.get("rule") else "") + "）"
+              for i in scheme.get("indicators", [])}
     return [{"indicator": str(i["code"])} for i in indicators], labels
 
 

@@ -184,7 +184,9 @@ class Message(Base):
     """The outbox: a message one instance threw for another, delivered in its own transaction."""
 
     __tablename__ = "message"
-    __table_args__ = (Index("ix_message_pending", "target_id", "delivered_at"),)
+    __table_args__ = (Index("ix_message_pending", "target_id", "delivered_at"),
+                      # a campaign's catch of what every region sends counts the senders (migration 0008)
+                      Index("ix_message_gather", "target_id", "name", "delivered_at", "source_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
@@ -194,6 +196,24 @@ class Message(Base):
     payload: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class Result(Base):
+    """A region's reported result in a campaign; ranked, with its consequences, once every region has reported."""
+
+    __tablename__ = "result"
+    __table_args__ = (Index("ix_result_rank", "campaign_id", "rank", "region"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(12), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    score: Mapped[str] = mapped_column(String(32))  # the exact decimal as reported ("89.5")
+    grade: Mapped[str | None] = mapped_column(String(32))
+    vetoed: Mapped[bool] = mapped_column(default=False)
+    veto_items: Mapped[list[Any] | None]
+    rank: Mapped[int | None]
+    consequences: Mapped[dict[str, Any] | None]  # {commended: true, must_rectify: false, ...} once ranked
+    reported_at: Mapped[datetime]
 
 
 class CalendarDay(Base):
