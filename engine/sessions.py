@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from . import access, audit
@@ -17,6 +17,10 @@ from .access import Viewer
 from .errors import NotFound
 from .store import Store
 from .store.models import User, WebSession
+
+#: How long a session's row is kept after it began: what the account page, the audit and the known addresses of
+#: signin (engine/signin.py, Policy.known_days) read.
+KEEP = timedelta(days=90)
 
 #: How often a session's last activity is written: a minute's precision for the idle time-out, not a write on
 #: every page.
@@ -45,6 +49,7 @@ def start(store: Store, now: datetime, user_id: int, address: str | None, agent:
     """A new session for ``user_id``; returns the id for the cookie, which is not kept anywhere else."""
     token = secrets.token_urlsafe(32)
     with store.write() as session:
+        session.execute(delete(WebSession).where(WebSession.user_id == user_id, WebSession.created_at < now - KEEP))
         session.add(WebSession(user_id=user_id, token_hash=_digest(token), created_at=now, last_seen_at=now,
                                address=address_key(address), user_agent=(agent or "")[:200] or None))
     return token
