@@ -266,9 +266,9 @@ def revoke_token(store: Store, now: datetime, user_id: int, token_id: int) -> No
             raise PermissionDenied(f"无此令牌 (no token {token_id})")
         if row.revoked_at is None:
             row.revoked_at = now
-            audit.record(session, now, session.get(User, user_id).username, "token_revoke",
-                         data={"user": session.get(User, user_id).username, "tokens": [row.id],
-                               "name": row.name})
+            username = session.get(User, user_id).username
+            audit.record(session, now, username, "token_revoke",
+                         data={"user": username, "tokens": [row.id], "name": row.name})
 
 
 def _digest(token: str) -> str:

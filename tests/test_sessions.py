@@ -53,3 +53,15 @@ def test_a_sessions_row_is_kept_ninety_days(engine, clock):
     with engine.store.read() as session:
         assert list(session.scalars(select(WebSession.address))) == ["192.0.2.2"]
         assert session.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("192.0.2.1", "192.0.2.1"),
+    ("::ffff:192.0.2.1", "192.0.2.1"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+    ("not an address", "unknown"),
+    (None, "unknown"),
+])
+def test_an_address_is_throttled_as_its_host_holds_it(address, key):
+    assert sessions.address_key(address) == key

@@ -407,17 +407,3 @@ def test_a_third_party_cannot_lock_an_administrator_out(app, engine, clock):
     assert login(office, "admin").status_code == 302  # the right password from an address known to sign in
     assert _audited(engine, "login")[-1] == {"address": "10.0.0.5", "past_lock": True}
     assert "锁定" in _error(login(attacker, "admin"))  # and the lock stays for the others
-
-
-@pytest.mark.parametrize(("address", "key"), [
-    ("192.0.2.1", "192.0.2.1"),
-    ("::ffff:192.0.2.1", "192.0.2.1"),
-    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
-    ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
-    ("not an address", "unknown"),
-    (None, "unknown"),
-])
-def test_an_address_is_throttled_as_its_host_holds_it(address, key):
-    from engine.sessions import address_key
-
-    assert address_key(address) == key
