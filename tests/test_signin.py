@@ -46,3 +46,15 @@ def test_a_successful_sign_in_clears_its_names_failures_but_not_its_addresses(en
         assert session.get(SignInThrottle, "user:approver") is None
         assert session.get(SignInThrottle, "addr:192.0.2.1").failures == 4
         assert session.scalar(select(func.count()).where(AuditEntry.action == "login_failed")) == 4
+
+
+def test_failures_at_the_same_moment_are_all_counted(engine):
+    """Eight first failures at once for one new name and address: the counter rows are made once, none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        messages = list(pool.map(lambda _: _fail(engine, "together", "192.0.2.8"), range(8)))
+    assert messages.count(signin.WRONG) == 4 and len(messages) == 8
+    with engine.store.read() as session:
+        assert session.get(SignInThrottle, "addr:192.0.2.8").failures == 8
+        assert session.get(SignInThrottle, "user:together").failures == 5
