@@ -16,6 +16,7 @@ from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
 from engine.inbox import COUNT_CAP
+from engine.sessions import Lifetime
 from engine.signin import Policy
 from engine.store import Store
 
@@ -27,17 +28,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
         IDLE_MINUTES=int(os.environ.get("KAOHE_IDLE_MINUTES", 30)),
+        SESSION_HOURS=int(os.environ.get("KAOHE_SESSION_HOURS", 12)),
         PASSWORD_MIN_LENGTH=int(os.environ.get("KAOHE_PASSWORD_MIN_LENGTH", 8)),
         PASSWORD_MIN_KINDS=int(os.environ.get("KAOHE_PASSWORD_MIN_KINDS", 3)),
         LOCK_FAILURES=5,
         LOCK_MINUTES=15,
+        ADDRESS_FAILURES=20,
         UPLOAD_FOLDER=str(config.data_dir() / "files"),
         MAX_UPLOAD_BYTES=20 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("KAOHE_SECURE_COOKIES", "") == "1",
         SESSION_COOKIE_NAME="kaohe_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
     )
@@ -48,7 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("KAOHE_SECRET_KEY") or _stored_secret(config.data_dir())
     app.config["PASSWORD_POLICY"] = Policy(app.config["PASSWORD_MIN_LENGTH"], app.config["PASSWORD_MIN_KINDS"],
-                                           app.config["LOCK_FAILURES"], app.config["LOCK_MINUTES"])
+                                           app.config["LOCK_FAILURES"], app.config["LOCK_MINUTES"],
+                                           app.config["ADDRESS_FAILURES"])
+    app.config["SESSION_LIFETIME"] = Lifetime(app.config["IDLE_MINUTES"], app.config["SESSION_HOURS"])
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_HOURS"])
     app.extensions["kaohe"] = app.config.get("ENGINE") or Engine(Store(config.database_url()))
 
     Babel(app, locale_selector=_locale)

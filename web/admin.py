@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from engine import accounts, audit, calendar, mail, signin
+from engine import accounts, audit, calendar, mail, sessions, signin
 from engine import timers as timer_rows
 from engine.accounts import Grant
 from engine.clock import CHINA
@@ -75,8 +75,10 @@ def user(user_id: int):
         assignments = list(db.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)
                                       .order_by(RoleAssignment.id)))
         locked = signin.locked_until(db, user_id, now())
+        live = sessions.live(db, user_id, now(), current_app.config["SESSION_LIFETIME"])
         choices = _choices(db)
-    return render_template("admin/user.html", user=row, assignments=assignments, locked=locked, **choices)
+    return render_template("admin/user.html", user=row, assignments=assignments, locked=locked, sessions=live,
+                           **choices)
 
 
 @bp.post("/users/<int:user_id>")
@@ -86,9 +88,11 @@ def update_user(user_id: int):
         row = _user(db, user_id)
         row.display_name = request.form.get("display_name", "").strip() or row.display_name
         row.email = request.form.get("email", "").strip() or None
-        row.active = request.form.get("active") == "on"
+        was_active, row.active = row.active, request.form.get("active") == "on"
         audit.record(db, now(), g.viewer.username, "user_update",
                      data={"user": row.username, "active": row.active})
+        if was_active and not row.active:
+            signin.cut_off(db, now(), row, "deactivated", g.viewer.username)
     flash(_("Saved."), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 
@@ -101,6 +105,15 @@ def reset_password(user_id: int):
     signin.change_password(engine().store, now(), username, None, request.form.get("password", ""),
                            g.viewer.username, current_app.config["PASSWORD_POLICY"])
     flash(_("The password has been reset."), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@admin_required
+def end_sessions(user_id: int):
+    with engine().store.write() as db:
+        sessions.end_all(db, now(), _user(db, user_id), "admin", g.viewer.username)
+    flash(_("The user's sessions have ended."), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

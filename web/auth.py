@@ -1,11 +1,11 @@
-"""Signing in and out, one's own account (password, API tokens), and the language."""
+"""Signing in and out, one's own account (password, sessions, API tokens), and the language."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import audit, signin
+from engine import sessions, signin
 from engine.errors import ValidationError
 
 from .security import engine, login_required, now, safe_next, sign_in
@@ -20,29 +20,30 @@ def index():
     return redirect(url_for("inbox.index"))
 
 
-@bp.route("/login", methods=["GET", "POST"])
+@bp.get("/login")
 def login():
+    """The form; HEAD is answered here too, so that it can never sign in (CSRF is checked on POST only)."""
+    return render_template("login.html", next=safe_next(request.args.get("next"), url_for("inbox.index")))
+
+
+@bp.post("/login")
+def login_submit():
     target = safe_next(request.values.get("next"), url_for("inbox.index"))
-    if request.method == "GET":
-        return render_template("login.html", next=target)
     username = request.form.get("username", "").strip()
     try:
-        signin.authenticate(engine().store, now(), username, request.form.get("password", ""),
-                            current_app.config["PASSWORD_POLICY"])
+        user = signin.authenticate(engine().store, now(), username, request.form.get("password", ""),
+                                   current_app.config["PASSWORD_POLICY"], request.remote_addr)
     except signin.SignInFailed as exc:
-        return render_template("login.html", next=target, error=exc.message, username=username), 401
-    lang = session.get("lang")
-    sign_in(username)
-    if lang:
-        session["lang"] = lang
+        status = 429 if isinstance(exc, signin.SignInThrottled) else 401
+        return render_template("login.html", next=target, error=exc.message, username=username), status
+    sign_in(user.id)
     return redirect(target)
 
 
 @bp.post("/logout")
 def logout():
     if g.viewer is not None:
-        with engine().store.write() as db:
-            audit.record(db, now(), g.viewer.username, "logout")
+        sessions.end(engine().store, now(), g.session_id, "logout", g.viewer.username, action="logout")
     lang = session.get("lang")
     session.clear()
     if lang:
@@ -60,32 +61,44 @@ def language(code: str):
     return redirect(safe_next(request.args.get("next"), url_for("auth.index")))
 
 
+def _account_page(status: int = 200, **extra):
+    with engine().store.read() as db:
+        tokens = signin.tokens_of(db, g.viewer.user_id)
+        live = sessions.live(db, g.viewer.user_id, now(), current_app.config["SESSION_LIFETIME"])
+    values = {"new_token": None, "errors": {}, **extra}
+    return render_template("account.html", tokens=tokens, sessions=live, current_session=g.session_id,
+                           policy=current_app.config["PASSWORD_POLICY"], **values), status
+
+
 @bp.get("/account")
 @login_required
 def account():
-    with engine().store.read() as db:
-        tokens = signin.tokens_of(db, g.viewer.user_id)
-    return render_template("account.html", tokens=tokens, new_token=None,
-                           policy=current_app.config["PASSWORD_POLICY"], errors={})
+    return _account_page()
 
 
 @bp.post("/account/password")
 @login_required
 def change_password():
+    """Ends the user's other sessions and revokes their API tokens (the page says so)."""
     new = request.form.get("password", "")
     try:
         if new != request.form.get("confirm", ""):
             raise ValidationError(_("The two new passwords differ."),
                                   [{"field": "confirm", "message": _("The two new passwords differ.")}])
         signin.change_password(engine().store, now(), g.viewer.username, request.form.get("current", ""), new,
-                               g.viewer.username, current_app.config["PASSWORD_POLICY"])
+                               g.viewer.username, current_app.config["PASSWORD_POLICY"], keep_session=g.session_id)
     except ValidationError as exc:
-        with engine().store.read() as db:
-            tokens = signin.tokens_of(db, g.viewer.user_id)
-        errors = {e["field"]: e["message"] for e in exc.errors}
-        return render_template("account.html", tokens=tokens, new_token=None, errors=errors,
-                               policy=current_app.config["PASSWORD_POLICY"], error=exc.message), 400
-    flash(_("Your password has been changed."), "success")
+        return _account_page(400, errors={e["field"]: e["message"] for e in exc.errors}, error=exc.message)
+    flash(_("Your password has been changed. Your other sessions have ended and your API tokens are revoked."),
+          "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    sessions.end(engine().store, now(), session_id, "user", g.viewer.username, user_id=g.viewer.user_id)
+    flash(_("The session has ended."), "info")
     return redirect(url_for("auth.account"))
 
 
@@ -95,10 +108,7 @@ def new_token():
     """Shown once, in this response: only its hash is kept (and never in the session cookie)."""
     name = request.form.get("name", "").strip() or "API"
     token = signin.issue_token(engine().store, now(), g.viewer.username, name)
-    with engine().store.read() as db:
-        tokens = signin.tokens_of(db, g.viewer.user_id)
-    return render_template("account.html", tokens=tokens, new_token=token, errors={},
-                           policy=current_app.config["PASSWORD_POLICY"])
+    return _account_page(new_token=token)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

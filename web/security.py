@@ -1,4 +1,4 @@
-"""The signed-in user on each request, the idle time-out, CSRF tokens, and the login_required guard."""
+"""The signed-in user on each request from a server-side session, CSRF tokens, and the login_required guard."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import access
+from engine import access, sessions
 from engine.engine import Engine
-from engine.errors import NotFound
 
 CSRF_FIELD = "csrf_token"
+SESSION_ID = "sid"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -38,25 +38,24 @@ def csrf_token() -> str:
 
 
 def load_user() -> None:
-    """Before each request: the viewer from the session, signed out after the idle time."""
-    g.viewer = None
-    username = session.get("user")
-    if not username or request.endpoint == "static":
+    """Before each request: the viewer of the session whose id the cookie holds, if it is still live."""
+    g.viewer = g.session_id = None
+    token = session.get(SESSION_ID)
+    if not token or request.endpoint == "static" or request.blueprint == "api":
         return
-    moment = now().timestamp()
-    idle = current_app.config["IDLE_MINUTES"] * 60
-    if moment - session.get("seen", 0) > idle:
-        session.pop("user", None)
-        flash(_("You were signed out after %(minutes)d minutes without activity.",
-                minutes=current_app.config["IDLE_MINUTES"]), "info")
+    found = sessions.resume(engine().store, now(), token, current_app.config["SESSION_LIFETIME"])
+    if isinstance(found, str):
+        session.pop(SESSION_ID, None)
+        lifetime = current_app.config["SESSION_LIFETIME"]
+        if found == "idle":
+            flash(_("You were signed out after %(minutes)d minutes without activity.",
+                    minutes=lifetime.idle_minutes), "info")
+        elif found == "expired":
+            flash(_("You were signed out %(hours)d hours after signing in.", hours=lifetime.hours), "info")
+        elif found != "logout":
+            flash(_("Your session was ended. Sign in again."), "info")
         return
-    with engine().store.read() as db:
-        try:
-            g.viewer = access.viewer(db, username)
-        except NotFound:
-            session.pop("user", None)
-            return
-    session["seen"] = moment
+    g.viewer, g.session_id = found
 
 
 def check_csrf() -> None:
@@ -70,11 +69,15 @@ def check_csrf() -> None:
                                  "try again."))
 
 
-def sign_in(username: str) -> None:
-    session.clear()  # a new session id's worth of state: no fixation of an anonymous session
-    session["user"] = username
-    session["seen"] = now().timestamp()
+def sign_in(user_id: int) -> None:
+    """Start a server-side session: the cookie gets its random id (and a new CSRF token), nothing else."""
+    lang = session.get("lang")
+    session.clear()  # no fixation: whatever the cookie held before signing in is dropped
+    session[SESSION_ID] = sessions.start(engine().store, now(), user_id, request.remote_addr,
+                                         request.user_agent.string)
     session.permanent = True
+    if lang:
+        session["lang"] = lang
     csrf_token()
 
 

@@ -294,15 +294,43 @@ class Mail(Base):
 
 
 class LoginState(Base):
-    """Sign-in failures and lock-out of one account, kept beside the user row it guards."""
+    """When one account last signed in and changed its password (failures are counted in SignInThrottle)."""
 
     __tablename__ = "login_state"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins over a short window for one account name ("user:<name>", known or not) or one client
+    address ("addr:<address>"), and how long it is locked; a row is dropped once ``expires_at`` has passed."""
+
+    __tablename__ = "signin_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    refused: Mapped[int] = mapped_column(default=0)  # attempts refused while the address was locked, unaudited
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(Base):
+    """A signed-in browser: its cookie holds a random id, of which only the SHA-256 is kept here."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
 
 
 class TaskDraft(Base):
