@@ -16,8 +16,9 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, sandbox, scoring, timer_events
+from . import forms, names, sandbox, scoring, timer_events
 from .errors import BundleError
+from .references import check_references
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def _check(files: dict[str, str]) -> Bundle:
             continue
         tree = parse_xml(name, files[name])
         sandbox.scan(name, files[name].encode())
+        if name.endswith(".bpmn"):
+            check_references(name, tree)
         trees[name] = tree
         try:
             if name.endswith(".dmn"):
@@ -140,6 +143,7 @@ def _check(files: dict[str, str]) -> Bundle:
     timer_events.clock_timers(specs)
     user_tasks = _check_user_tasks(trees, manifest, form_names)
     _check_deadlines(manifest, user_tasks)
+    names.check_names(trees, files, manifest)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 
