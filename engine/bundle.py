@@ -19,6 +19,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from . import forms, names, sandbox, scoring, timer_events
 from .errors import BundleError
 from .references import check_references
+from .regions import code_problem
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +221,9 @@ def _regions(files: dict[str, str], name: str | None) -> list[dict]:
                                                 for r in regions):
         raise BundleError("expected 'regions:' with a list of {code, name}", file=name)
     codes = [str(r["code"]) for r in regions]
+    problem = next((p for p in map(code_problem, codes) if p), None)
+    if problem:
+        raise BundleError(problem, file=name)
     if len(set(codes)) != len(codes):
         raise BundleError("duplicate region codes", file=name)
     return [{"code": str(r["code"]), "name": str(r["name"])} for r in regions]
