@@ -30,5 +30,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ux_version_current", table_name="process_version")
-    with op.batch_alter_table("process_version") as batch:
-        batch.drop_column("is_current")
+    # Not batch mode: recreating process_version on SQLite would break the instances' foreign keys to it.
+    op.drop_column("process_version", "is_current")
