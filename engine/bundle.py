@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -75,17 +76,20 @@ def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
     return files
 
 
-def load_bundle(folder: Path, library: Path | None = None) -> Bundle:
-    """Read and check a bundle folder; raise BundleError naming the file, line and element."""
-    return check_bundle(read_folder(folder, library))
+def load_bundle(folder: Path, library: Path | None = None, helpers: Iterable[str] = ()) -> Bundle:
+    """Read and check a bundle folder; raise BundleError naming the file, line and element.
+
+    ``helpers``: names the engine's script engine provides besides the sandbox's own (they count as defined)."""
+    return check_bundle(read_folder(folder, library), helpers)
 
 
-def check_bundle(files: dict[str, str]) -> Bundle:
+def check_bundle(files: dict[str, str], helpers: Iterable[str] = ()) -> Bundle:
     """Check a bundle given as ``{relative name: text}``; the same content is checked only once."""
-    digest = _digest(files)
+    helpers = frozenset(helpers)
+    digest = _digest(files) + "\0" + ",".join(sorted(helpers))
     bundle = _checked.get(digest)
     if bundle is None:
-        bundle = _check(files)
+        bundle = _check(files, helpers)
         if len(_checked) >= 16:
             _checked.pop(next(iter(_checked)))
         _checked[digest] = bundle
@@ -102,7 +106,7 @@ def _digest(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _check(files: dict[str, str]) -> Bundle:
+def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     manifest = _manifest(files)
     scheme = _yaml_file(files, manifest["scheme"])
     scoring.validate_scheme(scheme, manifest["scheme"])
@@ -144,7 +148,7 @@ def _check(files: dict[str, str]) -> Bundle:
     timer_events.clock_timers(specs)
     user_tasks = _check_user_tasks(trees, manifest, form_names)
     _check_deadlines(manifest, user_tasks)
-    names.check_names(trees, files, manifest)
+    names.check_names(trees, files, manifest, helpers)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 

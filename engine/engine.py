@@ -77,7 +77,7 @@ class Engine:
     # -- deployment -------------------------------------------------------------------------------
     def check(self, folder: Path) -> Bundle:
         """Check a bundle folder without storing anything."""
-        return load_bundle(Path(folder), self.forms_library)
+        return load_bundle(Path(folder), self.forms_library, helpers=self.runner.script_engine.environment.globals)
 
     def deploy(self, folder: Path, actor: str = "system", make_current: bool = False) -> tuple[ProcessVersion, bool]:
         """Store a bundle as a new, current version of its variant; identical content gives the existing version,

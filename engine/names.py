@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -95,8 +96,11 @@ def stores_of(text: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
-def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifest: dict) -> None:
-    """Raise BundleError for the first name some expression reads that no path to it defines."""
+def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifest: dict,
+                helpers: Iterable[str] = ()) -> None:
+    """Raise BundleError for the first name some expression reads that no path to it defines.
+
+    ``helpers``: names the engine's script engine provides besides ``provided()``."""
     extra = _start_variables(manifest)
     decisions = _decisions(trees)
     processes = {p.get("id"): (name, p) for name, tree in trees.items() if name.endswith(".bpmn")
@@ -104,7 +108,7 @@ def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifes
     anywhere = {pid: _all_defined(process, files, decisions) for pid, (_, process) in processes.items()}
     everything = frozenset().union(*anywhere.values(), CAMPAIGN_START, REGION_START, extra)
     starts = {manifest.get("campaign_process"): CAMPAIGN_START, manifest.get("region_process"): REGION_START}
-    known = provided()
+    known = provided() | frozenset(helpers)
     for pid, (name, process) in processes.items():
         start = starts.get(pid, CAMPAIGN_START | REGION_START | everything) | extra
         _Process(name, process, files, decisions, anywhere, start, known, everything).check()

@@ -246,3 +246,11 @@ def test_a_lane_or_flow_reference_to_a_missing_element_is_refused(engine, bundle
     assert message in error.message
     assert (error.file, error.line, error.element) == ("assessment.bpmn", line, element)
     assert _versions(engine) == before
+
+
+def test_a_helper_the_engine_provides_counts_as_defined(engine, bundle):
+    _edit(bundle / "assessment.bpmn", "ranking = rank(results)", "ranking = rank(results)\nsample = draw(regions, 3)")
+    with pytest.raises(BundleError, match="reads undefined variable draw"):
+        engine.check(bundle)
+    engine.runner.script_engine.environment.globals["draw"] = lambda regions, k: regions[:k]
+    assert engine.check(bundle).key == "national-2013"
