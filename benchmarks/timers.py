@@ -166,7 +166,7 @@ def burst(options: Options, store: Store) -> list[Row]:
 def _in_memory_firings(engine: Engine, count: int) -> float:
     """Seconds plain SpiffWorkflow takes to restore, fire and save ``count`` waiting timers, in memory."""
     with engine.store.read() as session:
-        version = engine.version(session, engine.latest_version(session, "timer-bench").id)
+        version = engine.version(session, engine.current_version(session, "timer-bench").id)
     spec, subprocess_specs = version.specs[PROCESS]
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(timer_events.serializer_config(SPIFF_CONFIG)))
     script_engine = engine.runner.script_engine

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,10 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, results, sandbox, scoring, timer_events, yamlfile
+from . import forms, names, results, sandbox, scoring, timer_events, yamlfile
 from .errors import BundleError
+from .references import check_references
+from .regions import code_problem
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +75,20 @@ def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
     return files
 
 
-def load_bundle(folder: Path, library: Path | None = None) -> Bundle:
-    """Read and check a bundle folder; raise BundleError naming the file, line and element."""
-    return check_bundle(read_folder(folder, library))
+def load_bundle(folder: Path, library: Path | None = None, helpers: Iterable[str] = ()) -> Bundle:
+    """Read and check a bundle folder; raise BundleError naming the file, line and element.
+
+    ``helpers``: names the engine's script engine provides besides the sandbox's own (they count as defined)."""
+    return check_bundle(read_folder(folder, library), helpers)
 
 
-def check_bundle(files: dict[str, str]) -> Bundle:
+def check_bundle(files: dict[str, str], helpers: Iterable[str] = ()) -> Bundle:
     """Check a bundle given as ``{relative name: text}``; the same content is checked only once."""
-    digest = _digest(files)
+    helpers = frozenset(helpers)
+    digest = _digest(files) + "\0" + ",".join(sorted(helpers))
     bundle = _checked.get(digest)
     if bundle is None:
-        bundle = _check(files)
+        bundle = _check(files, helpers)
         if len(_checked) >= 16:
             _checked.pop(next(iter(_checked)))
         _checked[digest] = bundle
@@ -99,7 +105,7 @@ def _digest(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _check(files: dict[str, str]) -> Bundle:
+def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     manifest = _manifest(files)
     scheme = _yaml_file(files, manifest["scheme"])
     scoring.validate_scheme(scheme, manifest["scheme"])
@@ -114,6 +120,8 @@ def _check(files: dict[str, str]) -> Bundle:
             continue
         tree = parse_xml(name, files[name])
         sandbox.scan(name, files[name].encode())
+        if name.endswith(".bpmn"):
+            check_references(name, tree)
         trees[name] = tree
         try:
             if name.endswith(".dmn"):
@@ -140,6 +148,7 @@ def _check(files: dict[str, str]) -> Bundle:
     _check_deadlines(manifest, user_tasks)
     results.check_messages(manifest, {m.get("name") for tree in trees.values()
                                       for m in tree.iter(f"{{{BPMN_NS}}}message")})
+    names.check_names(trees, files, manifest, helpers)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 
@@ -213,6 +222,9 @@ def _regions(files: dict[str, str], name: str | None) -> list[dict]:
                                                 for r in regions):
         raise BundleError("expected 'regions:' with a list of {code, name}", file=name)
     codes = [str(r["code"]) for r in regions]
+    problem = next((p for p in map(code_problem, codes) if p), None)
+    if problem:
+        raise BundleError(problem, file=name)
     if len(set(codes)) != len(codes):
         raise BundleError("duplicate region codes", file=name)
     return [{"code": str(r["code"]), "name": str(r["name"])} for r in regions]

@@ -29,7 +29,7 @@ def _reports_errors(command):
             return command(*args, **kwargs)
         except KaoheError as exc:
             click.echo(f"错误 ({exc.code}): {exc.message}", err=True)
-            for error in getattr(exc, "errors", [])[:20]:
+            for error in getattr(exc, "errors", []):
                 click.echo(f"  - {error.get('field') or '表单'}: {error['message']}", err=True)
             sys.exit(2)
 
@@ -63,12 +63,114 @@ def init(no_demo: bool) -> None:
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--as", "actor", default="admin", show_default=True, help="Who deploys (for the audit log).")
+@click.option("--make-current", is_flag=True,
+              help="When an older version has the same content, make it current again.")
+@click.option("--accounts", "create_accounts", is_flag=True,
+              help="Give each region without one an account for its assessed government (no password yet).")
 @_reports_errors
-def deploy(folder: Path, actor: str) -> None:
-    """Check a process bundle FOLDER and deploy it as a new version."""
-    version, created = _engine().deploy(folder, actor=actor)
-    state = "deployed" if created else "unchanged, same content as"
-    click.echo(f"{version.variant}: {state} version {version.version} ({version.content_hash[:12]})")
+def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) -> None:
+    """Check a process bundle FOLDER, deploy it as the current version and load its regions."""
+    from .deployment import deploy as deploy_folder
+
+    report = deploy_folder(_engine(), folder, actor=actor, make_current=make_current,
+                           create_accounts=create_accounts)
+    version, key = report.version, report.version.variant
+    if report.created:
+        click.echo(f"{key}: 已部署 deployed version {version.version} ({version.content_hash[:12]}), now current")
+    elif report.previous != version.version == report.current:
+        click.echo(f"{key}: 未变 unchanged, same content as version {version.version}, made current again "
+                   f"(was version {report.previous})")
+    elif report.current == version.version:
+        click.echo(f"{key}: 未变 unchanged, same content as version {version.version}, the current one")
+    else:
+        click.echo(f"{key}: 未变 unchanged, same content as version {version.version}; "
+                   f"the current version stays {report.current}. `kaohe publish {key} {version.version}` "
+                   f"(or deploy again with --make-current) makes it current")
+    click.echo(f"新增地区 regions added: {len(report.regions_added)}"
+               + "".join(f"\n  {code} {name}" for code, name in report.regions_added))
+    if report.regions_kept:
+        click.echo(f"保留管理员所改 kept as edited (name or variant differs from regions.yaml): "
+                   f"{', '.join(report.regions_kept)}")
+    click.echo(f"考核对象 regions of {key}: {report.regions_total}")
+    if report.accounts_created:
+        click.echo(f"新建被考核账号 accounts created (no password yet): {', '.join(report.accounts_created)}")
+    steps = []
+    if not report.regions_total:
+        steps.append(f"kaohe regions import FILE --variant {key}   (没有考核对象 no regions to assess yet)")
+    if report.without_account:
+        steps.append(f"{len(report.without_account)} 个考核对象没有账号 regions have no account: "
+                     f"kaohe deploy {folder} --accounts, or /admin/users")
+    if report.accounts_created:
+        steps.append("为新账号设置密码 set the new accounts' passwords at /admin/users")
+    steps.append(f"kaohe campaign start {key} --year YEAR")
+    click.echo("下一步 next:" + "".join(f"\n  {step}" for step in steps))
+
+
+@main.command()
+@click.argument("variant")
+@click.argument("number", metavar="VERSION", type=int)
+@click.option("--as", "actor", default="admin", show_default=True, help="Who publishes (for the audit log).")
+@_reports_errors
+def publish(variant: str, number: int, actor: str) -> None:
+    """Make VERSION of VARIANT the current one: new campaigns start on it."""
+    from . import versions
+
+    engine = _engine()
+    with engine.store.write() as session:
+        row, previous = versions.publish(session, variant, number, actor, engine.clock.now())
+        click.echo(f"{variant}: version {row.version} is current (was {previous})")
+
+
+@main.group()
+def regions() -> None:
+    """The assessed regions, 管委会 and departments of each variant."""
+
+
+@regions.command("list")
+@click.option("--variant", help="Only this variant's regions.")
+@_reports_errors
+def regions_list(variant: str | None) -> None:
+    """List the regions: code, name, variant."""
+    from . import regions as region_table
+
+    with _engine().store.read() as session:
+        rows = region_table.listing(session, variant)
+    for row in rows:
+        click.echo(f"{row.code:<12} {row.name:<20} {row.region_set}")
+    click.echo(f"{len(rows)} regions")
+
+
+@regions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--variant", help="The variant of rows that name none (when the file has no variant column).")
+@click.option("--as", "actor", default="admin", show_default=True)
+@_reports_errors
+def regions_import(file: Path, variant: str | None, actor: str) -> None:
+    """Add or update the regions in FILE (.csv or .xlsx): all of them, or none if a row is wrong."""
+    from . import regions as region_table
+
+    engine = _engine()
+    with engine.store.write() as session:
+        report = region_table.import_file(session, file.name, file.read_bytes(), variant, actor, engine.clock.now())
+    click.echo(f"新增 added {len(report.added)}, 修改 changed {len(report.changed)}, "
+               f"未变 unchanged {len(report.unchanged)}")
+
+
+@regions.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--variant", help="Only this variant's regions.")
+@_reports_errors
+def regions_export(file: Path, variant: str | None) -> None:
+    """Write the regions to FILE (.csv or .xlsx, by its name), in the columns an import reads."""
+    from . import regions as region_table
+    from .errors import ValidationError as Invalid
+
+    with _engine().store.read() as session:
+        rows = region_table.listing(session, variant)
+    if file.suffix.lower() not in (".csv", ".xlsx"):
+        raise Invalid(f"{file.name}: 只能导出 .csv 或 .xlsx (export writes .csv or .xlsx)")
+    file.write_bytes(region_table.to_xlsx(rows) if file.suffix.lower() == ".xlsx" else region_table.to_csv(rows))
+    click.echo(f"{len(rows)} regions written to {file}")
 
 
 @main.group()

@@ -16,7 +16,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, forms, results, sandbox, scoring, timers
+from . import accounts, audit, calendar, forms, results, sandbox, scoring, timers, versions
 from .accounts import Grant
 from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
@@ -24,6 +24,7 @@ from .clock import SystemClock
 from .deadlines import DueDates
 from .errors import Conflict, ExpressionError, KaoheError, NotFound, PermissionDenied, ValidationError
 from .instances import Advance, LoadedVersion, Runner, find_task
+from .regions import load_defaults
 from .serializer import StateSerializer
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
@@ -76,15 +77,18 @@ class Engine:
     # -- deployment -------------------------------------------------------------------------------
     def check(self, folder: Path) -> Bundle:
         """Check a bundle folder without storing anything."""
-        return load_bundle(Path(folder), self.forms_library)
+        return load_bundle(Path(folder), self.forms_library, helpers=self.runner.script_engine.environment.globals)
 
-    def deploy(self, folder: Path, actor: str = "system") -> tuple[ProcessVersion, bool]:
-        """Store a bundle as a new version of its variant; identical content gives the existing version."""
+    def deploy(self, folder: Path, actor: str = "system", make_current: bool = False) -> tuple[ProcessVersion, bool]:
+        """Store a bundle as a new, current version of its variant; identical content gives the existing version,
+        made current again only with ``make_current``."""
         bundle = self.check(folder)
         with self.store.write() as session:
             existing = session.scalars(select(ProcessVersion)
                                        .where(ProcessVersion.content_hash == bundle.content_hash)).one_or_none()
             if existing is not None:
+                if make_current and not existing.is_current:
+                    versions.publish(session, existing.variant, existing.version, actor, self.clock.now())
                 return existing, False
             number = (session.scalar(select(func.max(ProcessVersion.version))
                                      .where(ProcessVersion.variant == bundle.key)) or 0) + 1
@@ -95,6 +99,7 @@ class Engine:
                                  deployed_at=self.clock.now(), deployed_by=actor)
             session.add(row)
             session.flush()
+            versions.make_current(session, row)
             audit.record(session, self.clock.now(), actor, "deploy",
                          data={"variant": bundle.key, "version": number, "hash": bundle.content_hash})
             logger.info("deployed %s version %d", bundle.key, number)
@@ -103,19 +108,13 @@ class Engine:
     def load_regions(self, bundle: Bundle) -> int:
         """Add the bundle's default regions to the region table; edited rows are left as they are."""
         with self.store.write() as session:
-            added = 0
-            for region in bundle.regions:
-                if session.get(Region, region["code"]) is None:
-                    session.add(Region(code=region["code"], name=region["name"], region_set=bundle.key))
-                    added += 1
-            return added
+            return len(load_defaults(session, bundle.key, bundle.regions)[0])
 
-    def latest_version(self, session: Session, variant: str) -> ProcessVersion:
-        row = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == variant)
-                              .order_by(ProcessVersion.version.desc()).limit(1)).first()
-        if row is None:
-            raise NotFound(f"流程 {variant} 尚未部署 (variant '{variant}' is not deployed)")
-        return row
+    def current_version(self, session: Session, variant: str) -> ProcessVersion:
+        """The version new campaigns and instances of ``variant`` start on."""
+        return versions.current_version(session, variant)
+
+    latest_version = current_version  # its name before versions had a current one (kept for callers not yet renamed)
 
     def version(self, session: Session, version_id: int) -> LoadedVersion:
         with self._versions_lock:
@@ -135,7 +134,7 @@ class Engine:
         """Start the campaign instance and one instance per region, in one transaction."""
         now = self.clock.now()
         with self.store.write() as session:
-            row = self.latest_version(session, variant)
+            row = self.current_version(session, variant)
             version = self.version(session, row.id)
             known = {r.code: r.name for r in session.scalars(select(Region).order_by(Region.code))
                      if regions is not None or r.region_set == variant}
@@ -165,7 +164,7 @@ class Engine:
                        actor: str = "system") -> int:
         """Start one instance of a process outside any campaign (trying a procedure, benchmarks)."""
         with self.store.write() as session:
-            version = self.version(session, self.latest_version(session, variant).id)
+            version = self.version(session, self.current_version(session, variant).id)
             if process_id not in version.specs:
                 raise NotFound(f"流程 {variant} 中没有 {process_id} (no process '{process_id}' in {variant})")
             advance = self._start(session, version, process_id, None, region, data)

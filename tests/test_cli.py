@@ -7,10 +7,13 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import NATIONAL
+from conftest import NATIONAL, ZIYANG
+from sqlalchemy import select
 
-from engine import bootstrap
+from engine import bootstrap, config
 from engine.cli import main
+from engine.store import Store
+from engine.store.models import AuditEntry
 
 
 @pytest.fixture
@@ -97,3 +100,140 @@ def test_deploy_refuses_forbidden_code_naming_file_and_element(kaohe, tmp_path):
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("unit_scores = []", "import os", 1), encoding="utf-8")
     code, _, err = kaohe("deploy", str(copy))
     assert code == 2 and "assessment.bpmn:" in err and "import is not allowed" in err
+
+
+def _variant(tmp_path, key: str = "yangling-2016", regions: str | None = None):
+    """A new variant made from the 资阳 bundle: another key, its own assessed (a government and a department)."""
+    folder = tmp_path / key
+    shutil.copytree(ZIYANG, folder)
+    manifest = folder / "bundle.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("key: ziyang-2016", f"key: {key}"),
+                        encoding="utf-8")
+    (folder / "regions.yaml").write_text(regions or (
+        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YL-FGJ\", name: 区发展改革局}\n"),
+        encoding="utf-8")
+    return folder
+
+
+def _rename_task(folder, old: str, new: str) -> None:
+    bpmn = folder / "assessment.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    assert old in text
+    bpmn.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_deploy_of_a_new_variant_loads_its_regions_and_accounts_so_a_campaign_can_start(kaohe, tmp_path):
+    kaohe("init", "--no-demo")
+    folder = _variant(tmp_path)
+    code, out, _ = kaohe("deploy", str(folder))
+    assert code == 0 and "deployed version 1" in out
+    assert "regions added: 2" in out and "610403 杨陵区人民政府" in out and "YL-FGJ 区发展改革局" in out
+    assert "2 个考核对象没有账号" in out and "--accounts" in out and "kaohe campaign start yangling-2016" in out
+    code, out, _ = kaohe("deploy", str(folder), "--accounts")
+    assert "regions added: 0" in out and "accounts created (no password yet): gov-610403, gov-YL-FGJ" in out
+    code, out, _ = kaohe("campaign", "start", "yangling-2016", "--year", "2025")
+    assert code == 0 and "2 regions" in out
+    code, out, _ = kaohe("tasks", "--as", "gov-YL-FGJ", "--json")
+    assert [(t["task"], t["region"]) for t in json.loads(out)] == [("Task_target_filing", "YL-FGJ")]
+
+
+def test_deploy_again_adds_new_regions_and_keeps_those_an_administrator_edited(kaohe, tmp_path):
+    kaohe("init", "--no-demo")
+    folder = _variant(tmp_path)
+    kaohe("deploy", str(folder))
+    edits = tmp_path / "edits.csv"
+    edits.write_text("code,name,variant\n610403,杨陵区政府,yangling-2016\n", encoding="utf-8")
+    code, out, _ = kaohe("regions", "import", str(edits))
+    assert code == 0 and "changed 1" in out
+    (folder / "regions.yaml").write_text(
+        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YL-FGJ\", name: 区发展改革局}\n"
+        "  - {code: \"YL-SJJ\", name: 区市场监管局}\n", encoding="utf-8")
+    code, out, _ = kaohe("deploy", str(folder))
+    assert "regions added: 1\n  YL-SJJ 区市场监管局" in out and "kept as edited" in out and "610403" in out
+    code, out, _ = kaohe("regions", "list", "--variant", "yangling-2016")
+    assert "杨陵区政府" in out and "杨陵区人民政府" not in out and "3 regions" in out
+
+
+def test_campaigns_start_on_the_current_version_which_publish_and_make_current_choose(kaohe, tmp_path):
+    kaohe("init", "--no-demo")
+    folder = _variant(tmp_path)
+    kaohe("deploy", str(folder))
+    _rename_task(folder, 'name="目标备案"', 'name="年度目标备案"')
+    code, out, _ = kaohe("deploy", str(folder))
+    assert "deployed version 2" in out
+    _rename_task(folder, 'name="年度目标备案"', 'name="目标备案"')  # back to version 1's content
+    code, out, _ = kaohe("deploy", str(folder))
+    assert code == 0 and "same content as version 1; the current version stays 2" in out
+    assert "kaohe publish yangling-2016 1" in out
+
+    def first_task(year: str) -> str:
+        kaohe("campaign", "start", "yangling-2016", "--year", year, "--region", "610403")
+        _, listed, _ = kaohe("tasks", "--region", "610403", "--json")
+        return [t["name"] for t in json.loads(listed)][-1]
+
+    assert first_task("2024") == "年度目标备案"  # still version 2
+    code, out, _ = kaohe("deploy", str(folder), "--make-current")
+    assert code == 0 and "made current again (was version 2)" in out
+    assert first_task("2025") == "目标备案"
+    code, out, _ = kaohe("publish", "yangling-2016", "2", "--as", "lead")
+    assert code == 0 and "version 2 is current (was 1)" in out
+    assert first_task("2026") == "年度目标备案"
+    code, _, err = kaohe("publish", "yangling-2016", "7")
+    assert code == 2 and "没有第 7 版" in err and "deployed: 1, 2" in err
+    store = Store(config.database_url())
+    with store.read() as session:
+        published = [(e.actor, e.data) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "publish").order_by(AuditEntry.id))]
+    store.dispose()
+    assert published == [("admin", {"variant": "yangling-2016", "version": 1, "previous": 2}),
+                         ("lead", {"variant": "yangling-2016", "version": 2, "previous": 1})]
+
+
+def test_a_region_file_with_bad_rows_imports_nothing_and_names_every_bad_row(kaohe, tmp_path):
+    kaohe("init", "--no-demo")
+    bad = tmp_path / "regions.csv"
+    bad.write_text("区划代码,名称,考核流程\n"
+                   "610403,杨陵区,national-2013\n"  # a good row: not imported either
+                   "11000,五位数,national-2013\n"
+                   "YL-FGJ,,national-2013\n"
+                   "610404,某区,nowhere-2020\n"
+                   "610403,重复,national-2013\n"
+                   "区 局,中文代码,national-2013\n", encoding="utf-8")
+    _, before, _ = kaohe("regions", "list")
+    code, _, err = kaohe("regions", "import", str(bad))
+    assert code == 2 and "5 处错误，未导入任何地区" in err and "Traceback" not in err
+    for row, message in [(3, "6 位 GB/T 2260"), (4, "名称为空"), (5, "nowhere-2020 尚未部署"), (6, "与第 2 行重复"),
+                         (7, "非数字代码")]:
+        assert f"第 {row} 行 (row {row}): " in err and message in err
+    _, after, _ = kaohe("regions", "list")
+    assert after == before and "610403" not in after
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_regions_export_and_import_round_trip_in_csv_and_excel(kaohe, tmp_path, suffix):
+    kaohe("init", "--no-demo")
+    exported = tmp_path / f"ziyang.{suffix}"
+    code, out, _ = kaohe("regions", "export", str(exported), "--variant", "ziyang-2016")
+    assert code == 0 and "4 regions written" in out
+    if suffix == "csv":
+        assert exported.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads the Chinese as UTF-8
+        assert "512002,雁江区,ziyang-2016" in exported.read_text(encoding="utf-8-sig")
+    code, out, _ = kaohe("regions", "import", str(exported))
+    assert code == 0 and "added 0, 修改 changed 0, 未变 unchanged 4" in out
+
+
+def test_an_excel_file_of_departments_with_numeric_codes_is_imported(kaohe, tmp_path):
+    from openpyxl import Workbook
+
+    kaohe("init", "--no-demo")
+    book = Workbook()
+    book.active.append(["代码", "名称"])
+    book.active.append([610403, "杨陵区人民政府"])  # Excel keeps an all-digit code as a number
+    book.active.append(["YL-GWH", "杨凌示范区管委会"])
+    book.save(tmp_path / "yl.xlsx")
+    code, out, err = kaohe("regions", "import", str(tmp_path / "yl.xlsx"))
+    assert code == 2 and "缺少 variant 列" in err  # no variant column and no --variant
+    code, out, _ = kaohe("regions", "import", str(tmp_path / "yl.xlsx"), "--variant", "ziyang-2016")
+    assert code == 0 and "added 2" in out
+    _, listed, _ = kaohe("regions", "list", "--variant", "ziyang-2016")
+    assert "610403       杨陵区人民政府" in listed and "YL-GWH" in listed and "6 regions" in listed

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from alembic import command
+from conftest import NATIONAL
 from drive import Driver
 from sqlalchemy import inspect, select
 
 from engine.store import upgrade
 from engine.store.migrate import alembic_config
-from engine.store.models import InboxTask
+from engine.store.models import InboxTask, ProcessVersion
 
 BEIJING = "110000"
 
@@ -44,3 +45,22 @@ def test_the_inbox_order_indexes_are_added_to_a_database_with_open_tasks(engine)
     assert {"ix_inbox_free", "ix_inbox_order", "ix_inbox_role_region"} <= indexes
     with engine.store.read() as session:
         assert set(session.scalars(select(InboxTask.id))) == before and before
+
+
+def test_the_current_version_flag_marks_each_variants_highest_version_on_an_existing_database(engine, tmp_path):
+    """0010 on a database at 0006 with two versions of a variant: campaigns go on starting on the highest."""
+    import shutil
+
+    copy = tmp_path / "national"
+    shutil.copytree(NATIONAL, copy)
+    bpmn = copy / "assessment.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="目标备案"', 'name="年度目标备案"', 1),
+                    encoding="utf-8")
+    engine.deploy(copy)
+    command.downgrade(alembic_config(engine.store), "0006")
+    upgrade(engine.store)
+    with engine.store.read() as session:
+        current = {(v.variant, v.version) for v in session.scalars(select(ProcessVersion)) if v.is_current}
+        assert ("national-2013", 2) in current and ("national-2013", 1) not in current
+        assert ("ziyang-2016", 1) in current
+        assert engine.current_version(session, "national-2013").version == 2

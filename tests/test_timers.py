@@ -171,7 +171,7 @@ def test_a_timer_that_fails_is_recorded_for_an_administrator_and_changes_nothing
     broken = tmp_path / "timer-lab"
     shutil.copytree(LAB, broken)
     bpmn = broken / "lab.bpmn"
-    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("reminded = True", "reminded = no_such_name"),
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("reminded = True", "reminded = {}['no_such_name']"),
                     encoding="utf-8")
     engine = make_engine(store, clock)
     engine.load_regions(engine.check(broken))

@@ -98,6 +98,10 @@ def test_regions_and_role_names(admin, engine):
     assert post(admin, "/admin/regions", {"code": "990000", "name": "试点区", "region_set": "national-2013"}
                 ).status_code == 302
     assert post(admin, "/admin/regions", {"code": "abc", "name": "x", "region_set": "y"}).status_code == 400
+    assert post(admin, "/admin/regions", {"code": "99000", "name": "x", "region_set": "national-2013"}
+                ).status_code == 400  # five digits: not a GB/T 2260 code
+    assert post(admin, "/admin/regions", {"code": "YL-GWH", "name": "杨凌示范区管委会", "region_set": "national-2013"}
+                ).status_code == 302  # no GB/T 2260 code: letters
     post(admin, "/admin/roles/recipient", {"name": "结果运用机关"})
     with engine.store.read() as session:
         assert session.get(Region, "990000").name == "试点区"
@@ -151,3 +155,61 @@ def test_failed_mails_and_timers_are_listed_and_can_be_tried_again(admin, engine
     with engine.store.read() as session:
         mail, timer = session.get(Mail, mail_id), session.get(Timer, timer_id)
         assert (mail.failed_at, mail.attempts, timer.attempts, timer.error) == (None, 0, 0, None)
+
+
+def test_regions_are_imported_from_excel_all_or_nothing_and_exported(admin, engine):
+    import io
+
+    from openpyxl import Workbook, load_workbook
+
+    def workbook(*rows) -> io.BytesIO:
+        book = Workbook()
+        for row in rows:
+            book.active.append(list(row))
+        out = io.BytesIO()
+        book.save(out)
+        out.seek(0)
+        return out
+
+    bad = workbook(["代码", "名称", "流程"], [610403, "杨陵区人民政府", "ziyang-2016"],
+                   ["61040", "五位", "ziyang-2016"], ["YL-FGJ", "区发展改革局", "nowhere"])
+    response = post(admin, "/admin/regions/import", {"file": (bad, "yl.xlsx")}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "第 3 行 (row 3)" in response.text and "第 4 行 (row 4)" in response.text and "nowhere" in response.text
+    with engine.store.read() as session:
+        assert session.get(Region, "610403") is None  # the good row was not imported either
+    good = workbook(["代码", "名称"], [610403, "杨陵区人民政府"], ["YL-FGJ", "区发展改革局"])
+    response = post(admin, "/admin/regions/import", {"file": (good, "yl.xlsx"), "variant": "ziyang-2016"},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    with engine.store.read() as session:
+        assert session.get(Region, "YL-FGJ").region_set == "ziyang-2016"
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "regions_import")).one().data == {
+            "added": ["610403", "YL-FGJ"], "changed": []}
+    exported = admin.get("/admin/regions/export.xlsx?variant=ziyang-2016")
+    assert exported.status_code == 200
+    rows = list(load_workbook(io.BytesIO(exported.data)).active.iter_rows(values_only=True))
+    assert ("610403", "杨陵区人民政府", "ziyang-2016") in rows and len(rows) == 1 + 6
+    csv = admin.get("/admin/regions/export.csv").data.decode("utf-8-sig")
+    assert "YL-FGJ,区发展改革局,ziyang-2016" in csv and "110000,北京市,national-2013" in csv
+
+
+def test_the_administrator_makes_an_earlier_version_current_and_campaigns_start_on_it(admin, engine, tmp_path):
+    import shutil
+
+    from conftest import NATIONAL
+
+    copy = tmp_path / "national"
+    shutil.copytree(NATIONAL, copy)
+    bpmn = copy / "assessment.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="目标备案"', 'name="年度目标备案"', 1),
+                    encoding="utf-8")
+    engine.deploy(copy)
+    assert 'action="/admin/versions/national-2013/1/publish"' in admin.get("/admin/regions").text
+    assert post(admin, "/admin/versions/national-2013/1/publish").status_code == 302
+    page = admin.get("/admin/regions").text
+    assert 'action="/admin/versions/national-2013/2/publish"' in page
+    assert 'action="/admin/versions/national-2013/1/publish"' not in page
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING])
+    assert {t.name for t in engine.tasks(campaign_id=campaign.id)} == {"目标备案"}
+    assert post(admin, "/admin/versions/national-2013/9/publish").status_code == 404

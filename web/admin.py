@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from engine import accounts, audit, calendar, mail, sessions, signin
+from engine import accounts, audit, calendar, mail, sessions, signin, versions
+from engine import regions as regions_table
 from engine import timers as timer_rows
 from engine.accounts import Grant
 from engine.clock import CHINA
@@ -177,7 +178,11 @@ def regions():
         used = set(db.scalars(select(Instance.region).where(Instance.region.is_not(None)).distinct()))
         roles = list(db.scalars(select(Role).order_by(Role.code)))
         users = dict(db.execute(select(RoleAssignment.role, func.count()).group_by(RoleAssignment.role)).all())
-    return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users)
+        deployed = list(db.execute(select(ProcessVersion.variant, ProcessVersion.version, ProcessVersion.title,
+                                          ProcessVersion.deployed_at, ProcessVersion.is_current)
+                                   .order_by(ProcessVersion.variant, ProcessVersion.version)).all())
+    return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users,
+                           versions=deployed)
 
 
 @bp.post("/regions")
@@ -185,10 +190,14 @@ def regions():
 def save_region():
     code, name = request.form.get("code", "").strip(), request.form.get("name", "").strip()
     region_set = request.form.get("region_set", "").strip()
-    if not (code.isdigit() and 2 <= len(code) <= 12) or not name or not region_set:
-        raise ValidationError(_("A region needs a numeric code (GB/T 2260), a name and a procedure."),
-                              [{"field": "code", "message": _("Invalid region.")}])
+    problem = regions_table.code_problem(code)
+    if problem or not name or len(name) > 100 or not region_set:
+        raise ValidationError(_("A region needs a code (GB/T 2260, or letters for a department), a name and a "
+                                "procedure."), [{"field": "code", "message": problem or _("Invalid region.")}])
     with engine().store.write() as db:
+        if db.scalars(select(ProcessVersion.id).where(ProcessVersion.variant == region_set).limit(1)).first() is None:
+            raise ValidationError(f"流程 {region_set} 尚未部署 (variant '{region_set}' is not deployed)",
+                                  [{"field": "region_set", "message": _("Invalid region.")}])
         row = db.get(Region, code)
         if row is None:
             db.add(Region(code=code, name=name, region_set=region_set))
@@ -196,6 +205,47 @@ def save_region():
             row.name, row.region_set = name, region_set
         audit.record(db, now(), g.viewer.username, "region_save", data={"code": code, "name": name})
     flash(_("Saved."), "success")
+    return redirect(url_for("admin.regions"))
+
+
+@bp.get("/regions/export.<fmt>")
+@admin_required
+def export_regions(fmt: str):
+    """The regions (of one variant with ``?variant=``) as CSV or Excel, in the columns an import reads."""
+    if fmt not in ("csv", "xlsx"):
+        raise NotFound(f"没有 {fmt} 格式 (no format {fmt})")
+    variant = request.args.get("variant") or None
+    with engine().store.read() as db:
+        rows = regions_table.listing(db, variant)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    body, mimetype = ((regions_table.to_csv(rows), "text/csv; charset=utf-8") if fmt == "csv" else
+                      (regions_table.to_xlsx(rows), xlsx))
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=regions-{variant or 'all'}.{fmt}"})
+
+
+@bp.post("/regions/import")
+@admin_required
+def import_regions():
+    """Add or update the regions of an uploaded .csv or .xlsx file: all rows, or none and every bad row named."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError(_("Choose a .csv or .xlsx file."), [{"field": "file", "message": _("No file.")}])
+    with engine().store.write() as db:
+        report = regions_table.import_file(db, upload.filename, upload.read(),
+                                           request.form.get("variant") or None, g.viewer.username, now())
+    flash(_("Regions imported: %(added)d added, %(changed)d changed, %(unchanged)d unchanged.",
+            added=len(report.added), changed=len(report.changed), unchanged=len(report.unchanged)), "success")
+    return redirect(url_for("admin.regions"))
+
+
+@bp.post("/versions/<variant>/<int:number>/publish")
+@admin_required
+def publish_version(variant: str, number: int):
+    """Make a deployed version current: new campaigns start on it."""
+    with engine().store.write() as db:
+        versions.publish(db, variant, number, g.viewer.username, now())
+    flash(_("Version %(number)d of %(variant)s is current.", number=number, variant=variant), "success")
     return redirect(url_for("admin.regions"))
 
 

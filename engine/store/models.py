@@ -34,7 +34,12 @@ class ProcessVersion(Base):
     """One deployed bundle: its files, its manifest and its parsed process definitions, stored once."""
 
     __tablename__ = "process_version"
-    __table_args__ = (UniqueConstraint("variant", "version"),)
+    __table_args__ = (
+        UniqueConstraint("variant", "version"),
+        # At most one current version per variant (migration 0010): new campaigns start on it.
+        Index("ux_version_current", "variant", unique=True, sqlite_where=text("is_current"),
+              postgresql_where=text("is_current")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     variant: Mapped[str] = mapped_column(String(64), index=True)
@@ -47,6 +52,7 @@ class ProcessVersion(Base):
     specs: Mapped[str] = mapped_column(Text)  # serialized SpiffWorkflow process specs (JSON)
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(64))
+    is_current: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class Region(Base):

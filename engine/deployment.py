@@ -1,0 +1,81 @@
+"""``kaohe deploy``: the whole job of putting a variant into service, not only storing its version.
+
+Checks and stores the bundle (``Engine.deploy``), adds the regions of its ``regions.yaml`` that the
+region table lacks (rows an administrator edited are kept as they are), and with ``accounts`` gives
+every region of the variant without one an account for its assessed government: no password, so
+nobody can sign in with it until an administrator sets one (/admin/users).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import accounts, audit, versions
+from .accounts import Grant
+from .engine import Engine
+from .regions import load_defaults
+from .store.models import ProcessVersion, Region, RoleAssignment, User
+
+
+@dataclass
+class DeployReport:
+    version: ProcessVersion
+    created: bool  # a new version
+    current: int  # the variant's current version number after the deploy
+    previous: int | None  # and before it
+    regions_added: list[tuple[str, str]] = field(default_factory=list)
+    regions_kept: list[str] = field(default_factory=list)  # in the table already, with another name or variant
+    regions_total: int = 0  # the variant's regions in the table
+    accounts_created: list[str] = field(default_factory=list)
+    without_account: list[str] = field(default_factory=list)  # regions nobody is an assessed government of
+
+
+def deploy(engine: Engine, folder: Path, actor: str = "system", make_current: bool = False,
+           create_accounts: bool = False) -> DeployReport:
+    """Deploy a bundle folder, load its regions and (on request) the assessed governments' accounts."""
+    bundle = engine.check(folder)
+    with engine.store.read() as session:
+        previous = session.scalar(select(ProcessVersion.version).where(ProcessVersion.variant == bundle.key,
+                                                                       ProcessVersion.is_current.is_(True)))
+    version, created = engine.deploy(folder, actor=actor, make_current=make_current)
+    report = DeployReport(version, created, 0, previous)
+    with engine.store.write() as session:
+        report.current = versions.current_version(session, bundle.key).version
+        added, report.regions_kept = load_defaults(session, bundle.key, bundle.regions)
+        report.regions_added = [(r.code, r.name) for r in added]
+        session.flush()
+        if added:
+            audit.record(session, engine.clock.now(), actor, "regions_load",
+                         data={"variant": bundle.key, "added": [r.code for r in added]})
+        rows = list(session.scalars(select(Region).where(Region.region_set == bundle.key).order_by(Region.code)))
+        report.regions_total = len(rows)
+        covered = set(session.scalars(
+            select(RoleAssignment.region).join(User, User.id == RoleAssignment.user_id)
+            .where(RoleAssignment.role == "assessed", User.active.is_(True),
+                   (RoleAssignment.variant == bundle.key) | RoleAssignment.variant.is_(None))))
+        for region in rows:
+            if region.code in covered:
+                continue
+            if not create_accounts:
+                report.without_account.append(region.code)
+                continue
+            username = _free_username(session, [f"gov-{region.code}", f"{bundle.key}-gov-{region.code}"[:64]])
+            if username is None:
+                report.without_account.append(region.code)
+                continue
+            accounts.create_user(session, username, region.name,
+                                 [Grant("assessed", region=region.code, variant=bundle.key)])
+            audit.record(session, engine.clock.now(), actor, "user_create",
+                         data={"user": username, "role": "assessed", "region": region.code, "variant": bundle.key})
+            report.accounts_created.append(username)
+    return report
+
+
+def _free_username(session, candidates: list[str]) -> str | None:
+    for name in candidates:
+        if session.scalars(select(User.id).where(User.username == name)).first() is None:
+            return name
+    return None
