@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from . import calendar, sandbox
+from . import calendar, results, sandbox
 from .errors import BundleError
 
 #: What ``Engine.start_campaign`` puts in the campaign and region instances' start data.
@@ -105,13 +105,14 @@ def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifes
     decisions = _decisions(trees)
     processes = {p.get("id"): (name, p) for name, tree in trees.items() if name.endswith(".bpmn")
                  for p in tree.iterfind("bpmn:process", _NS)}
-    anywhere = {pid: _all_defined(process, files, decisions) for pid, (_, process) in processes.items()}
+    caught = _caught(trees, manifest)
+    anywhere = {pid: _all_defined(process, files, decisions, caught) for pid, (_, process) in processes.items()}
     everything = frozenset().union(*anywhere.values(), CAMPAIGN_START, REGION_START, extra)
     starts = {manifest.get("campaign_process"): CAMPAIGN_START, manifest.get("region_process"): REGION_START}
     known = provided() | frozenset(helpers)
     for pid, (name, process) in processes.items():
         start = starts.get(pid, CAMPAIGN_START | REGION_START | everything) | extra
-        _Process(name, process, files, decisions, anywhere, start, known, everything).check()
+        _Process(name, process, files, decisions, anywhere, start, known, everything, caught).check()
 
 
 def _start_variables(manifest: dict) -> frozenset[str]:
@@ -179,9 +180,22 @@ def _multi(node):
     return node.find("bpmn:multiInstanceLoopCharacteristics", _NS)
 
 
-def _node_defines(node, files: dict, decisions: dict) -> set[str]:
+def _caught(trees: dict, manifest: dict) -> dict[str, frozenset]:
+    """Names catching a message defines besides its variable, by message id: the announcement of results
+    gives each region its rank and consequences (``results.outcome``)."""
+    rules = results.Rules.of(manifest)
+    if rules is None:
+        return {}
+    told = frozenset({"rank", "vetoed", *rules.names()})
+    return {m.get("id"): told for tree in trees.values() for m in tree.iterfind("bpmn:message", _NS)
+            if m.get("name") == rules.announced_by}
+
+
+def _node_defines(node, files: dict, decisions: dict, caught: dict | None = None) -> set[str]:
     """What a flow node adds to the data once it is done (not counting nodes inside it)."""
     names: set[str] = set()
+    for definition in node.findall("bpmn:messageEventDefinition", _NS):
+        names |= (caught or {}).get(definition.get("messageRef"), frozenset())
     for script in [*node.findall("bpmn:script", _NS), *_spiff(node, "preScript"), *_spiff(node, "postScript")]:
         if script.text and script.text.strip():
             names |= stores_of(script.text)
@@ -208,11 +222,11 @@ def _node_defines(node, files: dict, decisions: dict) -> set[str]:
     return {n for n in names if n}
 
 
-def _all_defined(process, files: dict, decisions: dict) -> set[str]:
+def _all_defined(process, files: dict, decisions: dict, caught: dict) -> set[str]:
     names = {d.get("name") or d.get("id") for d in _children(process, "dataObject")}
     for node in process.iter(etree.Element):
         if _local(node) in _FLOW_NODES:
-            names |= _node_defines(node, files, decisions)
+            names |= _node_defines(node, files, decisions, caught)
     return {n for n in names if n}
 
 
@@ -220,8 +234,9 @@ class _Process:
     """The may-be-defined analysis of one process and the checks that use it."""
 
     def __init__(self, file: str, process, files: dict, decisions: dict, anywhere: dict, start: frozenset,
-                 known: frozenset, everything: frozenset):
+                 known: frozenset, everything: frozenset, caught: dict):
         self.file, self.process, self.files, self.decisions = file, process, files, decisions
+        self.caught = caught
         self.anywhere, self.start, self.known, self.everything = anywhere, start, known, everything
         self.nodes = {n.get("id"): n for n in process.iter(etree.Element)
                       if _local(n) in _FLOW_NODES and n.get("id")}
@@ -229,7 +244,7 @@ class _Process:
         self.data_objects = frozenset(d.get("name") or d.get("id") for d in _children(process, "dataObject"))
 
     def _defines(self, node) -> set[str]:
-        names = _node_defines(node, self.files, self.decisions)
+        names = _node_defines(node, self.files, self.decisions, self.caught)
         if _local(node) == "callActivity":
             names |= self.anywhere.get(node.get("calledElement"), set())
         return names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -136,3 +137,16 @@ def test_the_last_two_regions_reporting_at_once_both_count(engine, monkeypatch):
     assert not [r for r in outcomes if isinstance(r, Exception)], outcomes
     assert [t.bpmn_id for t in drive.ready() if t.region is None] == ["Task_compile_results"]
     assert [(r["region"], r["rank"]) for r in drive.results()] == [("110000", 1), ("120000", 1)]
+
+
+def test_the_consequences_a_region_branches_on_are_defined_by_the_announcement_only(engine, tmp_path):
+    """The deploy check knows that catching the announcement defines rank and the consequences; without a
+    ``results:`` section nothing does, and a gateway reading ``must_rectify`` is refused before any campaign."""
+    engine.check(MASS)
+    copy = tmp_path / "no-results"
+    shutil.copytree(MASS, copy)
+    manifest = (copy / "bundle.yaml").read_text(encoding="utf-8")
+    (copy / "bundle.yaml").write_text(manifest.split("results:")[0] + "lanes:" + manifest.split("lanes:")[1],
+                                      encoding="utf-8")
+    with pytest.raises(BundleError, match="must_rectify"):
+        engine.check(copy)
