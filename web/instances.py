@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, render_template, send_file
+from flask import Blueprint, Response, current_app, g, render_template, request, send_file
 from sqlalchemy import select
 
 from engine import access, audit, board, files
@@ -74,12 +74,16 @@ def diagram(instance_id: int):
 @bp.get("/instances/<int:instance_id>/files/<sha256>")
 @login_required
 def download(instance_id: int, sha256: str):
-    """An evidence file, to those who may see its instance."""
+    """An evidence file, to those who may see its instance, under the name it was uploaded with (``?name=``:
+    the same bytes uploaded under several names keep each); every download is audited."""
     with engine().store.read() as db:
         access.visible_instance(db, g.viewer, instance_id)
-        row = files.find(db, instance_id, sha256)
+        row = files.find(db, instance_id, sha256, request.args.get("name"))
     path = files.path_of(Path(current_app.config["UPLOAD_FOLDER"]), row)
     if not path.is_file():
         raise NotFound(f"文件 {row.name} 的内容缺失 (the stored content of {row.name} is missing)")
-    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.name,
-                     max_age=0, etag=row.sha256)
+    files.record_download(engine().store, now(), g.viewer.username, row)
+    # The stored type carries its charset already (text/plain; charset=utf-8): a mimetype would get a second one.
+    response = send_file(path, as_attachment=True, download_name=row.name, max_age=0, etag=row.sha256)
+    response.headers["Content-Type"] = row.content_type
+    return response
