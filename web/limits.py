@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from flask import Flask, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -85,13 +86,13 @@ class BoundedArgs(ImmutableMultiDict):
         return value
 
 
-class _DepthLimitedJson:
-    """``loads`` for request bodies: nesting past ``JSON_DEPTH`` is a 400, never a RecursionError."""
+class DepthLimitedJson(DefaultJSONProvider):
+    """Flask's JSON, whose ``loads`` (request bodies) answers nesting past ``JSON_DEPTH`` with a 400, never with
+    a RecursionError."""
 
-    @staticmethod
-    def loads(text, **kwargs):
+    def loads(self, s, **kwargs):
         try:
-            value = json.loads(text, **kwargs)
+            value = json.loads(s, **kwargs)
         except RecursionError:
             value = None
             depth = JSON_DEPTH + 1
@@ -118,10 +119,10 @@ def _depth(value) -> int:
 
 class KaoheRequest(Request):
     parameter_storage_class = BoundedArgs
-    json_module = _DepthLimitedJson
 
 
 def init_app(app: Flask) -> None:
     app.request_class = KaoheRequest
+    app.json = DepthLimitedJson(app)
     app.url_map.converters["int"] = BoundedInt
     app.before_request(cap_body)
