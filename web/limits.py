@@ -34,27 +34,26 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def body_limit() -> tuple[int, str]:
-    """This request's body cap, and what it is, in words."""
+def body_limit() -> tuple[int, str, str]:
+    """This request's body cap, and what it allows, in Chinese and in English."""
     config = current_app.config
     kind = UPLOADS.get(request.endpoint or "")
-    form = config["MAX_FORM_BYTES"]
+    form, file = config["MAX_FORM_BYTES"], config["MAX_UPLOAD_BYTES"]
     if kind == "one":
-        return config["MAX_UPLOAD_BYTES"] + 64 * 1024, f"文件 {_size(config['MAX_UPLOAD_BYTES'])} (one file)"
+        return file + 64 * 1024, f"一个文件 {_size(file)}", f"one file of {_size(file)}"
     if kind == "many" and request.mimetype == "multipart/form-data":
         files = config["MAX_UPLOADS_PER_POST"]
-        return (files * config["MAX_UPLOAD_BYTES"] + form,
-                f"{files} 个文件各 {_size(config['MAX_UPLOAD_BYTES'])} 及表单 {_size(form)} "
-                f"({files} files and the form)")
-    return form, f"表单或 JSON {_size(form)} (a form or JSON body)"
+        return (files * file + form, f"{files} 个文件各 {_size(file)} 加表单 {_size(form)}",
+                f"{files} files of {_size(file)} and a form of {_size(form)}")
+    return form, f"表单或 JSON {_size(form)}", f"a form or JSON body of {_size(form)}"
 
 
 def cap_body() -> None:
     """Before each request, before the CSRF check or a view reads the form: refuse a body over the route's cap
     from its Content-Length, and make the reader stop at the cap when there is none (chunked)."""
-    limit, what = body_limit()
+    limit, chinese, english = body_limit()
     limit = min(limit, current_app.config["MAX_CONTENT_LENGTH"] or limit)
-    g.body_limit = (f"请求内容超过上限：{what} (the request body exceeds its limit of {_size(limit)})")
+    g.body_limit = f"请求内容超过上限：{chinese} (the request exceeds its limit: {english})"
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge(description=g.body_limit)
     request.max_content_length = limit
