@@ -244,11 +244,11 @@ def remove_unreferenced(store: Store, folder: Path, now: datetime, age: timedelt
         digests = {row.sha256 for row in stale}
         kept = set(session.scalars(select(EvidenceFile.sha256).where(EvidenceFile.sha256.in_(digests)))) if digests \
             else set()
-        for digest in digests - kept:
-            path = folder / digest
-            # Touched since this pass began: uploaded again, keep it (its new row is being written).
-            if path.exists() and path.stat().st_mtime < started:
-                path.unlink()
+    for digest in digests - kept:  # once the rows are gone for good
+        path = folder / digest
+        # Touched since this pass began: uploaded again meanwhile, keep it (its new row is being written).
+        if path.exists() and path.stat().st_mtime < started:
+            path.unlink()
     if stale:
         logger.info("removed %d unreferenced uploads (%d contents)", len(stale), len(digests - kept))
     return len(stale)
