@@ -137,16 +137,23 @@ def _office_kind(entries: list[zipfile.ZipInfo]) -> str:
     raise _refused("只接受 DOCX、XLSX 格式的压缩文档，不接受其他压缩包")
 
 
+#: A target on the reader's own disk (``file:///C:/…``, ``D:\…``), as Word records the template a document was
+#: made from; a remote one (``http://…``, ``\\host\share``, ``file://host/…``) is fetched on opening.
+_LOCAL = re.compile(r"^(file:/{3})?[A-Za-z]:[\\/]")
+
+
 def _check_relationships(text: bytes) -> None:
     """Refuse any relationship to something outside the file (a remote template, frame, OLE object, image) but
-    hyperlinks: opening the document would fetch it."""
+    hyperlinks and a template on the reader's own disk: opening the document would fetch it."""
     if len(text) > RELS_BYTES:
         raise _refused("关系部件过大")
     for element in _RELATIONSHIP.finditer(text):
         attributes = {name.split(b":")[-1].lower(): html.unescape((a or b).decode("utf-8", "replace"))
                       for name, a, b in _ATTRIBUTE.findall(element.group(1))}
         external = attributes.get(b"targetmode", "").strip().lower() == "external"
-        if external and not attributes.get(b"type", "").rstrip("/").endswith("/hyperlink"):
+        kind = attributes.get(b"type", "").rstrip("/")
+        local_template = kind.endswith("/attachedTemplate") and _LOCAL.match(attributes.get(b"target", "").strip())
+        if external and not kind.endswith("/hyperlink") and not local_template:
             kind = attributes.get(b"type", "").rsplit("/", 1)[-1][:40] or "unknown"
             raise _refused(f"文档引用外部内容（{kind}，如远程模板）")
 

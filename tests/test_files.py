@@ -60,8 +60,14 @@ def test_an_office_file_unpacking_past_the_total_limit_is_refused(monkeypatch):
         files.sniff(content)
 
 
-def test_an_office_file_with_hyperlinks_is_accepted():
+def test_an_office_file_with_hyperlinks_or_a_template_on_the_readers_disk_is_accepted():
     assert files.sniff(docx(("word/_rels/document.xml.rels", LINK))) == "docx"
+    for local in ("file:///C:\\Users\\me\\公文模板.dotx", "D:/模板/通知.dotx"):
+        made_from = TEMPLATE.replace("https://evil.example/t.dotm", local)
+        assert files.sniff(docx(("word/_rels/settings.xml.rels", made_from))) == "docx"
+    for remote in ("file://evil.example/share/t.dotm", "\\\\evil.example\\share\\t.dotm"):
+        with pytest.raises(ValidationError, match="attachedTemplate"):
+            files.sniff(docx(("word/_rels/settings.xml.rels", TEMPLATE.replace("https://evil.example/t.dotm", remote))))
 
 
 @pytest.fixture
