@@ -190,3 +190,24 @@ def test_the_database_file_and_the_secret_key_are_private(tmp_path, monkeypatch)
     assert stat.S_IMODE((tmp_path / "var" / "kaohe.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "keys" / "secret_key").stat().st_mode) == 0o600
+
+
+def test_the_configured_quota_holds_for_pages_and_api_alike(engine, drive, tmp_path):
+    from web import create_app
+
+    app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "x", "UPLOAD_FOLDER": str(tmp_path),
+                      "UPLOAD_QUOTA": files.Quota(task_files=2)})
+    task = _self_evaluation(drive)
+    token = signin.issue_token(engine.store, clock_now(engine), "gov-bj", "t")
+    api = app.test_client()
+    for n, status in ((1, 201), (2, 201), (3, 400)):
+        response = api.post(f"/api/v1/tasks/{task.id}/files", headers={"Authorization": f"Bearer {token}"},
+                            data={"file": (io.BytesIO(PDF + str(n).encode()), f"{n}.pdf")})
+        assert response.status_code == status, n
+    web = app.test_client()
+    login(web, "gov-bj")
+    page = post(web, f"/tasks/{task.id}", {"action": "save", "evidence_upload": (io.BytesIO(PDF + b"3"), "3.pdf")},
+                content_type="multipart/form-data")
+    assert page.status_code == 400 and "该任务已有 2 个文件，上限 2 个" in page.text
+    with engine.store.read() as session:
+        assert len(session.scalars(select(EvidenceFile)).all()) == 2
