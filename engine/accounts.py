@@ -93,8 +93,5 @@ def grants_of(session: Session, username: str) -> list[Grant]:
 def authorize(grants: list[Grant], task: InboxTask, username: str) -> None:
     """Raise PermissionDenied unless one grant covers the task's role, region and unit."""
     if not any(g.covers(task) for g in grants):
-        where = f"地区 {task.region}" if task.region else "全国/全市"
-        raise PermissionDenied(
-            f"用户 {username} 无权办理此任务：需要「{ROLE_NAMES.get(task.role, task.role)}」角色（{where}"
-            f"{'，单位 ' + task.unit if task.unit else ''}） "
-            f"(user '{username}' does not hold role '{task.role}' for region {task.region}, unit {task.unit})")
+        # Says only "not yours": naming the role, region and unit would tell them to whoever guesses task ids.
+        raise PermissionDenied(f"无权办理该任务 (task {task.id} is not yours)")

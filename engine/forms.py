@@ -14,6 +14,14 @@ from referencing.jsonschema import DRAFT202012
 
 from .errors import BundleError, ValidationError
 
+#: The most of a validator's own message kept in an error: it may quote the whole offending value.
+DETAIL_CHARS = 200
+#: The most a saved draft may weigh, as JSON (the form's own limits apply besides).
+DRAFT_BYTES = 1024 * 1024
+#: The keywords that bound a value's size; a draft is checked against these alone, being unfinished.
+_SIZE_KEYWORDS = {"maxLength", "maxItems", "maxProperties", "additionalProperties", "$ref", "$id", "$schema"}
+_SUBSCHEMAS = {"properties", "$defs", "definitions"}
+
 _TYPES = {"string": "文本", "number": "数字", "integer": "整数", "boolean": "是/否", "array": "列表",
           "object": "对象", "null": "空值"}
 
@@ -149,14 +157,54 @@ def validate(schema: dict | FormValidator, data, form: str = "") -> None:
     checker = schema if isinstance(schema, FormValidator) else validator(schema)
     if checker.fast.is_valid(data):
         return
-    errors = [{"field": "/".join(str(p) for p in error.absolute_path), "message": _message(error, checker.schema),
-               "detail": error.message}
-              for error in sorted(checker.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+    _raise(checker.full, checker.schema, data, form,
+           fallback=lambda: clip(next(checker.fast.iter_errors(data)).message))
+
+
+def _raise(full: Draft202012Validator, root: dict, data, form: str, fallback=None) -> None:
+    errors = [{"field": clip("/".join(str(p) for p in error.absolute_path)), "message": _message(error, root),
+               "detail": clip(error.message)}
+              for error in sorted(full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
     if not errors:  # the two disagree: trust the stricter one, and say so
-        detail = next(checker.fast.iter_errors(data)).message
-        errors = [{"field": "", "message": "数据不符合表单要求", "detail": detail}]
+        if fallback is None:
+            return
+        errors = [{"field": "", "message": "数据不符合表单要求", "detail": fallback()}]
     listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
-    raise ValidationError(f"表单「{form}」数据有误：{listing}", errors)
+    raise ValidationError(f"表单「{form}」数据有误：{listing}", errors[:100])
+
+
+def clip(text: str) -> str:
+    """At most ``DETAIL_CHARS`` of ``text``: a message never carries a large value back to who sent it."""
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
+
+
+def check_draft(schema: dict, data, form: str = "") -> None:
+    """A draft may be unfinished (nothing is required, a number may still be text) but no larger than the form
+    allows: every ``maxLength``, ``maxItems``, ``maxProperties`` and closed object holds, and the whole is at most
+    ``DRAFT_BYTES``. Raise ValidationError naming each field over its limit."""
+    size = len(json.dumps(data, ensure_ascii=False).encode())
+    if size > DRAFT_BYTES:
+        message = f"草稿过大：{size} 字节，上限 {DRAFT_BYTES} 字节 (the draft exceeds {DRAFT_BYTES} bytes)"
+        raise ValidationError(message, [{"field": "", "message": message}])
+    limits = _size_limits(schema)
+    _raise(Draft202012Validator(limits), schema, data, form)
+
+
+def _size_limits(schema):
+    """``schema`` with only the keywords that bound sizes, through properties, items and definitions."""
+    if not isinstance(schema, dict):
+        return schema
+    kept = {k: v for k, v in schema.items() if k in _SIZE_KEYWORDS and k != "additionalProperties"}
+    if schema.get("additionalProperties") is False:
+        kept["additionalProperties"] = False
+    elif isinstance(schema.get("additionalProperties"), dict):
+        kept["additionalProperties"] = _size_limits(schema["additionalProperties"])
+    for key in _SUBSCHEMAS & schema.keys():
+        if isinstance(schema[key], dict):
+            kept[key] = {name: _size_limits(sub) for name, sub in schema[key].items()}
+    if isinstance(schema.get("items"), dict):
+        kept["items"] = _size_limits(schema["items"])
+    return kept
 
 
 def _message(error, root: dict) -> str:
@@ -185,7 +233,9 @@ def _message(error, root: dict) -> str:
         return f"至少需要 {value} 项" if kind == "minItems" else f"至少 {value} 个字符"
     if kind in ("maxLength", "maxItems"):
         return f"最多 {value} 项" if kind == "maxItems" else f"最多 {value} 个字符"
-    return error.message
+    if kind == "maxProperties":
+        return f"最多 {value} 个字段"
+    return clip(error.message)
 
 
 def _node(schema: dict, path) -> dict:

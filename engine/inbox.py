@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from . import accounts, audit
+from . import accounts, audit, forms
 from .access import SUPERVISORS, Viewer
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .store import Store
@@ -225,7 +225,11 @@ def candidates(session: Session, task: InboxTask) -> list[User]:
 
 
 # -- drafts -------------------------------------------------------------------------------------
-def save_draft(store: Store, task: InboxTask, username: str, data: dict, now: datetime) -> None:
+def save_draft(store: Store, task: InboxTask, username: str, data: dict, now: datetime,
+               schema: dict | None = None) -> None:
+    """Keep ``data`` as the user's draft of ``task``: unfinished is fine, larger than the form ``schema`` allows
+    is not (ValidationError)."""
+    forms.check_draft(schema or {}, data, task.form or "")
     with store.write() as session:
         row = draft(session, task.id, username)
         if row is None:

@@ -3,7 +3,8 @@
 One job, ``wake``, is armed with a date trigger at the earliest of the next timer and the next mail
 retry, and re-armed after each run and whenever this process changes timers. A slow ``sweep`` catches
 what another process armed (the web app, a second scheduler), and a daily job at the reminder hour
-sends reminders. Starting runs everything that fell due while nothing was running, once.
+sends reminders. An hourly ``files`` job removes uploads nothing has named for a day. Starting runs
+everything that fell due while nothing was running, once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -19,13 +21,15 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from . import mail, reminders, timers
+from . import config, files, mail, reminders, timers
 from .clock import CHINA
 from .store.models import Mail
 
 logger = logging.getLogger(__name__)
 
 SWEEP = timedelta(minutes=1)
+#: How often uploads that nothing names are looked for (they are removed a day after upload).
+FILE_SWEEP = timedelta(hours=1)
 
 
 @dataclass
@@ -41,8 +45,9 @@ class Scheduler:
     """Runs due timers, reminders and mail for one engine, woken by APScheduler."""
 
     def __init__(self, engine, mailer: mail.Mailer | None = None, link_base: str = "",
-                 scheduler: BackgroundScheduler | None = None):
+                 scheduler: BackgroundScheduler | None = None, upload_folder: Path | None = None):
         self.engine = engine
+        self.upload_folder = upload_folder or config.upload_dir()
         self.mailer = mailer
         self.link_base = link_base
         self.scheduler = scheduler or BackgroundScheduler(timezone=CHINA)
@@ -60,6 +65,14 @@ class Scheduler:
             logger.info("fired %d timers, sent %d reminders, %d mails (%d retried, %d failed)",
                         fired, len(sent), mails.sent, mails.retried, mails.failed)
         return Pass(fired, len(sent), mails)
+
+    def clean_files(self) -> int:
+        """Remove uploads no draft or submission has named for a day; returns how many."""
+        try:
+            return files.remove_unreferenced(self.engine.store, self.upload_folder, self.engine.clock.now())
+        except Exception:  # a background job must log and go on; the next sweep tries again
+            logger.exception("removing unreferenced uploads failed")
+            return 0
 
     def next_due(self) -> datetime | None:
         """The earliest moment there will be work: a timer or a mail retry."""
@@ -96,6 +109,8 @@ class Scheduler:
                                replace_existing=True, coalesce=True, max_instances=1)
         self.scheduler.add_job(self._wake, CronTrigger(hour=hour, minute=0, timezone=CHINA), id="reminders",
                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.clean_files, IntervalTrigger(seconds=FILE_SWEEP.total_seconds()), id="files",
+                               replace_existing=True, coalesce=True, max_instances=1)
         self.engine.on_timers_changed.append(self.arm)
         self.scheduler.start()
         self.scheduler.add_job(self._wake, id="catch-up")

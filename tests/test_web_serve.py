@@ -147,3 +147,24 @@ def test_a_workers_timer_changes_reach_the_first_process_through_the_pipe(sqlite
         sqlite_engine.timers_changed()
         assert woken.wait(5)
         workers.stop()
+
+
+def test_waitress_does_not_name_itself(app):
+    """No ``Server: waitress`` header: what the server runs on is nobody's business."""
+    from waitress.server import create_server
+
+    from web.serve import waitress_options
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=1, **waitress_options(app))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+        connection.request("GET", "/login")
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+    finally:
+        server.close()
+        thread.join(10)
+    assert response.status == 200 and response.getheader("Server") is None

@@ -7,11 +7,11 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 from markupsafe import Markup, escape
 
-from engine import access, config
+from engine import access, config, files
 from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
@@ -19,6 +19,8 @@ from engine.inbox import COUNT_CAP
 from engine.sessions import Lifetime
 from engine.signin import Policy
 from engine.store import Store
+
+from . import limits
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -34,8 +36,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         LOCK_FAILURES=5,
         LOCK_MINUTES=15,
         ADDRESS_FAILURES=20,
-        UPLOAD_FOLDER=str(config.data_dir() / "files"),
-        MAX_UPLOAD_BYTES=20 * 1024 * 1024,
+        UPLOAD_FOLDER=str(config.upload_dir()),
+        MAX_UPLOAD_BYTES=int(os.environ.get("KAOHE_MAX_UPLOAD_BYTES", files.MAX_BYTES)),
+        MAX_UPLOADS_PER_POST=5,
+        MAX_FORM_BYTES=int(os.environ.get("KAOHE_MAX_FORM_BYTES", limits.FORM_BYTES)),
+        UPLOAD_QUOTA=files.Quota.from_env(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("KAOHE_SECURE_COOKIES", "") == "1",
@@ -46,7 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     if not app.config.get("MAX_CONTENT_LENGTH"):  # Flask's default is None: no limit
-        app.config["MAX_CONTENT_LENGTH"] = 5 * app.config["MAX_UPLOAD_BYTES"] + 1024 * 1024
+        app.config["MAX_CONTENT_LENGTH"] = limits.largest_body(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("KAOHE_SECRET_KEY") or _stored_secret(config.data_dir())
     app.config["PASSWORD_POLICY"] = Policy(app.config["PASSWORD_MIN_LENGTH"], app.config["PASSWORD_MIN_KINDS"],
@@ -60,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import errors, security
 
     errors.init_app(app)
+    limits.init_app(app)  # first: its before_request refuses a body before anything reads it
     app.before_request(security.load_user)
     app.before_request(security.check_csrf)
     app.after_request(_headers)
@@ -91,9 +97,11 @@ def _stored_secret(folder: Path) -> str:
     """A signing key kept in the data folder, so sessions survive a restart."""
     path = folder / "secret_key"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        config.private_dir(folder)
+        # Created 0600 from the start: written first and narrowed after, it could be read in between.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -105,8 +113,12 @@ def _headers(response):
                                 "default-src 'self'; img-src 'self' data:; font-src 'self' data:; "
                                 "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-    if g.get("viewer") is not None and not request.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: browsers keep to it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not request.path.startswith("/static/"):
+        # Pages and files are private (a sign-in form holds a CSRF token): no cache, shared or local, keeps them.
+        # Set, not defaulted: send_file has already written its own "no-cache" on a download.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

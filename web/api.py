@@ -98,12 +98,14 @@ def upload(task_id: str):
     with engine().store.read() as db:
         row = inbox.visible_task(db, g.viewer, task_id)
         inbox.check_can_act(g.viewer, row)
+        schema, _ui = form_of(engine().version(db, db.get(Instance, row.instance_id).version_id), row.bpmn_id)
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         raise ValidationError("缺少文件字段 file (multipart field 'file' is missing)")
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    stored = files.save(engine().store, Path(current_app.config["UPLOAD_FOLDER"]), now(), row.instance_id, row.id,
-                        g.viewer.username, sent.filename, sent.read(limit + 1), limit)
+    config = current_app.config
+    limit = config["MAX_UPLOAD_BYTES"]
+    stored = files.upload(engine().store, Path(config["UPLOAD_FOLDER"]), now(), row, schema, g.viewer.username,
+                          sent.filename, sent.read(limit + 1), limit, config["UPLOAD_QUOTA"])
     return jsonify({"name": stored.name, "sha256": stored.sha256, "size": stored.size,
                     "type": stored.content_type}), 201
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -30,17 +30,32 @@ def _wants_json() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
 
+#: The most of a message (and so of any value quoted in it) an error answer repeats.
+MESSAGE_CHARS = 300
+
+
+def short(text) -> str:
+    """``text`` cut to ``MESSAGE_CHARS``: an error never echoes a large offending value back."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + "…"
+
+
+def short_errors(items: list[dict]) -> list[dict]:
+    """Field errors with every text cut short, and at most a hundred of them."""
+    return [{k: short(v) if isinstance(v, str) else v for k, v in item.items()} for item in items[:100]]
+
+
 def kaohe_error(exc: errors.KaoheError):
     status = next(code for cls, code in STATUS if isinstance(exc, cls))
     if status >= 500:
-        logger.error("request %s failed: %s", request.path, exc)
+        logger.error("request %s failed: %s", request.path, short(exc))
     if _wants_json():
-        body = {"error": exc.code, "message": exc.message}
+        body = {"error": exc.code, "message": short(exc.message)}
         if getattr(exc, "errors", None):
-            body["errors"] = exc.errors
+            body["errors"] = short_errors(exc.errors)
         return jsonify(body), status
-    return render_template("error.html", status=status, message=exc.message,
-                           errors=getattr(exc, "errors", [])), status
+    return render_template("error.html", status=status, message=short(exc.message),
+                           errors=short_errors(getattr(exc, "errors", []))), status
 
 
 def http_error(exc: HTTPException):
@@ -48,7 +63,9 @@ def http_error(exc: HTTPException):
               405: _("Method not allowed"), 413: _("The upload is too large")}
     message = titles.get(exc.code, exc.name)
     if exc.description and exc.description != type(exc).description:  # a message of ours, not werkzeug's
-        message = exc.description
+        message = short(exc.description)
+    elif exc.code == 413 and g.get("body_limit"):  # passed while reading a body without a Content-Length
+        message = g.body_limit
     if _wants_json():
         code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 413: "too_large"}.get(exc.code, "error")

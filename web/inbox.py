@@ -51,26 +51,29 @@ def _back() -> str:
 @bp.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str):
+    back = _back()  # read first: a bad address is refused before anything changes
     inbox.claim(engine().store, g.viewer, task_id, now())
     flash(_("The task is yours now."), "success")
-    return redirect(_back())
+    return redirect(back)
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id: str):
+    back = _back()  # read first: a bad address is refused before anything changes
     inbox.unclaim(engine().store, g.viewer, task_id, now())
     flash(_("The task is back in the shared list."), "info")
-    return redirect(_back())
+    return redirect(back)
 
 
 @bp.post("/tasks/<task_id>/reassign")
 @login_required
 def reassign(task_id: str):
     to = request.form.get("assignee", "").strip()
+    back = _back()
     inbox.reassign(engine().store, g.viewer, task_id, to, now())
     flash(_("The task has been given to %(user)s.", user=to), "success")
-    return redirect(_back())
+    return redirect(back)
 
 
 @bp.get("/notifications")

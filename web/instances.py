@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, render_template, send_file
+from flask import Blueprint, Response, current_app, g, render_template, request, send_file
 from sqlalchemy import select
 
 from engine import access, audit, board, files, submissions
@@ -74,15 +74,22 @@ def diagram(instance_id: int):
 @bp.get("/instances/<int:instance_id>/files/<sha256>")
 @login_required
 def download(instance_id: int, sha256: str):
-    """An evidence file, to those who may read the task it was uploaded on (access.Viewer.reads)."""
+    """An evidence file, to those who may read the task it was uploaded on (access.Viewer.reads), under the name
+    it was uploaded with (``?name=``: the same bytes uploaded under several names keep each); audited."""
     with engine().store.read() as db:
         instance, variant = access.visible_instance(db, g.viewer, instance_id)
-        row = submissions.readable(db, engine(), g.viewer, instance, variant).file_map.get(sha256)
+        uploads = [e.file for e in submissions.readable(db, engine(), g.viewer, instance, variant).files
+                   if e.file.sha256 == sha256]
+    name = request.args.get("name")
+    row = next((f for f in uploads if f.name == name), uploads[0] if uploads else None)  # else the first upload
     if row is None:  # the same answer whether it was never uploaded here or is another unit's
         raise NotFound(f"流程实例 {instance_id} 中没有您可读取的文件 {sha256[:12]} "
                        f"(no file {sha256[:12]} in instance {instance_id} that you may read)")
     path = files.path_of(Path(current_app.config["UPLOAD_FOLDER"]), row)
     if not path.is_file():
         raise NotFound(f"文件 {row.name} 的内容缺失 (the stored content of {row.name} is missing)")
-    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.name,
-                     max_age=0, etag=row.sha256)
+    files.record_download(engine().store, now(), g.viewer.username, row)
+    # The stored type carries its charset already (text/plain; charset=utf-8): a mimetype would get a second one.
+    response = send_file(path, as_attachment=True, download_name=row.name, max_age=0, etag=row.sha256)
+    response.headers["Content-Type"] = row.content_type
+    return response

@@ -103,9 +103,11 @@ def admin_required(view):
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only a path on this site, never another host."""
+    """Only a path on this site, never another host; a control character (CR/LF: a header split) is a 400."""
     if not target:
         return default
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        abort(400, description="跳转地址含控制字符 (the next= address holds control characters)")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default

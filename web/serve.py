@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import click
 
@@ -33,6 +34,12 @@ DEMO_ACCOUNTS = [
     ("recipient", "干部主管部门 results recipient"),
     ("ziyang-lead", "资阳 procedure: ziyang-* accounts for every role"),
 ]
+
+
+def waitress_options(app) -> dict:
+    """No ``Server: waitress`` header (an empty ident sends none), and no body buffered that is larger than the
+    largest any route takes (web.limits)."""
+    return {"ident": "", "max_request_body_size": app.config["MAX_CONTENT_LENGTH"]}
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: int = 8,
@@ -69,7 +76,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
     background = workers = None
     if scheduler:
         settings = mail.SmtpSettings.from_env()
-        background = Scheduler(engine, mailer=mail.Mailer(settings) if settings else None, link_base=url)
+        background = Scheduler(engine, mailer=mail.Mailer(settings) if settings else None, link_base=url,
+                               upload_folder=Path(app.config["UPLOAD_FOLDER"]))
         background.start()
         click.echo("调度器已启动 scheduler running in this process (timers, reminders, mail)"
                    + ("" if settings else "; SMTP not configured: mail stays queued"))
@@ -81,7 +89,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
     settle()
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: shut down as on Ctrl-C
     try:
-        waitress_serve(app, sockets=[listener], threads=threads)
+        waitress_serve(app, sockets=[listener], threads=threads, **waitress_options(app))
     except KeyboardInterrupt:
         click.echo("已停止 stopped")
     finally:
@@ -197,7 +205,7 @@ def worker(fd: int, notify: int | None, parent: int | None, threads: int) -> Non
         tell_timer_changes(app.extensions["kaohe"], notify)
     listener = socket.socket(fileno=fd)
     settle()
-    waitress_serve(app, sockets=[listener], threads=threads)
+    waitress_serve(app, sockets=[listener], threads=threads, **waitress_options(app))
 
 
 def _exit_with(parent: int) -> None:

@@ -17,6 +17,7 @@ from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, InboxTask, Instance, Region
 
 from . import formview
+from .errors import short, short_errors
 from .security import engine, login_required, now
 
 bp = Blueprint("tasks", __name__)
@@ -171,14 +172,14 @@ def submit(task_id: str):
     try:
         _store_uploads(task, schema, data)
         if action == "save":
-            inbox.save_draft(engine().store, task, g.viewer.username, data, now())
+            inbox.save_draft(engine().store, task, g.viewer.username, data, now(), schema)
             flash(_("Draft saved."), "success")
             return redirect(url_for("tasks.show", task_id=task.id))
         engine().complete(task.id, data, g.viewer.username, grants=g.viewer.grants,
                           check=lambda db, row: files.check_evidence(db, row.instance_id, data))
     except ValidationError as exc:
-        return _page(task_id, values=data, errors=exc.errors or [{"field": "", "message": exc.message}],
-                     message=exc.message)
+        return _page(task_id, values=data, errors=short_errors(exc.errors or [{"field": "", "message": exc.message}]),
+                     message=short(exc.message))
     flash(_("Submitted: %(name)s.", name=task.name), "success")
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))
@@ -192,14 +193,11 @@ def _store_uploads(task: InboxTask, schema: dict, data: dict) -> None:
     uploads = [f for f in request.files.getlist("evidence_upload") if f and f.filename]
     if not uploads:
         return
-    if "evidence" not in schema.get("properties", {}):
-        message = _("This form takes no files.")
-        raise ValidationError(message, [{"field": "", "message": message}])
-    folder = current_app.config["UPLOAD_FOLDER"]
-    evidence = data.setdefault("evidence", [])
+    config = current_app.config
+    evidence = data.setdefault("evidence", []) if "evidence" in schema.get("properties", {}) else []
     for upload in uploads:
-        content = upload.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
-        row = files.save(engine().store, Path(folder), now(), task.instance_id, task.id, g.viewer.username,
-                         upload.filename, content, current_app.config["MAX_UPLOAD_BYTES"])
+        content = upload.read(config["MAX_UPLOAD_BYTES"] + 1)
+        row = files.upload(engine().store, Path(config["UPLOAD_FOLDER"]), now(), task, schema, g.viewer.username,
+                           upload.filename, content, config["MAX_UPLOAD_BYTES"], config["UPLOAD_QUOTA"])
         if not any(item.get("sha256") == row.sha256 for item in evidence):
             evidence.append({"name": row.name, "sha256": row.sha256})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import private_dir
 from ..errors import Conflict, NotFound
 from . import chain
 from .models import InboxTask, Instance
@@ -110,9 +112,13 @@ class Store:
 
 
 def _ensure_sqlite_folder(url: str) -> None:
+    """The database's folder (0700) and file (0600, which SQLite gives its -wal and -shm files too), created
+    readable by this account only: the file holds password hashes and every submission."""
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = path.split("?", 1)[0]
+        private_dir(Path(path).parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _configure_sqlite(engine: Engine) -> None:
