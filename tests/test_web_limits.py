@@ -158,10 +158,14 @@ def test_no_route_answers_500_to_hostile_values(app, engine, drive):
     hostile = {name: HUGE for name in ("page", "campaign", "limit", "offset", "id", "year", "instance", "user")}
     hostile |= {name: "x\r\ny" for name in ("next", "scope", "state", "step", "region", "q", "name", "unread",
                                              "variant", "code", "username", "role", "unit", "day", "kind")}
+    # Routes that may end the walker's own session (user 1 is the administrator) come last, each signed in anew.
+    ends = {"auth.end_session", "admin.reset_password", "admin.end_sessions", "admin.update_user"}
     rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"),
-                   key=lambda r: r.endpoint == "auth.logout")  # signing out last
+                   key=lambda r: (r.endpoint in ends, r.endpoint == "auth.logout"))  # signing out last
     walked = 0
     for rule in rules:
+        if rule.endpoint in ends:
+            login(web, "admin")
         is_api = rule.endpoint.startswith("api.")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for variant in ("path", "query", "body"):
@@ -180,7 +184,8 @@ def test_no_route_answers_500_to_hostile_values(app, engine, drive):
                 assert "Traceback" not in response.text and "Error:" not in response.text, (method, path, variant)
         if rule.endpoint == "auth.logout":
             break
-        assert web.get("/inbox").status_code == 200, rule  # still signed in: the routes were reached
+        if rule.endpoint not in ends:
+            assert web.get("/inbox").status_code == 200, rule  # still signed in: the routes were reached
     assert walked > 150
 
 
