@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import bootstrap, config
+from . import bootstrap, config, deadlines
 from .engine import Engine
 from .errors import KaoheError, ValidationError
 from .store import Store
@@ -66,9 +66,12 @@ def init(no_demo: bool) -> None:
 @_reports_errors
 def deploy(folder: Path, actor: str) -> None:
     """Check a process bundle FOLDER and deploy it as a new version."""
-    version, created = _engine().deploy(folder, actor=actor)
+    engine = _engine()
+    version, created = engine.deploy(folder, actor=actor)
     state = "deployed" if created else "unchanged, same content as"
     click.echo(f"{version.variant}: {state} version {version.version} ({version.content_hash[:12]})")
+    for warning in deadlines.holiday_warnings(engine.calendar, version.manifest, engine.clock.now()):
+        click.echo(f"警告 warning: {warning}", err=True)
 
 
 @main.group()
@@ -177,11 +180,13 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
         click.echo(f"{event['at'][:10]}  {event['event']}")
     click.echo("")
     for region in result["regions"]:
-        veto = "  否决项 veto" if region["veto"] else ""
+        veto = f"  否决项 veto {'、'.join(region['veto_hits'])}".rstrip() if region["veto"] else ""
         click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
-                   f"{region['grade']}{veto}")
+                   f"{region['grade'] or ''}{veto}")
     for item in result["rectification"]:
         click.echo(f"整改 rectification: {item['region']} {item['name']}: {item['outcome']}")
+    for warning in result["warnings"]:
+        click.echo(f"警告 warning: {warning}", err=True)
 
 
 @main.command()

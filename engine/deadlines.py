@@ -12,6 +12,8 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import years
+from .clock import CHINA
 from .timer_events import as_moment
 
 logger = logging.getLogger(__name__)
@@ -50,3 +52,14 @@ class DueDates:
             return None
         return self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)),
                                       extend_weekends=version.extend_weekends).ends_at
+
+
+def holiday_warnings(calendar, manifest: dict, now: datetime) -> list[str]:
+    """Warnings for the years a campaign started now would need and the holiday data lacks: the
+    assessment year under way and the next, with the fixed deadlines' years around them."""
+    year_rule = years.parse(manifest["assessment_year"])
+    today = now.astimezone(CHINA).date()
+    current = today.year if today >= year_rule.start(today.year) else today.year - 1
+    offsets = [int(rule.get("year", 0)) for rule in (manifest.get("deadlines") or {}).values()] + [0, 1]
+    needed = {current + n + offset for n in (0, 1) for offset in offsets}
+    return calendar.warnings(sorted(needed))

@@ -248,8 +248,7 @@ class Engine:
             version = self.version(session, row.version_id)
             if task_row.form:
                 forms.validate(version.validator(task_row.form), data, task_row.form)
-            if task_row.unit and "scores" in data:
-                scoring.check_unit_scores(version.scheme, task_row.unit, data["scores"])
+            scoring.check_form_data(version.scheme, task_row.unit, data)
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:

@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from .errors import BundleError, ExpressionError, ForbiddenCode
-from .scoring import rank, total_score
+from .scoring import rank, total_score, vetoes_hit
 
 MAX_SOURCE = 10_000
 MAX_DEPTH = 100
@@ -198,7 +198,7 @@ def _compiled(source: str, mode: str) -> CodeType:
     return compile(_parse(source, mode), "<string>", mode)
 
 
-HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank}
+HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, "vetoes_hit": vetoes_hit}
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from . import accounts, config, mail, reminders, scoring, timers
+from . import accounts, calendar, config, mail, reminders, scoring, timers, years
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
@@ -40,6 +40,21 @@ def run_simulation(variant: str, year: int, regions: int | None = None, seed: in
             store.dispose()
 
 
+def simulation_start(manifest: dict, year: int) -> date:
+    """The day the simulated campaign starts: ``simulation_start`` ('MM-DD' in ``year``, or {date, year}
+    counted from it), else 1 June for a July year, 5 January for a calendar year, and otherwise a month
+    before the assessment year starts (so that targets are filed in time)."""
+    rule = manifest.get("simulation_start")
+    if rule is not None:
+        rule = rule if isinstance(rule, dict) else {"date": rule}
+        month, day = (int(p) for p in str(rule["date"]).split("-"))
+        return date(year + int(rule.get("year", 0)), month, day)
+    if manifest["assessment_year"] in ("july", "calendar"):
+        return date(year, 6, 1) if manifest["assessment_year"] == "july" else date(year, 1, 5)
+    start = years.parse(manifest["assessment_year"]).start(year)
+    return calendar.add_months(start, -1)
+
+
 class Simulation:
     """Scripted actors working one campaign's tasks in date order."""
 
@@ -58,6 +73,9 @@ class Simulation:
         self.codes = [r["code"] for r in bundle.regions][:regions]
         self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
+        # Which veto item a vetoed region is found to have hit, when the scheme lists any.
+        items = [v["code"] for v in scoring.veto_items(self.scheme)]
+        self.veto_hit = {code: self.rng.choice(items) for code in self.codes if self.veto[code] and items}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
         self.timeline: list[dict] = []
         self._next_reminder = _UNKNOWN
@@ -65,9 +83,7 @@ class Simulation:
             accounts.ensure_roles(session)
             for role in accounts.ROLE_NAMES:
                 accounts.create_user(session, f"sim-{role}", f"模拟{accounts.ROLE_NAMES[role]}", [Grant(role)])
-        start = bundle.manifest.get("simulation_start", "06-01" if bundle.manifest["assessment_year"] == "july"
-                                    else "01-05")
-        self.clock.set(self._at(date(year, *map(int, start.split("-")))))
+        self.clock.set(self._at(simulation_start(bundle.manifest, year)))
 
     def run(self) -> dict:
         campaign = self.engine.start_campaign(self.bundle.key, self.year, self.codes, actor="simulation")
@@ -160,6 +176,11 @@ class Simulation:
                     for i in indicators if i["unit"] == task.unit]
         if name == "veto_incident":
             return veto
+        if name == "veto_items":
+            hit = self.veto_hit.get(task.region)
+            return [{"veto": v["code"], "hit": v["code"] == hit,
+                     "evidence": f"（模拟）认定发生{v['name']}" if v["code"] == hit else ""}
+                    for v in scoring.veto_items(self.scheme)]
         if name == "incident_domain":
             return "产品"
         if name in CHANCES:
@@ -210,7 +231,8 @@ class Simulation:
             data = self.engine.instance_data(instance.id)
             results.append({"region": instance.region, "name": self.region_names.get(instance.region, ""),
                             "score": data.get("score"), "grade": data.get("grade"),
-                            "veto": bool(data.get("veto_incident")), "status": instance.status})
+                            "veto": bool(data.get("vetoed", data.get("veto_incident"))),
+                            "veto_hits": list(data.get("veto_hits") or []), "status": instance.status})
             if "rectification_verdict" in data:
                 outcome = ("整改到位" if data["rectification_verdict"] == "adequate" else "整改不到位，已约谈")
                 rectification.append({"region": instance.region, "name": results[-1]["name"], "outcome": outcome})
@@ -220,7 +242,7 @@ class Simulation:
             r["rank"] = ranks.get(r["region"])
         results.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
         return {"variant": self.bundle.key, "year": self.year, "regions": results, "timeline": self.timeline,
-                "rectification": rectification}
+                "rectification": rectification, "warnings": self.engine.calendar.warnings()}
 
 
 _UNKNOWN = object()

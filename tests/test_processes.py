@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from drive import Driver, unit_scores
+from drive import Driver, unit_scores, veto_rows
 
 from engine.store.models import InboxTask
 
@@ -84,12 +84,12 @@ def test_the_working_group_sends_scores_back_for_rescoring(engine):
     drive.do("Task_onsite_check", region=TIANJIN)
     for unit, scores in unit_scores(drive.scheme, "60").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "rescore", "veto_incident": False, "comment": "复核"},
+    drive.do("Task_score_confirmation", {"confirmation": "rescore", "veto_items": veto_rows(drive.scheme), "comment": "复核"},
              region=TIANJIN)
     assert {t.unit for t in drive.ready("Task_indicator_scoring", TIANJIN)} == set(unit_scores(drive.scheme, "60"))
     for unit, scores in unit_scores(drive.scheme, "90").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": False, "comment": "确认"},
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(drive.scheme), "comment": "确认"},
              region=TIANJIN)
     assert (drive.region_data(TIANJIN)["score"], drive.region_data(TIANJIN)["grade"]) == ("90", "A")
 
@@ -130,10 +130,9 @@ def test_ziyang_runs_its_own_four_steps_over_a_calendar_year(engine):
     for region, total, veto in ((YANJIANG, "96", False), (ANYUE, "99", True)):
         for unit, scores in unit_scores(drive.scheme, total).items():
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": veto,
-                                             "incident": "发生区域性环境质量安全事件", "incident_domain": "环境",
-                                             "comment": "确认"} if veto else
-                 {"confirmation": "confirm", "veto_incident": False, "comment": "确认"}, region=region)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme, "V4" if veto else [])},
+                 region=region)
     assert [(r["region"], r["grade"]) for r in drive.campaign_data()["ranking"]] == [(ANYUE, "d"), (YANJIANG, "a")]
     drive.approve_and_announce()
     assert [t.bpmn_id for t in drive.ready(region=ANYUE)] == ["Task_rectification_report"]
