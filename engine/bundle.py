@@ -145,8 +145,8 @@ def _check(files: dict[str, str]) -> Bundle:
     user_tasks = _check_user_tasks(trees, manifest, form_names)
     _check_deadlines(manifest, user_tasks)
     if manifest.get("grades"):
-        _check_decision_called(trees, manifest)
         grading.check_grade_table(parser, manifest, scheme, scale)
+        _check_decision_called(trees, manifest)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 

@@ -148,7 +148,8 @@ def check_self_scores(scheme: dict, scores) -> None:
             errors.append({"field": f"self_scores/{n}/score", "message": exc.message})
             continue
         if not Decimal(0) <= value <= points[code]:
-            errors.append({"field": f"self_scores/{n}/score", "message": f"指标 {code} 得分应在 0 与 {points[code]} 之间"})
+            errors.append({"field": f"self_scores/{n}/score",
+                           "message": f"指标 {code} 得分应在 0 与 {points[code]} 之间"})
     if errors:
         raise ValidationError("自评分有误：" + "；".join(e["message"] for e in errors[:5]), errors)
 

@@ -84,13 +84,13 @@ def test_the_working_group_sends_scores_back_for_rescoring(engine):
     drive.do("Task_onsite_check", region=TIANJIN)
     for unit, scores in unit_scores(drive.scheme, "60").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "rescore", "veto_items": veto_rows(drive.scheme), "comment": "复核"},
-             region=TIANJIN)
+    drive.do("Task_score_confirmation", {"confirmation": "rescore", "comment": "复核",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=TIANJIN)
     assert {t.unit for t in drive.ready("Task_indicator_scoring", TIANJIN)} == set(unit_scores(drive.scheme, "60"))
     for unit, scores in unit_scores(drive.scheme, "90").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(drive.scheme), "comment": "确认"},
-             region=TIANJIN)
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=TIANJIN)
     assert (drive.region_data(TIANJIN)["score"], drive.region_data(TIANJIN)["grade"]) == ("90", "A")
 
 

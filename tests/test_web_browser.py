@@ -161,8 +161,8 @@ def test_a_campaign_worked_in_the_browser(browser, server, drive, tmp_path):
     scores = unit_scores(drive.scheme, "90")
     for task in drive.ready("Task_indicator_scoring", BEIJING):
         drive.do("Task_indicator_scoring", {"scores": scores[task.unit]}, region=BEIJING, unit=task.unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(drive.scheme), "comment": "确认"},
-             region=BEIJING)
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=BEIJING)
 
     admin = Person(browser, server, "admin")
     admin.sign_in()
