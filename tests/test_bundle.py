@@ -182,7 +182,8 @@ def test_a_gap_that_would_fail_a_region_is_what_the_check_prevents(bundle):
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     # The old style: bands with "-" in the veto column overlap the veto row whenever an item is hit.
-    ("<text>False</text>", "<text>-</text>", "否决项 V1 成立时，等级表在 90 至 100 分之间有多条规则同时适用：第 1、2 行"),
+    ("<text>False</text>", "<text>-</text>",
+     "否决项 V1 成立时，等级表在 90 至 100 分之间有多条规则同时适用：第 1、2 行"),
     ('<output id="Output_grade" label="等级" name="grade"', '<output id="Output_grade" label="等级" name="level"',
      "no output named 'grade'"),
     ('<text>"B"</text>', '<text>"良"</text>', "第 3 行给出等级 '良'，不在 grades 之中"),
