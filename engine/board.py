@@ -49,6 +49,7 @@ class Board:
     announced: bool = False
     announcement: str | None = None
     announced_on: str | None = None
+    scale: str = "100"  # the variant's total points, as written
 
     @property
     def overdue(self) -> int:
@@ -121,8 +122,8 @@ def build(session: Session, engine, campaign: Campaign, now: datetime) -> Board:
     rows.sort(key=lambda r: r.region or "")
     notify = {b for b, info in version.user_tasks.items() if info.get("form") == NOTIFICATION_FORM}
     announced = campaign_row is not None and any(b in done[campaign_row.instance_id] for b in notify)
-    board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades", [])),
-                  announced=announced)
+    board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades") or []),
+                  announced=announced, scale=f"{scoring.scale(manifest).normalize():f}")
     if campaign_row is not None:
         data = engine.instance_data(campaign_row.instance_id)
         board.results = results(data, names)
@@ -148,8 +149,8 @@ def announced(session: Session, engine, campaign: Campaign) -> bool:
                AuditEntry.bpmn_id.in_(notify)).limit(1)).first() is not None
 
 
-def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
-    """The ranking as an Excel workbook."""
+def results_workbook(campaign: Campaign, rows: list[dict], scale: str = "100") -> bytes:
+    """The ranking as an Excel workbook; scores as exact decimals, out of the variant's scale."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -158,12 +159,12 @@ def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
     sheet.title = "考核结果"
     sheet.append([f"{campaign.label} 质量工作考核结果"])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项"])
+    sheet.append(["排名", "地区代码", "地区", f"得分（满分 {scale}）", "等级", "否决项"])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for r in rows:
         score = scoring.decimal(r["score"])
-        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], "是" if r["veto"] else "否"])
+        sheet.append([r["rank"], r["region"], r["name"], score, r["grade"], "是" if r["veto"] else "否"])
     for column, width in zip("ABCDEF", (8, 12, 24, 10, 8, 10), strict=True):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()
