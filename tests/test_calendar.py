@@ -317,3 +317,20 @@ def test_a_year_without_data_keeps_the_fixed_date_holidays_and_warns_of_the_rest
     [message] = cal.warnings()
     assert "春节、清明、端午、中秋" in message and "调休" in message and "movable holidays" in message
     assert sum("2028年" in record.getMessage() for record in caplog.records) == 1
+
+
+@pytest.mark.parametrize(("manifest", "now", "years"), [
+    # National, July year: on 1 March 2026 the 2025—2026 year runs; it and the next reach into 2027 (7-15, 9-30).
+    ({"assessment_year": "july", "deadlines": {"T": {"date": "07-15", "year": 1}}}, "2026-03-01", [2027]),
+    # Calendar year: this year's results and rectification fall in the next; next year's in the one after.
+    ({"assessment_year": "calendar"}, "2026-03-01", [2027, 2028]),
+    ({"assessment_year": "calendar"}, "2025-03-01", [2027]),
+    ({"assessment_year": {"start": "09-01"}, "deadlines": {"T": {"date": "08-31", "year": -1}}}, "2026-08-31",
+     [2027]),
+])
+def test_holiday_warnings_name_the_years_a_campaign_would_need(manifest, now, years):
+    from engine.deadlines import holiday_warnings
+
+    moment = datetime.combine(D(now), datetime.min.time(), CHINA)
+    warnings = holiday_warnings(WorkCalendar(), manifest, moment)
+    assert [int(w[:4]) for w in warnings] == years

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,3 +98,16 @@ def test_deploy_refuses_forbidden_code_naming_file_and_element(kaohe, tmp_path):
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("results = []", "import os", 1), encoding="utf-8")
     code, _, err = kaohe("deploy", str(copy))
     assert code == 2 and "assessment.bpmn:" in err and "import is not allowed" in err
+
+
+def test_deploy_warns_of_the_years_a_campaign_would_need_without_holiday_data(kaohe, monkeypatch):
+    from datetime import datetime
+
+    from engine.clock import CHINA, SystemClock
+
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2030, 3, 1, 9, tzinfo=CHINA))
+    code, out, err = kaohe("deploy", str(Path(__file__).parent / "bundles" / "sept-year"))
+    assert code == 0 and "sept-year: deployed version 1" in out
+    # 1 March 2030 is in the 2029—2030 year (from 1 September); it and the next need 2029 to 2031.
+    assert [line.split("：")[0] for line in err.splitlines()] == [
+        f"警告 warning: {year}年节假日安排尚未录入" for year in (2029, 2030, 2031)]

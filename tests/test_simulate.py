@@ -13,7 +13,7 @@ from conftest import ZIYANG
 
 from engine.cli import main
 from engine.errors import BundleError
-from engine.simulate import run_simulation
+from engine.simulate import run_simulation, simulation_start
 
 BANDS = {"national-2013": [(90, "A"), (80, "B"), (60, "C"), (0, "D")],
          "ziyang-2016": [(95, "a"), (85, "b"), (60, "c"), (0, "d")]}
@@ -143,3 +143,15 @@ def test_simulate_warns_of_years_without_holiday_data():
     assert result.exit_code == 0, result.stderr
     assert "2031年节假日安排尚未录入" in result.stderr and "春节、清明、端午、中秋" in result.stderr
     assert "2031年节假日" not in result.stdout
+
+
+@pytest.mark.parametrize(("manifest", "start"), [
+    ({"assessment_year": "july"}, "2025-06-01"),
+    ({"assessment_year": "calendar"}, "2025-01-05"),
+    ({"assessment_year": {"start": "09-01"}}, "2025-08-01"),
+    ({"assessment_year": {"start": "01-01", "label": "span"}}, "2024-12-01"),
+    ({"assessment_year": "july", "simulation_start": "03-15"}, "2025-03-15"),
+    ({"assessment_year": "calendar", "simulation_start": {"date": "12-01", "year": -1}}, "2024-12-01"),
+])
+def test_how_the_simulation_chooses_its_first_day(manifest, start):
+    assert simulation_start(manifest, 2025).isoformat() == start
