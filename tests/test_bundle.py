@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -187,6 +188,8 @@ def test_a_gap_that_would_fail_a_region_is_what_the_check_prevents(bundle):
     ('<output id="Output_grade" label="等级" name="grade"', '<output id="Output_grade" label="等级" name="level"',
      "no output named 'grade'"),
     ('<text>"B"</text>', '<text>"良"</text>', "第 3 行给出等级 '良'，不在 grades 之中"),
+    # A table still reading the old single boolean: the name it lacks is said.
+    ("<text>vetoed</text>", "<text>veto_incident</text>", "veto_incident"),
 ])
 def test_grade_table_mistakes_are_refused(engine, bundle, old, new, message):
     _edit(bundle / "grade.dmn", old, new)
@@ -215,3 +218,15 @@ def test_manifest_mistakes_are_refused(engine, bundle, old, new, message):
     with pytest.raises(BundleError) as caught:
         engine.check(bundle)
     assert message is None or message in caught.value.message
+
+
+def test_a_form_that_caps_scores_below_an_indicators_points_is_refused(engine, tmp_path):
+    folder = tmp_path / "thousand"
+    shutil.copytree(Path(__file__).parent / "bundles" / "thousand-points", folder)
+    form = json.loads((Path(__file__).parent.parent / "forms" / "indicator-scoring.schema.json").read_text("utf-8"))
+    form["properties"]["scores"]["items"]["properties"]["score"]["maximum"] = 60   # S1 has 100 points
+    (folder / "forms" / "indicator-scoring.schema.json").write_text(json.dumps(form, ensure_ascii=False), "utf-8")
+    with pytest.raises(BundleError) as caught:
+        engine.check(folder)
+    assert "表单中得分的最大值 60 小于指标的分值 100" in caught.value.message
+    assert caught.value.details["file"] == "forms/indicator-scoring.schema.json"
