@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+from conftest import ZIYANG
 from drive import Driver, unit_scores, veto_rows
 
 from engine.clock import CHINA
@@ -245,3 +248,44 @@ def test_a_rank_only_procedure_reports_scores_without_a_grade(engine):
     ranking = drive.campaign_data()["ranking"]
     assert [(r["region"], r["rank"], r["grade"]) for r in ranking] == [("993002", 1, None), ("993001", 2, None)]
     assert "grade" not in drive.region_data("993001")
+
+
+ITEM_TABLE = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="D" name="按否决项分别定级" namespace="http://t">
+  <decision id="grade" name="评定等级">
+    <decisionTable id="T" hitPolicy="UNIQUE">
+      <input id="I1" label="总分"><inputExpression id="E1" typeRef="number"><text>Decimal(score)</text>
+      </inputExpression></input>
+      <input id="I2" label="成立的否决项"><inputExpression id="E2"><text>veto_hits</text></inputExpression></input>
+      <output id="O" label="等级" name="grade" typeRef="string"/>
+      {rules}
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+ITEM_RULES = [("-", "len(?) > 0 and ? != ['V4']", "d"), ("-", "? == ['V4']", "c"),   # 环境 alone: c
+              ("? >= 95", "? == []", "a"), ("85 <= ? < 95", "? == []", "b"), ("60 <= ? < 85", "? == []", "c"),
+              ("? < 60", "? == []", "d")]
+
+
+def test_a_grade_table_can_tell_the_veto_items_apart(engine, tmp_path):
+    folder = tmp_path / "ziyang-items"
+    shutil.copytree(ZIYANG, folder)
+    manifest = folder / "bundle.yaml"
+    manifest.write_text(manifest.read_text("utf-8").replace("key: ziyang-2016", "key: ziyang-items"), "utf-8")
+    rules = "".join(f'<rule id="R{n}"><inputEntry id="A{n}"><text>{escape(score)}</text></inputEntry>'
+                    f'<inputEntry id="B{n}"><text>{escape(hits)}</text></inputEntry>'
+                    f'<outputEntry id="C{n}"><text>"{grade}"</text></outputEntry></rule>'
+                    for n, (score, hits, grade) in enumerate(ITEM_RULES))
+    (folder / "grade.dmn").write_text(ITEM_TABLE.replace("{rules}", rules), "utf-8")
+    engine.deploy(folder)   # checked over the scale, with each item hit and with all of them
+    drive = Driver(engine, "ziyang-items", [YANJIANG, ANYUE])
+    for region, hits in ((YANJIANG, "V4"), (ANYUE, ["V1", "V4"])):
+        drive.file_targets(region, opinions=False)
+        drive.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(drive.scheme, "97").items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme, hits)}, region=region)
+    results = {r["region"]: (r["grade"], r["veto_hits"]) for r in drive.campaign_data()["results"]}
+    assert results == {YANJIANG: ("c", ["V4"]), ANYUE: ("d", ["V1", "V4"])}
