@@ -211,6 +211,7 @@ def test_grade_table_mistakes_are_refused(engine, bundle, old, new, message):
     ("assessment_year: july", "assessment_year: {start: \"09-01\", label: both}", "label must be one of"),
     ("assessment_year: july", "assessment_year: autumn", "assessment_year must be"),
     ("campaign_process:", "campain_process: x\ncampaign_process:", "(unknown keys): campain_process"),
+    ("assessment_year: july", "assessment_year: july\nsimulation_start: 13-45", "simulation_start must be a day"),
 ])
 def test_manifest_mistakes_are_refused(engine, bundle, old, new, message):
     _edit(bundle / "bundle.yaml", old, new) if old.startswith(("grade", "failing", "scale", "assess", "campaign")) \
