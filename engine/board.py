@@ -57,6 +57,7 @@ class Board:
     graded: dict[str, int] = field(default_factory=dict)  # how many regions have each grade
     page: int = 1
     pages: int = 1
+    scale: str = "100"  # the variant's total points, as written
 
     @property
     def completion(self) -> int:
@@ -143,9 +144,9 @@ def build(session: Session, engine, campaign: Campaign, now: datetime, page: int
                              .where(InboxTask.campaign_id == campaign.id, InboxTask.due_at < now))
     graded = dict(session.execute(select(Result.grade, func.count()).where(Result.campaign_id == campaign.id)
                                   .group_by(Result.grade)).all())
-    board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades", [])),
+    board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades") or []),
                   announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
-                  page=page, pages=pages)
+                  page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}")
     if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
         board.results = results.table(session, campaign.id, names)
     if announced:
@@ -158,8 +159,9 @@ def published(session: Session, engine, campaign: Campaign) -> Board:
     version = engine.version(session, campaign.version_id)
     codes = select(Result.region).where(Result.campaign_id == campaign.id)
     names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
-    board = Board(campaign, [], [], None, [], list(version.manifest.get("grades", [])),
-                  results=results.table(session, campaign.id, names), announced=announced(session, engine, campaign))
+    board = Board(campaign, [], [], None, [], list(version.manifest.get("grades") or []),
+                  results=results.table(session, campaign.id, names), announced=announced(session, engine, campaign),
+                  scale=f"{scoring.scale(version.manifest).normalize():f}")
     if board.announced:
         instance_id = session.scalar(select(Instance.id).where(Instance.campaign_id == campaign.id,
                                                                Instance.region.is_(None)))
@@ -194,8 +196,8 @@ def as_text(cell) -> None:
         cell.quotePrefix = True  # Excel's "this is text" mark: shown and kept as typed
 
 
-def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
-    """The ranking as an Excel workbook."""
+def results_workbook(campaign: Campaign, rows: list[dict], scale: str = "100") -> bytes:
+    """The ranking as an Excel workbook; scores as exact decimals, out of the variant's scale."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -204,13 +206,13 @@ def results_workbook(campaign: Campaign, rows: list[dict]) -> bytes:
     sheet.title = "考核结果"
     sheet.append([f"{campaign.label} 质量工作考核结果"])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["排名", "地区代码", "地区", "得分", "等级", "否决项", "结果运用"])
+    sheet.append(["排名", "地区代码", "地区", f"得分（满分 {scale}）", "等级", "否决项", "结果运用"])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for r in rows:
         score = scoring.decimal(r["score"])
         veto = ("是" + (f"（{'、'.join(r['veto_items'])}）" if r.get("veto_items") else "")) if r["veto"] else "否"
-        sheet.append([r["rank"], r["region"], r["name"], float(score), r["grade"], veto,
+        sheet.append([r["rank"], r["region"], r["name"], score, r["grade"], veto,
                       "、".join(CONSEQUENCES.get(n, n) for n, hit in r.get("consequences", {}).items() if hit)])
     for column, width in zip("ABCDEFG", (8, 12, 24, 10, 8, 10, 24), strict=True):
         sheet.column_dimensions[column].width = width

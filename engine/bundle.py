@@ -16,7 +16,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, names, results, sandbox, scoring, timer_events, yamlfile
+from . import forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
 from .errors import BundleError
 from .references import check_references
 from .regions import code_problem
@@ -28,8 +28,10 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES = 200
 XML_SUFFIXES = {".bpmn", ".dmn"}
 TEXT_SUFFIXES = XML_SUFFIXES | {".yaml", ".yml", ".json", ".md"}
-MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process",
-                 "grade_decision", "grades", "failing_grade", "scheme", "regions", "lanes"}
+MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process", "scheme", "lanes"}
+#: Keys a manifest may leave out: a variant without ``grades`` ranks only.
+OPTIONAL_KEYS = {"regions", "scale", "grades", "failing_grade", "grade_decision", "deadlines", "calendar",
+                 "reminders", "simulation_start"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
@@ -107,11 +109,14 @@ def _digest(files: dict[str, str]) -> str:
 
 def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     manifest = _manifest(files)
+    scale = scoring.scale(manifest)
     scheme = _yaml_file(files, manifest["scheme"])
-    scoring.validate_scheme(scheme, manifest["scheme"])
+    scoring.validate_scheme(scheme, manifest["scheme"], scale)
     regions = _regions(files, manifest.get("regions"))
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
-    forms.check_forms({name: files[f"forms/{name}"] for name in form_names})
+    checked = forms.check_forms({name: files[f"forms/{name}"] for name in form_names})
+    for name, form in sorted(checked.items()):
+        _check_score_maximum(f"forms/{name}", form, scheme)
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
     trees = {}
@@ -149,6 +154,9 @@ def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     results.check_messages(manifest, {m.get("name") for tree in trees.values()
                                       for m in tree.iter(f"{{{BPMN_NS}}}message")})
     names.check_names(trees, files, manifest, helpers)
+    if manifest.get("grades"):
+        grading.check_grade_table(parser, manifest, scheme, scale)
+        _check_decision_called(trees, manifest)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 
@@ -184,20 +192,91 @@ def _manifest(files: dict[str, str]) -> dict:
     manifest = _yaml_file(files, "bundle.yaml")
     if not isinstance(manifest, dict):
         raise BundleError("bundle.yaml must be a mapping", file="bundle.yaml")
-    missing = sorted(MANIFEST_KEYS - {"regions"} - set(manifest))
+    missing = sorted(MANIFEST_KEYS - set(manifest))
     if missing:
         raise BundleError(f"missing keys: {', '.join(missing)}", file="bundle.yaml")
-    if manifest["assessment_year"] not in ("july", "calendar"):
-        raise BundleError("assessment_year must be 'july' or 'calendar'", file="bundle.yaml")
+    unknown = sorted(set(manifest) - MANIFEST_KEYS - OPTIONAL_KEYS)
+    if unknown:
+        raise BundleError(f"bundle.yaml 中有未知的键 (unknown keys): {', '.join(map(str, unknown))}",
+                          file="bundle.yaml")
+    years.parse(manifest["assessment_year"])
+    _check_simulation_start(manifest.get("simulation_start"))
     unknown_roles = sorted({r for r in manifest["lanes"].values() if r not in ROLES})
     if unknown_roles:
         raise BundleError(f"unknown roles in lanes: {', '.join(unknown_roles)}; known: {', '.join(ROLES)}",
                           file="bundle.yaml")
-    if manifest["failing_grade"] not in manifest["grades"]:
-        raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
+    _check_grades(manifest)
     _check_reminders(manifest.get("reminders") or {})
     results.check(manifest)
     return manifest
+
+
+def _check_grades(manifest: dict) -> None:
+    """Grades are optional; with them come the decision that sets them, and a failing grade among them."""
+    grades = manifest.get("grades")
+    if grades is None:
+        for key in ("grade_decision", "failing_grade"):
+            if key in manifest:
+                raise BundleError(f"{key} 须与 grades 一起使用 ({key} needs grades; without grades the variant "
+                                  f"ranks only)", file="bundle.yaml")
+        return
+    if not isinstance(grades, list) or not grades or not all(isinstance(g, str) and g for g in grades) \
+            or len(set(grades)) != len(grades):
+        raise BundleError("grades 应为不重复的等级名称列表，最好的在前 (grades must list distinct grade names, "
+                          "best first)", file="bundle.yaml")
+    if not manifest.get("grade_decision"):
+        raise BundleError("有 grades 时须用 grade_decision 指明评定等级的 DMN 决策 (grades need grade_decision, "
+                          "the id of the DMN decision that sets them)", file="bundle.yaml")
+    if "failing_grade" in manifest and manifest["failing_grade"] not in grades:
+        raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
+
+
+def _check_decision_called(trees: dict, manifest: dict) -> None:
+    """The region process calls the grade decision (``grade_decision``) in a business rule task."""
+    decision = manifest["grade_decision"]
+    ns = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+    for tree in trees.values():
+        for process in tree.iterfind(".//bpmn:process", ns):
+            if process.get("id") != manifest["region_process"]:
+                continue
+            called = [e.text.strip() for e in process.iterfind(".//bpmn:businessRuleTask//spiffworkflow:"
+                                                               "calledDecisionId", ns) if e.text]
+            if decision in called:
+                return
+    raise BundleError(f"地区流程没有调用等级表 '{decision}' 的业务规则任务 (no business rule task of the region "
+                      f"process calls grade_decision '{decision}')", file="bundle.yaml")
+
+
+def _check_simulation_start(value) -> None:
+    """``simulation_start``: 'MM-DD' of the year simulated, or {date: 'MM-DD', year: -1..1}."""
+    if value is None:
+        return
+    rule = value if isinstance(value, dict) else {"date": value}
+    try:
+        month, day = (int(p) for p in str(rule["date"]).split("-"))
+        date(2023, month, day)
+        if int(rule.get("year", 0)) not in (-1, 0, 1):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise BundleError("simulation_start 应为 \"MM-DD\" 或 {date: \"MM-DD\", year: -1|0|1} "
+                          "(simulation_start must be a day of the year)", file="bundle.yaml") from None
+
+
+def _check_score_maximum(name: str, form: dict, scheme: dict) -> None:
+    """A form's score field may not stop below an indicator's points (a 1,000-point scale, say)."""
+    top = max(scoring.decimal(i["points"]) for i in scheme["indicators"])
+    stack = [form]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            stack.extend(node if isinstance(node, list) else [])
+            continue
+        score = (node.get("properties") or {}).get("score")
+        if isinstance(score, dict) and isinstance(score.get("maximum"), int | float) and score["maximum"] < top:
+            raise BundleError(f"表单中得分的最大值 {score['maximum']} 小于指标的分值 {top} (the form's score maximum "
+                              f"is below an indicator's points; the engine checks each indicator's own maximum, "
+                              f"so drop it)", file=name)
+        stack.extend(v for v in node.values() if isinstance(v, dict | list))
 
 
 def _check_reminders(policy: dict) -> None:
@@ -263,7 +342,8 @@ def _check_user_tasks(trees: dict, manifest: dict, form_names: set[str]) -> dict
 
 
 def _check_deadlines(manifest: dict, user_tasks: dict) -> None:
-    """``deadlines: {task id: {date: "MM-DD", year: 0}}`` names user tasks and real calendar days."""
+    """``deadlines: {task id: {date: "MM-DD", year: 0}}`` names user tasks and real calendar days; ``year``
+    counts from the calendar year the assessment year starts in."""
     deadlines = manifest.get("deadlines") or {}
     if not isinstance(deadlines, dict):
         raise BundleError("deadlines must map user task ids to {date, year}", file="bundle.yaml")
@@ -277,8 +357,9 @@ def _check_deadlines(manifest: dict, user_tasks: dict) -> None:
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"deadline of '{task_id}' must be {{date: \"MM-DD\", year: 0}}",
                               file="bundle.yaml") from exc
-        if not 0 <= year <= 2:
-            raise BundleError(f"deadline of '{task_id}': year must be 0, 1 or 2", file="bundle.yaml")
+        if not -1 <= year <= 2:
+            raise BundleError(f"deadline of '{task_id}': year must be -1, 0, 1 or 2 (counted from the calendar year "
+                              f"the assessment year starts in)", file="bundle.yaml")
 
 
 def _bundle_error(exc: ValidationException, name: str | None) -> BundleError:

@@ -15,7 +15,10 @@ Readings of the law:
 Holiday data: the ``chinesecalendar`` package, overridden day by day by the administrators' table
 (``calendar_day``). A year with at least one correction counts as maintained by administrators:
 its uncorrected days the package does not know are plain weekdays and weekends, without a warning.
-A year known to neither is counted Monday–Friday with a warning (``warnings()``), never an error.
+A year known to neither still keeps the statutory holidays that fall on fixed dates (元旦 1 January,
+劳动节 1–2 May, 国庆节 1–3 October: 《全国年节及纪念日放假办法》) and counts the other days Monday–Friday;
+the holidays that move with the lunar calendar or the solar terms (春节, 清明, 端午, 中秋) and the 调休
+arrangements are missing, so it warns (logged once, and ``warnings()``), never an error.
 
 Helpers for BPMN expressions (``helpers(calendar, clock)``); ``start`` is a date or datetime, or an
 ISO 8601 string ('YYYY-MM-DD' from a form; a time without offset is taken as China time), and each
@@ -62,10 +65,22 @@ class Deadline:
 
 def missing_year(year: int) -> str:
     """The message to administrators for a year without holiday data."""
-    return (f"{year}年节假日安排尚未录入：期限暂按周一至周五上班、周六周日休息计算，"
-            f"请管理员录入国务院办公厅公布的{year}年放假安排。"
-            f"(No holiday data for {year}: deadlines count Monday–Friday as working days until an "
-            f"administrator enters the State Council's {year} holiday schedule.)")
+    return (f"{year}年节假日安排尚未录入：期限暂按元旦、劳动节、国庆节的法定日期和周一至周五上班、周六周日休息计算，"
+            f"春节、清明、端午、中秋假期及调休上班日缺失，请管理员录入国务院办公厅公布的{year}年放假安排。"
+            f"(No holiday data for {year}: deadlines count the fixed-date holidays (New Year's Day, Labour Day, "
+            f"National Day) and Monday–Friday as working days; the movable holidays (Spring Festival, Qingming, "
+            f"Dragon Boat, Mid-Autumn) and the weekend working days (调休) are missing until an administrator "
+            f"enters the State Council's {year} holiday schedule.)")
+
+
+def fixed_holidays(year: int) -> dict[date, str]:
+    """The statutory holidays on fixed dates (《全国年节及纪念日放假办法》), for a year without data."""
+    # 劳动节 was three days until 2007, one from 2008 and two from 2025; the others kept their dates.
+    labour = 3 if year < 2008 else 1 if year < 2025 else 2
+    days = {date(year, 1, 1): "元旦"}
+    days.update({date(year, 5, n): "劳动节" for n in range(1, labour + 1)})
+    days.update({date(year, 10, n): "国庆节" for n in (1, 2, 3)})
+    return days
 
 
 @functools.cache
@@ -115,10 +130,13 @@ class WorkCalendar:
             # A 调休 workday also carries a holiday name in the package: it is not a holiday.
             name = None if worked else chinese_calendar.get_holiday_detail(day)[1]
             return worked, _CHINESE.get(name, name)
-        if day.year not in self._maintained and day.year not in self._fallbacks:
+        if day.year in self._maintained:
+            return day.weekday() < 5, None
+        if day.year not in self._fallbacks:
             self._fallbacks.add(day.year)
             logger.warning("%s", missing_year(day.year))
-        return day.weekday() < 5, None
+        name = fixed_holidays(day.year).get(day)
+        return day.weekday() < 5 and name is None, name
 
     def is_workday(self, day: date | datetime) -> bool:
         """A working day, including a 调休 Saturday or Sunday; a holiday weekday is not."""

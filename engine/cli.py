@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import bootstrap, config
+from . import bootstrap, config, deadlines
 from .engine import Engine
 from .errors import KaoheError, NotFound, ValidationError
 from .store import Store
@@ -72,8 +72,8 @@ def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) 
     """Check a process bundle FOLDER, deploy it as the current version and load its regions."""
     from .deployment import deploy as deploy_folder
 
-    report = deploy_folder(_engine(), folder, actor=actor, make_current=make_current,
-                           create_accounts=create_accounts)
+    engine = _engine()
+    report = deploy_folder(engine, folder, actor=actor, make_current=make_current, create_accounts=create_accounts)
     version, key = report.version, report.version.variant
     if report.created:
         click.echo(f"{key}: 已部署 deployed version {version.version} ({version.content_hash[:12]}), now current")
@@ -104,6 +104,8 @@ def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) 
         steps.append("为新账号设置密码 set the new accounts' passwords at /admin/users")
     steps.append(f"kaohe campaign start {key} --year YEAR")
     click.echo("下一步 next:" + "".join(f"\n  {step}" for step in steps))
+    for warning in deadlines.holiday_warnings(engine.calendar, version.manifest, engine.clock.now()):
+        click.echo(f"警告 warning: {warning}", err=True)
 
 
 @main.command()
@@ -320,6 +322,8 @@ def simulate(variant: str, year: int, region_count: int | None, seed: int, as_js
         outcome = f"  {'，'.join(region['outcome'])}" if region["outcome"] else ""
         click.echo(f"{region['rank']:>3}  {region['region']} {region['name']:<12} {region['score']:>7}  "
                    f"{region['grade'] or ''}{veto}{outcome}")
+    for warning in result["warnings"]:
+        click.echo(f"警告 warning: {warning}", err=True)
 
 
 @main.group()

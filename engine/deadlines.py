@@ -12,6 +12,8 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import years
+from .clock import CHINA
 from .timer_events import as_moment
 
 logger = logging.getLogger(__name__)
@@ -20,9 +22,8 @@ logger = logging.getLogger(__name__)
 class DueDates:
     """Computes ``due_at`` (an aware UTC datetime, the exclusive end of the last day) for a ready task."""
 
-    def __init__(self, calendar_source, script_engine):
+    def __init__(self, calendar_source):
         self._calendar = calendar_source  # a callable returning the current WorkCalendar
-        self.script_engine = script_engine
 
     def __call__(self, task, version, waiting: dict) -> datetime | None:
         return self.from_property(task) or self.from_timer(task, waiting) or self.from_bundle(task, version)
@@ -31,7 +32,8 @@ class DueDates:
         expression = task.task_spec.extensions.get("properties", {}).get("dueDate")
         if not expression:
             return None
-        value = self.script_engine.evaluate(task, expression)
+        # The workflow's own script engine: its deadline helpers follow the version's weekend rule.
+        value = task.workflow.script_engine.evaluate(task, expression)
         return TimerEventDefinition.get_datetime(as_moment(value))
 
     @staticmethod
@@ -48,5 +50,16 @@ class DueDates:
         year = task.data.get("year")
         if not rule or not isinstance(year, int):
             return None
-        extend = bool(version.manifest.get("calendar", {}).get("extend_weekends", False))
-        return self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)), extend_weekends=extend).ends_at
+        return self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)),
+                                      extend_weekends=version.extend_weekends).ends_at
+
+
+def holiday_warnings(calendar, manifest: dict, now: datetime) -> list[str]:
+    """Warnings for the years a campaign started now would need and the holiday data lacks: the
+    assessment year under way and the next, with the fixed deadlines' years around them."""
+    year_rule = years.parse(manifest["assessment_year"])
+    today = now.astimezone(CHINA).date()
+    current = today.year if today >= year_rule.start(today.year) else today.year - 1
+    offsets = [int(rule.get("year", 0)) for rule in (manifest.get("deadlines") or {}).values()] + [0, 1]
+    needed = {current + n + offset for n in (0, 1) for offset in offsets}
+    return calendar.warnings(sorted(needed))

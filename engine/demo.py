@@ -39,7 +39,9 @@ def _forms(scheme: dict) -> dict:
             "self_scores": [{"indicator": str(i["code"]), "score": float(i["points"])} for i in scheme["indicators"]],
             "report": "本年度质量目标全部完成，质量措施落实到位。", "evidence": []},
         "Task_onsite_check": {"findings": "现场核查与重点抽查未发现问题", "veto_incident": False, "incident": ""},
-        "Task_score_confirmation": {"confirmation": "confirm", "veto_incident": False, "comment": "确认"},
+        "Task_score_confirmation": {"confirmation": "confirm", "comment": "确认",
+                                    "veto_items": [{"veto": str(v["code"]), "hit": False, "evidence": ""}
+                                                   for v in scheme.get("veto") or []]},
         "Task_compile_results": {"report": "综合考核评价报告：各地区得分、等级和排名见附表。"},
         "Task_approve_results": {"approval": "approve", "comment": "同意"},
         "Task_notify_results": {"announcement": "经国务院审定，现将考核结果通报如下。", "announced_on": "2025-10-15"},

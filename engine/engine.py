@@ -54,14 +54,21 @@ class Engine:
         self.forms_library = forms_library
         self.serializer = StateSerializer()
         self._calendar: WorkCalendar | None = None
-        script_engine = sandbox.script_engine(helpers=calendar.helpers(_CurrentCalendar(self), self.clock))
-        script_engine.clock = self.clock  # timers fire on this clock (see timer_events)
-        self.runner = Runner(self.serializer, script_engine, self.clock,
-                             due_date=DueDates(lambda: self.calendar, script_engine))
+        # One script engine per weekend rule (calendar.extend_weekends of a version): the deadline
+        # helpers of a variant's expressions move a last day off a weekend only where it says so.
+        script_engines = {extend: self._script_engine(extend) for extend in (False, True)}
+        self.runner = Runner(self.serializer, script_engines[False], self.clock,
+                             due_date=DueDates(lambda: self.calendar), script_engines=script_engines)
         self._versions: dict[int, LoadedVersion] = {}
         self._versions_lock = threading.Lock()
         #: Called after a commit that added or moved timers (the embedded scheduler re-arms itself).
         self.on_timers_changed: list = []
+
+    def _script_engine(self, extend_weekends: bool):
+        found = sandbox.script_engine(helpers=calendar.helpers(_CurrentCalendar(self), self.clock,
+                                                               extend_weekends=extend_weekends))
+        found.clock = self.clock  # timers fire on this clock (see timer_events)
+        return found
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -240,8 +247,7 @@ class Engine:
             version = self.version(session, row.version_id)
             if task_row.form:
                 forms.validate(version.validator(task_row.form), data, task_row.form)
-            if task_row.unit and "scores" in data:
-                scoring.check_unit_scores(version.scheme, task_row.unit, data["scores"])
+            scoring.check_form_data(version.scheme, task_row.unit, data)
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:

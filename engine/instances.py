@@ -42,8 +42,18 @@ class LoadedVersion:
         return cls(row.id, row.variant, row.manifest, row.scheme, row.files, serializer.load_specs(row.specs))
 
     @cached_property
+    def extend_weekends(self) -> bool:
+        """The variant's weekend rule: a last day on a plain weekend moves to the next working day."""
+        return bool((self.manifest.get("calendar") or {}).get("extend_weekends", False))
+
+    @cached_property
     def user_tasks(self) -> dict:
         return self.manifest.get("user_tasks", {})
+
+    @cached_property
+    def veto_names(self) -> dict[str, str]:
+        """The scheme's veto items, code -> name."""
+        return {str(v["code"]): str(v.get("name", v["code"])) for v in self.scheme.get("veto") or []}
 
     @cached_property
     def rules(self) -> results.Rules | None:
@@ -100,27 +110,33 @@ class Advance:
 class Runner:
     """Advances locked instances: engine steps, message delivery, outbox, inbox rows, saved state."""
 
-    def __init__(self, serializer: StateSerializer, script_engine, clock, due_date=None):
+    def __init__(self, serializer: StateSerializer, script_engine, clock, due_date=None, script_engines=None):
         self.serializer = serializer
         self.script_engine = script_engine
+        # {extend_weekends: script engine}: a version's expressions run with its own weekend rule.
+        self.script_engines = script_engines or {}
         self.clock = clock
         # due_date(task, version, timers) -> datetime | None; the engine wires in the calendar.
         self.due_date = due_date or (lambda task, version, timers: None)
 
     def new_workflow(self, version: LoadedVersion, process_id: str, data: dict) -> BpmnWorkflow:
         spec, subprocess_specs = version.specs[process_id]
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine_for(version))
         workflow.task_tree.data.update(data)
         return workflow
 
     def load(self, row: Instance, version: LoadedVersion) -> BpmnWorkflow:
         workflow = self.serializer.load(row.state, version.specs[row.process_id], row.serializer_version)
-        workflow.script_engine = self.script_engine  # the script engine is not part of the state
+        workflow.script_engine = self.script_engine_for(version)  # the script engine is not part of the state
         # The instance's inbox and timer rows mirror this state (they change in the same transactions),
         # so what they hold now is known without asking the database: two round trips fewer per action.
         workflow.kaohe_rows = Rows(ready=_ready_ids(workflow), timers={
             task_id: due for task_id, (_, _, due) in timers.waiting_timers(workflow).items()})
         return workflow
+
+    def script_engine_for(self, version: LoadedVersion):
+        """The script engine whose deadline helpers follow the version's weekend rule."""
+        return self.script_engines.get(version.extend_weekends, self.script_engine)
 
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
         """Run to the next wait, catching pending messages, and save."""
@@ -219,7 +235,7 @@ class Runner:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
                                     name=event.event_definition.name, payload=event.payload, created_at=now))
             if gathered and event.event_definition.name == rules.reported_by:
-                results.record(session, row.campaign_id, row.id, row.region, event.payload, now)
+                results.record(session, row.campaign_id, row.id, row.region, event.payload, now, version.veto_names)
         if not gathered:
             return targets
         expected = results.expected(session, row.campaign_id)

@@ -113,13 +113,15 @@ def check_messages(manifest: dict, messages: set[str]) -> None:
 
 
 # -- recording and ranking ---------------------------------------------------------------------------
-def record(session: Session, campaign_id: int, instance_id: int, region: str, payload, now: datetime) -> None:
-    """Keep a region's reported result (a second report replaces the first, before ranking)."""
+def record(session: Session, campaign_id: int, instance_id: int, region: str, payload, now: datetime,
+           veto_names: dict[str, str] | None = None) -> None:
+    """Keep a region's reported result (a second report replaces the first, before ranking); the veto items hit
+    (``veto_hits``: codes of the scheme's ``veto`` list) are kept by name (``veto_names``: code -> name)."""
     if not isinstance(payload, dict) or "score" not in payload:
         raise ExpressionError(f"地区 {region} 上报的考核结果缺少得分 (the result reported by region {region} has no "
                               f"score): {payload!r}")
     score = _score(payload["score"], region)
-    hits = payload.get("veto_items") or []
+    hits = payload.get("veto_hits") or []
     row = session.get(Result, (campaign_id, region))
     if row is None:
         row = Result(campaign_id=campaign_id, region=region)
@@ -128,7 +130,8 @@ def record(session: Session, campaign_id: int, instance_id: int, region: str, pa
     row.score = f"{score.normalize():f}"
     row.grade = None if payload.get("grade") is None else str(payload["grade"])
     row.vetoed = bool(payload.get("veto")) or bool(hits)
-    row.veto_items = [str(h) for h in hits] if isinstance(hits, list) else [str(hits)]
+    hits = hits if isinstance(hits, list) else [hits]
+    row.veto_items = [(veto_names or {}).get(str(h), str(h)) for h in hits]
     row.reported_at = now
     row.rank = None
 

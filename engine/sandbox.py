@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from . import sampling
 from .errors import BundleError, ExpressionError, ForbiddenCode
-from .scoring import rank, total_score
+from .scoring import rank, total_score, vetoes_hit
 
 MAX_SOURCE = 10_000
 MAX_DEPTH = 100
@@ -199,7 +199,7 @@ def _compiled(source: str, mode: str) -> CodeType:
     return compile(_parse(source, mode), "<string>", mode)
 
 
-HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, **sampling.HELPERS}
+HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, "vetoes_hit": vetoes_hit, **sampling.HELPERS}
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from . import scoring_rules
+from . import scoring_rules, years
 from .errors import BundleError, ExpressionError, ValidationError
 
+#: The scale of a variant that states none (``scale:`` in bundle.yaml).
 TOTAL_POINTS = Decimal(100)
+
+
+def scale(manifest: dict) -> Decimal:
+    """The variant's total points (``scale:``, any positive number; 100 where it states none)."""
+    value = manifest.get("scale", TOTAL_POINTS)
+    try:
+        points = decimal(value, "scale")
+    except ValidationError:
+        points = Decimal(-1)
+    if points <= 0:
+        raise BundleError(f"scale 应为正数 (scale must be a positive number of points), not {value!r}",
+                          file="bundle.yaml")
+    return points
 
 
 def decimal(value, what: str = "score") -> Decimal:
@@ -23,8 +37,8 @@ def decimal(value, what: str = "score") -> Decimal:
     return result
 
 
-def validate_scheme(scheme, name: str = "scheme.yaml") -> None:
-    """Parts add up to 100 points, each part's indicators to the part, every unit is declared."""
+def validate_scheme(scheme, name: str = "scheme.yaml", total: Decimal = TOTAL_POINTS) -> None:
+    """Parts add up to the scale, each part's indicators to the part, every unit is declared."""
     if not isinstance(scheme, dict):
         raise BundleError("the scheme must be a mapping", file=name)
     for key in ("parts", "units", "indicators"):
@@ -38,8 +52,8 @@ def validate_scheme(scheme, name: str = "scheme.yaml") -> None:
     except (KeyError, TypeError, InvalidOperation) as exc:
         raise BundleError(f"every part needs code and points, every unit a code, every indicator "
                           f"code, part, unit and points ({exc!r})", file=name) from exc
-    if sum(parts.values()) != TOTAL_POINTS:
-        raise BundleError(f"the parts add up to {sum(parts.values())} points, not 100", file=name)
+    if sum(parts.values()) != total:
+        raise BundleError(f"the parts add up to {sum(parts.values())} points, not {total} (the scale)", file=name)
     codes = [code for code, *_ in points]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
@@ -57,12 +71,89 @@ def validate_scheme(scheme, name: str = "scheme.yaml") -> None:
         got = sum((v for _, p, _, v in points if p == part), Decimal(0))
         if got != total:
             raise BundleError(f"the indicators of part '{part}' add up to {got} points, not {total}", file=name)
+    _validate_veto(scheme.get("veto"), set(codes), name)
+
+
+def _validate_veto(veto, indicators: set[str], name: str) -> None:
+    """``veto:`` is a list of items, each with its own code and a name."""
+    if veto is None:
+        return
+    if not isinstance(veto, list) or not all(isinstance(v, dict) and v.get("code") and v.get("name") for v in veto):
+        raise BundleError("veto 应为否决项列表，每项有 code 和 name (veto must list items with code and name)",
+                          file=name)
+    codes = [str(v["code"]) for v in veto]
+    clashes = sorted({c for c in codes if codes.count(c) > 1} | (set(codes) & indicators))
+    if clashes:
+        raise BundleError(f"否决项代码重复或与指标代码相同 (veto codes must be unique and differ from indicator "
+                          f"codes): {', '.join(clashes)}", file=name)
+
+
+def veto_items(scheme: dict) -> list[dict]:
+    """The scheme's veto items as ``{code, name}``, in scheme order."""
+    return [{"code": str(v["code"]), "name": str(v["name"])} for v in scheme.get("veto") or []]
+
+
+def check_veto_items(scheme: dict, rows) -> None:
+    """Every veto item of the scheme recorded exactly once, and nothing else."""
+    known = {v["code"]: v["name"] for v in veto_items(scheme)}
+    errors, seen = [], set()
+    for n, row in enumerate(rows if isinstance(rows, list) else []):
+        code = str(row.get("veto")) if isinstance(row, dict) else None
+        if code not in known:
+            errors.append({"field": f"veto_items/{n}/veto", "message": f"否决项 {code} 不在指标体系中"})
+        elif code in seen:
+            errors.append({"field": f"veto_items/{n}/veto", "message": f"否决项 {code} 重复"})
+        seen.add(code)
+    for code, name in known.items():
+        if code not in seen:
+            errors.append({"field": "veto_items", "message": f"否决项 {code}（{name}）未认定"})
+    if errors:
+        raise ValidationError("否决项有误：" + "；".join(e["message"] for e in errors[:5]), errors)
+
+
+def vetoes_hit(rows) -> list[str]:
+    """The codes of the veto items recorded as hit, in the order recorded (for BPMN scripts)."""
+    try:
+        return [str(row["veto"]) for row in rows if row.get("hit") is True]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ExpressionError(f"vetoes_hit expects [{{'veto', 'hit', ...}}]: {exc!r}") from None
 
 
 def scoring_units(scheme: dict) -> list[str]:
     """Codes of the member units that score at least one indicator, in scheme order."""
     used = {str(i["unit"]) for i in scheme["indicators"]}
     return [str(u["code"]) for u in scheme["units"] if str(u["code"]) in used]
+
+
+def check_form_data(scheme: dict, unit: str | None, data: dict) -> None:
+    """What the scheme says of submitted data: a unit's scores, self-evaluation scores, veto items."""
+    if unit and "scores" in data:
+        check_unit_scores(scheme, unit, data["scores"])
+    if "self_scores" in data:
+        check_self_scores(scheme, data["self_scores"])
+    if "veto_items" in data:
+        check_veto_items(scheme, data["veto_items"])
+
+
+def check_self_scores(scheme: dict, scores) -> None:
+    """Self-evaluation scores name indicators of the scheme, each within 0 and its points."""
+    points = {str(i["code"]): Decimal(str(i["points"])) for i in scheme["indicators"]}
+    errors = []
+    for n, row in enumerate(scores if isinstance(scores, list) else []):
+        code = str(row.get("indicator")) if isinstance(row, dict) else None
+        if code not in points:
+            errors.append({"field": f"self_scores/{n}/indicator", "message": f"指标 {code} 不在指标体系中"})
+            continue
+        try:
+            value = decimal(row.get("score"))
+        except ValidationError as exc:
+            errors.append({"field": f"self_scores/{n}/score", "message": exc.message})
+            continue
+        if not Decimal(0) <= value <= points[code]:
+            errors.append({"field": f"self_scores/{n}/score",
+                           "message": f"指标 {code} 得分应在 0 与 {points[code]} 之间"})
+    if errors:
+        raise ValidationError("自评分有误：" + "；".join(e["message"] for e in errors[:5]), errors)
 
 
 def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
@@ -118,9 +209,9 @@ def _apply_rule(indicator: dict, row: dict) -> str | None:
     return None
 
 
-def year_label(kind: str, year: int) -> str:
-    """'2025—2026年度' for a July–June assessment year, '2025年度' for a calendar year."""
-    return f"{year}—{year + 1}年度" if kind == "july" else f"{year}年度"
+def year_label(kind, year: int) -> str:
+    """The label of the assessment year starting in ``year``, as ``assessment_year`` states it."""
+    return years.parse(kind).label(year)
 
 
 def _decimal(value, what: str) -> Decimal:

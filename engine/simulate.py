@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, config, mail, reminders, timers
+from . import accounts, calendar, config, mail, reminders, scoring, timers, years
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
@@ -44,6 +44,21 @@ def run_simulation(variant: str, year: int, regions: int | None = None, seed: in
             store.dispose()
 
 
+def simulation_start(manifest: dict, year: int) -> date:
+    """The day the simulated campaign starts: ``simulation_start`` ('MM-DD' in ``year``, or {date, year}
+    counted from it), else 1 June for a July year, 5 January for a calendar year, and otherwise a month
+    before the assessment year starts (so that targets are filed in time)."""
+    rule = manifest.get("simulation_start")
+    if rule is not None:
+        rule = rule if isinstance(rule, dict) else {"date": rule}
+        month, day = (int(p) for p in str(rule["date"]).split("-"))
+        return date(year + int(rule.get("year", 0)), month, day)
+    if manifest["assessment_year"] in ("july", "calendar"):
+        return date(year, 6, 1) if manifest["assessment_year"] == "july" else date(year, 1, 5)
+    start = years.parse(manifest["assessment_year"]).start(year)
+    return calendar.add_months(start, -1)
+
+
 class Simulation:
     """Scripted actors working one campaign's tasks in date order."""
 
@@ -64,6 +79,9 @@ class Simulation:
             self._add_synthetic_regions(store, regions - len(self.codes))
         self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
+        # Which veto item a vetoed region is found to have hit, when the scheme lists any.
+        items = [v["code"] for v in scoring.veto_items(self.scheme)]
+        self.veto_hit = {code: self.rng.choice(items) for code in self.codes if self.veto[code] and items}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
         self.timeline: list[dict] = []
         self._next_reminder = _UNKNOWN
@@ -71,9 +89,7 @@ class Simulation:
             accounts.ensure_roles(session)
             for role in accounts.ROLE_NAMES:
                 accounts.create_user(session, f"sim-{role}", f"模拟{accounts.ROLE_NAMES[role]}", [Grant(role)])
-        start = bundle.manifest.get("simulation_start", "06-01" if bundle.manifest["assessment_year"] == "july"
-                                    else "01-05")
-        self.clock.set(self._at(date(year, *map(int, start.split("-")))))
+        self.clock.set(self._at(simulation_start(bundle.manifest, year)))
 
     def _add_synthetic_regions(self, store: Store, count: int) -> None:
         """Regions named 模拟地区1, 2, …, to try a procedure on more regions than its bundle lists."""
@@ -178,6 +194,11 @@ class Simulation:
                     for i in indicators if i["unit"] == task.unit]
         if name == "veto_incident":
             return veto
+        if name == "veto_items":
+            hit = self.veto_hit.get(task.region)
+            return [{"veto": v["code"], "hit": v["code"] == hit,
+                     "evidence": f"（模拟）认定发生{v['name']}" if v["code"] == hit else ""}
+                    for v in scoring.veto_items(self.scheme)]
         if name == "incident_domain":
             return "产品"
         if name in CHANCES:
@@ -263,7 +284,7 @@ class Simulation:
         regions.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["region"]))
         draws = self._draws(campaign_id)
         return {"variant": self.bundle.key, "year": self.year, "regions": regions, "timeline": self.timeline,
-                "rectification": rectification, "draws": draws}
+                "rectification": rectification, "draws": draws, "warnings": self.engine.calendar.warnings()}
 
     def _draws(self, campaign_id: int) -> list[dict]:
         """The random draws the campaign made (from the audit log), also placed in the timeline at their time."""

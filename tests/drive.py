@@ -25,6 +25,14 @@ def unit_scores(scheme: dict, total: str) -> dict[str, list[dict]]:
     return by_unit
 
 
+def veto_rows(scheme: dict, hit: bool | str | list = False) -> list[dict]:
+    """One row per veto item of the scheme; ``hit``: True (the first item), a code or a list of codes."""
+    codes = [str(v["code"]) for v in scheme.get("veto") or []]
+    chosen = codes[:1] if hit is True else [hit] if isinstance(hit, str) else list(hit or [])
+    return [{"veto": code, "hit": code in chosen, "evidence": "认定发生质量安全事件" if code in chosen else ""}
+            for code in codes]
+
+
 FORMS = {
     "Task_target_filing": lambda d: {"targets": [{"indicator": i["code"], "target": "≥ 95%"}
                                                  for i in d.scheme["indicators"]]},
@@ -76,8 +84,8 @@ class Driver:
             self.do("Task_onsite_check", region=region)
         for unit, scores in unit_scores(self.scheme, total).items():
             self.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        self.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": veto,
-                                            "comment": "认定发生质量安全事件" if veto else "确认"}, region=region)
+        self.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(self.scheme, veto),
+                                            "comment": "确认"}, region=region)
 
     def approve_and_announce(self) -> None:
         self.do("Task_compile_results")

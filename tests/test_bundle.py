@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -284,3 +285,90 @@ def test_a_helper_the_engine_provides_counts_as_defined(engine, bundle):
         engine.check(bundle)
     engine.runner.script_engine.environment.globals["draw"] = lambda regions, k: regions[:k]
     assert engine.check(bundle).key == "national-2013"
+
+
+GRADE_TABLES = Path(__file__).parent / "bundles" / "grade-tables"
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("gap.dmn", "等级表在 90.5 至 92 分之间没有等级 (the grade table gives no grade between 90.5 and 92)"),
+    ("overlap.dmn", "等级表在 90 分有多条规则同时适用：第 2、3 行"),
+])
+def test_a_grade_table_with_a_gap_or_an_overlap_is_refused_naming_the_band(engine, bundle, table, message):
+    shutil.copy(GRADE_TABLES / table, bundle / "grade.dmn")
+    _edit(bundle / "assessment.bpmn", 'name="目标备案"', 'name="年度目标备案"')  # new content, not version 1
+    before = _versions(engine)
+    with pytest.raises(BundleError) as caught:
+        engine.deploy(bundle)
+    assert message in caught.value.message and caught.value.details["file"] == "grade.dmn"
+    assert _versions(engine) == before
+
+
+def test_a_gap_that_would_fail_a_region_is_what_the_check_prevents(bundle):
+    """What deploy refuses: with the gap, SpiffWorkflow's own DMN engine gives a 91.5-point region no grade."""
+    from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+
+    from engine import bundle as bundles
+    from engine import sandbox
+
+    parser = SpiffBpmnParser()
+    parser.add_dmn_xml(bundles.parse_xml("gap.dmn", (GRADE_TABLES / "gap.dmn").read_text(encoding="utf-8")),
+                       filename="gap.dmn")
+    decision = parser.get_engine("grade", None)
+    workflow = type("W", (), {"script_engine": sandbox.script_engine()})()
+    task = type("T", (), {"data": {"score": "91.5", "vetoed": False, "veto_hits": []}, "workflow": workflow})()
+    assert decision.result(task) == {}
+    task.data["score"] = "92"
+    assert decision.result(task) == {"grade": "A"}
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # The old style: bands with "-" in the veto column overlap the veto row whenever an item is hit.
+    ("<text>False</text>", "<text>-</text>",
+     "否决项 V1 成立时，等级表在 90 至 100 分之间有多条规则同时适用：第 1、2 行"),
+    ('<output id="Output_grade" label="等级" name="grade"', '<output id="Output_grade" label="等级" name="level"',
+     "no output named 'grade'"),
+    ('<text>"B"</text>', '<text>"良"</text>', "第 3 行给出等级 '良'，不在 grades 之中"),
+    # A table still reading the old single boolean: the name it lacks is said.
+    ("<text>vetoed</text>", "<text>veto_incident</text>", "veto_incident"),
+])
+def test_grade_table_mistakes_are_refused(engine, bundle, old, new, message):
+    _edit(bundle / "grade.dmn", old, new)
+    with pytest.raises(BundleError) as caught:
+        engine.check(bundle)
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("grade_decision: grade ", "grade_decision: no_such_decision ", "grade_decision names no decision"),
+    ("<spiffworkflow:calledDecisionId>grade</spiffworkflow:calledDecisionId>",
+     "<spiffworkflow:calledDecisionId>other</spiffworkflow:calledDecisionId>", None),
+    ("grades: [A, B, C, D] ", "", "grade_decision needs grades"),
+    ("grade_decision: grade ", "", "grades need grade_decision"),
+    ("failing_grade: D", "failing_grade: E", "failing_grade must be one of grades"),
+    ("scale: 100", "scale: -5", "scale must be a positive number"),
+    ("scale: 100", "scale: lots", "scale must be a positive number"),
+    ("assessment_year: july", "assessment_year: {start: \"02-29\"}", "29 February is not allowed"),
+    ("assessment_year: july", "assessment_year: {start: \"09-01\", label: both}", "label must be one of"),
+    ("assessment_year: july", "assessment_year: autumn", "assessment_year must be"),
+    ("campaign_process:", "campain_process: x\ncampaign_process:", "(unknown keys): campain_process"),
+    ("assessment_year: july", "assessment_year: july\nsimulation_start: 13-45", "simulation_start must be a day"),
+])
+def test_manifest_mistakes_are_refused(engine, bundle, old, new, message):
+    _edit(bundle / "bundle.yaml", old, new) if old.startswith(("grade", "failing", "scale", "assess", "campaign")) \
+        else _edit(bundle / "assessment.bpmn", old, new)
+    with pytest.raises(BundleError) as caught:
+        engine.check(bundle)
+    assert message is None or message in caught.value.message
+
+
+def test_a_form_that_caps_scores_below_an_indicators_points_is_refused(engine, tmp_path):
+    folder = tmp_path / "thousand"
+    shutil.copytree(Path(__file__).parent / "bundles" / "thousand-points", folder)
+    form = json.loads((Path(__file__).parent.parent / "forms" / "indicator-scoring.schema.json").read_text("utf-8"))
+    form["properties"]["scores"]["items"]["properties"]["score"]["maximum"] = 60   # S1 has 100 points
+    (folder / "forms" / "indicator-scoring.schema.json").write_text(json.dumps(form, ensure_ascii=False), "utf-8")
+    with pytest.raises(BundleError) as caught:
+        engine.check(folder)
+    assert "表单中得分的最大值 60 小于指标的分值 100" in caught.value.message
+    assert caught.value.details["file"] == "forms/indicator-scoring.schema.json"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
 
 from engine.calendar import WorkCalendar, helpers, load_corrections
 from engine.clock import CHINA, VirtualClock
 from engine.errors import ExpressionError, ValidationError
 from engine.sandbox import SandboxEnvironment
 from engine.store.models import CalendarDay
+from engine.timers import fire_due_timers
 
 D = date.fromisoformat
 EIGHT_HOURS = timedelta(hours=8)
@@ -265,3 +268,69 @@ def test_corrections_from_the_database(store):
     assert cal.known(2027)
     assert cal.deadline(D("2027-01-08"), months=1).last_day == D("2027-02-12")
     assert cal.is_holiday(D("2025-10-13")) and cal.holiday_name(D("2025-10-13")) == "节假日"
+
+
+def _lab_copy(tmp_path, extend_weekends: bool):
+    from conftest import LAB
+
+    folder = tmp_path / f"lab-{extend_weekends}"
+    shutil.copytree(LAB, folder)
+    manifest = folder / "bundle.yaml"
+    text = manifest.read_text(encoding="utf-8").replace("key: timer-lab", f"key: lab-{str(extend_weekends).lower()}")
+    manifest.write_text(text + f"calendar:\n  extend_weekends: {str(extend_weekends).lower()}\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("extend_weekends", "due"), [(False, "2026-10-18"), (True, "2026-10-20")])
+def test_the_variants_weekend_rule_reaches_deadline_in_its_expressions(engine, tmp_path, extend_weekends, due):
+    from engine.store.models import Timer
+
+    folder = _lab_copy(tmp_path, extend_weekends)
+    engine.deploy(folder)
+    key = f"lab-{str(extend_weekends).lower()}"
+    engine.load_regions(engine.check(folder))
+    campaign = engine.start_campaign(key, 2025, ["990001"])
+    with engine.store.read() as session:
+        [wait] = session.scalars(select(Timer).where(Timer.fired_at.is_(None))
+                                 .where(Timer.bpmn_id == "Wait_date")).all()
+    engine.clock.set(wait.due_at)
+    fire_due_timers(engine)
+    [task_file] = [t for t in engine.tasks(campaign_id=campaign.id) if t.bpmn_id == "Task_file"]
+    # 17 September + 1 month = Saturday 17 October 2026; the weekend rule moves it to Monday the 19th.
+    engine.complete(task_file.id, {"announcement": "通报", "announced_on": "2026-09-17"}, "assessed")
+    [report] = [t for t in engine.tasks(campaign_id=campaign.id) if t.bpmn_id == "Task_report"]
+    assert report.due_at == datetime.combine(D(due), datetime.min.time(), CHINA)
+
+
+def test_a_year_without_data_keeps_the_fixed_date_holidays_and_warns_of_the_rest(cal, caplog):
+    assert not cal.known(2028)
+    with caplog.at_level(logging.WARNING, logger="engine.calendar"):
+        assert cal.holiday_name(D("2028-05-01")) == "劳动节" and cal.is_day_off(D("2028-05-02"))   # Mon, Tue
+        assert cal.holiday_name(D("2028-01-01")) == "元旦"
+        assert [cal.is_day_off(D(f"2028-10-0{n}")) for n in (2, 3, 4)] == [True, True, False]
+        # A month from 31 August 2028 ends on Saturday 30 September: 国庆 keeps it off until Wednesday.
+        national_day = cal.deadline(D("2028-09-01"), months=1, extend_weekends=True)
+        assert national_day.last_day == D("2028-10-04")
+        # Without the weekend rule, a last day on 2 October (a holiday) still moves.
+        assert cal.fixed(2028, "10-02").last_day == D("2028-10-04")
+        assert cal.working_days(D("2028-04-28"), 1).last_day == D("2028-05-03")
+    [message] = cal.warnings()
+    assert "春节、清明、端午、中秋" in message and "调休" in message and "movable holidays" in message
+    assert sum("2028年" in record.getMessage() for record in caplog.records) == 1
+
+
+@pytest.mark.parametrize(("manifest", "now", "years"), [
+    # National, July year: on 1 March 2026 the 2025—2026 year runs; it and the next reach into 2027 (7-15, 9-30).
+    ({"assessment_year": "july", "deadlines": {"T": {"date": "07-15", "year": 1}}}, "2026-03-01", [2027]),
+    # Calendar year: this year's results and rectification fall in the next; next year's in the one after.
+    ({"assessment_year": "calendar"}, "2026-03-01", [2027, 2028]),
+    ({"assessment_year": "calendar"}, "2025-03-01", [2027]),
+    ({"assessment_year": {"start": "09-01"}, "deadlines": {"T": {"date": "08-31", "year": -1}}}, "2026-08-31",
+     [2027]),
+])
+def test_holiday_warnings_name_the_years_a_campaign_would_need(manifest, now, years):
+    from engine.deadlines import holiday_warnings
+
+    moment = datetime.combine(D(now), datetime.min.time(), CHINA)
+    warnings = holiday_warnings(WorkCalendar(), manifest, moment)
+    assert [int(w[:4]) for w in warnings] == years

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -237,3 +238,16 @@ def test_an_excel_file_of_departments_with_numeric_codes_is_imported(kaohe, tmp_
     assert code == 0 and "added 2" in out
     _, listed, _ = kaohe("regions", "list", "--variant", "ziyang-2016")
     assert "610403       杨陵区人民政府" in listed and "YL-GWH" in listed and "6 regions" in listed
+
+
+def test_deploy_warns_of_the_years_a_campaign_would_need_without_holiday_data(kaohe, monkeypatch):
+    from datetime import datetime
+
+    from engine.clock import CHINA, SystemClock
+
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2030, 3, 1, 9, tzinfo=CHINA))
+    code, out, err = kaohe("deploy", str(Path(__file__).parent / "bundles" / "sept-year"))
+    assert code == 0 and "sept-year: deployed version 1" in out
+    # 1 March 2030 is in the 2029—2030 year (from 1 September); it and the next need 2029 to 2031.
+    assert [line.split("：")[0] for line in err.splitlines()] == [
+        f"警告 warning: {year}年节假日安排尚未录入" for year in (2029, 2030, 2031)]

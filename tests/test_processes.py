@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
-from drive import Driver, unit_scores
+import shutil
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
 
+import pytest
+from conftest import ZIYANG
+from drive import Driver, unit_scores, veto_rows
+
+from engine.clock import CHINA
+from engine.errors import ValidationError
 from engine.store.models import InboxTask
+
+FIXTURES = Path(__file__).parent / "bundles"
 
 BEIJING, TIANJIN, HEBEI, SHANXI, NEIMENGGU = "110000", "120000", "130000", "140000", "150000"
 YANJIANG, ANYUE = "512002", "512021"
@@ -84,13 +94,13 @@ def test_the_working_group_sends_scores_back_for_rescoring(engine):
     drive.do("Task_onsite_check", region=TIANJIN)
     for unit, scores in unit_scores(drive.scheme, "60").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "rescore", "veto_incident": False, "comment": "复核"},
-             region=TIANJIN)
+    drive.do("Task_score_confirmation", {"confirmation": "rescore", "comment": "复核",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=TIANJIN)
     assert {t.unit for t in drive.ready("Task_indicator_scoring", TIANJIN)} == set(unit_scores(drive.scheme, "60"))
     for unit, scores in unit_scores(drive.scheme, "90").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region=TIANJIN, unit=unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": False, "comment": "确认"},
-             region=TIANJIN)
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=TIANJIN)
     assert (drive.region_data(TIANJIN)["score"], drive.region_data(TIANJIN)["grade"]) == ("90", "A")
 
 
@@ -130,13 +140,15 @@ def test_ziyang_runs_its_own_four_steps_over_a_calendar_year(engine):
     for region, total, veto in ((YANJIANG, "96", False), (ANYUE, "99", True)):
         for unit, scores in unit_scores(drive.scheme, total).items():
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": veto,
-                                             "incident": "发生区域性环境质量安全事件", "incident_domain": "环境",
-                                             "comment": "确认"} if veto else
-                 {"confirmation": "confirm", "veto_incident": False, "comment": "确认"}, region=region)
-    # A vetoed county is graded d whatever its score, and ranked after every other (99 points or not).
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme, "V4" if veto else [])},
+                 region=region)
+    # A vetoed county is graded d whatever its score, and ranked after every other (99 points or not); the
+    # results name the veto item hit (here 环境, V4).
     assert [(r["region"], r["grade"], r["rank"], r["veto"]) for r in drive.results()] == [
         (YANJIANG, "a", 1, False), (ANYUE, "d", 2, True)]
+    assert drive.results()[1]["veto_items"] == [v["name"] for v in drive.scheme["veto"] if v["code"] == "V4"]
+    assert (drive.region_data(ANYUE)["vetoed"], drive.region_data(ANYUE)["veto_hits"]) == (True, ["V4"])
     drive.approve_and_announce()
     assert [t.bpmn_id for t in drive.ready(region=ANYUE)] == ["Task_rectification_report"]
     assert drive.region_data(YANJIANG)["commended"] is True
@@ -148,3 +160,132 @@ def test_member_unit_tasks_belong_to_their_unit(engine):
     opinions: list[InboxTask] = drive.ready("Task_filing_opinion", BEIJING)
     assert sorted(t.unit for t in opinions) == sorted({i["unit"] for i in drive.scheme["indicators"]})
     assert {t.role for t in opinions} == {"member_unit"}
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (lambda rows: rows[:-1], "否决项 V4（发生区域性、系统性环境质量安全事件）未认定"),
+    (lambda rows: rows + [{"veto": "V9", "hit": False, "evidence": ""}], "否决项 V9 不在指标体系中"),
+    (lambda rows: rows + [dict(rows[0])], "否决项 V1 重复"),
+    (lambda rows: [dict(rows[0], hit=True, evidence="")] + rows[1:], "至少 1 个字符"),
+])
+def test_every_veto_item_is_recorded_once_with_its_evidence(engine, rows, message):
+    drive = Driver(engine, "ziyang-2016", [YANJIANG])
+    drive.file_targets(YANJIANG, opinions=False)
+    drive.do("Task_self_evaluation", region=YANJIANG)
+    for unit, scores in unit_scores(drive.scheme, "90").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region=YANJIANG, unit=unit)
+    with pytest.raises(ValidationError) as caught:
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": rows(veto_rows(drive.scheme))}, region=YANJIANG)
+    assert message in str(caught.value.message) + str(caught.value.errors)
+    assert [t.bpmn_id for t in drive.ready(region=YANJIANG)] == ["Task_score_confirmation"]   # nothing changed
+
+
+def _deploy(engine, name: str) -> None:
+    folder = FIXTURES / name
+    engine.load_regions(engine.check(folder))
+    engine.deploy(folder)
+
+
+def test_a_thousand_point_scale_checks_scores_against_its_own_indicator_points(engine):
+    _deploy(engine, "thousand-points")
+    drive = Driver(engine, "thousand-points", ["991001"])
+    drive.file_targets("991001", opinions=False)
+    drive.do("Task_self_evaluation", region="991001")
+    [s1] = [i for i in drive.scheme["indicators"] if i["code"] == "S1"]
+    assert s1["points"] == 100 and s1["unit"] == "statistics"
+    statistics = unit_scores(drive.scheme, "1000")["statistics"]   # M4 (30 points) and S1 (100 points)
+    too_many = [dict(row, score=row["score"] + 0.5) if row["indicator"] == "S1" else row for row in statistics]
+    with pytest.raises(ValidationError, match="指标 S1 得分应在 0 与 100 之间"):
+        drive.do("Task_indicator_scoring", {"scores": too_many}, region="991001", unit="statistics")
+    for unit, scores in unit_scores(drive.scheme, "905.5").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region="991001", unit=unit)
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                         "veto_items": veto_rows(drive.scheme)}, region="991001")
+    assert (drive.region_data("991001")["score"], drive.region_data("991001")["grade"]) == ("905.5", "优秀")
+
+
+def test_self_evaluation_scores_stay_within_each_indicators_points(engine):
+    drive = Driver(engine, "national-2013", [BEIJING])
+    drive.file_targets(BEIJING)
+    rows = [{"indicator": i["code"], "score": float(i["points"])} for i in drive.scheme["indicators"]]
+    rows[0]["score"] = 250   # the form no longer caps scores at 100: the scheme does
+    with pytest.raises(ValidationError, match="指标 T1 得分应在 0 与 15 之间"):
+        drive.do("Task_self_evaluation", {"self_scores": rows, "report": "自评", "evidence": []}, region=BEIJING)
+
+
+def test_a_september_year_labels_its_campaign_and_dates_its_deadlines_from_the_start(engine):
+    _deploy(engine, "sept-year")
+    drive = Driver(engine, "sept-year", ["992001"])
+    assert drive.campaign.label == "2025—2026年度"
+    [filing] = drive.ready("Task_target_filing")
+    assert filing.due_at == datetime(2025, 9, 1, tzinfo=CHINA)   # 31 August 2025, 24:00 (a Sunday)
+    drive.file_targets("992001")
+    [evaluation] = drive.ready("Task_self_evaluation")
+    assert evaluation.due_at == datetime(2026, 9, 16, tzinfo=CHINA)   # 15 September of the year after
+
+
+def test_a_pass_fail_procedure_grades_by_its_table_and_the_veto(engine):
+    _deploy(engine, "sept-year")
+    drive = Driver(engine, "sept-year", ["992001", "992002", "992003"])
+    for region, total, veto in (("992001", "60", False), ("992002", "59.99", False), ("992003", "100", True)):
+        drive.file_targets(region)
+        drive.score(region, total, veto=veto)
+    grades = {r["region"]: r["grade"] for r in drive.campaign_data()["results"]}
+    assert grades == {"992001": "合格", "992002": "不合格", "992003": "不合格"}
+
+
+def test_a_rank_only_procedure_reports_scores_without_a_grade(engine):
+    _deploy(engine, "rank-only")
+    drive = Driver(engine, "rank-only", ["993001", "993002"])
+    for region, total in (("993001", "80"), ("993002", "90.5")):
+        drive.file_targets(region, opinions=False)
+        drive.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(drive.scheme, total).items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+    ranking = drive.campaign_data()["ranking"]
+    assert [(r["region"], r["rank"], r["grade"]) for r in ranking] == [("993002", 1, None), ("993001", 2, None)]
+    assert "grade" not in drive.region_data("993001")
+
+
+ITEM_TABLE = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="D" name="按否决项分别定级" namespace="http://t">
+  <decision id="grade" name="评定等级">
+    <decisionTable id="T" hitPolicy="UNIQUE">
+      <input id="I1" label="总分"><inputExpression id="E1" typeRef="number"><text>Decimal(score)</text>
+      </inputExpression></input>
+      <input id="I2" label="成立的否决项"><inputExpression id="E2"><text>veto_hits</text></inputExpression></input>
+      <output id="O" label="等级" name="grade" typeRef="string"/>
+      {rules}
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+ITEM_RULES = [("-", "len(?) > 0 and ? != ['V4']", "d"), ("-", "? == ['V4']", "c"),   # 环境 alone: c
+              ("? >= 95", "? == []", "a"), ("85 <= ? < 95", "? == []", "b"), ("60 <= ? < 85", "? == []", "c"),
+              ("? < 60", "? == []", "d")]
+
+
+def test_a_grade_table_can_tell_the_veto_items_apart(engine, tmp_path):
+    folder = tmp_path / "ziyang-items"
+    shutil.copytree(ZIYANG, folder)
+    manifest = folder / "bundle.yaml"
+    manifest.write_text(manifest.read_text("utf-8").replace("key: ziyang-2016", "key: ziyang-items"), "utf-8")
+    rules = "".join(f'<rule id="R{n}"><inputEntry id="A{n}"><text>{escape(score)}</text></inputEntry>'
+                    f'<inputEntry id="B{n}"><text>{escape(hits)}</text></inputEntry>'
+                    f'<outputEntry id="C{n}"><text>"{grade}"</text></outputEntry></rule>'
+                    for n, (score, hits, grade) in enumerate(ITEM_RULES))
+    (folder / "grade.dmn").write_text(ITEM_TABLE.replace("{rules}", rules), "utf-8")
+    engine.deploy(folder)   # checked over the scale, with each item hit and with all of them
+    drive = Driver(engine, "ziyang-items", [YANJIANG, ANYUE])
+    for region, hits in ((YANJIANG, "V4"), (ANYUE, ["V1", "V4"])):
+        drive.file_targets(region, opinions=False)
+        drive.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(drive.scheme, "97").items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme, hits)}, region=region)
+    results = {r["region"]: (r["grade"], r["veto_hits"]) for r in drive.campaign_data()["results"]}
+    assert results == {YANJIANG: ("c", ["V4"]), ANYUE: ("d", ["V1", "V4"])}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from engine import scoring
+from engine import scoring, years
 from engine.errors import BundleError, ExpressionError, ValidationError
 
 SCHEME = {
@@ -104,6 +106,71 @@ def test_full_marks_are_accepted():
     scoring.check_unit_scores(SCHEME, "u1", [{"indicator": "T1", "score": 40}, {"indicator": "M1", "score": 25.5}])
 
 
-@pytest.mark.parametrize(("kind", "year", "label"), [("july", 2025, "2025—2026年度"), ("calendar", 2025, "2025年度")])
+@pytest.mark.parametrize(("kind", "year", "label"), [
+    ("july", 2025, "2025—2026年度"), ("calendar", 2025, "2025年度"),
+    ({"start": "09-01"}, 2025, "2025—2026年度"), ({"start": "01-01"}, 2025, "2025年度"),
+    ({"start": "09-01", "label": "single"}, 2025, "2025年度"),
+    ({"start": "01-01", "label": "span"}, 2025, "2025—2026年度"),
+])
 def test_year_labels(kind, year, label):
     assert scoring.year_label(kind, year) == label
+
+
+@pytest.mark.parametrize(("kind", "start", "last"), [
+    ("july", "2025-07-01", "2026-06-30"), ("calendar", "2025-01-01", "2025-12-31"),
+    ({"start": "09-01"}, "2025-09-01", "2026-08-31"), ({"start": "03-01"}, "2027-03-01", "2028-02-29"),
+])
+def test_assessment_years_start_on_any_day(kind, start, last):
+    year = years.parse(kind)
+    first = int(start[:4])
+    assert (year.start(first).isoformat(), year.last_day(first).isoformat()) == (start, last)
+
+
+THOUSAND = {
+    "parts": [{"code": "targets", "points": 400}, {"code": "measures", "points": 600}],
+    "units": [{"code": "u1", "name": "单位一"}],
+    "indicators": [{"code": "T1", "part": "targets", "unit": "u1", "name": "合格率", "points": 400},
+                   {"code": "M1", "part": "measures", "unit": "u1", "name": "规划", "points": 599.5},
+                   {"code": "M2", "part": "measures", "unit": "u1", "name": "监管", "points": 0.5}],
+    "veto": [{"code": "V1", "name": "产品质量安全事件"}, {"code": "V2", "name": "工程质量安全事件"}],
+}
+
+
+def test_a_scheme_adds_up_to_its_own_scale():
+    scoring.validate_scheme(THOUSAND, total=scoring.scale({"scale": 1000}))
+    with pytest.raises(BundleError, match="not 100"):
+        scoring.validate_scheme(THOUSAND)   # no scale stated: 100 points
+    scoring.check_unit_scores(THOUSAND, "u1", [{"indicator": "T1", "score": 399.75}, {"indicator": "M1", "score": 0},
+                                               {"indicator": "M2", "score": 0.5}])
+
+
+@pytest.mark.parametrize(("value", "points"), [(None, "100"), (1000, "1000"), (150.5, "150.5"), ("120", "120")])
+def test_the_scale_is_any_positive_number(value, points):
+    manifest = {} if value is None else {"scale": value}
+    assert scoring.scale(manifest) == Decimal(points)
+
+
+@pytest.mark.parametrize("value", [0, -10, "lots", True, float("nan")])
+def test_a_scale_that_is_not_a_positive_number_is_refused(value):
+    with pytest.raises(BundleError, match="scale must be a positive number"):
+        scoring.scale({"scale": value})
+
+
+@pytest.mark.parametrize(("veto", "message"), [
+    ([{"code": "V1"}], "code and name"),
+    ([{"code": "V1", "name": "a"}, {"code": "V1", "name": "b"}], "V1"),
+    ([{"code": "T1", "name": "与指标同码"}], "T1"),
+    ("V1", "code and name"),
+])
+def test_bad_veto_items_are_refused(veto, message):
+    scheme = dict(THOUSAND, veto=veto)
+    with pytest.raises(BundleError, match=message):
+        scoring.validate_scheme(scheme, total=Decimal(1000))
+
+
+def test_vetoes_hit_lists_the_codes_recorded_as_hit():
+    rows = [{"veto": "V1", "hit": False, "evidence": ""}, {"veto": "V2", "hit": True, "evidence": "事件"}]
+    assert scoring.vetoes_hit(rows) == ["V2"]
+    assert scoring.vetoes_hit([]) == []
+    with pytest.raises(ExpressionError, match="vetoes_hit"):
+        scoring.vetoes_hit([{"hit": True}])

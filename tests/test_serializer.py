@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from drive import Driver, unit_scores
+from drive import Driver, unit_scores, veto_rows
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import select
 
@@ -54,12 +54,12 @@ def _national(engine) -> RoundTripDriver:
         drive.do("Task_onsite_check", region=region)
         for unit, scores in unit_scores(drive.scheme, "10").items():
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "rescore", "veto_incident": False, "comment": "复核"},
-                 region=region)
+        drive.do("Task_score_confirmation", {"confirmation": "rescore", "comment": "复核",
+                                                      "veto_items": veto_rows(drive.scheme)}, region=region)
         for unit, scores in unit_scores(drive.scheme, total).items():
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": False, "comment": ""},
-                 region=region)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "",
+                                                      "veto_items": veto_rows(drive.scheme)}, region=region)
     drive.do("Task_compile_results")
     drive.do("Task_approve_results", {"approval": "return", "comment": "补充"})
     drive.approve_and_announce()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +13,7 @@ from conftest import ZIYANG
 
 from engine.cli import main
 from engine.errors import BundleError
-from engine.simulate import run_simulation
+from engine.simulate import run_simulation, simulation_start
 
 BANDS = {"national-2013": [(90, "A"), (80, "B"), (60, "C"), (0, "D")],
          "ziyang-2016": [(95, "a"), (85, "b"), (60, "c"), (0, "d")]}
@@ -95,3 +96,62 @@ def test_simulate_json_output_has_regions_and_timeline():
     data = json.loads(result.stdout)
     assert {"region", "score", "grade"} <= set(data["regions"][0])
     assert {"at", "event"} <= set(data["timeline"][0])
+
+
+FIXTURES = Path(__file__).parent / "bundles"
+THOUSAND_BANDS = [(900, "优秀"), (800, "良好"), (600, "合格"), (0, "不合格")]
+
+
+def test_a_thousand_point_procedure_deploys_and_simulates_on_its_own_scale():
+    result = run_simulation(str(FIXTURES / "thousand-points"), 2025, seed=3)
+    scores = [Decimal(r["score"]) for r in result["regions"]]
+    assert all(r["status"] == "completed" for r in result["regions"])
+    assert max(scores) > 100 and all(0 <= s <= 1000 for s in scores)   # not entered at one tenth
+    for region in result["regions"]:
+        expected = "不合格" if region["veto"] else next(g for floor, g in THOUSAND_BANDS
+                                                     if Decimal(region["score"]) >= floor)
+        assert region["grade"] == expected
+    assert sorted(r["region"] for r in result["rectification"]) == \
+        sorted(r["region"] for r in result["regions"] if r["grade"] == "不合格")
+
+
+def test_a_september_year_starts_its_simulation_a_month_before_and_grades_pass_or_fail():
+    result = run_simulation(str(FIXTURES / "sept-year"), 2025, seed=1)   # a seed with a veto
+    first = result["timeline"][0]
+    assert first["at"].startswith("2025-08-01") and "2025—2026年度" in first["event"]
+    filings = [e["at"][:10] for e in result["timeline"] if e.get("task") == "Task_target_filing" and "step" not in e]
+    assert filings and min(filings) >= "2025-08-01"
+    evaluations = [e["at"][:10] for e in result["timeline"] if e.get("task") == "Task_self_evaluation"
+                   and "step" not in e]
+    assert evaluations and min(evaluations) >= "2026-09-01"   # after the year ends on 31 August
+    for region in result["regions"]:
+        passed = not region["veto"] and Decimal(region["score"]) >= 60
+        assert region["grade"] == ("合格" if passed else "不合格")
+    vetoed = [r for r in result["regions"] if r["veto"]]
+    assert vetoed and all(r["veto_hits"] == ["V1"] for r in vetoed)
+
+
+def test_a_rank_only_procedure_ranks_without_grades():
+    result = run_simulation(str(FIXTURES / "rank-only"), 2025, seed=2)
+    assert [r["grade"] for r in result["regions"]] == [None] * 4
+    assert sorted(r["rank"] for r in result["regions"]) == [1, 2, 3, 4]
+    assert result["rectification"] == []
+
+
+def test_simulate_warns_of_years_without_holiday_data():
+    result = CliRunner().invoke(main, ["simulate", str(FIXTURES / "rank-only"), "--year", "2031"])
+    assert result.exit_code == 0, result.stderr
+    assert "2031年节假日安排尚未录入" in result.stderr and "春节、清明、端午、中秋" in result.stderr
+    assert "2031年节假日" not in result.stdout
+
+
+@pytest.mark.parametrize(("manifest", "start"), [
+    ({"assessment_year": "july"}, "2025-06-01"),
+    ({"assessment_year": "calendar"}, "2025-01-05"),
+    ({"assessment_year": {"start": "09-01"}}, "2025-08-01"),
+    ({"assessment_year": {"start": "01-01", "label": "span"}}, "2024-12-01"),
+    ({"assessment_year": "july", "simulation_start": "03-15"}, "2025-03-15"),
+    ({"assessment_year": "calendar", "simulation_start": {"date": "12-01", "year": -1}}, "2024-12-01"),
+])
+def test_how_the_simulation_chooses_its_first_day(manifest, start):
+    assert simulation_start(manifest, 2025).isoformat() == start

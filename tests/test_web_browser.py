@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from conftest import web_app
-from drive import Driver, unit_scores
+from drive import Driver, unit_scores, veto_rows
 from web_fixtures import BEIJING, PASSWORD, add_web_user, set_passwords
 
 from engine import config
@@ -161,8 +161,8 @@ def test_a_campaign_worked_in_the_browser(browser, server, drive, tmp_path):
     scores = unit_scores(drive.scheme, "90")
     for task in drive.ready("Task_indicator_scoring", BEIJING):
         drive.do("Task_indicator_scoring", {"scores": scores[task.unit]}, region=BEIJING, unit=task.unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": False, "comment": "确认"},
-             region=BEIJING)
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                                  "veto_items": veto_rows(drive.scheme)}, region=BEIJING)
 
     admin = Person(browser, server, "admin")
     admin.sign_in()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from drive import Driver
+from drive import Driver, unit_scores, veto_rows
 from openpyxl import load_workbook
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
@@ -151,3 +151,29 @@ def test_the_board_of_a_large_campaign_is_paged_with_figures_for_all_regions(cli
     assert client.get(f"/campaigns/{campaign.id}?page={2**70}").status_code == 200  # past the end: the last page
     ranking = client.get(f"/campaigns/{campaign.id}/results").text.split('id="ranking"')[1]
     assert ranking.count("<tr data-region=") == 250
+
+
+def test_the_board_and_the_export_use_the_variants_scale_and_a_rank_only_board_has_no_grades(client, engine):
+    fixtures = Path(__file__).parent / "bundles"
+    for name in ("thousand-points", "rank-only"):
+        engine.load_regions(engine.check(fixtures / name))
+        engine.deploy(fixtures / name)
+    set_passwords(engine)
+    login(client, "lead_agency")
+    for variant, region, total in (("thousand-points", "991001", "905.5"), ("rank-only", "993001", "89.99")):
+        drive = Driver(engine, variant, [region])
+        drive.file_targets(region, opinions=False)
+        drive.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(drive.scheme, total).items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+        page = client.get(f"/campaigns/{drive.campaign.id}", headers={"Accept-Language": "zh"}).text
+        scale = "1000" if variant == "thousand-points" else "100"
+        assert f"得分（满分 {scale}）" in page
+        assert ('id="grade-chart"' in page) is (variant == "thousand-points")
+        row = page.split('id="ranking"')[1].split(f'<tr data-region="{region}">')[1].split("</tr>")[0]
+        assert row.count("<td>") == (5 if variant == "thousand-points" else 4) and f"<td>{total}</td>" in row
+        sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
+        assert sheet["D2"].value == f"得分（满分 {scale}）"
+        assert sheet["D3"].value == float(total) and sheet["E3"].value == ("优秀" if scale == "1000" else None)

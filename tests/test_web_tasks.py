@@ -8,7 +8,7 @@ import re
 import zipfile
 
 import pytest
-from drive import FORMS, Driver
+from drive import FORMS, Driver, unit_scores
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
@@ -269,3 +269,27 @@ def test_a_member_unit_does_not_read_another_units_scores(client, app, drive):
     other = app.test_client()
     login(other, "lead_agency")
     assert other.get(f"/tasks/{entry.task_id}").status_code == 200
+
+
+def test_the_confirmation_form_has_one_row_per_veto_item_and_records_each(client, engine, drive):
+    drive.file_targets(BEIJING)
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    for unit, scores in unit_scores(drive.scheme, "95").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region=BEIJING, unit=unit)
+    [task] = drive.ready("Task_score_confirmation", BEIJING)
+    add_web_user(engine, "group", Grant("assessment_group"))
+    set_passwords(engine)
+    login(client, "group")
+    page = client.get(f"/tasks/{task.id}").text
+    assert re.findall(r'name="veto_items-\d+-veto" value="([^"]+)"', page) == ["V1"]
+    assert "V1 发生区域性、系统性产品质量安全事件" in page
+    form = {"action": "submit", "confirmation": "confirm", "comment": "确认", "veto_items-0-veto": "V1",
+            "veto_items-0-hit": "true", "veto_items-0-evidence": ""}
+    response = post(client, f"/tasks/{task.id}", form)
+    assert response.status_code == 400 and 'data-field="veto_items/0/evidence"' in response.text
+    form["veto_items-0-evidence"] = "发生系统性产品质量安全事件"
+    response = post(client, f"/tasks/{task.id}", form)
+    assert response.status_code == 302
+    data = drive.region_data(BEIJING)
+    assert (data["vetoed"], data["veto_hits"], data["grade"]) == (True, ["V1"], "D")

@@ -110,7 +110,7 @@ def export(campaign_id: int):
     campaign, view = _results(campaign_id, public=False)
     if not view.results:
         abort(404)
-    return Response(board.results_workbook(campaign, view.results),
+    return Response(board.results_workbook(campaign, view.results, view.scale),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=kaohe-results-{campaign.id}.xlsx"})
 

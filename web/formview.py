@@ -75,8 +75,8 @@ def _ordered(schema: dict, ui: dict) -> list[str]:
 def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | None = None,
           rows: dict[str, list[dict]] | None = None, labels: dict[str, str] | None = None,
           readonly: bool = False, prefix: str = "") -> list[Field]:
-    """The fields of ``schema`` holding ``values``; ``rows`` prefills tables (one row per indicator) and
-    ``labels`` names each row by its indicator code."""
+    """The fields of ``schema`` holding ``values``; ``rows`` prefills tables (one row per indicator or veto
+    item) and ``labels`` names each row by its indicator or veto item code."""
     errors, rows, labels = errors or {}, rows or {}, labels or {}
     required = set(schema.get("required", []))
     fields = []
@@ -96,14 +96,15 @@ def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | N
             if present is None and kind == "table":
                 present = rows.get(key, [{}])
             item.columns = build(items, items_ui, {}, readonly=readonly)
-            item.rows = [(labels.get(str(row.get("indicator")), "") if isinstance(row, dict) else "",
+            item.rows = [(labels.get(str(row.get("indicator", row.get("veto"))), "") if isinstance(row, dict) else "",
                           build(items, items_ui, row if isinstance(row, dict) else {}, errors, readonly=readonly,
                                 prefix=f"{name}-{n}"))
                          for n, row in enumerate(present or [])]
-            if kind == "table" and "indicator" in items.get("properties", {}):
+            code = next((c for c in ("indicator", "veto") if c in items.get("properties", {})), None)
+            if kind == "table" and code:
                 for _, cells in item.rows:
                     for cell in cells:
-                        cell.readonly = cell.readonly or (cell.key == "indicator" and bool(labels))
+                        cell.readonly = cell.readonly or (cell.key == code and bool(labels))
         fields.append(item)
     return fields
 

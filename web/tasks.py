@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
-from engine import access, files, inbox, scoring_rules
+from engine import access, files, inbox, scoring, scoring_rules
 from engine import submissions as engine_submissions
 from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, InboxTask, Instance, Region
@@ -49,11 +49,13 @@ def form_of(version, bpmn_id: str) -> tuple[dict, dict]:
 
 
 def indicator_rows(scheme: dict, unit: str | None) -> tuple[list[dict], dict[str, str]]:
-    """One row per indicator (only the unit's own when a member unit scores), and a label for each code."""
+    """One row per indicator (only the unit's own when a member unit scores), and a label for each code
+    (of the veto items too)."""
     indicators = [i for i in scheme.get("indicators", []) if unit is None or str(i["unit"]) == unit]
     labels = {str(i["code"]): f"{i['code']} {i['name']}（{i['points']} 分"
                               + (f"；{scoring_rules.describe(i)}" if i.get("rule") else "") + "）"
               for i in scheme.get("indicators", [])}
+    labels.update((v["code"], f"{v['code']} {v['name']}") for v in scoring.veto_items(scheme))
     return [{"indicator": str(i["code"])} for i in indicators], labels
 
 
@@ -66,19 +68,22 @@ def _earlier(shown, task: InboxTask) -> dict:
     return {}
 
 
-def _table_prefill(schema: dict, rows: list[dict], data: dict) -> dict[str, list[dict]]:
-    """Tables of indicators start with one row each, or with the rows the same step filed before for the
-    same indicators (a filing sent back for revision keeps what was filed)."""
-    codes = [r["indicator"] for r in rows]
+def _table_prefill(schema: dict, rows: list[dict], data: dict, scheme: dict) -> dict[str, list[dict]]:
+    """Tables of indicators (of veto items) start with one row each, or with the rows the same step filed before
+    for the same codes (a filing sent back for revision keeps what was filed)."""
+    tables = {"indicator": rows, "veto": [{"veto": v["code"]} for v in scoring.veto_items(scheme)]}
     prefill = {}
     for key, prop in schema.get("properties", {}).items():
-        if prop.get("type") != "array" or "indicator" not in prop.get("items", {}).get("properties", {}):
+        columns = prop.get("items", {}).get("properties", {}) if prop.get("type") == "array" else {}
+        column = next((c for c in tables if c in columns), None)
+        if column is None:
             continue
+        codes = [r[column] for r in tables[column]]
         earlier = data.get(key)
-        if isinstance(earlier, list) and [r.get("indicator") for r in earlier if isinstance(r, dict)] == codes:
+        if isinstance(earlier, list) and [r.get(column) for r in earlier if isinstance(r, dict)] == codes:
             prefill[key] = earlier
         else:
-            prefill[key] = [dict(r) for r in rows]
+            prefill[key] = [dict(r) for r in tables[column]]
     return prefill
 
 
@@ -128,8 +133,8 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
         region = db.get(Region, task.region) if task.region else None
         if values is None:
             values = draft.data if draft else {}
-        fields = formview.build(schema, ui, values, grouped, _table_prefill(schema, rows, _earlier(shown, task)),
-                                labels)
+        fields = formview.build(schema, ui, values, grouped,
+                                _table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels)
         context = {
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
