@@ -31,7 +31,7 @@ TEXT_SUFFIXES = XML_SUFFIXES | {".yaml", ".yml", ".json", ".md"}
 MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process", "scheme", "lanes"}
 #: Keys a manifest may leave out: a variant without ``grades`` ranks only.
 OPTIONAL_KEYS = {"regions", "scale", "grades", "failing_grade", "grade_decision", "deadlines", "calendar",
-                 "reminders", "simulation_start"}
+                 "reminders", "simulation_start", "results", "start_variables"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
@@ -153,10 +153,10 @@ def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     _check_deadlines(manifest, user_tasks)
     results.check_messages(manifest, {m.get("name") for tree in trees.values()
                                       for m in tree.iter(f"{{{BPMN_NS}}}message")})
-    names.check_names(trees, files, manifest, helpers)
     if manifest.get("grades"):
         grading.check_grade_table(parser, manifest, scheme, scale)
         _check_decision_called(trees, manifest)
+    names.check_names(trees, files, manifest, helpers)
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from drive import FORMS, Driver
+from drive import FORMS, Driver, veto_rows
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
 
@@ -181,7 +181,8 @@ def test_the_assessed_region_reads_its_filings_and_its_assessment_once_announced
         scores = [{"indicator": i["code"], "score": float(i["points"]), "basis": "依据"}
                   for i in drive.scheme["indicators"] if i["unit"] == task.unit]
         drive.do("Task_indicator_scoring", {"scores": scores}, region=BEIJING, unit=task.unit)
-    drive.do("Task_score_confirmation", {"confirmation": "confirm", "veto_incident": False, "comment": "确认"},
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                         "veto_items": veto_rows(drive.scheme)},
              region=BEIJING)
     drive.file_targets(TIANJIN)
     drive.score(TIANJIN, "75")

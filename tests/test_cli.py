@@ -247,7 +247,7 @@ def test_deploy_warns_of_the_years_a_campaign_would_need_without_holiday_data(ka
 
     monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2030, 3, 1, 9, tzinfo=CHINA))
     code, out, err = kaohe("deploy", str(Path(__file__).parent / "bundles" / "sept-year"))
-    assert code == 0 and "sept-year: deployed version 1" in out
+    assert code == 0 and "sept-year: 已部署 deployed version 1" in out
     # 1 March 2030 is in the 2029—2030 year (from 1 September); it and the next need 2029 to 2031.
     assert [line.split("：")[0] for line in err.splitlines()] == [
         f"警告 warning: {year}年节假日安排尚未录入" for year in (2029, 2030, 2031)]

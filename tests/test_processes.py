@@ -231,7 +231,7 @@ def test_a_pass_fail_procedure_grades_by_its_table_and_the_veto(engine):
     for region, total, veto in (("992001", "60", False), ("992002", "59.99", False), ("992003", "100", True)):
         drive.file_targets(region)
         drive.score(region, total, veto=veto)
-    grades = {r["region"]: r["grade"] for r in drive.campaign_data()["results"]}
+    grades = {r["region"]: r["grade"] for r in drive.results()}
     assert grades == {"992001": "合格", "992002": "不合格", "992003": "不合格"}
 
 
@@ -245,8 +245,7 @@ def test_a_rank_only_procedure_reports_scores_without_a_grade(engine):
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
         drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
                                              "veto_items": veto_rows(drive.scheme)}, region=region)
-    ranking = drive.campaign_data()["ranking"]
-    assert [(r["region"], r["rank"], r["grade"]) for r in ranking] == [("993002", 1, None), ("993001", 2, None)]
+    assert [(r["region"], r["rank"], r["grade"]) for r in drive.results()] == [("993002", 1, None), ("993001", 2, None)]
     assert "grade" not in drive.region_data("993001")
 
 
@@ -287,5 +286,6 @@ def test_a_grade_table_can_tell_the_veto_items_apart(engine, tmp_path):
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
         drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
                                              "veto_items": veto_rows(drive.scheme, hits)}, region=region)
-    results = {r["region"]: (r["grade"], r["veto_hits"]) for r in drive.campaign_data()["results"]}
-    assert results == {YANJIANG: ("c", ["V4"]), ANYUE: ("d", ["V1", "V4"])}
+    named = {v["code"]: v["name"] for v in drive.scheme["veto"]}
+    results = {r["region"]: (r["grade"], r["veto_items"]) for r in drive.results()}
+    assert results == {YANJIANG: ("c", [named["V4"]]), ANYUE: ("d", [named["V1"], named["V4"]])}

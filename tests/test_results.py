@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from drive import FORMS, Driver, race, unit_scores
+from drive import FORMS, Driver, race, unit_scores, veto_rows
 
 from engine import results
 from engine.engine import Engine
@@ -119,7 +119,7 @@ def test_the_last_two_regions_reporting_at_once_both_count(engine, monkeypatch):
         drive.do("Task_onsite_check", region=region)
         for unit, scores in unit_scores(drive.scheme, "88").items():
             drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-    confirm = {"confirmation": "confirm", "veto_incident": False, "comment": "确认"}
+    confirm = {"confirmation": "confirm", "comment": "确认", "veto_items": veto_rows(drive.scheme)}
     tasks = [drive.ready("Task_score_confirmation", region)[0] for region in regions]
     other = Engine(engine.store.another(), clock=engine.clock)
     with other.store.read() as session:  # its specs loaded now, not while the race runs

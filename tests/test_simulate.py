@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import ZIYANG
 
+from engine.bundle import load_bundle
 from engine.cli import main
+from engine.engine import FORMS_LIBRARY
 from engine.errors import BundleError
 from engine.simulate import run_simulation, simulation_start
 
@@ -128,7 +130,8 @@ def test_a_september_year_starts_its_simulation_a_month_before_and_grades_pass_o
         passed = not region["veto"] and Decimal(region["score"]) >= 60
         assert region["grade"] == ("合格" if passed else "不合格")
     vetoed = [r for r in result["regions"] if r["veto"]]
-    assert vetoed and all(r["veto_hits"] == ["V1"] for r in vetoed)
+    v1 = next(v["name"] for v in load_bundle(FIXTURES / "sept-year", FORMS_LIBRARY).scheme["veto"] if v["code"] == "V1")
+    assert vetoed and all(r["veto_items"] == [v1] for r in vetoed)
 
 
 def test_a_rank_only_procedure_ranks_without_grades():
