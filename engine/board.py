@@ -58,6 +58,7 @@ class Board:
     page: int = 1
     pages: int = 1
     scale: str = "100"  # the variant's total points, as written
+    title: str = ""  # the procedure's title, as people read it
 
     @property
     def completion(self) -> int:
@@ -146,7 +147,7 @@ def build(session: Session, engine, campaign: Campaign, now: datetime, page: int
                                   .group_by(Result.grade)).all())
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades") or []),
                   announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
-                  page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}")
+                  page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}", title=manifest["title"])
     if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
         board.results = results.table(session, campaign.id, names)
     if announced:

@@ -51,6 +51,7 @@ def test_the_board_shows_regions_by_steps(client, drive):
     tianjin = page.split(f'data-region="{TIANJIN}"')[1].split("</tr>")[0]
     assert re.search(r'class="cell current" data-step="Task_target_filing"', tianjin)
     assert 'id="completion">0%<' in page and 'id="overdue-total" class="">0<' in page
+    assert "<h1>2025—2026年度 · 质量工作考核（国办发〔2013〕47号）</h1>" in page  # the title, not the key
     assert client.get("/campaigns/999").status_code == 404
 
 
