@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from xml.sax.saxutils import escape
 import pytest
 from conftest import ZIYANG
 from drive import Driver, unit_scores, veto_rows
+from lxml import etree
 
 from engine.clock import CHINA
 from engine.errors import ValidationError
@@ -289,3 +291,22 @@ def test_a_grade_table_can_tell_the_veto_items_apart(engine, tmp_path):
     named = {v["code"]: v["name"] for v in drive.scheme["veto"]}
     results = {r["region"]: (r["grade"], r["veto_items"]) for r in drive.results()}
     assert results == {YANJIANG: ("c", [named["V4"]]), ANYUE: ("d", [named["V1"], named["V4"]])}
+
+
+@pytest.mark.parametrize("folder", sorted(p for p in (Path(__file__).parent.parent / "processes").iterdir()
+                                          if p.is_dir()), ids=lambda p: p.name)
+def test_no_shipped_procedure_computes_outcomes_in_python(folder):
+    """Ranking and consequences are data (bundle.yaml results:): every script of a shipped BPMN is one line, with
+    no loop and no comprehension over a ranking."""
+    loops = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+    spiff = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+    scripts = []
+    for path in folder.glob("*.bpmn"):
+        tree = etree.parse(str(path))
+        scripts += [e for e in tree.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}script",
+                                         f"{spiff}preScript", f"{spiff}postScript") if (e.text or "").strip()]
+    assert scripts
+    for element in scripts:
+        text = element.text.strip()
+        assert "\n" not in text, (element.sourceline, text)
+        assert not [n for n in ast.walk(ast.parse(text)) if isinstance(n, loops)], (element.sourceline, text)
