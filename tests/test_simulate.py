@@ -158,3 +158,21 @@ def test_simulate_warns_of_years_without_holiday_data():
 ])
 def test_how_the_simulation_chooses_its_first_day(manifest, start):
     assert simulation_start(manifest, 2025).isoformat() == start
+
+
+def test_a_campaign_that_cannot_finish_is_a_failure_naming_where_it_waits(tmp_path):
+    """The simulator reports only what the engine did: instances left waiting make `kaohe simulate` fail."""
+    folder = tmp_path / "stuck"
+    shutil.copytree(Path(__file__).parent / "bundles" / "sampled-onsite", folder)
+    bpmn = folder / "sampled.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    # the campaign announces its draw under another name: no region ever hears of it
+    text = text.replace('<bpmn:message id="Message_drawn" name="sample_drawn"/>',
+                        '<bpmn:message id="Message_drawn" name="sample_drawn"/>\n'
+                        '  <bpmn:message id="Message_other" name="sample_other"/>')
+    text = text.replace('<bpmn:messageEventDefinition id="Def_throw_drawn" messageRef="Message_drawn">',
+                        '<bpmn:messageEventDefinition id="Def_throw_drawn" messageRef="Message_other">')
+    bpmn.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["simulate", str(folder), "--year", "2025"])
+    assert result.exit_code == 2
+    assert "11 instances did not finish" in result.stderr and "收到抽取结果" in result.stderr
