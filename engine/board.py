@@ -55,6 +55,7 @@ class Board:
     finished: int = 0
     overdue: int = 0  # overdue tasks in the whole campaign
     graded: dict[str, int] = field(default_factory=dict)  # how many regions have each grade
+    reported: int = 0  # regions whose result has reached the campaign
     page: int = 1
     pages: int = 1
     scale: str = "100"  # the variant's total points, as written
@@ -147,6 +148,7 @@ def build(session: Session, engine, campaign: Campaign, now: datetime, page: int
                                   .group_by(Result.grade)).all())
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades") or []),
                   announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
+                  reported=sum(graded.values()),
                   page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}", title=manifest["title"])
     if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
         board.results = results.table(session, campaign.id, names)

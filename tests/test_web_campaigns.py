@@ -143,6 +143,8 @@ def test_the_board_of_a_large_campaign_is_paged_with_figures_for_all_regions(cli
     first = client.get(f"/campaigns/{campaign.id}").text
     assert first.count('<tr data-region="') == 100 and f'data-region="{codes[0]}"' in first
     assert 'id="region-count">250<' in first and "第 1 页，共 3 页" in first
+    # every region has reported, none has finished (they wait for the announcement): both figures say so
+    assert 'id="reported">250/250<' in first and 'id="completion">0%<' in first
     # every region has reported: the grade chart counts all 250, the ranking is one link away
     assert 'id="results-link"' in first and 'id="ranking"' not in first
     chart = first.split('id="grade-chart"')[1].split("</svg>")[0]
