@@ -48,7 +48,9 @@ def index():
                 shown.append((row, "results"))
         startable = _startable(db)
         regions = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
-    return render_template("campaigns.html", rows=shown, startable=startable, regions=regions)
+        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
+                                 .where(ProcessVersion.is_current.is_(True))).all())
+    return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles)
 
 
 @bp.post("/campaigns")
