@@ -247,6 +247,9 @@ class Engine:
             version = self.version(session, row.version_id)
             if task_row.form:
                 forms.validate(version.validator(task_row.form), data, task_row.form)
+                if forms.choice_fields(version.form(task_row.form)):
+                    regions = session.scalar(select(Campaign.regions).where(Campaign.id == row.campaign_id))
+                    forms.check_choices(version.form(task_row.form), data, {"regions": regions or []})
             scoring.check_form_data(version.scheme, task_row.unit, data)
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)

@@ -243,3 +243,25 @@ def _node(schema: dict, path) -> dict:
     for part in path:
         schema = schema.get("items", {}) if isinstance(part, int) else schema.get("properties", {}).get(part, {})
     return schema if isinstance(schema, dict) else {}
+
+
+#: A list whose options are the campaign's (``"x-kaohe-choices": "regions"``), not the schema's.
+CHOICES = "x-kaohe-choices"
+
+
+def choice_fields(schema: dict) -> dict[str, str]:
+    """The top-level fields of ``schema`` whose options come from the campaign: {field: kind}."""
+    return {key: prop[CHOICES] for key, prop in schema.get("properties", {}).items()
+            if isinstance(prop, dict) and isinstance(prop.get(CHOICES), str)}
+
+
+def check_choices(schema: dict, data: dict, options: dict[str, list[str]]) -> None:
+    """Each value of a ``x-kaohe-choices`` field is one of the campaign's options (its regions)."""
+    errors = []
+    for key, kind in choice_fields(schema).items():
+        allowed = set(options.get(kind, []))
+        for n, value in enumerate(data.get(key) or []):
+            if value not in allowed:
+                errors.append({"field": f"{key}/{n}", "message": f"{str(value)[:40]} 不是本考核的考核对象"})
+    if errors:
+        raise ValidationError("所选地区不属于本考核 (a region chosen is not assessed in this campaign)", errors)

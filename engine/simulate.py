@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, calendar, config, mail, reminders, scoring, timers, years
+from . import accounts, calendar, config, forms, mail, reminders, scoring, timers, years
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
@@ -192,6 +192,8 @@ class Simulation:
         if name == "scores" and task.unit:
             return [dict(self._generic(prop["items"]), indicator=i["code"], **self._scored(task.region, i))
                     for i in indicators if i["unit"] == task.unit]
+        if prop.get(forms.CHOICES) == "regions":  # a manual choice of regions: a few of the campaign's
+            return sorted(self.rng.sample(self.codes, min(2, len(self.codes))))
         if name == "veto_incident":
             return veto
         if name == "veto_items":

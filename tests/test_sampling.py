@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from web_fixtures import login, post, set_passwords
 
 from engine import audit, sampling
 from engine.cli import main
@@ -58,7 +59,7 @@ def test_the_draw_of_a_running_campaign_is_in_the_audit_log_and_decides_who_is_c
     engine.deploy(SAMPLED)
     campaign = engine.start_campaign("sampled-onsite", 2025)
     [plan] = engine.tasks(campaign_id=campaign.id)
-    engine.complete(plan.id, {"report": "部署实地核查"}, "lead_agency")
+    engine.complete(plan.id, {"method": "random", "basis": "第八条：重点抽查"}, "lead_agency")
     with engine.store.read() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "sample_draw"))
     drawn = entry.data
@@ -92,3 +93,25 @@ def test_kaohe_simulate_exercises_the_draw_and_kaohe_sample_verify_checks_it(tmp
     bad = runner.invoke(main, ["sample", "verify", "2"])
     assert bad.exit_code == 1 and "MISMATCH" in bad.stderr
     assert runner.invoke(main, ["sample", "verify", "99"]).exit_code == 2
+
+
+def test_the_lead_agency_may_tick_the_regions_itself_by_name(client, engine):
+    """The manual alternative: the form lists the campaign's regions by name; what is ticked is what is checked,
+    and a region outside the campaign is refused with nothing changed."""
+    engine.load_regions(engine.check(SAMPLED))
+    engine.deploy(SAMPLED)
+    campaign = engine.start_campaign("sampled-onsite", 2025, CODES[:4])
+    [plan] = engine.tasks(campaign_id=campaign.id)
+    set_passwords(engine)
+    login(client, "lead_agency")
+    page = client.get(f"/tasks/{plan.id}").text
+    assert page.count('type="checkbox" name="sampled"') == 4 and "测试县1</label>" in page and CODES[4] not in page
+    refused = post(client, f"/tasks/{plan.id}",
+                   {"method": "manual", "basis": "第八条", "sampled": [CODES[0], "110000"]})
+    assert refused.status_code == 400 and "110000 不是本考核的考核对象" in refused.text
+    assert [t.id for t in engine.tasks(campaign_id=campaign.id)] == [plan.id]
+    done = post(client, f"/tasks/{plan.id}", {"method": "manual", "basis": "第八条", "sampled": [CODES[2], CODES[0]]})
+    assert done.status_code == 302
+    assert sorted(t.region for t in engine.tasks(campaign_id=campaign.id)) == [CODES[0], CODES[2]]
+    submitted = client.get(f"/tasks/{plan.id}").text
+    assert "测试县3、测试县1" in submitted  # what was ticked, by name

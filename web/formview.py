@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _MISSING = object()
+#: A list whose options are not in the schema but in the campaign: ``"x-kaohe-choices": "regions"``.
+CHOICES = "x-kaohe-choices"
 
 
 @dataclass
@@ -22,7 +24,7 @@ class Field:
     name: str  # input name: scores-0-score
     path: str  # error path: scores/0/score
     title: str
-    kind: str  # text textarea number date radio select yesno checkbox table evidence
+    kind: str  # text textarea number date radio select yesno checkbox table evidence choices
     required: bool = False
     help: str = ""
     value: Any = None
@@ -38,6 +40,9 @@ class Field:
         for option, title in self.options:
             if option == value:
                 return title
+        if isinstance(value, list):  # several choices (the campaign's regions): their names
+            titles = dict(self.options)
+            return "、".join(str(titles.get(v, v)) for v in value)
         if isinstance(value, bool):
             return "是" if value else "否"
         return "" if value is None else str(value)
@@ -46,6 +51,8 @@ class Field:
 def _kind(prop: dict, ui: dict, key: str) -> str:
     kind = prop.get("type")
     widget = ui.get("ui:widget")
+    if kind == "array" and prop.get(CHOICES):
+        return "choices"
     if kind == "array":
         items = prop.get("items", {})
         return "evidence" if key == "evidence" or "sha256" in items.get("properties", {}) else "table"
@@ -74,9 +81,11 @@ def _ordered(schema: dict, ui: dict) -> list[str]:
 
 def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | None = None,
           rows: dict[str, list[dict]] | None = None, labels: dict[str, str] | None = None,
-          readonly: bool = False, prefix: str = "") -> list[Field]:
+          readonly: bool = False, prefix: str = "", choices: dict[str, list[tuple[str, str]]] | None = None
+          ) -> list[Field]:
     """The fields of ``schema`` holding ``values``; ``rows`` prefills tables (one row per indicator or veto
-    item) and ``labels`` names each row by its indicator or veto item code."""
+    item) and ``labels`` names each row by its indicator or veto item code; ``choices`` are the options of
+    a ``x-kaohe-choices`` list (``regions``: the campaign's regions, (code, name))."""
     errors, rows, labels = errors or {}, rows or {}, labels or {}
     required = set(schema.get("required", []))
     fields = []
@@ -90,6 +99,8 @@ def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | N
                      value=values.get(key) if isinstance(values, dict) else None, options=_options(prop),
                      readonly=readonly or bool(sub_ui.get("ui:readonly")),
                      rows_hint=sub_ui.get("ui:options", {}).get("rows", 4), errors=errors.get(path, []))
+        if kind == "choices":
+            item.options = list((choices or {}).get(prop[CHOICES], []))
         if kind in ("table", "evidence"):
             items, items_ui = prop.get("items", {}), sub_ui.get("items", {})
             present = item.value if isinstance(item.value, list) else None
@@ -139,7 +150,9 @@ def parse(schema: dict, form, prefix: str = "") -> dict:
     for key, prop in schema.get("properties", {}).items():
         name = f"{prefix}-{key}" if prefix else key
         kind = prop.get("type")
-        if kind == "array":
+        if kind == "array" and prop.get(CHOICES):
+            value = form.getlist(name) or _MISSING
+        elif kind == "array":
             value = _array(prop.get("items", {}), form, name, key == "evidence")
         elif kind == "boolean":
             value = _boolean(form.get(name))

@@ -15,7 +15,7 @@ from engine.errors import NotFound
 from engine.store.models import Campaign, Instance, Region
 
 from .security import engine, login_required, now
-from .tasks import submission
+from .tasks import choices_of, submission
 
 bp = Blueprint("instances", __name__)
 
@@ -59,7 +59,8 @@ def show(instance_id: int):
         region = db.get(Region, instance.region) if instance.region else None
         shown = submissions.readable(db, engine(), g.viewer, instance, variant)
         version = engine().version(db, instance.version_id)
-        items = [submission(version, s.entry) for s in shown.submissions]
+        choices = choices_of(db, instance)
+        items = [submission(version, s.entry, choices) for s in shown.submissions]
     data_json = None if shown.data is None else json.dumps(shown.data, ensure_ascii=False, indent=2, default=str)
     return render_template("instance.html", instance=instance, campaign=campaign, region=region, marks=marks,
                            marks_json=json.dumps(marks), current=current, timeline=timeline, now=moment,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine import access, files, inbox, scoring, scoring_rules
 from engine import submissions as engine_submissions
 from engine.errors import NotFound, PermissionDenied, ValidationError
-from engine.store.models import AuditEntry, InboxTask, Instance, Region
+from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
 from . import formview
 from .errors import short, short_errors
@@ -92,15 +92,23 @@ def submissions(db, instance: Instance, variant: str):
     first, each with its form."""
     shown = engine_submissions.readable(db, engine(), g.viewer, instance, variant)
     version = engine().version(db, instance.version_id)
-    return shown, [submission(version, s.entry) for s in shown.submissions]
+    choices = choices_of(db, instance)
+    return shown, [submission(version, s.entry, choices) for s in shown.submissions]
 
 
-def submission(version, entry: AuditEntry) -> dict:
+def choices_of(db, instance: Instance) -> dict[str, list[tuple[str, str]]]:
+    """The options of a form's ``x-kaohe-choices`` lists: ``regions``, the campaign's regions by name."""
+    codes = db.scalar(select(Campaign.regions).where(Campaign.id == instance.campaign_id)) or []
+    names = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    return {"regions": [(code, names.get(code, code)) for code in codes]}
+
+
+def submission(version, entry: AuditEntry, choices: dict | None = None) -> dict:
     schema, ui = form_of(version, entry.bpmn_id)
     _, labels = indicator_rows(version.scheme, None)
     name = next((n for b, n in _step_names(version) if b == entry.bpmn_id), entry.bpmn_id)
     return {"entry": entry, "name": name,
-            "fields": formview.build(schema, ui, entry.data or {}, labels=labels, readonly=True)}
+            "fields": formview.build(schema, ui, entry.data or {}, labels=labels, readonly=True, choices=choices)}
 
 
 def _step_names(version):
@@ -134,7 +142,8 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
         if values is None:
             values = draft.data if draft else {}
         fields = formview.build(schema, ui, values, grouped,
-                                _table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels)
+                                _table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
+                                choices=choices_of(db, instance))
         context = {
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
@@ -161,7 +170,8 @@ def _done(db, task_id: str):
     if not any(s.entry.id == entry.id for s in shown.submissions):
         raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
     return render_template("submitted.html", instance=instance,
-                           item=submission(engine().version(db, instance.version_id), entry), files=shown.file_map)
+                           item=submission(engine().version(db, instance.version_id), entry, choices_of(db, instance)),
+                           files=shown.file_map)
 
 
 @bp.post("/tasks/<task_id>")
