@@ -185,3 +185,21 @@ def test_the_board_and_the_export_use_the_variants_scale_and_a_rank_only_board_h
         sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
         assert sheet["D2"].value == f"得分（满分 {scale}）"
         assert sheet["D3"].value == float(total) and sheet["E3"].value == ("优秀" if scale == "1000" else None)
+
+
+def test_a_campaign_step_shows_the_results_it_decides_on(client, scored):
+    """汇总 and 审定 show the ranking with grades and consequences above their form; a region's step does not."""
+    login(client, "lead_agency")
+    [compile_task] = scored.ready("Task_compile_results")
+    page = client.get(f"/tasks/{compile_task.id}").text
+    section = page.split('id="decision-results"')[1].split("</section>")[0]
+    assert 'id="ranking"' in section and "北京市" in section and "通报表扬" in section and "书面整改" in section
+    scored.do("Task_compile_results")
+    login(client, "approver")
+    [approve] = scored.ready("Task_approve_results")
+    assert 'id="decision-results"' in client.get(f"/tasks/{approve.id}").text
+    scored.do("Task_approve_results", {"approval": "approve", "comment": "同意"})
+    scored.do("Task_notify_results")
+    [report] = scored.ready("Task_rectification_report", TIANJIN)
+    login(client, "lead_agency")
+    assert 'id="decision-results"' not in client.get(f"/tasks/{report.id}").text

@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
-from engine import access, files, inbox, scoring, scoring_rules
+from engine import access, board, files, inbox, scoring, scoring_rules
 from engine import submissions as engine_submissions
 from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
 from . import formview
+from .campaigns import chart
 from .errors import short, short_errors
 from .security import engine, login_required, now
 
@@ -154,8 +155,22 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "submissions": items,
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
             "files": shown.file_map,
+            "outcome": (outcome := _outcome(db, task)),
+            "chart": chart(outcome.distribution) if outcome else None,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
+
+
+def _outcome(db, task: InboxTask):
+    """What a campaign step decides on: the campaign's results (ranking, grades, consequences), to those who
+    may read them; None for a region's step, or before any region has reported."""
+    if task.region is not None or task.campaign_id is None:
+        return None
+    campaign = db.get(Campaign, task.campaign_id)
+    if not g.viewer.reads_results(campaign.variant, board.announced(db, engine(), campaign)):
+        return None
+    outcome = board.published(db, engine(), campaign)
+    return outcome if outcome.results else None
 
 
 def _done(db, task_id: str):
