@@ -45,7 +45,7 @@ def _forms(scheme: dict) -> dict:
                                                    for v in scheme.get("veto") or []]},
         "Task_compile_results": {"report": "综合考核评价报告：各地区得分、等级和排名见附表。"},
         "Task_approve_results": {"approval": "approve", "comment": "同意"},
-        "Task_notify_results": {"announcement": "考核结果已经审定，现将综合考核等级及排名顺序通报如下。", "announced_on": "2025-10-15"},
+        "Task_notify_results": {"announcement": "经审定，现将考核等级及排名通报如下。", "announced_on": "2025-10-15"},
     }
 
 
