@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "Kaohe@2025"
 
-# One account per national role; the variant's key prefixes the 资阳 ones.
+# One account per national role; the variant's key prefixes the local ones (ziyang-, dazhou-, …).
 _SHARED_ROLES = [
     ("lead", "lead_agency", "牵头部门经办人"),
     ("approver", "approver", "审定机关"),
@@ -66,7 +66,9 @@ def _demo_users(engine: Engine, bundle) -> list[tuple[str, str]]:
     for code, name in units.items():
         made += _ensure_user(engine, f"{prefix}unit-{code}", name, [Grant("member_unit", unit=code, variant=key)])
     for region in bundle.regions:
-        made += _ensure_user(engine, f"{prefix}gov-{region['code']}", f"{region['name']}人民政府",
+        # A division code names a government; a letter code a 管委会 or a department (杨陵: 区发展改革局).
+        title = f"{region['name']}人民政府" if region["code"].isdigit() else region["name"]
+        made += _ensure_user(engine, f"{prefix}gov-{region['code']}", title,
                              [Grant("assessed", region=region["code"], variant=key)])
     return made
 

@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: one finished, announced national campaign and one under way."""
+"""Demo data for ``make run``: a finished, announced national campaign, one under way, and a finished
+campaign of a local variant (达州, grades A/B/C) when it is deployed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import accounts
 from .engine import Engine
-from .store.models import Campaign, Region, User
+from .store.models import Campaign, ProcessVersion, Region, User
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _forms(scheme: dict) -> dict:
                                                    for v in scheme.get("veto") or []]},
         "Task_compile_results": {"report": "综合考核评价报告：各地区得分、等级和排名见附表。"},
         "Task_approve_results": {"approval": "approve", "comment": "同意"},
-        "Task_notify_results": {"announcement": "经国务院审定，现将考核结果通报如下。", "announced_on": "2025-10-15"},
+        "Task_notify_results": {"announcement": "经审定，现将考核等级及排名通报如下。", "announced_on": "2025-10-15"},
     }
 
 
@@ -72,26 +73,20 @@ class _Actors:
         return done
 
 
-def seed(engine: Engine, variant: str = "national-2013", regions: int = 5) -> list[str]:
+#: Local variants the demo also shows, each with one finished campaign, when deployed.
+LOCAL_VARIANTS = ("dazhou-2015",)
+
+
+def seed(engine: Engine, variant: str = "national-2013", regions: int = 5,
+         local: tuple[str, ...] = LOCAL_VARIANTS) -> list[str]:
     """Add the demo campaigns when the database has none; returns what it did."""
     with engine.store.read() as session:
         if session.scalar(select(func.count()).select_from(Campaign)):
             return []
-        codes = list(session.scalars(select(Region.code).where(Region.region_set == variant)
-                                     .order_by(Region.code).limit(regions)))
+        deployed = set(session.scalars(select(ProcessVersion.variant)))
     actors = _Actors(engine)
-    finished = engine.start_campaign(variant, 2024, codes, actor="demo")
-    with engine.store.read() as session:
-        scheme = engine.version(session, finished.version_id).scheme
-    forms = _forms(scheme)
-    for code, total in zip(codes, TOTALS * len(codes), strict=False):
-        for step in ("Task_target_filing", "Task_filing_opinion", "Task_filing_review", "Task_self_evaluation",
-                     "Task_onsite_check"):
-            actors.do(finished, step, forms[step], code)
-        actors.do(finished, "Task_indicator_scoring", {"total": total}, code, scheme)
-        actors.do(finished, "Task_score_confirmation", forms["Task_score_confirmation"], code)
-    for step in ("Task_compile_results", "Task_approve_results", "Task_notify_results"):
-        actors.do(finished, step, forms[step])
+    finished, codes = _finished(engine, actors, variant, regions)
+    forms = _forms(_scheme(engine, finished))
     running = engine.start_campaign(variant, 2025, codes, actor="demo")
     for code in codes[:2]:
         for step in ("Task_target_filing", "Task_filing_opinion", "Task_filing_review"):
@@ -99,5 +94,35 @@ def seed(engine: Engine, variant: str = "national-2013", regions: int = 5) -> li
     if len(codes) > 2:
         actors.do(running, "Task_target_filing", forms["Task_target_filing"], codes[2])
     logger.info("demo campaigns %s (announced) and %s (under way)", finished.id, running.id)
-    return [f"{finished.label}: {len(codes)} regions scored and announced (campaign {finished.id})",
-            f"{running.label}: under way (campaign {running.id})"]
+    lines = [f"{finished.label}: {len(codes)} regions scored and announced (campaign {finished.id})",
+             f"{running.label}: under way (campaign {running.id})"]
+    for key in (k for k in local if k in deployed):
+        done, done_codes = _finished(engine, actors, key, regions)
+        logger.info("demo campaign %s of %s (announced)", done.id, key)
+        lines.append(f"{key} {done.label}: {len(done_codes)} regions scored and announced (campaign {done.id})")
+    return lines
+
+
+def _scheme(engine: Engine, campaign: Campaign) -> dict:
+    with engine.store.read() as session:
+        return engine.version(session, campaign.version_id).scheme
+
+
+def _finished(engine: Engine, actors: _Actors, variant: str, regions: int) -> tuple[Campaign, list[str]]:
+    """A 2024 campaign of ``variant`` worked to its announcement, over its first ``regions`` regions."""
+    with engine.store.read() as session:
+        codes = list(session.scalars(select(Region.code).where(Region.region_set == variant)
+                                     .order_by(Region.code).limit(regions)))
+    campaign = engine.start_campaign(variant, 2024, codes, actor="demo")
+    scheme = _scheme(engine, campaign)
+    forms = _forms(scheme)
+    for code, total in zip(codes, TOTALS * len(codes), strict=False):
+        # Steps a variant does not have (达州: no consultation, no on-site check) find no task.
+        for step in ("Task_target_filing", "Task_filing_opinion", "Task_filing_review", "Task_self_evaluation",
+                     "Task_onsite_check"):
+            actors.do(campaign, step, forms[step], code)
+        actors.do(campaign, "Task_indicator_scoring", {"total": total}, code, scheme)
+        actors.do(campaign, "Task_score_confirmation", forms["Task_score_confirmation"], code)
+    for step in ("Task_compile_results", "Task_approve_results", "Task_notify_results"):
+        actors.do(campaign, step, forms[step])
+    return campaign, codes

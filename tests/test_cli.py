@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine import bootstrap, config
 from engine.cli import main
 from engine.store import Store
-from engine.store.models import AuditEntry
+from engine.store.models import AuditEntry, User
 
 
 @pytest.fixture
@@ -34,11 +34,21 @@ def kaohe(tmp_path, monkeypatch, migrated_sqlite):
     return run
 
 
-def test_init_deploys_both_procedures_and_is_safe_to_run_again(kaohe):
+def test_init_deploys_every_shipped_procedure_and_is_safe_to_run_again(kaohe, tmp_path):
     code, out, _ = kaohe("init")
     assert code == 0
-    assert "national-2013 v1" in out and "ziyang-2016 v1" in out and "regions added: 35" in out
+    assert "national-2013 v1" in out and "ziyang-2016 v1" in out and "regions added: 70" in out
     assert "gov-110000" in out and "ziyang-gov-512002" in out and "unit-aqsiq" in out
+    # The local variants too, with their own accounts: a department is no 人民政府.
+    assert all(f"{key} v1" in out for key in ("yangling-2016", "dazhou-2015", "guangdong-2019"))
+    assert "dazhou-gov-DZ-JKQ" in out and "guangdong-gov-440100" in out
+    assert "yangling-gov-YL-FGJ" in out
+    store = Store(f"sqlite:///{tmp_path / 'kaohe.db'}")
+    with store.read() as session:
+        names = dict(session.execute(select(User.username, User.display_name)
+                                     .where(User.username.in_(["yangling-gov-YL-FGJ", "dazhou-gov-511702"]))).all())
+    store.dispose()
+    assert names == {"yangling-gov-YL-FGJ": "区发展改革局", "dazhou-gov-511702": "通川区人民政府"}
     code, out, _ = kaohe("init")
     assert code == 0 and "(unchanged)" in out and "regions added: 0" in out
 
@@ -103,7 +113,7 @@ def test_deploy_refuses_forbidden_code_naming_file_and_element(kaohe, tmp_path):
     assert code == 2 and "assessment.bpmn:" in err and "import is not allowed" in err
 
 
-def _variant(tmp_path, key: str = "yangling-2016", regions: str | None = None):
+def _variant(tmp_path, key: str = "yangling-2017", regions: str | None = None):
     """A new variant made from the 资阳 bundle: another key, its own assessed (a government and a department)."""
     folder = tmp_path / key
     shutil.copytree(ZIYANG, folder)
@@ -111,7 +121,7 @@ def _variant(tmp_path, key: str = "yangling-2016", regions: str | None = None):
     manifest.write_text(manifest.read_text(encoding="utf-8").replace("key: ziyang-2016", f"key: {key}"),
                         encoding="utf-8")
     (folder / "regions.yaml").write_text(regions or (
-        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YL-FGJ\", name: 区发展改革局}\n"),
+        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YQ-FGJ\", name: 区发展改革局}\n"),
         encoding="utf-8")
     return folder
 
@@ -128,14 +138,14 @@ def test_deploy_of_a_new_variant_loads_its_regions_and_accounts_so_a_campaign_ca
     folder = _variant(tmp_path)
     code, out, _ = kaohe("deploy", str(folder))
     assert code == 0 and "deployed version 1" in out
-    assert "regions added: 2" in out and "610403 杨陵区人民政府" in out and "YL-FGJ 区发展改革局" in out
-    assert "2 个考核对象没有账号" in out and "--accounts" in out and "kaohe campaign start yangling-2016" in out
+    assert "regions added: 2" in out and "610403 杨陵区人民政府" in out and "YQ-FGJ 区发展改革局" in out
+    assert "2 个考核对象没有账号" in out and "--accounts" in out and "kaohe campaign start yangling-2017" in out
     code, out, _ = kaohe("deploy", str(folder), "--accounts")
-    assert "regions added: 0" in out and "accounts created (no password yet): gov-610403, gov-YL-FGJ" in out
-    code, out, _ = kaohe("campaign", "start", "yangling-2016", "--year", "2025")
+    assert "regions added: 0" in out and "accounts created (no password yet): gov-610403, gov-YQ-FGJ" in out
+    code, out, _ = kaohe("campaign", "start", "yangling-2017", "--year", "2025")
     assert code == 0 and "2 regions" in out
-    code, out, _ = kaohe("tasks", "--as", "gov-YL-FGJ", "--json")
-    assert [(t["task"], t["region"]) for t in json.loads(out)] == [("Task_target_filing", "YL-FGJ")]
+    code, out, _ = kaohe("tasks", "--as", "gov-YQ-FGJ", "--json")
+    assert [(t["task"], t["region"]) for t in json.loads(out)] == [("Task_target_filing", "YQ-FGJ")]
 
 
 def test_deploy_again_adds_new_regions_and_keeps_those_an_administrator_edited(kaohe, tmp_path):
@@ -143,15 +153,15 @@ def test_deploy_again_adds_new_regions_and_keeps_those_an_administrator_edited(k
     folder = _variant(tmp_path)
     kaohe("deploy", str(folder))
     edits = tmp_path / "edits.csv"
-    edits.write_text("code,name,variant\n610403,杨陵区政府,yangling-2016\n", encoding="utf-8")
+    edits.write_text("code,name,variant\n610403,杨陵区政府,yangling-2017\n", encoding="utf-8")
     code, out, _ = kaohe("regions", "import", str(edits))
     assert code == 0 and "changed 1" in out
     (folder / "regions.yaml").write_text(
-        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YL-FGJ\", name: 区发展改革局}\n"
-        "  - {code: \"YL-SJJ\", name: 区市场监管局}\n", encoding="utf-8")
+        "regions:\n  - {code: \"610403\", name: 杨陵区人民政府}\n  - {code: \"YQ-FGJ\", name: 区发展改革局}\n"
+        "  - {code: \"YQ-SJJ\", name: 区市场监管局}\n", encoding="utf-8")
     code, out, _ = kaohe("deploy", str(folder))
-    assert "regions added: 1\n  YL-SJJ 区市场监管局" in out and "kept as edited" in out and "610403" in out
-    code, out, _ = kaohe("regions", "list", "--variant", "yangling-2016")
+    assert "regions added: 1\n  YQ-SJJ 区市场监管局" in out and "kept as edited" in out and "610403" in out
+    code, out, _ = kaohe("regions", "list", "--variant", "yangling-2017")
     assert "杨陵区政府" in out and "杨陵区人民政府" not in out and "3 regions" in out
 
 
@@ -165,10 +175,10 @@ def test_campaigns_start_on_the_current_version_which_publish_and_make_current_c
     _rename_task(folder, 'name="年度目标备案"', 'name="目标备案"')  # back to version 1's content
     code, out, _ = kaohe("deploy", str(folder))
     assert code == 0 and "same content as version 1; the current version stays 2" in out
-    assert "kaohe publish yangling-2016 1" in out
+    assert "kaohe publish yangling-2017 1" in out
 
     def first_task(year: str) -> str:
-        kaohe("campaign", "start", "yangling-2016", "--year", year, "--region", "610403")
+        kaohe("campaign", "start", "yangling-2017", "--year", year, "--region", "610403")
         _, listed, _ = kaohe("tasks", "--region", "610403", "--json")
         return [t["name"] for t in json.loads(listed)][-1]
 
@@ -176,18 +186,18 @@ def test_campaigns_start_on_the_current_version_which_publish_and_make_current_c
     code, out, _ = kaohe("deploy", str(folder), "--make-current")
     assert code == 0 and "made current again (was version 2)" in out
     assert first_task("2025") == "目标备案"
-    code, out, _ = kaohe("publish", "yangling-2016", "2", "--as", "lead")
+    code, out, _ = kaohe("publish", "yangling-2017", "2", "--as", "lead")
     assert code == 0 and "version 2 is current (was 1)" in out
     assert first_task("2026") == "年度目标备案"
-    code, _, err = kaohe("publish", "yangling-2016", "7")
+    code, _, err = kaohe("publish", "yangling-2017", "7")
     assert code == 2 and "没有第 7 版" in err and "deployed: 1, 2" in err
     store = Store(config.database_url())
     with store.read() as session:
         published = [(e.actor, e.data) for e in session.scalars(
             select(AuditEntry).where(AuditEntry.action == "publish").order_by(AuditEntry.id))]
     store.dispose()
-    assert published == [("admin", {"variant": "yangling-2016", "version": 1, "previous": 2}),
-                         ("lead", {"variant": "yangling-2016", "version": 2, "previous": 1})]
+    assert published == [("admin", {"variant": "yangling-2017", "version": 1, "previous": 2}),
+                         ("lead", {"variant": "yangling-2017", "version": 2, "previous": 1})]
 
 
 def test_a_region_file_with_bad_rows_imports_nothing_and_names_every_bad_row(kaohe, tmp_path):

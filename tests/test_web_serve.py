@@ -40,6 +40,21 @@ def test_demo_data_has_an_announced_campaign_and_one_under_way(sqlite_engine):
     assert {t.bpmn_id for t in sqlite_engine.tasks(campaign_id=running.id)} == {"Task_self_evaluation"}
 
 
+def test_demo_data_has_an_announced_campaign_of_a_local_variant_when_deployed(sqlite_engine):
+    folder = config.PROCESSES / "dazhou-2015"
+    sqlite_engine.load_regions(sqlite_engine.check(folder))
+    sqlite_engine.deploy(folder)
+    lines = demo.seed(sqlite_engine, regions=3)
+    assert len(lines) == 3 and lines[2].startswith("dazhou-2015 2024年度: 3 regions scored and announced")
+    with sqlite_engine.store.read() as session:
+        local = session.query(Campaign).filter(Campaign.variant == "dazhou-2015").one()
+        assert board.announced(session, sqlite_engine, local)
+        view = board.build(session, sqlite_engine, local, sqlite_engine.clock.now())
+    # 达州's grades: A ≥ 90, B from 60 (grade.dmn), published with the ranking.
+    assert [(r["region"], r["rank"], r["score"], r["grade"]) for r in view.results] == [
+        ("511702", 1, "95.5", "A"), ("511703", 2, "88", "B"), ("511722", 3, "76.5", "B")]
+
+
 @contextmanager
 def kaohe_serve(tmp_path, *args: str):
     """``kaohe serve --demo`` in a subprocess on a free port of a fresh data folder; yields (process, port, banner)."""
