@@ -301,4 +301,4 @@ def scan(filename: str, xml: bytes) -> None:
             where = {"file": filename, "line": element.sourceline, "element": owner}
             if isinstance(exc, ForbiddenCode):
                 raise ForbiddenCode(exc.message, **where) from None
-            raise BundleError(f"syntax error: {exc.msg} in {text!r}", **where) from None
+            raise BundleError(f"表达式语法错误，须为 Python (syntax error: {exc.msg} in {text!r})", **where) from None
