@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, forms, results, sandbox, scoring, timers
+from . import accounts, audit, calendar, forms, incidents, results, sandbox, scoring, timers
 from .accounts import Grant
 from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
 from .clock import SystemClock
 from .deadlines import DueDates
-from .errors import Conflict, ExpressionError, KaoheError, NotFound, PermissionDenied, ValidationError
+from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
 from .instances import Advance, LoadedVersion, Runner, find_task
 from .serializer import StateSerializer
 from .store import Store
@@ -226,6 +226,15 @@ class Engine:
         the user authorized, so that nothing changes between them and the completion."""
         if not isinstance(data, dict):
             raise ValidationError("表单数据应为 JSON 对象 (form data must be a JSON object)")
+        try:
+            result, advanced = self._complete(task_id, data, username, grants, check)
+        except RunFailed as failed:  # rolled back: the task is still ready, the instance at its last good state
+            self.incident(failed)
+            raise HeldUp(incidents.HELD_UP) from failed
+        self._committed([advanced])
+        return result
+
+    def _complete(self, task_id, data, username, grants, check) -> tuple[Completion, Advance]:
         with self.store.write() as session:
             found = self.store.lock_task(session, task_id)
             grants = list(grants) if grants is not None else accounts.grants_of(session, username)
@@ -253,9 +262,7 @@ class Engine:
                 advanced = self.runner.advance(session, row, workflow, version)
             audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
                          bpmn_id=task_row.bpmn_id, data=data)
-            result = Completion(row.id, task_id, row.status, advanced.ready)
-        self._committed([advanced])
-        return result
+            return Completion(row.id, task_id, row.status, advanced.ready), advanced
 
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
         row = session.get(InboxTask, str(task_id))
@@ -279,32 +286,62 @@ class Engine:
 
     # -- messages ---------------------------------------------------------------------------------
     def deliver(self, targets: list[int]) -> int:
-        """Deliver pending messages, each target instance in its own transaction; returns how many ran."""
+        """Deliver pending messages, each target instance in its own transaction; returns how many ran.
+
+        A target another process holds is skipped, and one that fails becomes an incident: what is left
+        undelivered stays on its rows for the scheduler's sweep (``messages.deliver_pending``)."""
         queue = deque(dict.fromkeys(targets))
         advanced = 0
         timers_changed = False
         while queue:
             target = queue.popleft()
-            with self.store.write() as session:
-                row = self.store.lock_instance(session, target)
-                if row.status != "running":
-                    continue
-                version = self.version(session, row.version_id)
-                workflow = self.runner.load(row, version)
-                with _engine_errors(row):
-                    more = self.runner.advance(session, row, workflow, version)
-                advanced += 1
+            try:
+                with self.store.write() as session:
+                    row = self.store.claim_instance(session, target)
+                    if row is None or row.status != "running":
+                        continue
+                    version = self.version(session, row.version_id)
+                    more = self.advance_loaded(session, row, self.runner.load(row, version), version)
+            except RunFailed as failed:
+                self.incident(failed)
+                continue
+            advanced += 1
             timers_changed |= more.timers_changed
             queue.extend(t for t in more.targets if t not in queue)
         if timers_changed:
             self.timers_changed()
         return advanced
 
+    def advance_loaded(self, session: Session, row: Instance, workflow, version: LoadedVersion) -> Advance:
+        """Run a loaded instance to its next wait in the caller's transaction; a failure raises RunFailed."""
+        with _engine_errors(row):
+            return self.runner.advance(session, row, workflow, version)
+
+    def after_delivery(self, advance: Advance) -> None:
+        """After a sweep's delivery committed: what that instance sent in turn, and its timers."""
+        self._committed([advance])
+
     def _committed(self, advances: list[Advance]) -> None:
-        """After a commit: deliver the messages it sent and tell listeners about new timers."""
-        self.deliver([t for a in advances for t in a.targets])
-        if any(a.timers_changed for a in advances):
+        """After a commit: deliver the messages it sent and tell listeners about new timers.
+
+        What was committed stands whatever happens here: a failure is logged and left to the sweep, never
+        raised to the caller (the submitter's answer says what was committed)."""
+        targets = [t for a in advances for t in a.targets]
+        try:
+            self.deliver(targets)
+        except Exception:  # the database went away, say: the rows are committed, the sweep delivers them
+            logger.warning("delivery after a commit failed; the scheduler will deliver %d messages' targets",
+                           len(targets), exc_info=True)
+        if targets or any(a.timers_changed for a in advances):
             self.timers_changed()
+
+    def incident(self, failed: RunFailed) -> None:
+        """Record a failed run as an incident, in a transaction of its own (the failed one has rolled back)."""
+        try:
+            incidents.record(self.store, self.clock.now(), failed.instance_id, failed.kind, failed.error,
+                             failed.bpmn_id, failed.element)
+        except Exception:  # never hide the original failure behind this one
+            logger.exception("could not record the incident of instance %s", failed.instance_id)
 
     def timers_changed(self) -> None:
         """Tell listeners (an embedded scheduler) that timers were added, moved or may be retried."""
@@ -387,11 +424,17 @@ class Engine:
 
 @contextmanager
 def _engine_errors(row: Instance):
-    """Turn SpiffWorkflow's exceptions from a running instance into ExpressionError."""
+    """Turn whatever running an instance raises (a script, a condition, a limit, a bad message) into RunFailed,
+    which rolls its transaction back and becomes an incident; database faults and refusals pass unchanged."""
     try:
         yield
-    except WorkflowException as exc:
-        raise ExpressionError(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {exc}") from exc
+    except (SQLAlchemyError, Conflict, NotFound, PermissionDenied, ValidationError, RunFailed):
+        raise
+    except Exception as exc:
+        bpmn_id, element = incidents.element_of(exc)
+        error = incidents.words(exc)
+        raise RunFailed(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {error}", instance_id=row.id,
+                        kind=incidents.kind_of(exc), bpmn_id=bpmn_id, element=element, error=error) from exc
 
 
 class _CurrentCalendar:

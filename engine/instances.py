@@ -214,7 +214,7 @@ class Runner:
         if gathered:
             # Held until commit, so that of two regions reporting last at once the second counts the first;
             # taken before the message rows, whose key references would otherwise deadlock the two.
-            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update())
+            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update(key_share=True))
         for event in events:
             for target in targets:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
