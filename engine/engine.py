@@ -348,6 +348,71 @@ class Engine:
         for listener in list(self.on_timers_changed):
             listener()
 
+    # -- incidents --------------------------------------------------------------------------------
+    def incidents(self, campaign_id: int | None = None) -> list[dict]:
+        """Open incidents, oldest first, with what an administrator needs to act: where, what, how often."""
+        with self.store.read() as session:
+            rows = incidents.open_incidents(session, campaign_id)
+            instances = {i.id: i for i in session.scalars(select(Instance).where(
+                Instance.id.in_([r.instance_id for r in rows])))}
+            names = dict(session.execute(select(Region.code, Region.name)).all()) if rows else {}
+            labels = dict(session.execute(select(Campaign.id, Campaign.label)).all()) if rows else {}
+            variants = dict(session.execute(select(Campaign.id, Campaign.variant)).all()) if rows else {}
+            return [{"id": r.id, "instance_id": r.instance_id, "campaign_id": r.campaign_id,
+                     "campaign": labels.get(r.campaign_id), "variant": variants.get(r.campaign_id),
+                     "region": instances[r.instance_id].region,
+                     "region_name": names.get(instances[r.instance_id].region),
+                     "kind": r.kind, "bpmn_id": r.bpmn_id, "element": r.element or r.bpmn_id, "error": r.error,
+                     "attempts": r.attempts, "created_at": r.created_at, "last_at": r.last_at} for r in rows]
+
+    def held_up(self, instance_id: int) -> bool:
+        """Whether the instance has an open incident (its users are told the step is held up)."""
+        with self.store.read() as session:
+            return incidents.held_up(session, instance_id) is not None
+
+    def retry_incident(self, incident_id: int, actor: str, reason: str, upgrade: bool = False) -> int:
+        """Run the instance of an incident again (on the latest version of its procedure, with ``upgrade``);
+        the incident closes when the run succeeds, else it counts another attempt. Returns the instance id."""
+        now = self.clock.now()
+        try:
+            with self.store.write() as session:
+                incident = incidents.mark_retried(session, incident_id, actor, reason, now)
+                row = self.store.lock_instance(session, incident.instance_id)
+                if upgrade:
+                    self._move_to_latest(session, row, actor, now)
+                version = self.version(session, row.version_id)
+                advance = self.advance_loaded(session, row, self.runner.load(row, version), version)
+        except RunFailed as failed:
+            self.incident(failed)
+            raise HeldUp(f"重试失败，故障仍在 (the retry failed; the incident stays open): {failed.error}") from failed
+        self._committed([advance])
+        return incident.instance_id
+
+    def _move_to_latest(self, session: Session, row: Instance, actor: str, now: datetime) -> None:
+        """Put an instance on the newest version of its procedure: its state must load under the new specs."""
+        current = session.get(ProcessVersion, row.version_id)
+        latest = self.latest_version(session, current.variant)
+        if latest.id == row.version_id:
+            raise ValidationError("没有更新的流程版本 (there is no newer version of this procedure to move to)")
+        version = self.version(session, latest.id)
+        if row.process_id not in version.specs:
+            raise ValidationError(f"新版本中没有流程 {row.process_id} (version {latest.version} has no process "
+                                  f"'{row.process_id}')")
+        try:
+            self.runner.load(row, version)
+        except Exception as exc:  # a changed structure: its tasks are not where the state says they are
+            raise ValidationError(f"流程实例无法迁移到版本 {latest.version}，步骤结构已改变 (the instance cannot move "
+                                  f"to version {latest.version}: {type(exc).__name__}: {exc})") from exc
+        audit.record(session, now, actor, "instance_migrate", instance_id=row.id,
+                     data={"from": current.version, "to": latest.version})
+        row.version_id = latest.id
+
+    def cancel_incident(self, incident_id: int, actor: str, reason: str) -> int:
+        """Cancel the instance of an incident, with a reason (audited). Returns the instance id."""
+        with self.store.write() as session:
+            incident = incidents.cancel(session, self.store, incident_id, actor, reason, self.clock.now())
+            return incident.instance_id
+
     # -- timers -----------------------------------------------------------------------------------
     def fire_timers(self, timer_ids: list[int], now: datetime) -> tuple[int, dict[int, str]]:
         """Fire due timers nobody else is firing, in one transaction with a savepoint each.

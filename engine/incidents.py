@@ -53,8 +53,12 @@ def kind_of(exc: BaseException) -> str:
 def words(exc: BaseException) -> str:
     """The error as one paragraph for an administrator: SpiffWorkflow's message and notes, no traceback."""
     text = str(exc).strip() or type(exc).__name__
-    notes = [n for n in getattr(exc, "__notes__", []) if n not in text]
-    return " ".join([text, *notes])[:2000]
+    parts = [text]
+    cause = exc.__cause__ or exc.__context__  # what SpiffWorkflow wrapped
+    if cause is not None and str(cause) not in text:
+        parts.append(f"{type(cause).__name__}: {cause}")
+    parts += [n for n in getattr(exc, "__notes__", []) if n not in text]
+    return " ".join(parts)[:2000]
 
 
 def record(store, now: datetime, instance_id: int, kind: str, error: str, bpmn_id: str | None = None,
