@@ -21,6 +21,7 @@ STATUS = [
     (errors.ValidationError, 400),
     (errors.BundleError, 400),
     (errors.Conflict, 409),
+    (errors.HeldUp, 409),
     (errors.ExpressionError, 500),
     (errors.KaoheError, 500),
 ]
