@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from drive import FORMS
 from sqlalchemy import func, select
 
+from engine import sandbox, timers
 from engine.errors import HeldUp, ValidationError
 from engine.store.models import AuditEntry, InboxTask, Incident, Instance, Message, Notification, Region, Timer
 
@@ -120,3 +122,46 @@ def test_cancelling_an_incident_ends_its_instance_with_the_reason_audited(broken
         assert session.get(InboxTask, notify.id) is None
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "incident_cancel")).one()
     assert entry.actor == "admin" and entry.data["reason"] == "流程定义错误，本年度改为线下通报"
+
+
+def test_a_hanging_expression_is_an_incident_within_its_budget(engine, tmp_path):
+    """A payload that would run for days stops at the time budget; the submitter is answered, nothing is applied."""
+    spin = "{'announced_on': announced_on, 'n': len([a for a in range(10**6) for b in range(10**6)])}"
+    engine.deploy(_with_payload(tmp_path, spin, "spin"))
+    engine.runner.script_engine.environment.limits = sandbox.Limits(seconds=0.5)
+    with engine.store.write() as session:
+        session.add_all(Region(code=c, name=f"测试地区{c}", region_set="mass-campaign") for c in CODES)
+    campaign = engine.start_campaign("mass-campaign", 2025)
+    [notify] = engine.tasks(campaign_id=campaign.id)
+    before = _snapshot(engine, notify.instance_id)
+    started = time.monotonic()
+    with pytest.raises(HeldUp):
+        engine.complete(notify.id, ANNOUNCE, "lead_agency")
+    assert time.monotonic() - started < 5
+    assert _snapshot(engine, notify.instance_id) == before
+    [incident] = engine.incidents()
+    assert (incident["kind"], incident["bpmn_id"]) == ("limit", "Throw_announced")
+    assert "time budget" in incident["error"]
+    assert engine.tasks(campaign_id=campaign.id)[0].id == notify.id  # the engine still answers
+
+
+def test_a_timer_that_fails_is_an_incident(lab, clock):
+    """timer-lab: running the instance fails when its timer fires."""
+    campaign = lab.start_campaign("timer-lab", 2025)
+    with lab.store.read() as session:
+        timer = session.scalars(select(Timer).where(Timer.fired_at.is_(None)).order_by(Timer.due_at)).first()
+    assert timer is not None
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+    original = lab.runner.advance
+    lab.runner.advance = broken
+    try:
+        clock.set(timer.due_at)
+        timers.fire_due_timers(lab)
+    finally:
+        lab.runner.advance = original
+    found = {i["instance_id"]: i for i in lab.incidents(campaign.id)}
+    incident = found[timer.instance_id]  # every region's timer of that moment failed alike
+    assert (incident["kind"], incident["bpmn_id"]) == ("timer", timer.bpmn_id)
+    assert "division by zero" in incident["error"]
