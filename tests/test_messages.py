@@ -157,3 +157,18 @@ def test_a_busy_target_neither_delays_the_submitter_nor_the_sweep(mass):
         assert messages.deliver_pending(mass) == 0 and time.monotonic() - started < 5
         other.rollback()
     assert messages.deliver_pending(mass) == 1 and _pending(mass) == []
+
+
+def test_the_scheduler_delivers_what_a_crash_left_when_it_starts(mass, monkeypatch):
+    """A restart after the crash: the scheduler's catch-up pass delivers the leftover rows."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from engine.scheduler import Scheduler
+    with monkeypatch.context() as patch:
+        _crash_before_delivery(patch)
+        campaign = mass.start_campaign("mass-campaign", 2025)
+    scheduler = Scheduler(mass, scheduler=BackgroundScheduler())
+    assert scheduler.next_due() == _pending(mass)[0].created_at  # the wake job is armed for it
+    done = scheduler.run_due()
+    assert done.messages == 1 and _pending(mass) == []
+    assert [t.name for t in mass.tasks(campaign_id=campaign.id)] == ["通报与公告"]
