@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
+from . import checks, forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
 from .errors import BundleError
 from .references import check_references
 from .regions import code_problem
@@ -59,8 +61,11 @@ class Bundle:
 def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
     """Every bundle file as text, plus the library forms the bundle does not override."""
     folder = Path(folder)
+    if folder.is_file():
+        raise BundleError(f"流程包应为一个文件夹，而不是单个文件 (a bundle is a folder with bundle.yaml, not a single "
+                          f"file: {folder})")
     if not folder.is_dir():
-        raise BundleError(f"bundle folder not found: {folder}")
+        raise BundleError(f"找不到流程包文件夹 (bundle folder not found: {folder})")
     files: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         if path.is_symlink():
@@ -90,7 +95,8 @@ def check_bundle(files: dict[str, str], helpers: Iterable[str] = ()) -> Bundle:
     digest = _digest(files) + "\0" + ",".join(sorted(helpers))
     bundle = _checked.get(digest)
     if bundle is None:
-        bundle = _check(files, helpers)
+        with _reported(None):
+            bundle = _check(files, helpers)
         if len(_checked) >= 16:
             _checked.pop(next(iter(_checked)))
         _checked[digest] = bundle
@@ -118,38 +124,36 @@ def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
     for name, form in sorted(checked.items()):
         _check_score_maximum(f"forms/{name}", form, scheme)
 
-    parser = SpiffBpmnParser(validator=VALIDATOR)
     trees = {}
     for name in sorted(files):
         if Path(name).suffix not in XML_SUFFIXES:
             continue
-        tree = parse_xml(name, files[name])
+        trees[name] = parse_xml(name, files[name])
         sandbox.scan(name, files[name].encode())
         if name.endswith(".bpmn"):
-            check_references(name, tree)
-        trees[name] = tree
-        try:
+            check_references(name, trees[name])
+    if not any(n.endswith(".bpmn") for n in trees):
+        raise BundleError("流程包中没有 BPMN 文件 (the bundle has no BPMN file)")
+    checks.refuse(checks.dmn_files(trees) + checks.bpmn_elements(trees))
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name, tree in trees.items():
+        with _reported(name, trees):
             if name.endswith(".dmn"):
                 parser.add_dmn_xml(tree, filename=name)
             else:
                 parser.add_bpmn_xml(tree, filename=name)
-        except ValidationException as exc:
-            raise _bundle_error(exc, name) from exc
-    if not any(n.endswith(".bpmn") for n in trees):
-        raise BundleError("the bundle has no BPMN file")
-
     specs = {}
     for key in ("campaign_process", "region_process"):
         process_id = manifest[key]
-        try:
+        with _reported("bundle.yaml", trees):
             spec = parser.get_spec(process_id)
             specs[process_id] = (spec, parser.get_subprocess_specs(process_id))
-        except ValidationException as exc:
-            raise _bundle_error(exc, None) from exc
         if spec is None:
             raise BundleError(f"{key} '{process_id}' is not a process in any BPMN file", file="bundle.yaml")
     timer_events.clock_timers(specs)
     user_tasks = _check_user_tasks(trees, manifest, form_names)
+    user_tasks.update(checks.manual_tasks(trees, manifest["lanes"]))
     _check_deadlines(manifest, user_tasks)
     results.check_messages(manifest, {m.get("name") for tree in trees.values()
                                       for m in tree.iter(f"{{{BPMN_NS}}}message")})
@@ -170,7 +174,7 @@ def parse_xml(name: str, text: str) -> etree._Element:
     try:
         return etree.fromstring(text.encode("utf-8"), parser)
     except etree.XMLSyntaxError as exc:
-        raise BundleError(f"malformed XML: {exc.msg}", file=name, line=exc.lineno) from exc
+        raise BundleError(f"XML 格式错误 (malformed XML: {exc.msg})", file=name, line=exc.lineno) from exc
 
 
 def _read_text(path: Path, name: str) -> str:
@@ -362,8 +366,41 @@ def _check_deadlines(manifest: dict, user_tasks: dict) -> None:
                               f"the assessment year starts in)", file="bundle.yaml")
 
 
-def _bundle_error(exc: ValidationException, name: str | None) -> BundleError:
-    message = str(exc).split("\n", 1)[0]
-    return BundleError(message, file=getattr(exc, "file_name", None) or name,
-                       line=getattr(exc, "line_number", None) or None, element=getattr(exc, "id", None) or None)
+@contextmanager
+def _reported(name: str | None, trees: dict | None = None):
+    """Turn whatever parsing and checking raise into a BundleError naming the file, the line and the element."""
+    try:
+        yield
+    except BundleError:
+        raise
+    except ValidationException as exc:
+        raise _bundle_error(exc, name, trees or {}) from exc
+    except etree.LxmlError as exc:
+        raise BundleError(f"XML 校验失败 (the XML could not be checked): {_plain(str(exc))}", file=name) from exc
+    except Exception as exc:  # SpiffWorkflow's parser fails with IndexError, KeyError, ... on odd files
+        logger.warning("checking %s failed unexpectedly", name or "the bundle", exc_info=True)
+        raise BundleError(f"无法解析此文件 (the file could not be parsed): {type(exc).__name__}: {_plain(str(exc))}",
+                          file=name) from exc
 
+
+def _plain(text: str) -> str:
+    """libxml2's text without namespace URIs: ``{…BPMN…/MODEL}task`` becomes ``bpmn:task``."""
+    text = text.replace(f"{{{BPMN_NS}}}", "bpmn:").replace(f"{{{SPIFF_NS}}}", "spiffworkflow:")
+    return re.sub(r"\{[^{}\s]*\}", "", text).strip().rstrip(".").strip()
+
+
+def _bundle_error(exc: ValidationException, name: str | None, trees: dict) -> BundleError:
+    message = _plain(str(exc).split("\n", 1)[0])
+    file = getattr(exc, "file_name", None) or name
+    element = getattr(exc, "id", None) or None
+    line = getattr(exc, "line_number", None) or None
+    if line is None and element:  # SpiffWorkflow reads node.line_number, which lxml calls sourceline
+        found = [(n, node) for n, tree in trees.items() if file in (None, n) or file not in trees
+                 for node in tree.iter() if node.get("id") == element]
+        if found:
+            file, line = found[0][0], found[0][1].sourceline
+    if "XMLSchema" in message or "xs:" in message or "not expected" in message or "Element '" in message:
+        message = f"XML 结构不符合 BPMN/DMN 标准 (not valid BPMN/DMN): {message}"
+    else:
+        message = f"流程定义有误 (invalid process definition): {message}"
+    return BundleError(message, file=file, line=line, element=element)

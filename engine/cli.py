@@ -15,6 +15,8 @@ from .engine import Engine
 from .errors import KaoheError, NotFound, ValidationError
 from .store import Store
 
+logger = logging.getLogger(__name__)
+
 
 def _engine() -> Engine:
     return Engine(Store(config.database_url()))
@@ -32,6 +34,13 @@ def _reports_errors(command):
             for error in getattr(exc, "errors", []):
                 click.echo(f"  - {error.get('field') or '表单'}: {error['message']}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a fault of ours: one line for the operator, the traceback only with -v
+            logger.info("%s failed", command.__name__, exc_info=True)
+            click.echo(f"内部错误 (internal error): {type(exc).__name__}: {exc}；加 -v 可见详情 (-v shows details)",
+                       err=True)
+            sys.exit(1)
 
     return run
 

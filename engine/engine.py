@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, forms, results, sandbox, scoring, timers, versions
+from . import accounts, audit, calendar, forms, incidents, results, sandbox, scoring, timers, versions
 from .accounts import Grant
 from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
 from .clock import SystemClock
 from .deadlines import DueDates
-from .errors import Conflict, ExpressionError, KaoheError, NotFound, PermissionDenied, ValidationError
+from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
 from .instances import Advance, LoadedVersion, Runner, find_task
 from .regions import load_defaults
 from .serializer import StateSerializer
@@ -232,6 +232,15 @@ class Engine:
         the user authorized, so that nothing changes between them and the completion."""
         if not isinstance(data, dict):
             raise ValidationError("表单数据应为 JSON 对象 (form data must be a JSON object)")
+        try:
+            result, advanced = self._complete(task_id, data, username, grants, check)
+        except RunFailed as failed:  # rolled back: the task is still ready, the instance at its last good state
+            self.incident(failed)
+            raise HeldUp(incidents.HELD_UP) from failed
+        self._committed([advanced])
+        return result
+
+    def _complete(self, task_id, data, username, grants, check) -> tuple[Completion, Advance]:
         with self.store.write() as session:
             found = self.store.lock_task(session, task_id)
             grants = list(grants) if grants is not None else accounts.grants_of(session, username)
@@ -261,9 +270,7 @@ class Engine:
                 advanced = self.runner.advance(session, row, workflow, version)
             audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
                          bpmn_id=task_row.bpmn_id, data=data)
-            result = Completion(row.id, task_id, row.status, advanced.ready)
-        self._committed([advanced])
-        return result
+            return Completion(row.id, task_id, row.status, advanced.ready), advanced
 
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
         row = session.get(InboxTask, str(task_id))
@@ -287,37 +294,132 @@ class Engine:
 
     # -- messages ---------------------------------------------------------------------------------
     def deliver(self, targets: list[int]) -> int:
-        """Deliver pending messages, each target instance in its own transaction; returns how many ran."""
+        """Deliver pending messages, each target instance in its own transaction; returns how many ran.
+
+        A target another process holds is skipped, and one that fails becomes an incident: what is left
+        undelivered stays on its rows for the scheduler's sweep (``messages.deliver_pending``)."""
         queue = deque(dict.fromkeys(targets))
         advanced = 0
         timers_changed = False
         while queue:
             target = queue.popleft()
-            with self.store.write() as session:
-                row = self.store.lock_instance(session, target)
-                if row.status != "running":
-                    continue
-                version = self.version(session, row.version_id)
-                workflow = self.runner.load(row, version)
-                with _engine_errors(row):
-                    more = self.runner.advance(session, row, workflow, version)
-                advanced += 1
+            try:
+                with self.store.write() as session:
+                    row = self.store.claim_instance(session, target)
+                    if row is None or row.status != "running":
+                        continue
+                    version = self.version(session, row.version_id)
+                    more = self.advance_loaded(session, row, self.runner.load(row, version), version)
+            except RunFailed as failed:
+                self.incident(failed)
+                continue
+            advanced += 1
             timers_changed |= more.timers_changed
             queue.extend(t for t in more.targets if t not in queue)
         if timers_changed:
             self.timers_changed()
         return advanced
 
+    def advance_loaded(self, session: Session, row: Instance, workflow, version: LoadedVersion) -> Advance:
+        """Run a loaded instance to its next wait in the caller's transaction; a failure raises RunFailed."""
+        with _engine_errors(row):
+            return self.runner.advance(session, row, workflow, version)
+
+    def after_delivery(self, advance: Advance) -> None:
+        """After a sweep's delivery committed: what that instance sent in turn, and its timers."""
+        self._committed([advance])
+
     def _committed(self, advances: list[Advance]) -> None:
-        """After a commit: deliver the messages it sent and tell listeners about new timers."""
-        self.deliver([t for a in advances for t in a.targets])
-        if any(a.timers_changed for a in advances):
+        """After a commit: deliver the messages it sent and tell listeners about new timers.
+
+        What was committed stands whatever happens here: a failure is logged and left to the sweep, never
+        raised to the caller (the submitter's answer says what was committed)."""
+        targets = [t for a in advances for t in a.targets]
+        try:
+            self.deliver(targets)
+        except Exception:  # the database went away, say: the rows are committed, the sweep delivers them
+            logger.warning("delivery after a commit failed; the scheduler will deliver %d messages' targets",
+                           len(targets), exc_info=True)
+        if targets or any(a.timers_changed for a in advances):
             self.timers_changed()
+
+    def incident(self, failed: RunFailed) -> None:
+        """Record a failed run as an incident, in a transaction of its own (the failed one has rolled back)."""
+        try:
+            incidents.record(self.store, self.clock.now(), failed.instance_id, failed.kind, failed.error,
+                             failed.bpmn_id, failed.element)
+        except Exception:  # never hide the original failure behind this one
+            logger.exception("could not record the incident of instance %s", failed.instance_id)
 
     def timers_changed(self) -> None:
         """Tell listeners (an embedded scheduler) that timers were added, moved or may be retried."""
         for listener in list(self.on_timers_changed):
             listener()
+
+    # -- incidents --------------------------------------------------------------------------------
+    def incidents(self, campaign_id: int | None = None) -> list[dict]:
+        """Open incidents, oldest first, with what an administrator needs to act: where, what, how often."""
+        with self.store.read() as session:
+            rows = incidents.open_incidents(session, campaign_id)
+            instances = {i.id: i for i in session.scalars(select(Instance).where(
+                Instance.id.in_([r.instance_id for r in rows])))}
+            names = dict(session.execute(select(Region.code, Region.name)).all()) if rows else {}
+            labels = dict(session.execute(select(Campaign.id, Campaign.label)).all()) if rows else {}
+            variants = dict(session.execute(select(Campaign.id, Campaign.variant)).all()) if rows else {}
+            return [{"id": r.id, "instance_id": r.instance_id, "campaign_id": r.campaign_id,
+                     "campaign": labels.get(r.campaign_id), "variant": variants.get(r.campaign_id),
+                     "region": instances[r.instance_id].region,
+                     "region_name": names.get(instances[r.instance_id].region),
+                     "kind": r.kind, "bpmn_id": r.bpmn_id, "element": r.element or r.bpmn_id, "error": r.error,
+                     "attempts": r.attempts, "created_at": r.created_at, "last_at": r.last_at} for r in rows]
+
+    def held_up(self, instance_id: int) -> bool:
+        """Whether the instance has an open incident (its users are told the step is held up)."""
+        with self.store.read() as session:
+            return incidents.held_up(session, instance_id) is not None
+
+    def retry_incident(self, incident_id: int, actor: str, reason: str, upgrade: bool = False) -> int:
+        """Run the instance of an incident again (on the latest version of its procedure, with ``upgrade``);
+        the incident closes when the run succeeds, else it counts another attempt. Returns the instance id."""
+        now = self.clock.now()
+        try:
+            with self.store.write() as session:
+                incident = incidents.mark_retried(session, incident_id, actor, reason, now)
+                row = self.store.lock_instance(session, incident.instance_id)
+                if upgrade:
+                    self._move_to_latest(session, row, actor, now)
+                version = self.version(session, row.version_id)
+                advance = self.advance_loaded(session, row, self.runner.load(row, version), version)
+        except RunFailed as failed:
+            self.incident(failed)
+            raise HeldUp(f"重试失败，故障仍在 (the retry failed; the incident stays open): {failed.error}") from failed
+        self._committed([advance])
+        return incident.instance_id
+
+    def _move_to_latest(self, session: Session, row: Instance, actor: str, now: datetime) -> None:
+        """Put an instance on the newest version of its procedure: its state must load under the new specs."""
+        current = session.get(ProcessVersion, row.version_id)
+        latest = self.latest_version(session, current.variant)
+        if latest.id == row.version_id:
+            raise ValidationError("没有更新的流程版本 (there is no newer version of this procedure to move to)")
+        version = self.version(session, latest.id)
+        if row.process_id not in version.specs:
+            raise ValidationError(f"新版本中没有流程 {row.process_id} (version {latest.version} has no process "
+                                  f"'{row.process_id}')")
+        try:
+            self.runner.load(row, version)
+        except Exception as exc:  # a changed structure: its tasks are not where the state says they are
+            raise ValidationError(f"流程实例无法迁移到版本 {latest.version}，步骤结构已改变 (the instance cannot move "
+                                  f"to version {latest.version}: {type(exc).__name__}: {exc})") from exc
+        audit.record(session, now, actor, "instance_migrate", instance_id=row.id,
+                     data={"from": current.version, "to": latest.version})
+        row.version_id = latest.id
+
+    def cancel_incident(self, incident_id: int, actor: str, reason: str) -> int:
+        """Cancel the instance of an incident, with a reason (audited). Returns the instance id."""
+        with self.store.write() as session:
+            incident = incidents.cancel(session, self.store, incident_id, actor, reason, self.clock.now())
+            return incident.instance_id
 
     # -- timers -----------------------------------------------------------------------------------
     def fire_timers(self, timer_ids: list[int], now: datetime) -> tuple[int, dict[int, str]]:
@@ -395,11 +497,17 @@ class Engine:
 
 @contextmanager
 def _engine_errors(row: Instance):
-    """Turn SpiffWorkflow's exceptions from a running instance into ExpressionError."""
+    """Turn whatever running an instance raises (a script, a condition, a limit, a bad message) into RunFailed,
+    which rolls its transaction back and becomes an incident; database faults and refusals pass unchanged."""
     try:
         yield
-    except WorkflowException as exc:
-        raise ExpressionError(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {exc}") from exc
+    except (SQLAlchemyError, Conflict, NotFound, PermissionDenied, ValidationError, RunFailed):
+        raise
+    except Exception as exc:
+        bpmn_id, element = incidents.element_of(exc)
+        error = incidents.words(exc)
+        raise RunFailed(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {error}", instance_id=row.id,
+                        kind=incidents.kind_of(exc), bpmn_id=bpmn_id, element=element, error=error) from exc
 
 
 class _CurrentCalendar:

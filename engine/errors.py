@@ -42,6 +42,22 @@ class ExpressionError(KaoheError):
     code = "expression_error"
 
 
+class RunFailed(ExpressionError):
+    """Running an instance failed; its transaction rolled back and an incident records it."""
+
+    def __init__(self, message: str, *, instance_id: int, kind: str, bpmn_id: str | None = None,
+                 element: str | None = None, error: str = ""):
+        super().__init__(message)
+        self.instance_id, self.kind, self.bpmn_id, self.element = instance_id, kind, bpmn_id, element
+        self.error = error or message
+
+
+class HeldUp(KaoheError):
+    """The step cannot be done now: its instance has an incident, and the administrators have been told."""
+
+    code = "held_up"
+
+
 class NotFound(KaoheError):
     """An instance, task, campaign, version or user that does not exist."""
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
+from re import _constants as sre_constants
+from re import _parser as sre_parser
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import ValidationError as JsonSchemaError
+from jsonschema.validators import extend
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
@@ -64,6 +70,8 @@ def check_form_file(name: str, text: str, forms: Mapping[str, str] | None = None
         except SchemaError as exc:
             raise BundleError(f"not a valid JSON Schema: {exc.message}", file=name) from exc
         _check_references(name, text, document, schema_texts(forms or {}))
+        for where, pattern in _patterns(document, ""):
+            _check_pattern(name, where, pattern)
     return document
 
 
@@ -105,6 +113,50 @@ def _line_of(text: str, value: str) -> int | None:
     return None if at < 0 else text.count("\n", 0, at) + 1
 
 
+def _patterns(node, where: str):
+    """Every ``patternProperties`` key in a schema, with where it is (a ``pattern`` is matched by the Rust engine,
+    which does not backtrack; property names are matched by Python's ``re``, which does)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("patternProperties"), dict):
+            yield from ((f"{where}/patternProperties", key) for key in node["patternProperties"])
+        for key, value in node.items():
+            yield from _patterns(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _patterns(value, f"{where}/{index}")
+
+
+_REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT}
+
+
+def _nested_repeat(items, inside: bool) -> bool:
+    """Whether an unbounded repetition sits inside another: ``(a+)+``, ``(a*b?)*``, the patterns that backtrack
+    exponentially on a near miss (Python's ``re`` explains a failed field with them)."""
+    for op, value in items:
+        if op in _REPEATS:
+            low, high, body = value
+            unbounded = high == sre_constants.MAXREPEAT or high > 16
+            if unbounded and inside or _nested_repeat(body, inside or unbounded):
+                return True
+        elif op == sre_constants.SUBPATTERN and _nested_repeat(value[3], inside):
+            return True
+        elif op == sre_constants.BRANCH and any(_nested_repeat(branch, inside) for branch in value[1]):
+            return True
+        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT) and _nested_repeat(value[1], inside):
+            return True
+    return False
+
+
+def _check_pattern(name: str, where: str, pattern: str) -> None:
+    try:
+        parsed = sre_parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise BundleError(f"正则表达式有误 (invalid pattern at {where}: {exc})", file=name) from exc
+    if _nested_repeat(list(parsed), False):
+        raise BundleError(f"正则表达式含嵌套的重复，可能极慢 (pattern at {where} nests one repetition in another, "
+                          f"which can take exponential time: {pattern!r})", file=name)
+
+
 class FormValidator:
     """A form's validators: jsonschema-rs answers "valid?" fast; jsonschema explains what is not.
 
@@ -120,8 +172,24 @@ class FormValidator:
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
             raise BundleError(f"$ref 无法在流程包内解析 (a $ref does not resolve inside the bundle): "
                               f"{str(exc).splitlines()[0][:300]}", file=f"forms/{name}" if name else None) from exc
-        self.full = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
-                                         registry=Registry(retrieve=library.python))
+        self.full = _Explaining(schema, format_checker=Draft202012Validator.FORMAT_CHECKER,
+                                registry=Registry(retrieve=library.python))
+
+
+@functools.lru_cache(maxsize=512)
+def _matcher(pattern: str):
+    return jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+
+
+def _pattern(validator, pattern, instance, schema):
+    """``pattern`` matched by jsonschema-rs's regex engine: ``^(a+)+$`` on a long near miss takes microseconds,
+    where Python's ``re`` would backtrack for minutes."""
+    if validator.is_type(instance, "string") and not _matcher(pattern).is_valid(instance):
+        yield JsonSchemaError(f"{instance!r} does not match {pattern!r}")
+
+
+#: The explaining validator, with patterns matched as the fast one matches them.
+_Explaining = extend(Draft202012Validator, {"pattern": _pattern})
 
 
 class Library:

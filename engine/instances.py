@@ -69,8 +69,9 @@ class LoadedVersion:
                          if getattr(s, "bpmn_id", None) in self.user_tasks)
         return {bpmn_id: names[bpmn_id] for bpmn_id in self.user_tasks if bpmn_id in names}
 
-    def form(self, name: str) -> dict:
-        return self.validator(name).schema
+    def form(self, name: str | None) -> dict:
+        """A form's JSON Schema; a step with no form (a manual task) has nothing to fill in."""
+        return self.validator(name).schema if name else {"type": "object", "properties": {}}
 
     def validator(self, name: str):
         """The form's JSON Schema validator, built once per version."""
@@ -217,7 +218,9 @@ class Runner:
 
         Where the variant gathers results, a region's result is kept as a row, and the campaign instance is a
         target only once every region has sent the message: it is not loaded for each region's report."""
-        events = workflow.get_events()
+        # Only messages cross instances: a terminate, escalation or signal thrown and not caught inside has no
+        # routing between instances (a terminate inside a sub-process ends only that sub-process).
+        events = [e for e in workflow.get_events() if isinstance(e.event_definition, MessageEventDefinition)]
         if not events or row.campaign_id is None:
             return []
         # A region's messages go to the campaign instance, the campaign's to every region's.
@@ -229,7 +232,7 @@ class Runner:
         if gathered:
             # Held until commit, so that of two regions reporting last at once the second counts the first;
             # taken before the message rows, whose key references would otherwise deadlock the two.
-            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update())
+            session.execute(select(Instance.id).where(Instance.id == targets[0]).with_for_update(key_share=True))
         for event in events:
             for target in targets:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,

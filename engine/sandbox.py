@@ -6,15 +6,25 @@ builtins in `DENIED_NAMES`; every attribute outside `ATTRIBUTES` (so no `__class
 `str.format`); towers of `**`, constant exponents above `MAX_EXPONENT`, repetition of literals beyond
 `MAX_SEQUENCE` items; sources longer than `MAX_SOURCE` or nested deeper than `MAX_DEPTH`.
 Guarded at run time: the only builtins are `SAFE_BUILTINS`, so a name that slips through resolves
-to task data or fails with NameError.
-Not guarded: CPU time and memory. `while True: pass`, `list(range(n))` or `x ** y` with huge
-values taken from task data run until they finish; the caller must bound them if that matters.
+to task data or fails with NameError. Each evaluation has a time budget (`Limits.seconds`: the opcodes
+of sandboxed code are counted by a trace function that looks at the clock every `CLOCK_EVERY` of them) and a
+size budget (`Limits.size`): `**`, `*`, `<<` and `+` are compiled to guards that refuse a result above it before
+computing it (items of a sequence, digits of a number), as `+` of two sequences and `range` do. Exceeding either
+raises ExpressionError with ``limit`` set; the engine makes it an incident.
+Not guarded: a single call of a str method on values already within the budget (`s.replace('a', s)`)
+can still build a string up to the square of the budget.
 """
+
+from __future__ import annotations
 
 import ast
 import functools
 import operator
+import os
 import re
+import sys
+import time
+from dataclasses import dataclass
 from decimal import Decimal
 from types import CodeType
 
@@ -30,6 +40,7 @@ MAX_SOURCE = 10_000
 MAX_DEPTH = 100
 MAX_EXPONENT = 100
 MAX_SEQUENCE = 100_000
+MAX_WIDTH = 1_000
 
 SAFE_BUILTINS = {
     f.__name__: f
@@ -162,6 +173,13 @@ def _check_node(node: ast.AST) -> None:
         _refuse("async comprehension is not allowed")
     elif isinstance(node, ast.BinOp):
         _check_binop(node)
+    elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        # f"{x:>{n}}" pads to a width computed at run time, past any size budget: only written widths.
+        parts = node.format_spec.values if isinstance(node.format_spec, ast.JoinedStr) else [node.format_spec]
+        if not all(isinstance(p, ast.Constant) for p in parts):
+            _refuse("a computed format specification is not allowed")
+        if any(int(n) > MAX_WIDTH for p in parts for n in re.findall(r"\d+", str(p.value))):
+            _refuse(f"format width is too large (at most {MAX_WIDTH})")
 
 
 def _parse(source: str, mode: str) -> ast.AST:
@@ -193,10 +211,131 @@ def check(source: str, mode: str = "eval") -> None:
     _parse(source, mode)
 
 
+class _Guarded(ast.NodeTransformer):
+    """``a ** b``, ``a * b``, ``a << b`` and ``a + b`` (and their augmented forms on names) become guard calls."""
+
+    GUARDS = {ast.Pow: "__kaohe_pow", ast.Mult: "__kaohe_mul", ast.LShift: "__kaohe_lshift", ast.Add: "__kaohe_add"}
+
+    def _call(self, op: ast.operator, left: ast.expr, right: ast.expr, like: ast.AST) -> ast.Call:
+        call = ast.Call(ast.Name(self.GUARDS[type(op)], ast.Load()), [left, right], [])
+        return ast.copy_location(call, like)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        return self._call(node.op, node.left, node.right, node) if type(node.op) in self.GUARDS else node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        if type(node.op) not in self.GUARDS or not isinstance(node.target, ast.Name):
+            return node
+        value = self._call(node.op, ast.Name(node.target.id, ast.Load()), node.value, node)
+        return ast.copy_location(ast.Assign([node.target], value), node)
+
+
 @functools.lru_cache(maxsize=2048)
 def _compiled(source: str, mode: str) -> CodeType:
-    # "<string>" is the file name PythonScriptEngine looks for to report the failing line.
-    return compile(_parse(source, mode), "<string>", mode)
+    # "<string>" is the file name PythonScriptEngine looks for to report the failing line, and the one the
+    # time budget's trace function follows.
+    tree = ast.fix_missing_locations(_Guarded().visit(_parse(source, mode)))
+    return compile(tree, "<string>", mode)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one evaluation may spend: seconds of run time, and items (or digits) in any one value it builds."""
+
+    seconds: float = 2.0
+    size: int = 1_000_000
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """``KAOHE_EXPRESSION_SECONDS`` and ``KAOHE_EXPRESSION_SIZE``, else the defaults."""
+        return cls(float(os.environ.get("KAOHE_EXPRESSION_SECONDS", cls.seconds)),
+                   int(os.environ.get("KAOHE_EXPRESSION_SIZE", cls.size)))
+
+
+#: Steps (opcodes) of sandboxed code between two looks at the clock: a few milliseconds.
+CLOCK_EVERY = 10_000
+
+
+def _over(what: str) -> ExpressionError:
+    error = ExpressionError(f"表达式超出限制 (expression exceeded its {what})")
+    error.limit = True
+    return error
+
+
+def _guards(limits: Limits) -> dict:
+    """The guard functions the compiled code calls, bound to these limits."""
+    size, bits = limits.size, limits.size * 10 // 3  # a number of `size` decimal digits has ~3.3 bits each
+
+    def long(value) -> bool:
+        return isinstance(value, str | bytes | list | tuple)
+
+    def mul(a, b):
+        for sequence, count in ((a, b), (b, a)):
+            if long(sequence) and isinstance(count, int) and len(sequence) * count > size:
+                raise _over(f"size budget: {len(sequence)} × {count} items (at most {size:,})")
+        if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > bits:
+            raise _over(f"size budget: a number of more than {size:,} digits")
+        return a * b
+
+    def add(a, b):
+        if long(a) and long(b) and len(a) + len(b) > size:
+            raise _over(f"size budget: {len(a) + len(b):,} items (at most {size:,})")
+        return a + b
+
+    def power(a, b):
+        if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and a.bit_length() * b > bits:
+            raise _over(f"size budget: a number of more than {size:,} digits")
+        return a ** b
+
+    def lshift(a, b):
+        if isinstance(a, int) and isinstance(b, int) and a and a.bit_length() + b > bits:
+            raise _over(f"size budget: a number of more than {size:,} digits")
+        return a << b
+
+    def bounded_range(*args):
+        numbers = range(*args)
+        if len(numbers) > size:
+            raise _over(f"size budget: range of {len(numbers):,} items (at most {size:,})")
+        return numbers
+
+    return {"__kaohe_pow": power, "__kaohe_mul": mul, "__kaohe_lshift": lshift, "__kaohe_add": add,
+            "range": bounded_range}
+
+
+class _Budget:
+    """A trace function that counts the steps (opcodes) of sandboxed code and stops it when its time is up."""
+
+    def __init__(self, limits: Limits):
+        self.seconds = limits.seconds
+        self.deadline = time.monotonic() + limits.seconds
+        self.steps = 0
+
+    def __call__(self, frame, event, arg):
+        # Only the sandbox's own frames: helpers it calls (total_score, the calendar) are ours and bounded.
+        if frame.f_code.co_filename != "<string>":
+            return None
+        frame.f_trace_opcodes = True  # `while True: pass` runs on one line: it gives no line events
+        return self._step
+
+    def _step(self, frame, event, arg):
+        self.steps += 1
+        if self.steps % CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise _over(f"time budget of {self.seconds:g} s")
+        return self._step
+
+
+def _run(limits: Limits, run, *args):
+    """``run(*args)`` under a time budget; a budget already running (a nested evaluation) covers it."""
+    previous = sys.gettrace()
+    if isinstance(previous, _Budget):
+        return run(*args)
+    sys.settrace(_Budget(limits))
+    try:
+        return run(*args)
+    finally:
+        sys.settrace(previous)
 
 
 HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, "vetoes_hit": vetoes_hit, **sampling.HELPERS}
@@ -205,15 +344,19 @@ HELPERS = {"Decimal": Decimal, "total_score": total_score, "rank": rank, "vetoes
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """TaskDataEnvironment's semantics, with checked code and only the safe builtins."""
 
-    def __init__(self, helpers: dict | None = None):
+    def __init__(self, helpers: dict | None = None, limits: Limits | None = None):
         super().__init__({**HELPERS, **(helpers or {})})
+        self.limits = limits or Limits.from_environment()
+        self.guards = _guards(self.limits)
+        self.builtins = {**SAFE_BUILTINS, "range": self.guards["range"]}
 
     def evaluate(self, expression, context, external_context=None):
         """The value of `expression` with task data `context` as its variables."""
         code = _compiled(expression, "eval")
-        # __builtins__ goes in last so that no data key can replace it.
-        namespace = {**self.globals, **(external_context or {}), **context, "__builtins__": SAFE_BUILTINS}
-        return eval(code, namespace)
+        # The guards and __builtins__ go in last so that no data key can replace them.
+        namespace = {**self.globals, **(external_context or {}), **context, **self.guards,
+                     "__builtins__": self.builtins}
+        return _run(self.limits, eval, code, namespace)
 
     def execute(self, script, context, external_context=None):
         """Run `script` in task data `context`; only the data variables it sets stay behind."""
@@ -224,21 +367,22 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             raise ExpressionError(f"task data overwrites predefined helpers: {sorted(clashes)}")
         context.update(self.globals)
         context.update(external_context)
+        context.update(self.guards)
         # Without this key exec would insert the real builtins module.
-        context["__builtins__"] = SAFE_BUILTINS
+        context["__builtins__"] = self.builtins
         try:
-            exec(code, context)
+            _run(self.limits, exec, code, context)
         finally:
             for key in list(context):
                 if key == "__builtins__" or callable(context[key]) or key in self.globals \
-                        or key in external_context:
+                        or key in external_context or key in self.guards:
                     del context[key]
         return True
 
 
-def script_engine(helpers: dict | None = None) -> PythonScriptEngine:
-    """A SpiffWorkflow script engine whose expressions and scripts run in the sandbox."""
-    return PythonScriptEngine(environment=SandboxEnvironment(helpers))
+def script_engine(helpers: dict | None = None, limits: Limits | None = None) -> PythonScriptEngine:
+    """A SpiffWorkflow script engine whose expressions and scripts run in the sandbox, within ``limits``."""
+    return PythonScriptEngine(environment=SandboxEnvironment(helpers, limits))
 
 
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -301,4 +445,4 @@ def scan(filename: str, xml: bytes) -> None:
             where = {"file": filename, "line": element.sourceline, "element": owner}
             if isinstance(exc, ForbiddenCode):
                 raise ForbiddenCode(exc.message, **where) from None
-            raise BundleError(f"syntax error: {exc.msg} in {text!r}", **where) from None
+            raise BundleError(f"表达式语法错误，须为 Python (syntax error: {exc.msg} in {text!r})", **where) from None

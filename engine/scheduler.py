@@ -1,10 +1,11 @@
 """The scheduler: APScheduler wakes the engine at the next due time; the work itself is idempotent.
 
-One job, ``wake``, is armed with a date trigger at the earliest of the next timer and the next mail
-retry, and re-armed after each run and whenever this process changes timers. A slow ``sweep`` catches
-what another process armed (the web app, a second scheduler), and a daily job at the reminder hour
-sends reminders. An hourly ``files`` job removes uploads nothing has named for a day. Starting runs
-everything that fell due while nothing was running, once.
+One job, ``wake``, is armed with a date trigger at the earliest of the next timer, the next undelivered
+message and the next mail retry, and re-armed after each run and whenever this process changes timers or
+leaves messages undelivered. A slow ``sweep`` catches what another process armed (the web app, a second
+scheduler), and a daily job at the reminder hour sends reminders. An hourly ``files`` job removes uploads
+nothing has named for a day. Starting runs everything that fell due while nothing was running, once
+(messages a crash left undelivered among them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from . import config, files, mail, reminders, timers
+from . import config, files, mail, messages, reminders, timers
 from .clock import CHINA
 from .store.models import Mail
 
@@ -39,6 +40,7 @@ class Pass:
     timers: int
     reminders: int
     mails: mail.SendReport
+    messages: int = 0
 
 
 class Scheduler:
@@ -58,13 +60,14 @@ class Scheduler:
         """Fire due timers, send due reminders and mail; safe to run at any time, from any process."""
         with self._lock:
             now = self.engine.clock.now()
+            delivered = messages.deliver_pending(self.engine, now)  # before timers: a catch may cancel one
             fired = timers.fire_due_timers(self.engine, now)
             sent = reminders.send_reminders(self.engine, now, self.link_base)
             mails = mail.send_pending(self.engine.store, self.engine.clock, self.mailer)
-        if fired or sent or mails.sent or mails.failed:
-            logger.info("fired %d timers, sent %d reminders, %d mails (%d retried, %d failed)",
-                        fired, len(sent), mails.sent, mails.retried, mails.failed)
-        return Pass(fired, len(sent), mails)
+        if fired or sent or mails.sent or mails.failed or delivered:
+            logger.info("fired %d timers, delivered to %d instances, sent %d reminders, %d mails (%d retried, "
+                        "%d failed)", fired, delivered, len(sent), mails.sent, mails.retried, mails.failed)
+        return Pass(fired, len(sent), mails, delivered)
 
     def clean_files(self) -> int:
         """Remove uploads no draft or submission has named for a day; returns how many."""
@@ -75,12 +78,13 @@ class Scheduler:
             return 0
 
     def next_due(self) -> datetime | None:
-        """The earliest moment there will be work: a timer or a mail retry."""
+        """The earliest moment there will be work: a timer, an undelivered message or a mail retry."""
         with self.engine.store.read() as session:
             mail_at = session.scalar(select(func.min(Mail.next_attempt_at)).where(Mail.sent_at.is_(None),
                                                                                   Mail.failed_at.is_(None)))
             timer_at = timers.next_due(session)
-        return min((t for t in (timer_at, mail_at) if t is not None), default=None)
+            message_at = messages.next_due(session)
+        return min((t for t in (timer_at, mail_at, message_at) if t is not None), default=None)
 
     def arm(self) -> None:
         """Point the ``wake`` job at the next due moment (now, if it is already past)."""

@@ -17,6 +17,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from . import incidents
 from .errors import NotFound
 from .store.models import Instance, Timer
 from .timer_events import KINDS
@@ -100,7 +101,7 @@ def claim(session: Session, store, timer_id: int) -> tuple[Timer, Instance] | No
 _CLAIM = (select(Timer, Instance).join(Instance, Instance.id == Timer.instance_id)
           .where(Timer.id == bindparam("timer_id"), Timer.fired_at.is_(None))
           .execution_options(populate_existing=True))
-_CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=(Timer, Instance))
+_CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=(Timer, Instance), key_share=True)
 
 
 def fire_due_timers(engine, now: datetime | None = None, limit: int = 1000) -> int:
@@ -139,3 +140,8 @@ def _record_failure(engine, timer_id: int, error: str) -> None:
         if timer is not None and timer.fired_at is None:
             timer.attempts += 1
             timer.error = error[:2000]
+            instance_id, bpmn_id = timer.instance_id, timer.bpmn_id
+        else:
+            return
+    incidents.record(engine.store, engine.clock.now(), instance_id, "timer",
+                     f"计时器触发失败 (a timer failed): {error}", bpmn_id)

@@ -1,6 +1,8 @@
 """The sandbox: what expressions and scripts may do, the deploy-time scan, and the helpers."""
 
 import ast
+import sys
+import time
 from decimal import Decimal
 
 import pytest
@@ -327,3 +329,77 @@ def test_scan_ignores_code_lookalikes_in_other_namespaces():
 
 def test_decimal_helper_is_the_real_decimal(env):
     assert env.evaluate("Decimal('0.1') + Decimal('0.2')", {}) == Decimal("0.3")
+
+
+# -- limits at run time: a time budget and a size budget per evaluation ---------------------------------------
+@pytest.fixture
+def quick():
+    return sandbox.SandboxEnvironment(limits=sandbox.Limits(seconds=0.5, size=1_000_000))
+
+
+@pytest.mark.parametrize(("source", "mode", "data", "what"), [
+    ("while True: pass", "exec", {}, "time budget"),
+    ("while 1:\n    x = 1", "exec", {}, "time budget"),
+    ("len([a for a in range(10**6) for b in range(10**6)])", "eval", {}, "time budget"),
+    ("n = 10**100; m = n**n", "exec", {}, "size budget"),
+    ("x = 'a' * n", "exec", {"n": 10**9}, "size budget"),
+    ("x = ['a'] * n", "exec", {"n": 10**9}, "size budget"),
+    ("x = n * 'a'", "exec", {"n": 10**9}, "size budget"),
+    ("s = 'ab'\nfor i in range(40):\n    s = s + s", "exec", {}, "size budget"),
+    ("s = [1]\nfor i in range(40):\n    s += s", "exec", {}, "size budget"),
+    ("s = 'ab'\nfor i in range(40):\n    s *= 2", "exec", {}, "size budget"),
+    ("list(range(n))", "eval", {"n": 10**9}, "size budget"),
+    ("sum(range(n))", "eval", {"n": 10**12}, "size budget"),
+    ("1 << n", "eval", {"n": 10**9}, "size budget"),
+    ("x ** y", "eval", {"x": 10**100, "y": 10**100}, "size budget"),
+])
+def test_a_runaway_expression_stops_within_its_budget(quick, source, mode, data, what):
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match=what) as caught:
+        if mode == "eval":
+            quick.evaluate(source, dict(data))
+        else:
+            quick.execute(source, dict(data))
+    assert time.monotonic() - started < 3
+    assert caught.value.limit and "表达式超出限制" in caught.value.message
+
+
+def test_within_the_budgets_everything_computes_as_before(quick):
+    data = {"a": 3, "b": "xy", "xs": [1, 2]}
+    assert quick.evaluate("a ** 2 + len(b * 2) + len(xs + xs) + (1 << 4)", data) == 9 + 4 + 4 + 16
+    context = {"n": 5}
+    quick.execute("s = 'ab' * n\nt = s + '!'\nn *= 2\nk = sum(range(1000))", context)
+    assert context == {"n": 10, "s": "ab" * 5, "t": "ab" * 5 + "!", "k": 499500}
+
+
+def test_the_budget_does_not_replace_an_active_tracer(quick):
+    """Debuggers and coverage keep their trace function after an evaluation, even one that hit its budget."""
+    def tracer(frame, event, arg):
+        return None
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(ExpressionError):
+            quick.execute("while True: pass", {})
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("KAOHE_EXPRESSION_SECONDS", "0.25")
+    monkeypatch.setenv("KAOHE_EXPRESSION_SIZE", "1000")
+    env = sandbox.SandboxEnvironment()
+    assert env.limits == sandbox.Limits(seconds=0.25, size=1000)
+    with pytest.raises(ExpressionError, match="size budget"):
+        env.evaluate("'a' * n", {"n": 1001})
+
+
+def test_a_data_key_cannot_replace_a_guard(quick):
+    with pytest.raises(ExpressionError, match="size budget"):
+        quick.evaluate("'a' * n", {"n": 10**9, "__kaohe_mul": lambda a, b: "x"})
+
+
+@pytest.mark.parametrize("source", ["f'{x:>{n}}'", "f'{x:>100000000}'"])
+def test_a_format_width_beyond_the_budget_is_refused_at_deploy(source):
+    with pytest.raises(ForbiddenCode, match="format"):
+        sandbox.check(source)

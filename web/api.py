@@ -138,6 +138,41 @@ def _file_json(row) -> dict:
             "task": row.task_id, "uploader": row.uploader, "at": row.at.isoformat()}
 
 
+def _admin() -> None:
+    if not g.viewer.is_admin:
+        raise PermissionDenied("仅管理员可处理故障 (only administrators handle incidents)")
+
+
+def _incident_json(row: dict) -> dict:
+    return {"id": row["id"], "instance": row["instance_id"], "campaign": row["campaign_id"],
+            "region": row["region"], "region_name": row["region_name"], "kind": row["kind"],
+            "step": row["bpmn_id"], "step_name": row["element"], "error": row["error"], "attempts": row["attempts"],
+            "created_at": row["created_at"].isoformat(), "last_at": row["last_at"].isoformat()}
+
+
+@bp.get("/incidents")
+def incidents():
+    """Open incidents (administrators)."""
+    _admin()
+    return jsonify([_incident_json(r) for r in engine().incidents(request.args.get("campaign", type=int))])
+
+
+@bp.post("/incidents/<int:incident_id>/<any(retry, cancel):action>")
+def incident_action(incident_id: int, action: str):
+    """Retry (``{"reason", "upgrade"?}``) or cancel (``{"reason"}``) an incident's instance (administrators)."""
+    _admin()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("请求体应为 JSON 对象 (the body must be a JSON object)")
+    reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
+    if action == "retry":
+        instance_id = engine().retry_incident(incident_id, g.viewer.username, reason,
+                                              upgrade=body.get("upgrade") is True)
+    else:
+        instance_id = engine().cancel_incident(incident_id, g.viewer.username, reason)
+    return jsonify({"incident": incident_id, "instance": instance_id, "done": action})
+
+
 @bp.get("/campaigns")
 def campaigns():
     with engine().store.read() as db:

@@ -6,6 +6,7 @@ import logging
 
 from flask import g, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
@@ -21,6 +22,7 @@ STATUS = [
     (errors.ValidationError, 400),
     (errors.BundleError, 400),
     (errors.Conflict, 409),
+    (errors.HeldUp, 409),
     (errors.ExpressionError, 500),
     (errors.KaoheError, 500),
 ]
@@ -73,6 +75,38 @@ def http_error(exc: HTTPException):
     return render_template("error.html", status=exc.code, message=message, errors=[]), exc.code
 
 
+#: Words of the database driver -> the kind of outage: the database cannot be reached, or it cannot write.
+OUTAGES = {
+    "could not connect": "unreachable", "connection refused": "unreachable", "server closed the connection":
+    "unreachable", "terminating connection": "unreachable", "connection is closed": "unreachable",
+    "the database system is": "unreachable", "unable to open database": "unreachable",
+    "database or disk is full": "disk_full", "no space left on device": "disk_full", "could not extend file":
+    "disk_full", "disk i/o error": "disk_full", "attempt to write a readonly database": "disk_full",
+}
+UNAVAILABLE = ("数据库暂时不可用，本次提交未保存，请稍后重试 "
+               "(the database is unavailable; nothing was saved; please try again)")
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """The kind of outage a database error means, or None for any other error (a fault of ours: a 500)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return next((kind for words, kind in OUTAGES.items() if words in text), None)
+
+
+def database_error(exc: DBAPIError):
+    kind = outage_of(exc)
+    if kind is None:
+        raise exc
+    # One line per failure, named by its kind: an outage is not a bug, its traceback helps nobody.
+    logger.error("database %s: %s %s", kind, request.method, request.path)
+    if _wants_json():
+        response = jsonify({"error": "unavailable", "message": UNAVAILABLE})
+    else:
+        response = render_template("error.html", status=503, message=UNAVAILABLE, errors=[])
+    return response, 503, {"Retry-After": "30"}
+
+
 def init_app(app) -> None:
     app.register_error_handler(errors.KaoheError, kaohe_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(DBAPIError, database_error)

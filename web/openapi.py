@@ -25,6 +25,11 @@ def _op(summary: str, ok: dict, params: list | None = None, body: dict | None = 
     return op
 
 
+_REASON = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["reason"],
+    "properties": {"reason": {"type": "string"}, "upgrade": {"type": "boolean"}}}}}}
+
+
 def _path_param(name: str, kind: str = "string") -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
@@ -71,6 +76,15 @@ def document() -> dict:
             "/campaigns/{campaign_id}": {"get": _op("A campaign: its board (overseers) and its results",
                                                     _json(_ref("Campaign")), [_path_param("campaign_id", "integer")],
                                                     tag="campaigns")},
+            "/incidents": {"get": _op("Open incidents: instances held up at a step that failed (administrators)",
+                                      _json({"type": "array", "items": {"type": "object"}}),
+                                      [_query("campaign", "campaign id", "integer")], tag="incidents")},
+            "/incidents/{incident_id}/retry": {"post": _op(
+                "Run the instance again, on the newest version with upgrade: true; a reason is required",
+                _json({"type": "object"}), [_path_param("incident_id", "integer")], _REASON, tag="incidents")},
+            "/incidents/{incident_id}/cancel": {"post": _op(
+                "Cancel the instance; a reason is required", _json({"type": "object"}),
+                [_path_param("incident_id", "integer")], _REASON, tag="incidents")},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
                                       "responses": {"200": _json({"type": "object"})}}},
         },

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
-from engine import access, board, files, inbox, scoring, scoring_rules
+from engine import access, board, files, inbox, incidents, scoring, scoring_rules
 from engine import submissions as engine_submissions
-from engine.errors import NotFound, PermissionDenied, ValidationError
+from engine.errors import HeldUp, NotFound, PermissionDenied, ValidationError
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
 from . import formview
@@ -157,6 +157,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "files": shown.file_map,
             "outcome": (outcome := _outcome(db, task)),
             "chart": chart(outcome.distribution) if outcome else None,
+            "held_up": incidents.held_up(db, instance.id) is not None,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
 
@@ -210,6 +211,9 @@ def submit(task_id: str):
     except ValidationError as exc:
         return _page(task_id, values=data, errors=short_errors(exc.errors or [{"field": "", "message": exc.message}]),
                      message=short(exc.message))
+    except HeldUp:  # nothing was saved; the administrators have an incident to act on
+        page, _status = _page(task_id, values=data)
+        return page, 409
     flash(_("Submitted: %(name)s.", name=task.name), "success")
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))

@@ -84,22 +84,33 @@ class Store:
                 self._writer.release()
 
     def lock_instance(self, session: Session, instance_id: int) -> Instance:
-        """Load an instance and hold its row lock until the transaction ends."""
+        """Load an instance and hold its row lock until the transaction ends.
+
+        PostgreSQL: ``FOR NO KEY UPDATE`` (an instance's id never changes), so that another instance adding a
+        message row that refers to this one (a foreign key's ``KEY SHARE`` lock) does not wait for it."""
         query = select(Instance).where(Instance.id == instance_id)
         if self.dialect == "postgresql":
-            query = query.with_for_update()  # waits at most lock_timeout (see _configure_postgresql)
+            query = query.with_for_update(key_share=True)  # waits at most lock_timeout (_configure_postgresql)
         # SQLite: write transactions start with BEGIN IMMEDIATE, which already excludes other writers.
         instance = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
         if instance is None:
             raise NotFound(f"流程实例 {instance_id} 不存在 (no instance {instance_id})")
         return instance
 
+    def claim_instance(self, session: Session, instance_id: int) -> Instance | None:
+        """Like ``lock_instance``, but None at once when another transaction holds it (PostgreSQL's SKIP LOCKED)
+        or it does not exist: for work that can be left to a later pass."""
+        query = select(Instance).where(Instance.id == instance_id)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True, key_share=True)
+        return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
     def lock_task(self, session: Session, task_id: str) -> tuple[InboxTask, Instance] | None:
         """A ready task's inbox row and its instance, the instance locked as in ``lock_instance``; one query."""
         query = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
                  .where(InboxTask.id == str(task_id)))
         if self.dialect == "postgresql":
-            query = query.with_for_update(of=Instance)
+            query = query.with_for_update(of=Instance, key_share=True)
         found = session.execute(query.execution_options(populate_existing=True)).one_or_none()
         return None if found is None else (found[0], found[1])
 

@@ -192,7 +192,9 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (Index("ix_message_pending", "target_id", "delivered_at"),
                       # a campaign's catch of what every region sends counts the senders (migration 0008)
-                      Index("ix_message_gather", "target_id", "name", "delivered_at", "source_id"))
+                      Index("ix_message_gather", "target_id", "name", "delivered_at", "source_id"),
+                      # the scheduler's sweep of what is left undelivered (migration 0011)
+                      Index("ix_message_due", "delivered_at", "failed_at", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
@@ -202,6 +204,36 @@ class Message(Base):
     payload: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    # Delivery by the scheduler's sweep (engine/messages.py): tries so far, when to try next, why the last failed;
+    # ``failed_at`` once it was given up and became an incident.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    """Running an instance failed: the instance stays at its last good state until an administrator acts.
+
+    One open incident per instance; a repeated failure counts another attempt on the same row."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_open", "resolved_at", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # expression | limit | message | timer | error
+    bpmn_id: Mapped[str | None] = mapped_column(String(100))
+    element: Mapped[str | None] = mapped_column(String(200))  # the element's name, for people
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # retried | cancelled
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Result(Base):
