@@ -55,7 +55,9 @@ class Grant:
 
     def covers(self, task) -> bool:
         """Whether this grant lets its holder act on ``task`` (an inbox row)."""
+        # A body a variant declares is that variant's: its grant must name the variant to cover anything.
         return (self.role == task.role
+                and (self.variant is not None or self.role in ROLE_NAMES)
                 and (self.variant is None or self.variant == task.variant)
                 and (self.region is None or self.region == task.region)
                 and (task.unit is None or self.unit is None or self.unit == task.unit))
