@@ -76,6 +76,10 @@ def create_user(session: Session, username: str, display_name: str, grants: list
     session.add(user)
     session.flush()
     for grant in grants:
+        if grant.role not in ROLE_NAMES and session.get(Role, grant.role) is None:
+            # A body a variant declares: its row only anchors grants; its name is read from bundle.yaml.
+            session.add(Role(code=grant.role, name=grant.role))
+            session.flush()
         session.add(RoleAssignment(user_id=user.id, role=grant.role, variant=grant.variant,
                                    region=grant.region, unit=grant.unit))
     return user

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from .accounts import ROLE_NAMES
 from .errors import BundleError
-from .store.models import ProcessVersion, Role
+from .store.models import ProcessVersion
 
 #: What a body may be given, in bundle.yaml's words: follow every region of a procedure (the campaign board,
 #: every instance, every result, the raw data); see its own region's instance (an assessed government); score
@@ -112,9 +112,3 @@ def of_variant(session: Session, variant: str) -> dict[str, str]:
     """code -> name of the bodies one may grant in ``variant``: the built-in roles, then its declared bodies."""
     return {**ROLE_NAMES, **{code: body["name"] for _, code, body in _current(session, [variant])}}
 
-
-def ensure_role(session: Session, code: str, name: str) -> None:
-    """A ``role`` row for a declared body, so grants may name it (the grant's variant says whose body it is)."""
-    if session.get(Role, code) is None:
-        session.add(Role(code=code, name=name))
-        session.flush()

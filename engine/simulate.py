@@ -90,7 +90,6 @@ class Simulation:
             for role in accounts.ROLE_NAMES:
                 accounts.create_user(session, f"sim-{role}", f"模拟{accounts.ROLE_NAMES[role]}", [Grant(role)])
             for code, body in bodies.declared(bundle.manifest).items():  # the variant's own bodies
-                bodies.ensure_role(session, code, body["name"])
                 accounts.create_user(session, f"sim-{code}", f"模拟{body['name']}", [Grant(code, variant=bundle.key)])
         self.body_names = {**accounts.ROLE_NAMES,
                            **{code: b["name"] for code, b in bodies.declared(bundle.manifest).items()}}

@@ -1,0 +1,139 @@
+"""Bodies as data: a variant's own bodies do only their own tasks, see what their powers say, and are escalated to."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from drive import Driver, unit_scores, veto_rows
+
+from engine import access, accounts
+from engine.accounts import Grant
+from engine.errors import BundleError, PermissionDenied
+from engine.reminders import send_reminders
+from engine.simulate import run_simulation
+
+FIXTURE = Path(__file__).parent / "bundles" / "two-bodies"
+REGIONS = ["994001", "994002"]
+REVIEW = {"acknowledged": True}  # the review reuses the results-receipt form
+APPROVAL = {"approval": "approve", "comment": "同意"}
+
+
+def deploy(engine) -> None:
+    engine.load_regions(engine.check(FIXTURE))
+    engine.deploy(FIXTURE)
+    with engine.store.write() as session:
+        accounts.create_user(session, "quality_group", "领导小组", [Grant("quality_group", variant="two-bodies")])
+        accounts.create_user(session, "city_government", "市政府", [Grant("city_government", variant="two-bodies")])
+
+
+def to_review(engine) -> Driver:
+    """A campaign of the fixture with both regions scored: the report waits for the 领导小组."""
+    drive = Driver(engine, "two-bodies", REGIONS)
+    for region, total in zip(REGIONS, ("80", "90.5"), strict=True):
+        drive.file_targets(region, opinions=False)
+        drive.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(drive.scheme, total).items():
+            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+    drive.do("Task_compile_results")
+    return drive
+
+
+def test_each_body_does_only_its_own_approval(engine):
+    deploy(engine)
+    drive = to_review(engine)
+    [review] = drive.ready("Task_group_review")
+    assert review.role == "quality_group"
+    for outsider in ("city_government", "approver"):  # the other body, and the built-in approver
+        with pytest.raises(PermissionDenied):
+            engine.complete(review.id, REVIEW, outsider)
+    engine.complete(review.id, REVIEW, "quality_group")
+    [approval] = drive.ready("Task_approve_results")
+    assert approval.role == "city_government"
+    for outsider in ("quality_group", "approver"):
+        with pytest.raises(PermissionDenied):
+            engine.complete(approval.id, APPROVAL, outsider)
+    engine.complete(approval.id, APPROVAL, "city_government")
+    drive.do("Task_notify_results")
+    assert [r["rank"] for r in drive.results()] == [1, 2]
+
+
+def test_a_body_is_its_variants_alone(engine):
+    """The same code granted for another variant, or for none, covers nothing here."""
+    deploy(engine)
+    drive = to_review(engine)
+    [review] = drive.ready("Task_group_review")
+    with engine.store.write() as session:
+        accounts.create_user(session, "elsewhere", "别处", [Grant("quality_group", variant="national-2013")])
+        accounts.create_user(session, "nowhere", "无流程", [Grant("quality_group")])
+    for outsider in ("elsewhere", "nowhere"):
+        with pytest.raises(PermissionDenied):
+            engine.complete(review.id, REVIEW, outsider)
+    with engine.store.read() as session:
+        nowhere = access.viewer(session, "nowhere")
+    assert not nowhere.sees_board("two-bodies") and not nowhere.sees_instance("two-bodies", REGIONS[0])
+
+
+def test_powers_decide_what_a_body_sees(engine):
+    deploy(engine)
+    with engine.store.write() as session:
+        accounts.create_user(session, "group-member", "成员", [Grant("quality_group", variant="two-bodies")])
+    with engine.store.read() as session:
+        group = access.viewer(session, "group-member")
+    # like: approver — every region of its own variant, nothing of another
+    assert group.sees_board("two-bodies") and group.sees_instance("two-bodies", REGIONS[0])
+    assert group.reads_results("two-bodies", announced=False)
+    assert not group.sees_board("national-2013") and not group.sees_instance("national-2013", "110000")
+    assert not group.can_supervise(type("T", (), {"variant": "two-bodies", "region": None})())
+
+
+def test_an_overdue_filing_is_escalated_to_the_declared_body(engine):
+    deploy(engine)
+    Driver(engine, "two-bodies", REGIONS[:1])  # the filing was due 31 March; the clock is in June
+    sent = [s for s in send_reminders(engine) if s.step == "escalate"]
+    assert [s.task.bpmn_id for s in sent] == ["Task_target_filing"]
+    assert sent[0].recipients == ["quality_group"]  # not the lead agency, the default for a region's task
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("  - code: approver\n    name: 审定机关\n    like: approver\n", "built-in role"),
+    ("  - code: quality_group\n    name: 又一个\n    like: approver\n", "declared twice"),
+    ("  - code: Bad-Code\n    name: 坏\n    like: approver\n", "lower-case"),
+    ("  - code: third_party\n    name: 第三方\n", "either like"),
+    ("  - code: third_party\n    name: 第三方\n    like: admin\n", "like must be one of"),
+    ("  - code: third_party\n    name: 第三方\n    powers: [approves]\n", "powers must be a list of"),
+    ("  - code: third_party\n    like: approver\n", "needs a name"),
+])
+def test_a_wrong_body_is_refused_by_name(engine, tmp_path, change, message):
+    folder = tmp_path / "bundle"
+    shutil.copytree(FIXTURE, folder)
+    text = (folder / "bundle.yaml").read_text(encoding="utf-8")
+    (folder / "bundle.yaml").write_text(text.replace("lanes:  ", change + "lanes:  ", 1), encoding="utf-8")
+    with pytest.raises(BundleError, match=message):
+        engine.check(folder)
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("市政府: city_government", "市政府: city_govt", "unknown roles in lanes: city_govt"),
+    ("quality_group: city_government", "quality_group: mayor", "escalation names unknown roles: mayor"),
+])
+def test_lanes_and_escalation_name_declared_bodies_only(engine, tmp_path, old, new, message):
+    folder = tmp_path / "bundle"
+    shutil.copytree(FIXTURE, folder)
+    text = (folder / "bundle.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (folder / "bundle.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(BundleError, match=message):
+        engine.check(folder)
+
+
+def test_the_simulation_runs_the_two_approvals_to_the_end():
+    result = run_simulation(str(FIXTURE), 2025, seed=3)
+    events = [e["event"] for e in result["timeline"]]
+    review = next(i for i, e in enumerate(events) if e.startswith("市质量强市工作领导小组 领导小组审议"))
+    approval = next(i for i, e in enumerate(events) if e.startswith("市人民政府 市政府审定"))
+    assert review < approval
+    assert sorted(r["rank"] for r in result["regions"]) == [1, 2, 3, 4]
