@@ -87,7 +87,8 @@ def codes(manifest: dict) -> set[str]:
     return set(ROLE_NAMES) | set(declared(manifest))
 
 
-def _current(session: Session, variants=None):
+def current(session: Session, variants=None):
+    """(variant, code, {name, powers}) of each body the current versions (of ``variants``) declare."""
     query = select(ProcessVersion.variant, ProcessVersion.manifest).where(ProcessVersion.is_current.is_(True))
     if variants is not None:
         query = query.where(ProcessVersion.variant.in_(variants))
@@ -98,17 +99,17 @@ def _current(session: Session, variants=None):
 
 def powers(session: Session, variants=None) -> dict[tuple[str, str], frozenset[str]]:
     """(variant, code) -> powers of every body the current versions declare (of ``variants``, if given)."""
-    return {(variant, code): body["powers"] for variant, code, body in _current(session, variants)}
+    return {(variant, code): body["powers"] for variant, code, body in current(session, variants)}
 
 
 def names(session: Session) -> dict[tuple[str | None, str], str]:
     """(variant, code) -> name of every declared body, and (None, code) -> name of each built-in role."""
     found: dict[tuple[str | None, str], str] = {(None, code): name for code, name in ROLE_NAMES.items()}
-    found.update({(variant, code): body["name"] for variant, code, body in _current(session)})
+    found.update({(variant, code): body["name"] for variant, code, body in current(session)})
     return found
 
 
 def of_variant(session: Session, variant: str) -> dict[str, str]:
     """code -> name of the bodies one may grant in ``variant``: the built-in roles, then its declared bodies."""
-    return {**ROLE_NAMES, **{code: body["name"] for _, code, body in _current(session, [variant])}}
+    return {**ROLE_NAMES, **{code: body["name"] for _, code, body in current(session, [variant])}}
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from drive import Driver, unit_scores, veto_rows
+from test_web_api import bearer
+from web_fixtures import login, post, set_passwords
 
 from engine import access, accounts
 from engine.accounts import Grant
@@ -137,3 +139,49 @@ def test_the_simulation_runs_the_two_approvals_to_the_end():
     approval = next(i for i, e in enumerate(events) if e.startswith("市人民政府 市政府审定"))
     assert review < approval
     assert sorted(r["rank"] for r in result["regions"]) == [1, 2, 3, 4]
+
+
+# -- the web pages and the API ------------------------------------------------------------------
+def _signed_in(app, username: str):
+    client = app.test_client()
+    assert login(client, username).status_code == 302
+    return client
+
+
+def test_on_the_pages_and_the_api_each_body_does_only_its_own_task(app, engine):
+    deploy(engine)
+    set_passwords(engine)
+    drive = to_review(engine)
+    [review] = drive.ready("Task_group_review")
+    city, group = _signed_in(app, "city_government"), _signed_in(app, "quality_group")
+    assert city.get(f"/tasks/{review.id}").status_code == 403
+    assert "市质量强市工作领导小组" in group.get(f"/tasks/{review.id}").text  # the task page names its body
+    assert post(city, f"/tasks/{review.id}", {"acknowledged": "on", "action": "submit"}).status_code == 403
+    api = city.post(f"/api/v1/tasks/{review.id}/complete", json=REVIEW, headers=bearer(engine, "city_government"))
+    assert api.status_code == 403 and drive.ready("Task_group_review")
+    done = group.post(f"/api/v1/tasks/{review.id}/complete", json=REVIEW, headers=bearer(engine, "quality_group"))
+    assert done.status_code == 200
+    [approval] = drive.ready("Task_approve_results")
+    api = group.post(f"/api/v1/tasks/{approval.id}/complete", json=APPROVAL, headers=bearer(engine, "quality_group"))
+    assert api.status_code == 403 and drive.ready("Task_approve_results")
+    assert city.post(f"/api/v1/tasks/{approval.id}/complete", json=APPROVAL,
+                     headers=bearer(engine, "city_government")).status_code == 200
+
+
+def test_the_administrator_grants_a_variants_body_by_name_for_that_variant_only(app, engine):
+    deploy(engine)
+    set_passwords(engine)
+    admin = _signed_in(app, "admin")
+    user_id = int(post(admin, "/admin/users", {"username": "mayor", "display_name": "市长",
+                                               "password": "Mayor#2025x"}).location.rsplit("/", 1)[1])
+    page = admin.get(f"/admin/users/{user_id}").text
+    assert '<option value="city_government">市人民政府（two-bodies）</option>' in page
+    for variant in ("", "national-2013"):  # a body is its variant's alone
+        refused = post(admin, f"/admin/users/{user_id}/grants", {"role": "city_government", "variant": variant})
+        assert refused.status_code == 400
+    assert post(admin, f"/admin/users/{user_id}/grants",
+                {"role": "city_government", "variant": "two-bodies"}).status_code == 302
+    with engine.store.read() as session:
+        assert accounts.grants_of(session, "mayor") == [Grant("city_government", None, None, "two-bodies")]
+    assert "<td>市人民政府</td>" in admin.get(f"/admin/users/{user_id}").text
+    assert "市质量强市工作领导小组" in admin.get("/admin/regions").text
