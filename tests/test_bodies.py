@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from drive import Driver, unit_scores, veto_rows
+from test_access import READS
 from test_web_api import bearer
 from web_fixtures import login, post, set_passwords
 
 from engine import access, accounts
 from engine.accounts import Grant
+from engine.bodies import PRESETS
 from engine.errors import BundleError, PermissionDenied
 from engine.reminders import send_reminders
 from engine.simulate import run_simulation
@@ -185,3 +189,33 @@ def test_the_administrator_grants_a_variants_body_by_name_for_that_variant_only(
         assert accounts.grants_of(session, "mayor") == [Grant("city_government", None, None, "two-bodies")]
     assert "<td>市人民政府</td>" in admin.get(f"/admin/users/{user_id}").text
     assert "市质量强市工作领导小组" in admin.get("/admin/regions").text
+
+
+# -- the access rule reads powers, not names ------------------------------------------------------------
+DECLARED = {("national-2013", f"body_{role}"): powers for role, powers in PRESETS.items() if role != "admin"}
+
+
+def _as_body(role: str | None, variant: str | None) -> str | None:
+    return f"body_{role}" if role in PRESETS and role != "admin" and variant == "national-2013" else role
+
+
+@pytest.mark.parametrize(("grant", "work", "before", "after"), READS)
+def test_a_declared_body_reads_what_the_role_of_its_powers_reads(grant, work, before, after):
+    """Every case of the role-by-role rule again, each built-in role replaced by a national-2013 body with its
+    powers: the same answers (a body of one variant still reads nothing of another)."""
+    variant = grant.variant or "national-2013"
+    body = Grant(_as_body(grant.role, variant), grant.region, grant.unit, variant)
+    wrote = replace(work, role=_as_body(work.role, work.variant))
+    who = access.Viewer(1, "someone", "someone", (body,), DECLARED)
+    assert (who.reads(wrote, announced=False), who.reads(wrote, announced=True)) == (before, after)
+
+
+def test_only_a_body_with_the_power_supervises_and_only_in_its_variant():
+    declared = {("two-bodies", "office"): frozenset({"supervises"}),
+                ("two-bodies", "quality_group"): PRESETS["approver"]}
+    task = SimpleNamespace(variant="two-bodies", region="994001")
+    office = access.Viewer(1, "o", "o", (Grant("office", variant="two-bodies"),), declared)
+    group = access.Viewer(2, "g", "g", (Grant("quality_group", variant="two-bodies"),), declared)
+    assert office.can_supervise(task) and not group.can_supervise(task)
+    assert not office.can_supervise(SimpleNamespace(variant="national-2013", region="110000"))
+    assert not office.sees_board("two-bodies") and group.sees_board("two-bodies")
