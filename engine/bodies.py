@@ -87,13 +87,21 @@ def codes(manifest: dict) -> set[str]:
     return set(ROLE_NAMES) | set(declared(manifest))
 
 
+#: content hash -> the bodies a version declares: a version's content never changes, so each is read once.
+_DECLARED: dict[str, dict[str, dict]] = {}
+
+
 def current(session: Session, variants=None):
     """(variant, code, {name, powers}) of each body the current versions (of ``variants``) declare."""
-    query = select(ProcessVersion.variant, ProcessVersion.manifest).where(ProcessVersion.is_current.is_(True))
+    query = select(ProcessVersion.variant, ProcessVersion.content_hash).where(ProcessVersion.is_current.is_(True))
     if variants is not None:
         query = query.where(ProcessVersion.variant.in_(variants))
-    for variant, manifest in session.execute(query):
-        for code, body in declared(manifest).items():
+    for variant, digest in session.execute(query).all():
+        found = _DECLARED.get(digest)
+        if found is None:  # the manifest only on a miss: viewer_of asks on every request
+            manifest = session.scalar(select(ProcessVersion.manifest).where(ProcessVersion.content_hash == digest))
+            found = _DECLARED[digest] = declared(manifest)
+        for code, body in found.items():
             yield variant, code, body
 
 
