@@ -89,13 +89,14 @@ class Viewer:
         return self.covers(task) and task.assignee in (None, self.username)
 
     def can_supervise(self, task) -> bool:
-        """Admin anywhere; the lead agency for its variant and region."""
+        """Admin anywhere; a body that ``supervises`` (the lead agency) for its variant and region."""
         return self.is_admin or any(g.region is None or g.region == task.region
                                     for g in self.holding("supervises", task.variant))
 
     def sees_instance(self, variant: str, region: str | None) -> bool:
-        """Overseers and member units see every instance of their variant (their region, if they have one);
-        an assessed government only its own region's instance; results recipients none."""
+        """Overseers (``sees_all_regions``) and scorers (member units) see every instance of their variant
+        (their region, if they have one); an assessed government (``own_region``) only its own region's
+        instance; results recipients none."""
         if self.is_admin:
             return True
         for grant in self.holding("sees_all_regions", variant) + self.holding("scores", variant):
