@@ -13,7 +13,7 @@ from test_access import READS
 from test_web_api import bearer
 from web_fixtures import login, post, set_passwords
 
-from engine import access, accounts
+from engine import access, accounts, bootstrap
 from engine.accounts import Grant
 from engine.bodies import PRESETS
 from engine.errors import BundleError, PermissionDenied
@@ -219,3 +219,14 @@ def test_only_a_body_with_the_power_supervises_and_only_in_its_variant():
     assert office.can_supervise(task) and not group.can_supervise(task)
     assert not office.can_supervise(SimpleNamespace(variant="national-2013", region="110000"))
     assert not office.sees_board("two-bodies") and group.sees_board("two-bodies")
+
+
+def test_kaohe_init_makes_a_demo_account_for_each_declared_body(engine, tmp_path, monkeypatch):
+    shutil.copytree(FIXTURE, tmp_path / "processes" / "two-bodies")
+    monkeypatch.setattr(bootstrap.config, "PROCESSES", tmp_path / "processes")
+    monkeypatch.setattr(bootstrap.accounts, "hash_password", lambda password: "test-only")
+    made = dict(bootstrap.init(engine).users)
+    assert made["two-quality-group"] == "市质量强市工作领导小组" and made["two-city-government"] == "市人民政府"
+    with engine.store.read() as session:
+        assert accounts.grants_of(session, "two-city-government") == [Grant("city_government", None, None,
+                                                                             "two-bodies")]
