@@ -3,6 +3,11 @@
 ``Grant.covers`` (in accounts.py) decides who may act on a task. This module decides the rest,
 with the same semantics: a grant's variant, region and unit are "all" when empty.
 
+What a grant lets one see comes from the *powers* of its body (a role): the seven built-in roles are presets of
+powers (``PRESETS``), and a variant may declare bodies of its own in bundle.yaml (``bodies:``), each with powers
+chosen from ``POWERS``. Every rule below reads powers, never a role's name, so a declared body is judged exactly
+like the built-in role whose powers it has.
+
 What a task wrote (its submission and the files uploaded on it) is read by one rule, ``Viewer.reads``,
 judged on the facts of the task that wrote it (``Work``: its role, region and member unit, who wrote it,
 whether it is submitted) — never on the names of variables. Pages and the API apply it to every
@@ -12,21 +17,22 @@ those who read all of it (``Viewer.sees_all_data``). docs/security.md states the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import bodies
 from .accounts import Grant
+from .bodies import PRESETS
 from .errors import NotFound, PermissionDenied
 from .store.models import Campaign, Instance, ProcessVersion, RoleAssignment, User
 
-#: Roles that may reassign tasks and release other people's claims.
-SUPERVISORS = frozenset({"admin", "lead_agency"})
+#: Roles that may reassign tasks and release other people's claims (the built-in ones; see ``PRESETS``).
+SUPERVISORS = frozenset(r for r, p in PRESETS.items() if "supervises" in p)
 #: Roles that follow every region of a procedure: the campaign board, every instance, every result.
-OVERSEERS = frozenset({"admin", "lead_agency", "assessment_group", "approver"})
-#: Roles whose work assesses a region: the region reads it once its results are announced.
-ASSESSORS = frozenset({"member_unit", "assessment_group"})
+OVERSEERS = frozenset(r for r, p in PRESETS.items() if "sees_all_regions" in p)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class Viewer:
     username: str
     display_name: str
     grants: tuple[Grant, ...]
+    #: (variant, body code) -> powers of the bodies variants declare (``bodies``); built-in roles are presets.
+    bodies: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict, compare=False)
 
     @property
     def roles(self) -> set[str]:
@@ -60,9 +68,17 @@ class Viewer:
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
-    def _holding(self, roles, variant: str | None) -> list[Grant]:
-        return [g for g in self.grants if g.role in roles and (g.variant is None or variant is None
-                                                                or g.variant == variant)]
+    def powers(self, variant: str | None, role: str | None) -> frozenset[str]:
+        """What the body ``role`` may do in ``variant``: a built-in role's preset, else what the variant declares
+        (nothing for a body no variant declares, or a declared body's grant that names no variant)."""
+        if role in PRESETS:
+            return PRESETS[role]
+        return self.bodies.get((variant, role), frozenset()) if variant and role else frozenset()
+
+    def holding(self, power: str, variant: str | None) -> list[Grant]:
+        """The grants whose body has ``power`` in ``variant`` (None: in any)."""
+        return [g for g in self.grants if power in self.powers(g.variant, g.role)
+                and (g.variant is None or variant is None or g.variant == variant)]
 
     def covers(self, task) -> bool:
         """Whether one of the grants covers the task's role, variant, region and unit."""
@@ -73,46 +89,47 @@ class Viewer:
         return self.covers(task) and task.assignee in (None, self.username)
 
     def can_supervise(self, task) -> bool:
-        """Admin anywhere; the lead agency for its variant and region."""
+        """Admin anywhere; a body that ``supervises`` (the lead agency) for its variant and region."""
         return self.is_admin or any(g.region is None or g.region == task.region
-                                    for g in self._holding({"lead_agency"}, task.variant))
+                                    for g in self.holding("supervises", task.variant))
 
     def sees_instance(self, variant: str, region: str | None) -> bool:
-        """Overseers and member units see every instance of their variant (their region, if they have one);
-        an assessed government only its own region's instance; results recipients none."""
+        """Overseers (``sees_all_regions``) and scorers (member units) see every instance of their variant
+        (their region, if they have one); an assessed government (``own_region``) only its own region's
+        instance; results recipients none."""
         if self.is_admin:
             return True
-        for grant in self._holding(OVERSEERS | {"member_unit"}, variant):
+        for grant in self.holding("sees_all_regions", variant) + self.holding("scores", variant):
             if grant.region is None or grant.region == region:
                 return True
         return region is not None and any(g.region is None or g.region == region
-                                          for g in self._holding({"assessed"}, variant))
+                                          for g in self.holding("own_region", variant))
 
     def sees_board(self, variant: str) -> bool:
         """The campaign board: overseers of the variant who are not limited to one region."""
-        return any(g.region is None for g in self._holding(OVERSEERS, variant))
+        return any(g.region is None for g in self.holding("sees_all_regions", variant))
 
     def reads_results(self, variant: str, announced: bool) -> bool:
         """Scores and grades: overseers at any time, results recipients once they are announced."""
-        return self.sees_board(variant) or (announced and bool(self._holding({"recipient"}, variant)))
+        return self.sees_board(variant) or (announced and bool(self.holding("receives_results", variant)))
 
     def sees_all_data(self, variant: str) -> bool:
         """The raw data of the instances one sees, where every task's variables meet: overseers only."""
-        return self.is_admin or bool(self._holding(OVERSEERS, variant))
+        return self.is_admin or bool(self.holding("sees_all_regions", variant))
 
-    def _holds(self, role: str, variant: str, region: str | None) -> bool:
-        return any(g.region is None or g.region == region for g in self._holding({role}, variant))
+    def _holds(self, power: str, variant: str, region: str | None) -> bool:
+        return any(g.region is None or g.region == region for g in self.holding(power, variant))
 
     def reads(self, work: Work, announced: bool) -> bool:
         """Whether this viewer may read what one task wrote: its data and the files uploaded on it.
 
         Its writer, and anyone who could have done the task (the same region, the same member unit), read
-        it. Otherwise only who sees its instance, once it is submitted: overseers always; then by the role
-        that wrote it — a member unit's opinions and scores are never read by another member unit, and by
-        the assessed region once results are announced; the assessment group's work by member units (they
-        score from it) and by the region once announced; the region's own filings and the lead agency's
-        decisions on them by all who see the instance; the campaign instance's work (compiling, approving
-        results) by the rest once announced."""
+        it. Otherwise only who sees its instance, once it is submitted: overseers always; then by the powers
+        of the body that wrote it — a scorer's (member unit's) opinions and scores are never read by another
+        scorer, and by the assessed region once results are announced; an assessor's (assessment group's)
+        work by scorers (they score from it) and by the region once announced; the region's own filings and
+        the lead agency's decisions on them by all who see the instance; the campaign instance's work
+        (compiling, approving results) by the rest once announced."""
         if work.actor == self.username or self.covers(work):
             return True
         if not self.sees_instance(work.variant, work.region):
@@ -123,10 +140,11 @@ class Viewer:
             return False
         if work.region is None:
             return announced
-        if work.role == "member_unit":
-            return announced and self._holds("assessed", work.variant, work.region)
-        if work.role in ASSESSORS:
-            return announced or self._holds("member_unit", work.variant, work.region)
+        wrote = self.powers(work.variant, work.role)
+        if "scores" in wrote:
+            return announced and self._holds("own_region", work.variant, work.region)
+        if "assesses" in wrote:
+            return announced or self._holds("scores", work.variant, work.region)
         return True
 
     def reads_result(self, variant: str, region: str | None, announced: bool) -> bool:
@@ -147,7 +165,9 @@ def viewer_of(session: Session, user: User) -> Viewer:
     """``user`` (active, already read) with their grants."""
     grants = session.execute(select(RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit,
                                     RoleAssignment.variant).where(RoleAssignment.user_id == user.id)).all()
-    return Viewer(user.id, user.username, user.display_name, tuple(Grant(*row) for row in grants))
+    grants = tuple(Grant(*row) for row in grants)
+    variants = None if any(g.variant is None for g in grants) else {g.variant for g in grants}
+    return Viewer(user.id, user.username, user.display_name, grants, bodies.powers(session, variants))
 
 
 def instance_variant(session: Session, instance: Instance) -> str:

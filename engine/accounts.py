@@ -55,7 +55,9 @@ class Grant:
 
     def covers(self, task) -> bool:
         """Whether this grant lets its holder act on ``task`` (an inbox row)."""
+        # A body a variant declares is that variant's: its grant must name the variant to cover anything.
         return (self.role == task.role
+                and (self.variant is not None or self.role in ROLE_NAMES)
                 and (self.variant is None or self.variant == task.variant)
                 and (self.region is None or self.region == task.region)
                 and (task.unit is None or self.unit is None or self.unit == task.unit))
@@ -74,6 +76,10 @@ def create_user(session: Session, username: str, display_name: str, grants: list
     session.add(user)
     session.flush()
     for grant in grants:
+        if grant.role not in ROLE_NAMES and session.get(Role, grant.role) is None:
+            # A body a variant declares: its row only anchors grants; its name is read from bundle.yaml.
+            session.add(Role(code=grant.role, name=grant.role))
+            session.flush()
         session.add(RoleAssignment(user_id=user.id, role=grant.role, variant=grant.variant,
                                    region=grant.region, unit=grant.unit))
     return user

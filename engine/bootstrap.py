@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, config
+from . import accounts, bodies, config
 from .accounts import Grant
 from .engine import Engine
 from .store import upgrade
@@ -65,6 +65,8 @@ def _demo_users(engine: Engine, bundle) -> list[tuple[str, str]]:
     units = {u["code"]: u["name"] for u in bundle.scheme["units"]}
     for code, name in units.items():
         made += _ensure_user(engine, f"{prefix}unit-{code}", name, [Grant("member_unit", unit=code, variant=key)])
+    for code, body in bodies.declared(bundle.manifest).items():  # the variant's own bodies (bundle.yaml)
+        made += _ensure_user(engine, prefix + code.replace("_", "-"), body["name"], [Grant(code, variant=key)])
     for region in bundle.regions:
         # A division code names a government; a letter code a 管委会 or a department (杨陵: 区发展改革局).
         title = f"{region['name']}人民政府" if region["code"].isdigit() else region["name"]

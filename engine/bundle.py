@@ -18,7 +18,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import checks, forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
+from . import bodies, checks, forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
 from .errors import BundleError
 from .references import check_references
 from .regions import code_problem
@@ -33,7 +33,7 @@ TEXT_SUFFIXES = XML_SUFFIXES | {".yaml", ".yml", ".json", ".md"}
 MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process", "scheme", "lanes"}
 #: Keys a manifest may leave out: a variant without ``grades`` ranks only.
 OPTIONAL_KEYS = {"regions", "scale", "grades", "failing_grade", "grade_decision", "deadlines", "calendar",
-                 "reminders", "simulation_start", "results", "start_variables"}
+                 "reminders", "simulation_start", "results", "start_variables", "bodies"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
@@ -205,12 +205,16 @@ def _manifest(files: dict[str, str]) -> dict:
                           file="bundle.yaml")
     years.parse(manifest["assessment_year"])
     _check_simulation_start(manifest.get("simulation_start"))
-    unknown_roles = sorted({r for r in manifest["lanes"].values() if r not in ROLES})
+    bodies.check(manifest)
+    known = bodies.codes(manifest)
+    if not isinstance(manifest["lanes"], dict):
+        raise BundleError("lanes must map lane names to role or body codes", file="bundle.yaml")
+    unknown_roles = sorted({str(r) for r in manifest["lanes"].values() if r not in known})
     if unknown_roles:
-        raise BundleError(f"unknown roles in lanes: {', '.join(unknown_roles)}; known: {', '.join(ROLES)}",
-                          file="bundle.yaml")
+        raise BundleError(f"unknown roles in lanes: {', '.join(unknown_roles)}; known: "
+                          f"{', '.join(ROLES + tuple(bodies.declared(manifest)))}", file="bundle.yaml")
     _check_grades(manifest)
-    _check_reminders(manifest.get("reminders") or {})
+    _check_reminders(manifest.get("reminders") or {}, known)
     results.check(manifest)
     return manifest
 
@@ -283,15 +287,17 @@ def _check_score_maximum(name: str, form: dict, scheme: dict) -> None:
         stack.extend(v for v in node.values() if isinstance(v, dict | list))
 
 
-def _check_reminders(policy: dict) -> None:
-    """The reminder policy: lead days within a month, an hour of the day, known supervising roles."""
+def _check_reminders(policy: dict, known: set[str]) -> None:
+    """The reminder policy: lead days within a month, an hour of the day, known roles and bodies."""
     days = policy.get("before_days", [])
     if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 31 for d in days):
         raise BundleError("reminders.before_days must be a list of days from 1 to 31", file="bundle.yaml")
     if not isinstance(policy.get("hour", 9), int) or not 0 <= policy.get("hour", 9) <= 23:
         raise BundleError("reminders.hour must be an hour from 0 to 23", file="bundle.yaml")
     escalation = policy.get("escalation", {})
-    unknown = sorted({r for pair in escalation.items() for r in pair if r not in ROLES})
+    if not isinstance(escalation, dict):
+        raise BundleError("reminders.escalation must map a role to the role that supervises it", file="bundle.yaml")
+    unknown = sorted({str(r) for pair in escalation.items() for r in pair if r not in known})
     if unknown:
         raise BundleError(f"reminders.escalation names unknown roles: {', '.join(unknown)}", file="bundle.yaml")
 

@@ -9,7 +9,8 @@ from sqlalchemy import Select, and_, case, exists, false, func, or_, select, tru
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, forms
-from .access import SUPERVISORS, Viewer
+from .access import Viewer
+from .accounts import ROLE_NAMES
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .store import Store
 from .store.models import Campaign, InboxTask, Notification, Region, TaskDraft, User
@@ -96,14 +97,14 @@ def covering(who: Viewer):
                                *([InboxTask.variant == g.variant] if g.variant else []),
                                *([InboxTask.region == g.region] if g.region else []),
                                *([or_(InboxTask.unit.is_(None), InboxTask.unit == g.unit)] if g.unit else []))
-                          for g in who.grants))
+                          for g in who.grants if g.variant or g.role in ROLE_NAMES))
 
 
 def supervised(who: Viewer):
     """``Viewer.can_supervise`` as SQL, or None when the viewer supervises nothing."""
     if who.is_admin:
         return true()
-    grants = [g for g in who.grants if g.role == "lead_agency"]
+    grants = who.holding("supervises", None)
     if not grants:
         return None  # no "OR false" that would keep SQLite off the index
     return or_(*(and_(true(), *([InboxTask.variant == g.variant] if g.variant else []),
@@ -137,7 +138,7 @@ def menus(session: Session, engine, who: Viewer) -> Menus:
         everywhere = who.is_admin or any(g.region is None for g in grants)
         regions = set(campaign.regions) if everywhere else {g.region for g in grants} & set(campaign.regions)
         version = engine.version(session, campaign.version_id)
-        every_step = who.is_admin or any(g.role in SUPERVISORS for g in grants)
+        every_step = who.is_admin or any("supervises" in who.powers(g.variant, g.role) for g in grants)
         roles = {g.role for g in grants}
         mine = [(bpmn_id, name) for bpmn_id, name in version.step_names.items()
                 if every_step or version.user_tasks[bpmn_id]["role"] in roles]

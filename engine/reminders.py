@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import accounts, mail
+from . import accounts, bodies, mail
 from .clock import CHINA, local
 from .store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
@@ -143,7 +143,7 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
             for step in latest:
                 if step.name == "escalate":
                     users = _holders(session, policy["escalation"][task.role], task, supervise=True)
-                    holder = accounts.ROLE_NAMES.get(task.role, task.role)
+                    holder = bodies.of_variant(session, task.variant).get(task.role, task.role)
                     subject, body = mail.escalation_mail(task.name, region, task.due_at, link, holder)
                 else:
                     users = _holders(session, task.role, task, supervise=False)
@@ -171,6 +171,7 @@ def _holders(session: Session, role: str, task: InboxTask, supervise: bool) -> l
     found = {}
     for user, grant in rows:
         covers = ((grant.variant is None or grant.variant == task.variant)
+                  and (grant.variant is not None or grant.role in accounts.ROLE_NAMES)
                   and (grant.region is None or grant.region == task.region)
                   and (supervise or task.unit is None or grant.unit is None or grant.unit == task.unit))
         if covers:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, calendar, config, forms, mail, reminders, scoring, timers, years
+from . import accounts, bodies, calendar, config, forms, mail, reminders, scoring, timers, years
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
@@ -89,6 +89,10 @@ class Simulation:
             accounts.ensure_roles(session)
             for role in accounts.ROLE_NAMES:
                 accounts.create_user(session, f"sim-{role}", f"模拟{accounts.ROLE_NAMES[role]}", [Grant(role)])
+            for code, body in bodies.declared(bundle.manifest).items():  # the variant's own bodies
+                accounts.create_user(session, f"sim-{code}", f"模拟{body['name']}", [Grant(code, variant=bundle.key)])
+        self.body_names = {**accounts.ROLE_NAMES,
+                           **{code: b["name"] for code, b in bodies.declared(bundle.manifest).items()}}
         self.clock.set(self._at(simulation_start(bundle.manifest, year)))
 
     def _add_synthetic_regions(self, store: Store, count: int) -> None:
@@ -157,7 +161,7 @@ class Simulation:
                       f"，通知 {len(sent.recipients)} 人", region=task.region, task=task.bpmn_id, step=sent.step)
 
     def _who(self, task: InboxTask) -> str:
-        return self.region_names.get(task.region, "") if task.region else accounts.ROLE_NAMES[task.role]
+        return self.region_names.get(task.region, "") if task.region else self.body_names[task.role]
 
     # -- when the actors act ---------------------------------------------------------------------
     def _when(self, task: InboxTask) -> datetime:

@@ -215,7 +215,9 @@ APPROVAL = Work("national-2013", "approver", None, None, "approver")
 DRAFT_FILE = Work("national-2013", "assessed", BEIJING, None, "gov-bj", submitted=False)
 
 
-@pytest.mark.parametrize(("grant", "work", "before", "after"), [
+#: (grant, work, read before the announcement, read after): the rule role by role (tests/test_bodies.py reads it
+#: again with declared bodies in place of the roles).
+READS = [
     (Grant("member_unit", unit="ndrc"), AQSIQ_SCORES, False, False),   # never another unit's
     (Grant("member_unit", unit="aqsiq"), AQSIQ_SCORES, True, True),    # its own unit's, whoever wrote it
     (Grant("member_unit", unit="aqsiq", region=TIANJIN), AQSIQ_SCORES, False, False),
@@ -237,7 +239,10 @@ DRAFT_FILE = Work("national-2013", "assessed", BEIJING, None, "gov-bj", submitte
     (Grant("approver", variant="ziyang-2016"), AQSIQ_SCORES, False, False),  # another procedure
     (Grant("recipient"), FILING, False, False),
     (Grant("recipient"), APPROVAL, False, False),
-])
+]
+
+
+@pytest.mark.parametrize(("grant", "work", "before", "after"), READS)
 def test_who_reads_what_a_task_wrote(grant, work, before, after):
     who = _viewer(grant)
     assert (who.reads(work, announced=False), who.reads(work, announced=True)) == (before, after)

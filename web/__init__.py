@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 from markupsafe import Markup, escape
 
-from engine import access, config, files
+from engine import access, bodies, config, files
 from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
@@ -122,6 +122,17 @@ def _headers(response):
     return response
 
 
+def body_name(code: str, variant: str | None = None) -> str:
+    """The name of a role or of a variant's body (bundle.yaml ``bodies``), read once a request."""
+    from .security import engine
+
+    names = g.get("body_names")
+    if names is None:
+        with engine().store.read() as db:
+            names = g.body_names = bodies.names(db)
+    return names.get((variant, code)) or names.get((None, code)) or code
+
+
 def _template_globals() -> dict:
     from engine import inbox  # not at the top: web.inbox, the blueprint, takes that name in this package
 
@@ -132,5 +143,5 @@ def _template_globals() -> dict:
     if who is not None:
         with engine().store.read() as db:
             counts = inbox.counts(db, who, now())
-    return {"csrf_token": csrf_token, "viewer": who, "counts": counts, "ROLE_NAMES": ROLE_NAMES,
+    return {"csrf_token": csrf_token, "viewer": who, "counts": counts, "ROLE_NAMES": ROLE_NAMES, "body_name": body_name,
             "LANGUAGES": LANGUAGES, "current_lang": _locale(), "OVERSEERS": access.OVERSEERS}

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from engine import accounts, audit, calendar, mail, sessions, signin, versions
+from engine import accounts, audit, bodies, calendar, mail, sessions, signin, versions
 from engine import regions as regions_table
 from engine import timers as timer_rows
-from engine.accounts import Grant
+from engine.accounts import ROLE_NAMES, Grant
 from engine.clock import CHINA
 from engine.errors import Conflict, NotFound, ValidationError
 from engine.store.models import CalendarDay, Instance, ProcessVersion, Region, Role, RoleAssignment, User
@@ -29,7 +29,12 @@ def _user(db, user_id: int) -> User:
 
 
 def _choices(db) -> dict:
-    return {"roles": list(db.scalars(select(Role).order_by(Role.code))),
+    builtin = [{"code": r.code, "name": r.name} for r in db.scalars(select(Role).order_by(Role.code))
+               if r.code in ROLE_NAMES]
+    declared = [{"code": code, "name": f"{name}（{variant}）"}
+                for (variant, code), name in sorted(bodies.names(db).items(), key=lambda kv: str(kv[0]))
+                if variant is not None]
+    return {"roles": builtin + declared,
             "variants": sorted(set(db.scalars(select(ProcessVersion.variant)))),
             "regions": list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))}
 
@@ -136,7 +141,15 @@ def add_grant(user_id: int):
                   form.get("variant") or None)
     with engine().store.write() as db:
         row = _user(db, user_id)
-        if db.get(Role, grant.role) is None:
+        if grant.role not in ROLE_NAMES:  # a body a variant declares: granted for that variant only
+            if grant.role not in bodies.of_variant(db, grant.variant or ""):
+                raise ValidationError(f"流程 {grant.variant or '（全部）'} 没有机构 {grant.role} (a body is "
+                                      f"granted for the procedure that declares it)",
+                                      [{"field": "variant", "message": "该流程未声明此机构"}])
+            if db.get(Role, grant.role) is None:
+                db.add(Role(code=grant.role, name=grant.role))
+                db.flush()
+        elif db.get(Role, grant.role) is None:
             raise ValidationError(f"未知角色 {grant.role} (unknown role)", [{"field": "role", "message": "未知角色"}])
         if grant.region and db.get(Region, grant.region) is None:
             raise ValidationError(f"未知地区 {grant.region} (unknown region)",
@@ -176,12 +189,14 @@ def regions():
     with engine().store.read() as db:
         rows = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
         used = set(db.scalars(select(Instance.region).where(Instance.region.is_not(None)).distinct()))
-        roles = list(db.scalars(select(Role).order_by(Role.code)))
+        roles = [r for r in db.scalars(select(Role).order_by(Role.code)) if r.code in ROLE_NAMES]
+        declared = [(variant, code, body["name"], sorted(body["powers"]))
+                    for variant, code, body in sorted(bodies.current(db), key=lambda b: b[:2])]
         users = dict(db.execute(select(RoleAssignment.role, func.count()).group_by(RoleAssignment.role)).all())
         deployed = list(db.execute(select(ProcessVersion.variant, ProcessVersion.version, ProcessVersion.title,
                                           ProcessVersion.deployed_at, ProcessVersion.is_current)
                                    .order_by(ProcessVersion.variant, ProcessVersion.version)).all())
-    return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users,
+    return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users, declared=declared,
                            versions=deployed)
 
 

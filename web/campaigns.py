@@ -31,7 +31,7 @@ def chart(distribution: list[tuple[str, int]], width: int = 360, height: int = 1
 def _startable(db) -> list[str]:
     """Variants the viewer may launch a campaign of."""
     variants = sorted(set(db.scalars(select(ProcessVersion.variant))))
-    leads = [gr for gr in g.viewer.grants if gr.role == "lead_agency" and gr.region is None]
+    leads = [gr for gr in g.viewer.holding("supervises", None) if gr.region is None]
     return [v for v in variants if g.viewer.is_admin or any(gr.variant in (None, v) for gr in leads)]
 
 

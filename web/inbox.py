@@ -38,7 +38,7 @@ def index():
         regions = dict(menus.regions)
         if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
-    supervisor = g.viewer.is_admin or "lead_agency" in g.viewer.roles
+    supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
                            steps=menus.steps, region_menu=menus.regions.items(),
                            supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
