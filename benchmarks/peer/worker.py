@@ -12,12 +12,12 @@ path or a ``postgresql://`` URL with ``?schema=NAME``.
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import sys
 import threading
 import time
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -158,7 +158,7 @@ def main() -> None:
     database, instances = sys.argv[1], int(sys.argv[2])
     configure(database)
     tasks, added = fill(instances)
-    answer({"bytes_per_instance": added / instances, "django": __import__("django").get_version(),
+    answer({"bytes_per_instance": added / instances, "django": version("Django"),
             "viewflow": version("django-viewflow")})
     for line in sys.stdin:
         request = json.loads(line)
@@ -168,17 +168,10 @@ def main() -> None:
             answer(serve(tasks, request["serve"]))
 
 
-def version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
-
-
 def answer(value: dict) -> None:
     sys.stdout.write(json.dumps(value) + "\n")
     sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()
