@@ -19,6 +19,7 @@ import simulation
 import timers
 import webapp
 from harness import Options, Row, backends
+from peer import compare as peer
 
 from engine import config
 
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "simulate": (simulation.run, False),
     "timers": (timers.run, True),
     "web": (webapp.run, True),
+    "peer": (peer.run, True),
 }
 
 
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     # Only the benchmarks' own progress: SpiffWorkflow logs every task state change at INFO, which costs time.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     for module in (sys.modules[__name__], harness, one_action, campaign_launch, campaign_scale, simulation, timers,
-                   webapp):
+                   webapp, peer):
         module.logger.setLevel(logging.INFO)
     options = Options(quick=args.quick, postgres=args.postgres, profile=args.profile)
     logger.info("%s; %d CPUs; Python %s; SpiffWorkflow %s; SQLAlchemy %s; code %s%s", date.today(), os.cpu_count(),

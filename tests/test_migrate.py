@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import lz4.frame
 from alembic import command
 from conftest import NATIONAL
 from drive import Driver
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from engine.store import upgrade
 from engine.store.migrate import alembic_config
@@ -64,3 +65,43 @@ def test_the_current_version_flag_marks_each_variants_highest_version_on_an_exis
         assert ("national-2013", 2) in current and ("national-2013", 1) not in current
         assert ("ziyang-2016", 1) in current
         assert engine.current_version(session, "national-2013").version == 2
+
+
+def _stored_states(store) -> dict[int, str | bytes]:
+    with store.engine.connect() as connection:
+        return dict(connection.execute(text("SELECT id, state FROM instance")).all())
+
+
+def test_state_compression_converts_existing_rows_and_reverts(engine):
+    """0012 on a database at 0011 with running instances: SQLite's text states become lz4 frames and back;
+    PostgreSQL keeps its text (TOAST compresses it with lz4 since 0004); every instance goes on working."""
+    drive = Driver(engine, "national-2013", [BEIJING])
+    states = {id_: lz4.frame.decompress(s).decode() if isinstance(s, bytes) else s
+              for id_, s in _stored_states(engine.store).items()}
+    command.downgrade(alembic_config(engine.store), "0011")
+    assert _stored_states(engine.store) == states  # plain text again, on both backends
+    upgrade(engine.store)
+    stored = _stored_states(engine.store)
+    if engine.store.dialect == "sqlite":
+        assert {id_: lz4.frame.decompress(s).decode() for id_, s in stored.items()} == states
+        assert sum(map(len, stored.values())) < sum(len(s.encode()) for s in states.values()) / 2
+    else:
+        assert stored == states
+    drive.file_targets(BEIJING)
+    assert drive.ready("Task_self_evaluation", BEIJING)
+
+
+def test_an_uncompressed_state_written_before_0012_still_loads(sqlite_engine):
+    """A row whose state is plain text (as every row was before 0012) is read and advanced; the save compresses it."""
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING])
+    store = sqlite_engine.store
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE instance SET state = :state WHERE id = :id"),
+                           [{"id": id_, "state": lz4.frame.decompress(s).decode()}
+                            for id_, s in _stored_states(store).items()])
+    assert all(isinstance(s, str) for s in _stored_states(store).values())
+    drive.file_targets(BEIJING)
+    assert drive.ready("Task_self_evaluation", BEIJING)
+    with store.engine.connect() as connection:
+        region_state = connection.execute(text("SELECT state FROM instance WHERE region = :r"), {"r": BEIJING}).scalar()
+    assert isinstance(region_state, bytes) and lz4.frame.decompress(region_state).startswith(b"{")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import lz4.frame
 import pytest
 from drive import Driver, unit_scores, veto_rows
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from engine.store.models import InboxTask, Instance
 
@@ -40,6 +41,12 @@ class RoundTripDriver(Driver):
                 state = json.loads(row.state)
                 assert isinstance(state["spec"], str) and "subprocess_specs" not in state  # definition stored once
                 assert "\\u" not in row.state
+                stored = session.execute(text("SELECT state FROM instance WHERE id = :id"), {"id": row.id}).scalar()
+                if engine.store.dialect == "sqlite":  # an lz4 frame, the codec PostgreSQL's TOAST uses (0004)
+                    assert lz4.frame.decompress(stored).decode() == row.state
+                    assert len(stored) < len(row.state.encode()) / 2
+                else:  # text, compressed by PostgreSQL itself: never twice
+                    assert stored == row.state
 
 
 def _national(engine) -> RoundTripDriver:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .state import StateColumn
+
 
 class UTCDateTime(TypeDecorator):
     """Stored as naive UTC on every dialect, returned as an aware UTC datetime."""
@@ -127,7 +129,7 @@ class Instance(Base):
     process_id: Mapped[str] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(16), default="running")
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(StateColumn)
     serializer_version: Mapped[str] = mapped_column(String(16))
     revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
