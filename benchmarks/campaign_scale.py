@@ -8,9 +8,15 @@ campaign takes at most ten times the 285-region one, measured in the same run.
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
+import re
+import urllib.parse
+import urllib.request
 from datetime import datetime
+from pathlib import Path
 
+import webapp
 from harness import USER, VARIANT, YEAR, Options, Row, Sample, add_regions, duration, ready_engine
 from sqlalchemy import insert
 
@@ -30,6 +36,8 @@ LAUNCH_TARGET = 5.0
 LEAD = "bench-lead"
 BOARD_TARGET = 0.3
 LINEAR_TARGET = 10.0
+MEMORY_TARGET = 300 * 2**20
+BOARD_VIEWS = 20
 
 
 def run(options: Options, backend: str, store: Store) -> list[Row]:
@@ -37,7 +45,8 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
     engine = ready_engine(store)
     engine.deploy(MASS, actor=USER)
     with store.write() as session:
-        accounts.create_user(session, LEAD, "基准测试牵头部门", [Grant("lead_agency")])
+        accounts.create_user(session, LEAD, "基准测试牵头部门", [Grant("lead_agency")]).password_hash = \
+            accounts.hash_password(webapp.PASSWORD)
     codes = add_regions(store, COUNTIES)
     launch = Sample()
     launch.time(engine.start_campaign, VARIANT, YEAR, codes, USER)
@@ -51,6 +60,7 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
             fresh = Engine(store, clock=engine.clock)  # the version's specs read again, as a new process would
             boards.time(board.build, session, fresh, large, now)
             small_boards.time(board.build, session, fresh, campaign, now)
+    resident, baseline_resident, views = _serve_memory(store, large.id)
 
     whole, small = Sample(), Sample()
     mass_codes = [str(8000000 + n) for n in range(COUNTIES)]  # the test bundle scores by the code
@@ -69,10 +79,50 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
             f"median {duration(boards.median)}, max {duration(boards.max)}",
             f"{duration(small_boards.median)} (board of {COUNTIES // 10} regions)",
             boards.median / small_boards.median, f"≤ {BOARD_TARGET * 1000:g} ms", boards.median <= BOARD_TARGET),
+        Row(f"`kaohe serve` memory after {BOARD_VIEWS} views of the {COUNTIES}-region board", backend,
+            f"{resident / 2**20:.0f} MB peak resident (views: median {duration(views.median)})",
+            f"{baseline_resident / 2**20:.0f} MB (started, signed in)", resident / baseline_resident,
+            f"≤ {MEMORY_TARGET / 2**20:.0f} MB", resident <= MEMORY_TARGET),
         Row(f"a whole campaign of {COUNTIES} regions to its end (mass-campaign)", backend, duration(whole.median),
             f"{duration(small.median)} ({COUNTIES // 10} regions)", whole.median / small.median,
             f"≤ {LINEAR_TARGET:g}× (linear)", whole.median / small.median <= LINEAR_TARGET),
     ]
+
+
+def _serve_memory(store: Store, campaign_id: int) -> tuple[int, int, Sample]:
+    """Peak resident memory of a real ``kaohe serve`` (one process) after the lead agency opens every page
+    of the board once over HTTP, against its memory once signed in."""
+    views = Sample()
+    with webapp.kaohe_serve(store, processes=1) as port:
+        pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and f"--port\0{port}\0".encode() in (p / "cmdline").read_bytes())
+        client = _SignedIn(port)
+        before = _peak_resident(pid)
+        for n in range(BOARD_VIEWS):
+            views.time(client.get, f"/campaigns/{campaign_id}?page={n % 29 + 1}")
+        return _peak_resident(pid), before, views
+
+
+class _SignedIn:
+    """An HTTP client with the lead agency's session cookie, signed in through the form."""
+
+    def __init__(self, port: int):
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        self.base = f"http://127.0.0.1:{port}"
+        page = self.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"csrf_token": token, "username": LEAD, "password": webapp.PASSWORD}
+        self.opener.open(self.base + "/login", urllib.parse.urlencode(form).encode()).read()
+
+    def get(self, path: str) -> str:
+        return self.opener.open(self.base + path).read().decode()
+
+
+def _peak_resident(pid: int) -> int:
+    """VmHWM: the most memory the process has held resident, in bytes (Linux)."""
+    line = next(x for x in (Path("/proc") / str(pid) / "status").read_text().splitlines() if x.startswith("VmHWM"))
+    return int(line.split()[1]) * 1024
 
 
 def _whole_campaign(engine: Engine, year: int, codes: list[str]) -> None:
