@@ -47,7 +47,8 @@ def index():
             elif g.viewer.reads_results(row.variant, board.announced(db, engine(), row)):
                 shown.append((row, "results"))
         startable = _startable(db)
-        regions = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
+        regions = list(db.scalars(select(Region).where(Region.region_set.in_(startable))
+                                  .order_by(Region.region_set, Region.code)))
         titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
                                  .where(ProcessVersion.is_current.is_(True))).all())
     return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles)
