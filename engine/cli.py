@@ -14,12 +14,18 @@ from . import bootstrap, config, deadlines
 from .engine import Engine
 from .errors import KaoheError, NotFound, ValidationError
 from .store import Store
+from .store.migrate import is_current
 
 logger = logging.getLogger(__name__)
 
 
-def _engine() -> Engine:
-    return Engine(Store(config.database_url()))
+def _engine(ready: bool = True) -> Engine:
+    """The engine on the configured database; ``ready``: refuse a database ``kaohe init`` has not set up."""
+    store = Store(config.database_url())
+    if ready and not is_current(store):
+        raise KaoheError("数据库尚未初始化或不是最新结构，请先运行 kaohe init (the database is not set up, or not "
+                         "migrated to this version of Kaohe: run `kaohe init` first)")
+    return Engine(store)
 
 
 def _reports_errors(command):
@@ -58,7 +64,7 @@ def main(verbose: bool) -> None:
 @_reports_errors
 def init(no_demo: bool) -> None:
     """Create or migrate the database, deploy the bundled procedures, load regions and demo users."""
-    engine = _engine()
+    engine = _engine(ready=False)
     report = bootstrap.init(engine, demo=not no_demo)
     click.echo(f"数据库: {config.database_url()}")
     for line in report.deployed:

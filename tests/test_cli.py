@@ -261,3 +261,10 @@ def test_deploy_warns_of_the_years_a_campaign_would_need_without_holiday_data(ka
     # 1 March 2030 is in the 2029—2030 year (from 1 September); it and the next need 2029 to 2031.
     assert [line.split("：")[0] for line in err.splitlines()] == [
         f"警告 warning: {year}年节假日安排尚未录入" for year in (2029, 2030, 2031)]
+
+
+def test_a_command_on_a_database_never_set_up_says_to_run_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAOHE_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    result = CliRunner().invoke(main, ["deploy", str(NATIONAL)])
+    assert result.exit_code == 2 and "请先运行 kaohe init" in result.stderr and "Traceback" not in result.output
+    assert "no such table" not in result.stderr
