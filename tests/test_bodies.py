@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from drive import Driver, unit_scores, veto_rows
+from drive import Driver
 from test_access import READS
 from test_web_api import bearer
 from web_fixtures import login, post, set_passwords
@@ -39,11 +39,7 @@ def to_review(engine) -> Driver:
     drive = Driver(engine, "two-bodies", REGIONS)
     for region, total in zip(REGIONS, ("80", "90.5"), strict=True):
         drive.file_targets(region, opinions=False)
-        drive.do("Task_self_evaluation", region=region)
-        for unit, scores in unit_scores(drive.scheme, total).items():
-            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
-                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+        drive.score(region, total, onsite=False)
     drive.do("Task_compile_results")
     return drive
 

@@ -242,11 +242,7 @@ def test_a_rank_only_procedure_reports_scores_without_a_grade(engine):
     drive = Driver(engine, "rank-only", ["993001", "993002"])
     for region, total in (("993001", "80"), ("993002", "90.5")):
         drive.file_targets(region, opinions=False)
-        drive.do("Task_self_evaluation", region=region)
-        for unit, scores in unit_scores(drive.scheme, total).items():
-            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
-                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+        drive.score(region, total, onsite=False)
     assert [(r["region"], r["rank"], r["grade"]) for r in drive.results()] == [("993002", 1, None), ("993001", 2, None)]
     assert "grade" not in drive.region_data("993001")
 

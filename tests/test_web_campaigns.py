@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from drive import Driver, unit_scores, veto_rows
+from drive import Driver
 from openpyxl import load_workbook
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
@@ -171,11 +171,7 @@ def test_the_board_and_the_export_use_the_variants_scale_and_a_rank_only_board_h
     for variant, region, total in (("thousand-points", "991001", "905.5"), ("rank-only", "993001", "89.99")):
         drive = Driver(engine, variant, [region])
         drive.file_targets(region, opinions=False)
-        drive.do("Task_self_evaluation", region=region)
-        for unit, scores in unit_scores(drive.scheme, total).items():
-            drive.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
-        drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
-                                             "veto_items": veto_rows(drive.scheme)}, region=region)
+        drive.score(region, total, onsite=False)
         page = client.get(f"/campaigns/{drive.campaign.id}", headers={"Accept-Language": "zh"}).text
         scale = "1000" if variant == "thousand-points" else "100"
         assert f"得分（满分 {scale}）" in page
