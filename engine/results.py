@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import scoring
 from .errors import BundleError, ExpressionError
 from .store.models import Campaign, Result
 
@@ -120,7 +121,7 @@ def record(session: Session, campaign_id: int, instance_id: int, region: str, pa
     if not isinstance(payload, dict) or "score" not in payload:
         raise ExpressionError(f"地区 {region} 上报的考核结果缺少得分 (the result reported by region {region} has no "
                               f"score): {payload!r}")
-    score = _score(payload["score"], region)
+    score = scoring.as_decimal(payload["score"], f"地区 {region} 上报的得分 (the score reported by region {region})")
     hits = payload.get("veto_hits") or []
     row = session.get(Result, (campaign_id, region))
     if row is None:
@@ -176,19 +177,6 @@ def outcome(session: Session, campaign_id: int, region: str, rules: Rules) -> di
         return {"rank": None, "vetoed": False, **dict.fromkeys(rules.names(), False)}
     decided = row.consequences or {}
     return {"rank": row.rank, "vetoed": row.vetoed, **{n: bool(decided.get(n)) for n in rules.names()}}
-
-
-def _score(value, region: str) -> Decimal:
-    try:
-        if isinstance(value, bool):
-            raise InvalidOperation
-        score = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        score = None
-    if score is None or not score.is_finite():
-        raise ExpressionError(f"地区 {region} 上报的得分不是数字 (the score reported by region {region} is not a "
-                              f"number): {value!r}")
-    return score
 
 
 def expected(session: Session, campaign_id: int) -> int:

@@ -214,7 +214,7 @@ def year_label(kind, year: int) -> str:
     return years.parse(kind).label(year)
 
 
-def _decimal(value, what: str) -> Decimal:
+def as_decimal(value, what: str) -> Decimal:
     """`value` as a finite Decimal (via str, so 0.1 stays 0.1), or ExpressionError."""
     try:
         if isinstance(value, bool):
@@ -233,7 +233,7 @@ def total_score(unit_scores: list[dict]) -> str:
     try:
         for unit in unit_scores:
             for item in unit["scores"]:
-                total += _decimal(item["score"], f"score of {item.get('indicator')!r} ({unit.get('unit')!r})")
+                total += as_decimal(item["score"], f"score of {item.get('indicator')!r} ({unit.get('unit')!r})")
     except (KeyError, TypeError, AttributeError) as exc:
         raise ExpressionError(f"total_score expects [{{'unit', 'scores': [{{'indicator', 'score'}}]}}]: "
                               f"{exc!r}") from None
@@ -245,7 +245,7 @@ def rank(results: list[dict]) -> list[dict]:
     """Copies of `results`, best score first, each with a competition `rank` (1, 1, 3); a region whose `veto`
     is true comes after every other. For procedures written before ``results:`` (engine/results.py)."""
     try:
-        rows = [(bool(r.get("veto")), _decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]),
+        rows = [(bool(r.get("veto")), as_decimal(r["score"], f"score of region {r.get('region')!r}"), str(r["region"]),
                  dict(r)) for r in results]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ExpressionError(f"rank expects [{{'region', 'score', ...}}]: {exc!r}") from None
