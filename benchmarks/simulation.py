@@ -14,7 +14,7 @@ from engine.simulate import run_simulation
 
 logger = logging.getLogger(__name__)
 
-TARGET_SECONDS = 10.0
+TARGET_SECONDS = 5.0  # issue 13: the national year in at most 5 s (9.5 s before the reminder scan read only new tasks)
 KAOHE = Path(sys.executable).parent / "kaohe"
 SIMULATE = [str(KAOHE), "simulate", VARIANT, "--year", str(YEAR)]
 IMPORT = [sys.executable, "-c", "import engine.cli"]
