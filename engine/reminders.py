@@ -139,7 +139,10 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
                 session.add(Reminder(task_id=task.id, instance_id=task.instance_id, step=step.name, sent_at=now))
             session.flush()  # the unique key: another scheduler's commit of the same step stops us here
             region = session.get(Region, task.region).name if task.region else None
-            link = f"{link_base}/tasks/{task.id}"
+            # The notice links inside the app (its page shows only site paths as links); the mail carries the
+            # full address, which needs the site's base.
+            path = f"/tasks/{task.id}"
+            link = f"{link_base}{path}"
             for step in latest:
                 if step.name == "escalate":
                     users = _holders(session, policy["escalation"][task.role], task, supervise=True)
@@ -150,7 +153,7 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
                     subject, body = mail.reminder_mail(task.name, region, task.due_at, link, step.name)
                 for user in users:
                     notice = Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
-                                          link=link, task_id=task.id, instance_id=task.instance_id)
+                                          link=path, task_id=task.id, instance_id=task.instance_id)
                     session.add(notice)
                     if user.email:
                         session.flush()

@@ -95,6 +95,9 @@ def test_reminders_are_queued_as_mail_in_chinese(engine, filing):
     assert "明天到期" in message.subject and "北京市" in message.subject
     assert "2025年6月30日 24:00" in message.body
     assert f"https://kaohe.example.gov.cn/tasks/{filing.id}" in message.body
+    with engine.store.read() as session:  # the notice links to the task inside the app, whatever the base
+        links = set(session.scalars(select(Notification.link)))
+    assert links == {f"/tasks/{filing.id}"}
 
 
 def test_two_schedulers_send_each_step_once(engine, filing):
