@@ -33,13 +33,17 @@ def test_a_region_sees_only_its_own_claimable_tasks(client, drive):
     login(client, "gov-bj")
     page = client.get("/inbox?scope=claimable")
     assert task_ids(page.text) == [_filing(drive, BEIJING).id]
-    assert client.get("/inbox").text.count('data-task="') == 0  # nothing claimed yet
+    assert client.get("/inbox?scope=mine").text.count('data-task="') == 0  # nothing claimed yet
+    # the inbox opens on the tab that has work: nothing is mine yet, so the tasks to claim
+    landing = client.get("/inbox").text
+    assert task_ids(landing) == [_filing(drive, BEIJING).id] and 'class="active" id="scope-claimable"' in landing
 
 
 def test_claim_moves_a_task_to_mine_and_hides_it_from_colleagues(client, app, drive):
     task = _filing(drive, BEIJING)
     login(client, "gov-bj")
-    assert post(client, f"/tasks/{task.id}/claim").status_code == 302
+    claimed = post(client, f"/tasks/{task.id}/claim")
+    assert claimed.status_code == 302 and claimed.headers["Location"].endswith(f"/tasks/{task.id}")  # on to it
     assert task_ids(client.get("/inbox").text) == [task.id]
     other = app.test_client()
     login(other, "gov-bj2")
@@ -112,10 +116,10 @@ def test_filters_by_step_region_and_due_state(client, drive, clock):
 def test_the_navigation_counts_my_and_claimable_tasks(client, drive):
     login(client, "gov-bj")
     page = client.get("/inbox")
-    assert 'id="count-mine">0<' in page.text and 'id="count-claimable">1<' in page.text
+    assert 'id="count-mine">我的 0<' in page.text and 'id="count-claimable">待认领 1<' in page.text
     post(client, f"/tasks/{_filing(drive, BEIJING).id}/claim")
     page = client.get("/inbox")
-    assert 'id="count-mine">1<' in page.text and 'id="count-claimable">0<' in page.text
+    assert 'id="count-mine">我的 1<' in page.text and 'id="count-claimable">待认领 0<' in page.text
 
 
 def test_the_navigation_stops_counting_at_999(client, engine, drive, clock):
@@ -128,7 +132,7 @@ def test_the_navigation_stops_counting_at_999(client, engine, drive, clock):
                                             for n in range(1200)])
     login(client, "lead_agency")
     page = client.get("/inbox").text
-    assert 'id="count-claimable">999+<' in page and 'id="count-overdue">999+<' in page
+    assert 'id="count-claimable">待认领 999+<' in page and 'id="count-overdue">逾期 999+<' in page
     with engine.store.write() as session:  # 1,001 left, 2 of them overdue
         session.execute(update(InboxTask).where(InboxTask.role == "lead_agency").values(due_at=None))
         ids = list(session.scalars(select(InboxTask.id).where(InboxTask.role == "lead_agency").limit(2)))
@@ -140,7 +144,7 @@ def test_the_navigation_stops_counting_at_999(client, engine, drive, clock):
                                                     .limit(999))))))
         assert session.scalar(select(func.count()).where(InboxTask.role == "lead_agency")) == 1001
     page = client.get("/inbox").text
-    assert 'id="count-claimable">999+<' in page and 'id="count-overdue">2<' in page
+    assert 'id="count-claimable">待认领 999+<' in page and 'id="count-overdue">逾期 2<' in page
 
 
 def test_notifications_of_other_users_are_not_shown_or_marked(client, engine, drive, clock):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -32,6 +34,10 @@ def index():
     page = max(1, request.args.get("page", 1, type=int))
     moment = now()
     with engine().store.read() as db:
+        if "scope" not in request.args:  # open on the tab that has work: nothing of mine, but some to claim
+            figures = inbox.counts(db, g.viewer, moment)
+            if not figures["mine"] and figures["claimable"]:
+                wanted = dataclasses.replace(wanted, scope="claimable")
         rows = inbox.tasks(db, g.viewer, moment, wanted, limit=PAGE + 1, offset=(page - 1) * PAGE)
         more, rows = len(rows) > PAGE, rows[:PAGE]
         menus = inbox.menus(db, engine(), g.viewer)
@@ -54,7 +60,8 @@ def claim(task_id: str):
     back = _back()  # read first: a bad address is refused before anything changes
     inbox.claim(engine().store, g.viewer, task_id, now())
     flash(_("The task is yours now."), "success")
-    return redirect(back)
+    # from a list, straight on to the task claimed; from the task page, back to it
+    return redirect(url_for("tasks.show", task_id=task_id) if back.startswith(url_for("inbox.index")) else back)
 
 
 @bp.post("/tasks/<task_id>/unclaim")
