@@ -254,12 +254,7 @@ class Engine:
             if check is not None:
                 check(session, task_row)
             version = self.version(session, row.version_id)
-            if task_row.form:
-                forms.validate(version.validator(task_row.form), data, task_row.form)
-                if forms.choice_fields(version.form(task_row.form)):
-                    regions = session.scalar(select(Campaign.regions).where(Campaign.id == row.campaign_id))
-                    forms.check_choices(version.form(task_row.form), data, {"regions": regions or []})
-            scoring.check_form_data(version.scheme, task_row.unit, data)
+            self._check_data(session, version, task_row, row, data)
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:
@@ -271,6 +266,34 @@ class Engine:
             audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
                          bpmn_id=task_row.bpmn_id, data=data)
             return Completion(row.id, task_id, row.status, advanced.ready), advanced
+
+    def _check_data(self, session: Session, version: LoadedVersion, task_row: InboxTask, row: Instance,
+                    data: dict) -> None:
+        """Every problem of submitted data in one answer: the form's schema, the campaign's choices and what the
+        scheme says of scores and veto items (a user should not fix one round only to be shown the next)."""
+        errors = []
+        schema = version.form(task_row.form) if task_row.form else {}
+        checks = [lambda: scoring.check_form_data(version.scheme, task_row.unit, data)]
+        if task_row.form:
+            checks.insert(0, lambda: forms.validate(version.validator(task_row.form), data, task_row.form))
+            if forms.choice_fields(schema):
+                regions = session.scalar(select(Campaign.regions).where(Campaign.id == row.campaign_id))
+                checks.insert(1, lambda: forms.check_choices(schema, data, {"regions": regions or []}))
+        for run in checks:
+            try:
+                run()
+            except ValidationError as exc:
+                errors += exc.errors or [{"field": "", "message": exc.message}]
+            except (AttributeError, TypeError, KeyError):  # data the schema refused already is not the scheme's
+                if not errors:
+                    raise
+        if errors:
+            seen, unique = set(), []
+            for error in errors:  # the schema and the scheme may both say a field is wrong: once each
+                if (error.get("field"), error.get("message")) not in seen:
+                    seen.add((error.get("field"), error.get("message")))
+                    unique.append(error)
+            raise ValidationError(forms.summary(schema.get("title") or task_row.name, schema, unique), unique[:100])
 
     def _inbox_row(self, session: Session, task_id: str) -> InboxTask:
         row = session.get(InboxTask, str(task_id))

@@ -237,8 +237,28 @@ def _raise(full: Draft202012Validator, root: dict, data, form: str, fallback=Non
         if fallback is None:
             return
         errors = [{"field": "", "message": "数据不符合表单要求", "detail": fallback()}]
-    listing = "；".join(f"{e['field'] or '表单'}：{e['message']}" for e in errors[:5])
-    raise ValidationError(f"表单「{form}」数据有误：{listing}", errors[:100])
+    raise ValidationError(summary(root.get("title") or form, root, errors), errors[:100])
+
+
+def summary(title: str, root: dict, errors: list[dict]) -> str:
+    """「指标评分」填写有误：指标得分第 2 行·得分：不能大于 15；… — the first few errors, each field in words."""
+    listing = "；".join(f"{words(root, e['field']) or '表单'}：{e['message']}" for e in errors[:5])
+    more = f"（共 {len(errors)} 处）" if len(errors) > 5 else ""
+    return f"「{title}」填写有误：{listing}{more}"
+
+
+def words(root: dict, field: str) -> str:
+    """A field's path (``scores/1/score``) as its titles: 指标得分第 2 行·得分."""
+    parts, node = [], root
+    for part in filter(None, field.split("/")):
+        if part.isdigit():
+            node = node.get("items", {}) if isinstance(node, dict) else {}
+            if parts:
+                parts[-1] += f"第 {int(part) + 1} 行"
+            continue
+        node = node.get("properties", {}).get(part, {}) if isinstance(node, dict) else {}
+        parts.append(node.get("title", part) if isinstance(node, dict) else part)
+    return "·".join(parts)
 
 
 def clip(text: str) -> str:

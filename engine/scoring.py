@@ -44,6 +44,10 @@ def validate_scheme(scheme, name: str = "scheme.yaml", total: Decimal = TOTAL_PO
     for key in ("parts", "units", "indicators"):
         if not isinstance(scheme.get(key), list) or not scheme[key]:
             raise BundleError(f"'{key}' must be a non-empty list", file=name)
+    places = scheme.get("decimals", 2)
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 6:
+        raise BundleError(f"decimals 应为 0 至 6 的整数 (decimals, the places a typed score may have, must be a whole "
+                          f"number from 0 to 6): {places!r}", file=name)
     try:
         parts = {str(p["code"]): Decimal(str(p["points"])) for p in scheme["parts"]}
         units = {str(u["code"]) for u in scheme["units"]}
@@ -135,13 +139,31 @@ def check_form_data(scheme: dict, unit: str | None, data: dict) -> None:
         check_veto_items(scheme, data["veto_items"])
 
 
+def decimals(scheme: dict) -> int:
+    """How many decimal places a typed score may have (``decimals:`` in the scheme; 2 when left out)."""
+    return int(scheme.get("decimals", 2))
+
+
+def score_problem(indicator: dict, value: Decimal, places: int, what: str) -> str | None:
+    """What is wrong with a typed score of ``indicator``, in words (「T1 制造业产品质量合格率：得分不得超过 15 分」)."""
+    label = f"{indicator['code']} {indicator['name']}"
+    maximum = Decimal(str(indicator["points"]))
+    if value < 0:
+        return f"{label}：{what}不得小于 0"
+    if value > maximum:
+        return f"{label}：{what}不得超过 {maximum} 分"
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        return f"{label}：{what}最多保留 {places} 位小数"
+    return None
+
+
 def check_self_scores(scheme: dict, scores) -> None:
     """Self-evaluation scores name indicators of the scheme, each within 0 and its points."""
-    points = {str(i["code"]): Decimal(str(i["points"])) for i in scheme["indicators"]}
+    indicators = {str(i["code"]): i for i in scheme["indicators"]}
     errors = []
     for n, row in enumerate(scores if isinstance(scores, list) else []):
         code = str(row.get("indicator")) if isinstance(row, dict) else None
-        if code not in points:
+        if code not in indicators:
             errors.append({"field": f"self_scores/{n}/indicator", "message": f"指标 {code} 不在指标体系中"})
             continue
         try:
@@ -149,9 +171,9 @@ def check_self_scores(scheme: dict, scores) -> None:
         except ValidationError as exc:
             errors.append({"field": f"self_scores/{n}/score", "message": exc.message})
             continue
-        if not Decimal(0) <= value <= points[code]:
-            errors.append({"field": f"self_scores/{n}/score",
-                           "message": f"指标 {code} 得分应在 0 与 {points[code]} 之间"})
+        problem = score_problem(indicators[code], value, decimals(scheme), "自评分")
+        if problem:
+            errors.append({"field": f"self_scores/{n}/score", "message": problem})
     if errors:
         raise ValidationError("自评分有误：" + "；".join(e["message"] for e in errors[:5]), errors)
 
@@ -182,9 +204,9 @@ def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
         except ValidationError as exc:
             errors.append({"field": field, "message": f"指标 {code}（{indicator['name']}）：{exc.message}"})
             continue
-        maximum = Decimal(str(indicator["points"]))
-        if not Decimal(0) <= value <= maximum:
-            errors.append({"field": field, "message": f"指标 {code} 得分应在 0 与 {maximum} 之间"})
+        problem = score_problem(indicator, value, decimals(scheme), "得分")
+        if problem:
+            errors.append({"field": field, "message": problem})
     for code in mine:
         if code not in seen:
             errors.append({"field": "scores", "message": f"指标 {code}（{mine[code]['name']}）未评分"})

@@ -129,12 +129,30 @@ def test_scores_outside_a_units_indicators_or_points_are_refused(engine, drive):
     mine = [i for i in drive.scheme["indicators"] if i["unit"] == "aqsiq"]
     too_high = [{"indicator": i["code"], "score": float(i["points"]) + 1, "basis": "x"} for i in mine]
     before = _snapshot(engine)
-    with pytest.raises(ValidationError, match="得分应在 0 与"):
+    with pytest.raises(ValidationError, match="得分不得超过"):
         engine.complete(task.id, {"scores": too_high}, "member_unit")
     other = next(i for i in drive.scheme["indicators"] if i["unit"] != "aqsiq")
     with pytest.raises(ValidationError, match="不由本单位评分"):
         engine.complete(task.id, {"scores": [{"indicator": other["code"], "score": 0, "basis": "x"}]}, "member_unit")
     assert _snapshot(engine) == before
+
+
+def test_every_problem_of_a_submission_is_told_in_one_answer_in_words(engine, drive):
+    """The form's schema and the scheme are checked together: a missing basis and a score over its points are
+    both named at once, by the fields' titles and the indicator's name, not in two rounds."""
+    drive.file_targets(BEIJING)
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    task = next(t for t in drive.ready("Task_indicator_scoring", BEIJING) if t.unit == "aqsiq")
+    mine = [i for i in drive.scheme["indicators"] if i["unit"] == "aqsiq"]
+    rows = [{"indicator": i["code"], "score": float(i["points"]), "basis": "依据"} for i in mine]
+    rows[0] = {"indicator": mine[0]["code"], "score": float(mine[0]["points"]) + 1, "basis": ""}
+    with pytest.raises(ValidationError) as caught:
+        engine.complete(task.id, {"scores": rows}, "member_unit")
+    fields = {e["field"] for e in caught.value.errors}
+    assert {"scores/0/basis", "scores/0/score"} <= fields
+    assert caught.value.message.startswith("「指标评分」填写有误：指标得分第 1 行·评分依据：")
+    assert f"{mine[0]['code']} {mine[0]['name']}：得分不得超过" in caught.value.message
 
 
 def test_an_unknown_task_or_user_is_a_clear_error(engine, drive):

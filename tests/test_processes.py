@@ -198,7 +198,7 @@ def test_a_thousand_point_scale_checks_scores_against_its_own_indicator_points(e
     assert s1["points"] == 100 and s1["unit"] == "statistics"
     statistics = unit_scores(drive.scheme, "1000")["statistics"]   # M4 (30 points) and S1 (100 points)
     too_many = [dict(row, score=row["score"] + 0.5) if row["indicator"] == "S1" else row for row in statistics]
-    with pytest.raises(ValidationError, match="指标 S1 得分应在 0 与 100 之间"):
+    with pytest.raises(ValidationError, match="S1 .*：得分不得超过 100 分"):
         drive.do("Task_indicator_scoring", {"scores": too_many}, region="991001", unit="statistics")
     for unit, scores in unit_scores(drive.scheme, "905.5").items():
         drive.do("Task_indicator_scoring", {"scores": scores}, region="991001", unit=unit)
@@ -212,7 +212,7 @@ def test_self_evaluation_scores_stay_within_each_indicators_points(engine):
     drive.file_targets(BEIJING)
     rows = [{"indicator": i["code"], "score": float(i["points"])} for i in drive.scheme["indicators"]]
     rows[0]["score"] = 250   # the form no longer caps scores at 100: the scheme does
-    with pytest.raises(ValidationError, match="指标 T1 得分应在 0 与 15 之间"):
+    with pytest.raises(ValidationError, match="T1 制造业产品质量合格率：自评分不得超过 15 分"):
         drive.do("Task_self_evaluation", {"self_scores": rows, "report": "自评", "evidence": []}, region=BEIJING)
 
 

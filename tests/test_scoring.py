@@ -92,8 +92,10 @@ def test_the_shipped_example_scheme_is_valid():
 
 @pytest.mark.parametrize(("unit", "scores", "message"), [
     ("u1", [{"indicator": "T1", "score": 40}], "M1"),  # one of its indicators left out
-    ("u1", [{"indicator": "T1", "score": 40.5}, {"indicator": "M1", "score": 1}], "0 与 40"),
-    ("u1", [{"indicator": "T1", "score": -1}, {"indicator": "M1", "score": 1}], "0 与 40"),
+    ("u1", [{"indicator": "T1", "score": 40.5}, {"indicator": "M1", "score": 1}], "T1 合格率：得分不得超过 40 分"),
+    ("u1", [{"indicator": "T1", "score": -1}, {"indicator": "M1", "score": 1}], "T1 合格率：得分不得小于 0"),
+    # 「可保留两位小数」: 2.555 is not published as 2.555 (issue 12)
+    ("u1", [{"indicator": "T1", "score": 2.555}, {"indicator": "M1", "score": 1}], "T1 合格率：得分最多保留 2 位小数"),
     ("u2", [{"indicator": "T1", "score": 1}, {"indicator": "M2", "score": 1}], "不由本单位评分"),
     ("u2", [{"indicator": "M2", "score": 1}, {"indicator": "M2", "score": 1}], "重复评分"),
 ])

@@ -154,7 +154,7 @@ def test_a_campaign_worked_in_the_browser(browser, server, drive, tmp_path):
     unit.page.fill("input[name=scores-0-score]", "14")
     unit.page.fill("textarea[name=scores-0-basis]", "抽检合格率 97%")
     unit.page.click("#submit")
-    assert "得分应在 0 与 13 之间" in unit.page.inner_text(".field-error")
+    assert "得分不得超过 13 分" in unit.page.inner_text(".field-error")
     unit.shot("06-scoring-error")
     unit.page.fill("input[name=scores-0-score]", "12.5")
     unit.submit()

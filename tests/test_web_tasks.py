@@ -97,7 +97,7 @@ def test_a_member_unit_scores_only_its_own_indicators(client, drive):
     response = post(client, f"/tasks/{task.id}", {"action": "submit", "scores-0-indicator": "T2",
                                                   "scores-0-score": "14", "scores-0-basis": "抽检数据"})
     assert response.status_code == 400
-    assert 'data-field="scores/0/score">指标 T2 得分应在 0 与 13 之间' in response.text
+    assert 'data-field="scores/0/score">T2 主要农产品质量安全监测合格率：得分不得超过 13 分' in response.text
     response = post(client, f"/tasks/{task.id}", {"action": "submit", "scores-0-indicator": "T2",
                                                   "scores-0-score": "abc", "scores-0-basis": "抽检数据"})
     assert 'data-field="scores/0/score">应为数字' in response.text
