@@ -200,11 +200,22 @@ def campaign() -> None:
 @click.option("--year", type=int, required=True, help="First calendar year of the assessment year.")
 @click.option("--region", "regions", multiple=True, help="Region code (repeat); default: all of the variant's.")
 @click.option("--as", "actor", default="admin", show_default=True)
+@click.option("--shift-days", type=click.IntRange(0, 366), default=0, help="Move the procedure's fixed deadlines.")
 @_reports_errors
-def campaign_start(variant: str, year: int, regions: tuple[str, ...], actor: str) -> None:
+def campaign_start(variant: str, year: int, regions: tuple[str, ...], actor: str, shift_days: int) -> None:
     """Launch a campaign of VARIANT for an assessment year."""
+    from .campaign_guards import check_start
+
     engine = _engine()
-    started = engine.start_campaign(variant, year, list(regions) or None, actor=actor)
+    with engine.store.read() as session:
+        check = check_start(session, engine, variant, year, list(regions) or None, engine.clock.now(), shift_days)
+    if check.problems:
+        raise ValidationError("；".join(check.problems))
+    if check.passed:  # the operator is told, not stopped: a past year may be entered on purpose
+        click.echo("警告 warning: 以下期限已过 (these deadlines have passed): "
+                   + "；".join(f"{step} {day}" for step, day in check.passed) + "（可用 --shift-days N 顺延）",
+                   err=True)
+    started = engine.start_campaign(variant, year, list(regions) or None, actor=actor, deadline_shift_days=shift_days)
     click.echo(f"campaign {started.id}: {variant} {started.label}, {len(started.regions)} regions")
 
 

@@ -8,7 +8,7 @@ a boundary timer on the task is the next best word; a fixed date of the procedur
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
@@ -50,8 +50,10 @@ class DueDates:
         year = task.data.get("year")
         if not rule or not isinstance(year, int):
             return None
-        return self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)),
-                                      extend_weekends=version.extend_weekends).ends_at
+        due = self._calendar().fixed(year, rule["date"], int(rule.get("year", 0)),
+                                     extend_weekends=version.extend_weekends).ends_at
+        shift = task.data.get("deadline_shift_days")  # a campaign started after its deadlines had passed
+        return due + timedelta(days=shift) if isinstance(shift, int) else due
 
 
 def holiday_warnings(calendar, manifest: dict, now: datetime) -> list[str]:

@@ -137,7 +137,7 @@ class Engine:
 
     # -- campaigns --------------------------------------------------------------------------------
     def start_campaign(self, variant: str, year: int, regions: list[str] | None = None,
-                       actor: str = "system") -> Campaign:
+                       actor: str = "system", deadline_shift_days: int = 0) -> Campaign:
         """Start the campaign instance and one instance per region, in one transaction."""
         now = self.clock.now()
         with self.store.write() as session:
@@ -156,6 +156,8 @@ class Engine:
             session.add(campaign)
             session.flush()
             common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
+            if deadline_shift_days:  # the procedure's fixed deadlines, moved for a campaign started late
+                common["deadline_shift_days"] = int(deadline_shift_days)
             advances = [self._start(session, version, version.manifest["campaign_process"], campaign.id, None,
                                     dict(common, regions=codes))]
             units = scoring.scoring_units(version.scheme)
@@ -163,7 +165,8 @@ class Engine:
                 advances.append(self._start(session, version, version.manifest["region_process"], campaign.id, code,
                                             dict(common, region=code, region_name=known[code], units=list(units))))
             audit.record(session, now, actor, "campaign_start",
-                         data={"campaign": campaign.id, "variant": variant, "year": year, "regions": codes})
+                         data={"campaign": campaign.id, "variant": variant, "year": year, "regions": codes,
+                               "deadline_shift_days": int(deadline_shift_days)})
         self._committed(advances)
         return campaign
 

@@ -268,3 +268,11 @@ def test_a_command_on_a_database_never_set_up_says_to_run_init(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["deploy", str(NATIONAL)])
     assert result.exit_code == 2 and "请先运行 kaohe init" in result.stderr and "Traceback" not in result.output
     assert "no such table" not in result.stderr
+
+
+def test_campaign_start_refuses_a_second_campaign_and_warns_of_passed_deadlines(kaohe):
+    kaohe("init", "--no-demo")
+    code, _, err = kaohe("campaign", "start", "ziyang-2016", "--year", "2025", "--region", "512002")
+    assert code == 0 and "以下期限已过" in err and "目标备案" in err  # told, not stopped: the operator decides
+    code, _, err = kaohe("campaign", "start", "ziyang-2016", "--year", "2025", "--region", "512021")
+    assert code == 2 and "已经启动" in err

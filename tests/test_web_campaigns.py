@@ -199,3 +199,31 @@ def test_a_campaign_step_shows_the_results_it_decides_on(client, scored):
     [report] = scored.ready("Task_rectification_report", TIANJIN)
     login(client, "lead_agency")
     assert 'id="decision-results"' not in client.get(f"/tasks/{report.id}").text
+
+
+def test_starting_a_campaign_is_guarded(client, engine):
+    """Not a second campaign of a procedure and year, not another procedure's regions, and not, unwittingly,
+    with every deadline already passed: moved by an offset, or started as they are on purpose."""
+    from datetime import datetime
+
+    from engine.clock import CHINA
+
+    set_passwords(engine)
+    login(client, "lead_agency")
+    late = {"variant": "ziyang-2016", "year": "2025", "regions": ["512002"]}  # 目标备案 was due 31 March
+    refused = post(client, "/campaigns", late)
+    assert refused.status_code == 400 and "以下期限已过" in refused.text and "目标备案：2025年3月31日" in refused.text
+    assert _campaigns(engine) == [] and 'id="accept-passed"' in refused.text
+    assert '<option value="512002" selected>' in refused.text  # what was chosen is kept
+    assert post(client, "/campaigns", dict(late, shift_days="120")).status_code == 302
+    [campaign] = _campaigns(engine)
+    [filing] = engine.tasks(campaign_id=campaign.id)
+    assert filing.due_at == datetime(2025, 7, 30, tzinfo=CHINA)  # 31 March + 120 days, to the end of that day
+    again = post(client, "/campaigns", dict(late, accept_passed="1"))
+    assert again.status_code == 400 and "2025年度的考核已经启动" in again.text
+    foreign = post(client, "/campaigns", {"variant": "ziyang-2016", "year": "2027", "regions": ["512002", BEIJING]})
+    assert foreign.status_code == 400
+    assert "北京市 不是《资阳市质量工作考核（资府办发〔2016〕4号）》的考核对象" in foreign.text
+    assert len(_campaigns(engine)) == 1
+    as_they_are = post(client, "/campaigns", {"variant": "ziyang-2016", "year": "2024", "accept_passed": "1"})
+    assert as_they_are.status_code == 302 and len(_campaigns(engine)) == 2

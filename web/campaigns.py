@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import access, board
+from engine import access, board, campaign_guards
 from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.store.models import Campaign, ProcessVersion, Region
 
@@ -38,6 +38,11 @@ def _startable(db) -> list[str]:
 @bp.get("/campaigns")
 @login_required
 def index():
+    return _index()
+
+
+def _index(**start):
+    """The list and the start form; ``start``: a refused start's values, problems or passed deadlines."""
     with engine().store.read() as db:
         rows = list(db.scalars(select(Campaign).order_by(Campaign.id.desc())))
         shown = []
@@ -51,7 +56,8 @@ def index():
                                   .order_by(Region.region_set, Region.code)))
         titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
                                  .where(ProcessVersion.is_current.is_(True))).all())
-    return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles)
+    return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles,
+                           start=start), 400 if start else 200
 
 
 @bp.post("/campaigns")
@@ -67,7 +73,17 @@ def start():
         raise ValidationError(_("Give the assessment year as a number."),
                               [{"field": "year", "message": _("Give the assessment year as a number.")}]) from None
     regions = request.form.getlist("regions") or None
-    started = engine().start_campaign(variant, year, regions, actor=g.viewer.username)
+    shift = request.form.get("shift_days", 0, type=int) or 0
+    if not 0 <= shift <= 366:
+        raise ValidationError(_("Move the deadlines by 0 to 366 days."))
+    values = {"variant": variant, "year": year, "regions": regions or [], "shift_days": shift}
+    with engine().store.read() as db:
+        check = campaign_guards.check_start(db, engine(), variant, year, regions, now(), shift)
+    if check.problems:
+        return _index(values=values, problems=check.problems)
+    if check.passed and not request.form.get("accept_passed"):  # say so before 31 tasks start overdue
+        return _index(values=values, passed=check.passed)
+    started = engine().start_campaign(variant, year, regions, actor=g.viewer.username, deadline_shift_days=shift)
     flash(_("Campaign %(label)s started for %(count)d regions.", label=started.label, count=len(started.regions)),
           "success")
     return redirect(url_for("campaigns.show", campaign_id=started.id))
