@@ -87,9 +87,12 @@ def test_the_timeline_and_submissions(client, drive):
     login(client, "gov-bj")
     page = client.get(f"/instances/{_instance(drive, BEIJING).id}").text
     timeline = page.split('id="timeline"')[1].split("</ol>")[0]
-    assert "assessed · complete · Task_target_filing" in timeline
-    assert "lead_agency · complete · Task_filing_review" in timeline
-    assert "质量目标备案" in page or "目标备案" in page
+    assert "assessed · 办理 · 目标备案" in timeline and "lead_agency · 办理 · 备案审核" in timeline
+    # names, not the machine's words, for an assessed government (issue 12)
+    heading = page.split("<h1>")[1].split("</h1>")[0]
+    assert "北京市 · 质量工作考核：省（区、市）考核" in heading
+    visible = re.sub(r"<[^>]+>", " ", page.split("<main")[1])  # the text shown, not the diagram's attributes
+    assert "Task_" not in visible and "national_region" not in visible
 
 
 def test_a_member_unit_reads_only_its_own_opinion_and_scores(client, drive):

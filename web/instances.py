@@ -26,14 +26,29 @@ def index():
     with engine().store.read() as db:
         # Columns, not rows: an instance's state and a campaign's list of regions are large and not shown here
         # (2,850 regions a campaign made this page parse every campaign's list once per instance).
-        rows = db.execute(select(Instance.id, Instance.region, Instance.process_id, Instance.status,
-                                 Instance.updated_at, Campaign.label, Campaign.variant)
+        rows = db.execute(select(Instance.id, Instance.region, Instance.process_id, Instance.version_id,
+                                 Instance.status, Instance.updated_at, Campaign.label, Campaign.variant)
                           .join(Campaign, Campaign.id == Instance.campaign_id)
                           .order_by(Campaign.id.desc(), Instance.region.is_not(None), Instance.region))
         shown = list(islice((r for r in rows if g.viewer.sees_instance(r.variant, r.region)), 500))
         codes = {r.region for r in shown if r.region}
         names = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
-    return render_template("instances.html", rows=shown, names=names)
+        processes = {(r.version_id, r.process_id): process_name(engine().version(db, r.version_id), r.process_id)
+                     for r in shown}
+    return render_template("instances.html", rows=shown, names=names, processes=processes)
+
+
+def process_name(version, process_id: str) -> str:
+    """A process as people call it (its name in the BPMN), the id only where it has none."""
+    spec = version.specs.get(process_id, (None,))[0]
+    return getattr(spec, "description", None) or process_id
+
+
+#: What the audit log's actions are called on an instance's timeline.
+ACTIONS = {"complete": "办理", "claim": "认领", "unclaim": "放弃认领", "reassign": "改派", "timer": "期限到达",
+           "instance_start": "启动", "campaign_start": "启动考核", "sample_draw": "随机抽取", "upload": "上传材料",
+           "download": "下载材料", "instance_migrate": "迁移到新版本", "incident": "运行出错",
+           "incident_retry": "重试", "incident_cancel": "取消", "file_removed": "清理未用材料"}
 
 
 def diagram_file(version, process_id: str) -> str:
@@ -65,7 +80,9 @@ def show(instance_id: int):
     return render_template("instance.html", instance=instance, campaign=campaign, region=region, marks=marks,
                            marks_json=json.dumps(marks), current=current, timeline=timeline, now=moment,
                            data_json=data_json, result=shown.result, submissions=items,
-                           evidence=[e.file for e in shown.files], files=shown.file_map)
+                           evidence=[e.file for e in shown.files], files=shown.file_map,
+                           process=process_name(version, instance.process_id), title=version.manifest["title"],
+                           steps=version.step_names, actions=ACTIONS)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
