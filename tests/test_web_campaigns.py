@@ -227,3 +227,32 @@ def test_starting_a_campaign_is_guarded(client, engine):
     assert len(_campaigns(engine)) == 1
     as_they_are = post(client, "/campaigns", {"variant": "ziyang-2016", "year": "2024", "accept_passed": "1"})
     assert as_they_are.status_code == 302 and len(_campaigns(engine)) == 2
+
+
+def test_the_lead_agency_urges_one_overdue_task_or_all_of_them(client, engine, drive, clock):
+    """督办 from the board: a notice to whoever holds the task, recorded in the audit log; refused to a region."""
+    from sqlalchemy import select
+
+    from engine.store.models import AuditEntry, Notification, User
+
+    clock.advance(days=40)  # 30 June has passed: both filings are overdue
+    login(client, "lead_agency")
+    page = client.get(f"/campaigns/{drive.campaign.id}").text
+    assert 'id="urge-overdue"' in page and page.count('class="inline urge"') == 2
+    [bj] = drive.ready("Task_target_filing", BEIJING)
+    assert post(client, f"/campaigns/{drive.campaign.id}/urge", {"task": bj.id}).status_code == 302
+
+    def notices(username):
+        with engine.store.read() as session:
+            return list(session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                                        .where(User.username == username, Notification.kind == "urge")))
+
+    [notice] = notices("gov-bj")
+    assert "北京市" in notice.title and notice.link == f"/tasks/{bj.id}"
+    assert post(client, f"/campaigns/{drive.campaign.id}/urge", {"overdue": "1"}).status_code == 302
+    assert len(notices("gov-bj")) == 2
+    with engine.store.read() as session:
+        urged = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "urge")))
+    assert len(urged) == 3 and {e.actor for e in urged} == {"lead_agency"}
+    login(client, "gov-bj")
+    assert post(client, f"/campaigns/{drive.campaign.id}/urge", {"overdue": "1"}).status_code == 403

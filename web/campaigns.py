@@ -7,9 +7,9 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import access, board, campaign_guards
+from engine import access, board, campaign_guards, reminders
 from engine.errors import NotFound, PermissionDenied, ValidationError
-from engine.store.models import Campaign, ProcessVersion, Region
+from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
 from .security import engine, login_required, now
 
@@ -101,7 +101,28 @@ def show(campaign_id: int):
         if not g.viewer.sees_board(campaign.variant):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
         view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int))
-    return render_template("board.html", board=view, chart=chart(view.distribution))
+    supervises = g.viewer.is_admin or bool(g.viewer.holding("supervises", campaign.variant))
+    return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises)
+
+
+@bp.post("/campaigns/<int:campaign_id>/urge")
+@login_required
+def urge(campaign_id: int):
+    """督办: the tasks ticked on the board, or every overdue task of the campaign; a notice (and mail) to their
+    holders, audited."""
+    with engine().store.read() as db:
+        campaign = _campaign(db, campaign_id)
+        if not (g.viewer.is_admin or g.viewer.holding("supervises", campaign.variant)):
+            raise PermissionDenied(f"无权督办考核 {campaign_id} (you may not urge campaign {campaign_id})")
+        query = select(InboxTask.id).where(InboxTask.campaign_id == campaign.id)
+        if request.form.get("overdue"):
+            query = query.where(InboxTask.due_at < now())
+        else:
+            query = query.where(InboxTask.id.in_(request.form.getlist("task")))
+        tasks = list(db.scalars(query))
+    count = reminders.urge(engine(), tasks, g.viewer.username, now())
+    flash(_("Urged: %(count)d tasks.", count=count), "success")
+    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
 
 
 def _results(campaign_id: int, public: bool):
