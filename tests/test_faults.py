@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +18,12 @@ from pathlib import Path
 import pytest
 from conftest import PG_URL, make_engine
 from drive import FORMS, Driver
-from sqlalchemy import select, text
+from sqlalchemy import func, make_url, select, text
 
 from engine import config, signin
 from engine.clock import CHINA, VirtualClock
 from engine.scheduler import Scheduler
-from engine.store.models import AuditEntry, Message
+from engine.store.models import AuditEntry, Instance, Message
 
 WORDS = "数据库暂时不可用，本次提交未保存，请稍后重试"
 
@@ -185,3 +186,122 @@ def test_a_server_killed_between_the_commit_and_the_delivery_loses_nothing(any_n
     assert drive.ready("Task_notify_results") == []  # committed
     assert sorted(m.target_id for m in _undelivered(engine.store)) == held  # and not delivered
     _finish(engine, drive, held)
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 to the PostgreSQL server, which the test closes (dropping every open connection and
+    refusing new ones: the database is gone) and opens again."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = _free_port()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.open()
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        """The database goes away: nothing listens, and every connection is cut."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            dropped, self._sockets = self._sockets, set()
+        for sock in dropped:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _get(port: int, path: str, token: str) -> tuple[int, dict, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}"), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_a_database_gone_for_a_few_seconds_is_said_in_words_and_the_server_serves_again(now_engine, tmp_path):
+    """The server's connections go through a proxy the test cuts: while the database is gone every request is a 503
+    that says nothing was saved, nothing is half-applied, and once it is back the same server process serves."""
+    engine = now_engine
+    drive = Driver(engine, "national-2013", ["110000"])
+    [task] = drive.ready("Task_target_filing", "110000")
+    token = signin.issue_token(engine.store, engine.clock.now(), task.role, "fault test")
+    [row] = [i for i in engine.campaign_instances(drive.campaign.id) if i.region == "110000"]
+    url = make_url(PG_URL)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    body = FORMS["Task_target_filing"](drive)
+
+    def counts() -> tuple:
+        with engine.store.read() as session:
+            return (session.scalar(select(func.count()).select_from(AuditEntry)),
+                    session.scalar(select(func.count()).select_from(Message)),
+                    session.scalar(select(Instance.revision).where(Instance.id == row.id)))
+
+    try:
+        with serving(_schema_url(engine.store, through), tmp_path / "var") as (server, port, output):
+            assert _get(port, "/api/v1/tasks", token)[0] == 200  # connections are open in the server's pool
+            before = counts()
+            proxy.close()
+            for _ in range(2):  # a dead connection from the pool, then a connection refused
+                status, answer = _post(port, f"/api/v1/tasks/{task.id}/complete", token, body)
+                assert status == 503 and answer["error"] == "unavailable" and WORDS in answer["message"], answer
+            status, answer, headers = _get(port, "/api/v1/tasks", token)
+            assert status == 503 and WORDS in answer["message"] and headers["Retry-After"]
+            # Nothing half-applied: the task is still ready, no audit entry, no message, the instance as it was.
+            assert engine.task(task.id).id == task.id and counts() == before
+            time.sleep(2)
+            proxy.open()
+            status, answer = _post(port, f"/api/v1/tasks/{task.id}/complete", token, body)
+            assert status == 200 and answer["task"] == task.id, answer  # the same process, no restart
+            assert server.poll() is None
+            assert drive.ready("Task_target_filing") == []
+        log = "".join(output)
+        assert "Traceback" not in log
+        assert f"database unreachable: POST /api/v1/tasks/{task.id}/complete" in log
+    finally:
+        proxy.close()
