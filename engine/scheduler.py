@@ -62,6 +62,7 @@ class Scheduler:
         self.link_base = link_base
         self.scheduler = scheduler or BackgroundScheduler(timezone=CHINA)
         self._lock = threading.Lock()  # one pass at a time in this process
+        self._waking = threading.RLock()  # held by a wake-up from its pass to its re-arming; shutdown waits for it
         self._stopping = threading.Event()
         self._failed_passes = 0  # passes in a row the database failed
 
@@ -108,6 +109,11 @@ class Scheduler:
                                replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def _wake(self) -> None:
+        with self._waking:
+            if not self._stopping.is_set():
+                self._wake_once()
+
+    def _wake_once(self) -> None:
         try:
             try:
                 self.run_due()
@@ -153,5 +159,5 @@ class Scheduler:
         if self.scheduler.running:
             # Not wait=True: APScheduler would hold its job store lock while a running job re-arms (deadlock).
             self.scheduler.shutdown(wait=False)
-        with self._lock:  # a pass that was running has finished
+        with self._waking, self._lock:  # a wake-up that was running has finished, re-arming included
             pass
