@@ -31,7 +31,7 @@ from engine.engine import Engine
 from engine.scheduler import Scheduler
 from engine.store import Store
 from engine.store.models import AuditEntry, Timer
-from engine.timers import fire_due_timers
+from engine.timers import WAITING, fire_due_timers
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def lag(options: Options, backend: str, store: Store) -> list[Row]:
 
 def _unfired(store: Store) -> int:
     with store.read() as session:
-        return session.scalar(select(func.count()).select_from(Timer).where(Timer.fired_at.is_(None)))
+        return session.scalar(select(func.count()).select_from(Timer).where(WAITING))
 
 
 def _apscheduler_floor(count: int, spread: float) -> list[float]:

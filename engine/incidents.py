@@ -150,7 +150,8 @@ def mark_retried(session: Session, incident_id: int, actor: str, reason: str, no
 
 
 def cancel(session: Session, store, incident_id: int, actor: str, reason: str, now: datetime) -> Incident:
-    """Cancel the instance of an incident: its tasks, timers and pending messages go; the state stays for the record."""
+    """Cancel the instance of an incident: its tasks and pending messages go, its waiting timers are marked
+    cancelled; the state stays for the record."""
     incident = _open(session, incident_id)
     reason = _reason(reason)
     instance = store.lock_instance(session, incident.instance_id)
@@ -159,8 +160,9 @@ def cancel(session: Session, store, incident_id: int, actor: str, reason: str, n
     incident.resolved_at, incident.resolved_by, incident.resolution, incident.reason = now, actor, "cancelled", reason
     session.execute(delete(InboxTask).where(InboxTask.instance_id == instance.id)
                     .execution_options(synchronize_session=False))
-    session.execute(delete(Timer).where(Timer.instance_id == instance.id, Timer.fired_at.is_(None))
-                    .execution_options(synchronize_session=False))
+    session.execute(update(Timer).where(Timer.instance_id == instance.id, Timer.fired_at.is_(None),
+                                        Timer.cancelled_at.is_(None))
+                    .values(cancelled_at=now).execution_options(synchronize_session=False))
     session.execute(update(Message).where(Message.target_id == instance.id, Message.delivered_at.is_(None),
                                           Message.failed_at.is_(None))
                     .values(failed_at=now, error="流程实例已取消 (the instance was cancelled)")

@@ -5,7 +5,9 @@ message and the next mail retry, and re-armed after each run and whenever this p
 leaves messages undelivered. A slow ``sweep`` catches what another process armed (the web app, a second
 scheduler), and a daily job at the reminder hour sends reminders. An hourly ``files`` job removes uploads
 nothing has named for a day. Starting runs everything that fell due while nothing was running, once
-(messages a crash left undelivered among them).
+(messages a crash left undelivered among them). A pass the database failed (unreachable, a full disk) is tried
+again after a few seconds, doubling up to ``RETRY_MAX``, so that what fell due during an outage runs as soon as
+the database answers again rather than at the next sweep.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from . import config, files, mail, messages, reminders, timers
 from .clock import CHINA
@@ -31,6 +34,11 @@ logger = logging.getLogger(__name__)
 SWEEP = timedelta(minutes=1)
 #: How often uploads that nothing names are looked for (they are removed a day after upload).
 FILE_SWEEP = timedelta(hours=1)
+#: After a pass the database failed: the first retry, doubled after each failure up to the last.
+RETRY_FIRST = timedelta(seconds=2)
+RETRY_MAX = timedelta(seconds=30)
+#: Errors that say the database is away for now (unreachable, a full disk), not that our work is wrong.
+OUTAGE = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -54,7 +62,9 @@ class Scheduler:
         self.link_base = link_base
         self.scheduler = scheduler or BackgroundScheduler(timezone=CHINA)
         self._lock = threading.Lock()  # one pass at a time in this process
+        self._waking = threading.RLock()  # held by a wake-up from its pass to its re-arming; shutdown waits for it
         self._stopping = threading.Event()
+        self._failed_passes = 0  # passes in a row the database failed
 
     def run_due(self) -> Pass:
         """Fire due timers, send due reminders and mail; safe to run at any time, from any process."""
@@ -99,12 +109,34 @@ class Scheduler:
                                replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def _wake(self) -> None:
+        with self._waking:
+            if not self._stopping.is_set():
+                self._wake_once()
+
+    def _wake_once(self) -> None:
         try:
-            self.run_due()
-        except Exception:  # a background job must log and go on, never die silently
-            logger.exception("the scheduled run failed; the sweep will try again")
-        finally:
+            try:
+                self.run_due()
+            except OUTAGE:
+                raise
+            except Exception:  # a background job must log and go on, never die silently
+                logger.exception("the scheduled run failed; the sweep will try again")
             self.arm()
+        except OUTAGE as exc:  # the database is away: try again soon, not at the next sweep
+            self._failed_passes += 1
+            delay = min(RETRY_FIRST * 2 ** (self._failed_passes - 1), RETRY_MAX)
+            logger.warning("the database is unavailable (%s); trying again in %d s",
+                           type(getattr(exc, "orig", exc)).__name__, delay.total_seconds())
+            self._retry_in(delay)
+        else:
+            self._failed_passes = 0
+
+    def _retry_in(self, delay: timedelta) -> None:
+        """Point the ``wake`` job at ``delay`` from now on the wall clock (the database's outage is real time)."""
+        if self._stopping.is_set():
+            return
+        self.scheduler.add_job(self._wake, DateTrigger(run_date=datetime.now(CHINA) + delay), id="wake",
+                               replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def start(self) -> None:
         """Catch up on what fell due while nothing ran, then run in the background."""
@@ -127,5 +159,5 @@ class Scheduler:
         if self.scheduler.running:
             # Not wait=True: APScheduler would hold its job store lock while a running job re-arms (deadlock).
             self.scheduler.shutdown(wait=False)
-        with self._lock:  # a pass that was running has finished
+        with self._waking, self._lock:  # a wake-up that was running has finished, re-arming included
             pass

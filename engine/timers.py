@@ -4,7 +4,8 @@
 writer at a time), re-checks it under the instance lock, lets the workflow fire it on the engine's
 clock, and marks it fired in the same transaction. Running it twice, or from two processes, fires
 each timer once. A failure is written on the row, where an administrator can see it, and the next
-timer is tried.
+timer is tried. A timer whose task ended before it fired (a boundary timer of a task completed or
+cancelled, an event-based gateway's timer when a message came first) is marked cancelled, not fired.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from . import incidents
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 #: Timers fired per transaction (each in a savepoint of its own): fewer commits when many fall due at once.
 BATCH = 50
+#: A timer row still waiting: neither fired nor cancelled.
+WAITING = Timer.fired_at.is_(None) & Timer.cancelled_at.is_(None)
 
 
 def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
@@ -52,15 +56,14 @@ def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict
 
     waiting = waiting_timers(workflow)
     before = rows_of(workflow).timers
-    mine = (Timer.instance_id == row.id) & Timer.fired_at.is_(None)
+    mine = (Timer.instance_id == row.id) & WAITING
     plain = {"synchronize_session": False}  # no Timer objects of this instance are loaded here
     for task_id in before.keys() - waiting.keys():
         task = find_task(workflow, task_id)
-        if task is not None and task.has_state(TaskState.COMPLETED):
-            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(fired_at=now)
-                            .execution_options(**plain))
-        else:  # cancelled with the task it was attached to, or by an event-based gateway
-            session.execute(delete(Timer).where(mine, Timer.task_id == task_id).execution_options(**plain))
+        # Cancelled with the task it was attached to, or an event-based gateway's timer when a message won.
+        ended = {"fired_at": now} if _fired(task) else {"cancelled_at": now}
+        session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(**ended)
+                        .execution_options(**plain))
     changed = False
     for task_id, (task, kind, due) in waiting.items():
         if task_id not in before:
@@ -74,14 +77,26 @@ def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict
     return waiting, changed
 
 
+def _fired(task) -> bool:
+    """Whether the timer a task waited on fired: its task completed, and for an event-based gateway, on the
+    branch of a timer (the gateway completes too when a message comes first)."""
+    if task is None or not task.has_state(TaskState.COMPLETED):
+        return False
+    if not isinstance(task.task_spec, EventBasedGateway):
+        return True
+    definitions = task.task_spec.event_definition.event_definitions
+    taken = {child.task_spec for child in task.children}
+    return any(isinstance(definition, TimerEventDefinition) and output in taken
+               for definition, output in zip(definitions, task.task_spec.outputs, strict=False))
+
+
 def next_due(session: Session) -> datetime | None:
     """When the earliest unfired timer is due (failed ones left aside)."""
-    return session.scalar(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None),
-                                                               Timer.attempts < MAX_ATTEMPTS))
+    return session.scalar(select(func.min(Timer.due_at)).where(WAITING, Timer.attempts < MAX_ATTEMPTS))
 
 
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    return list(session.scalars(select(Timer.id).where(Timer.fired_at.is_(None), Timer.due_at <= now,
+    return list(session.scalars(select(Timer.id).where(WAITING, Timer.due_at <= now,
                                                        Timer.attempts < MAX_ATTEMPTS)
                                 .order_by(Timer.due_at, Timer.id).limit(limit)))
 
@@ -99,7 +114,7 @@ def claim(session: Session, store, timer_id: int) -> tuple[Timer, Instance] | No
 
 # Built once: when thousands of timers fall due together, building the statement costs more than running it.
 _CLAIM = (select(Timer, Instance).join(Instance, Instance.id == Timer.instance_id)
-          .where(Timer.id == bindparam("timer_id"), Timer.fired_at.is_(None))
+          .where(Timer.id == bindparam("timer_id"), WAITING)
           .execution_options(populate_existing=True))
 _CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=(Timer, Instance), key_share=True)
 
@@ -120,15 +135,15 @@ def fire_due_timers(engine, now: datetime | None = None, limit: int = 1000) -> i
 
 
 def failed_timers(session: Session) -> list[Timer]:
-    """Unfired timers that failed at least once, for administrators; given up ones first."""
-    return list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.attempts > 0)
+    """Waiting timers that failed at least once, for administrators; given up ones first."""
+    return list(session.scalars(select(Timer).where(WAITING, Timer.attempts > 0)
                                 .order_by(Timer.attempts.desc(), Timer.due_at)))
 
 
 def retry(session: Session, timer_id: int) -> Timer:
     """An administrator lets a failed timer be tried again (after fixing the procedure or the data)."""
     timer = session.get(Timer, timer_id)
-    if timer is None or timer.fired_at is not None:
+    if timer is None or timer.fired_at is not None or timer.cancelled_at is not None:
         raise NotFound(f"没有待重试的计时器 {timer_id} (no unfired timer {timer_id})")
     timer.attempts, timer.error = 0, None
     return timer
@@ -137,7 +152,7 @@ def retry(session: Session, timer_id: int) -> Timer:
 def _record_failure(engine, timer_id: int, error: str) -> None:
     with engine.store.write() as session:
         timer = session.get(Timer, timer_id)
-        if timer is not None and timer.fired_at is None:
+        if timer is not None and timer.fired_at is None and timer.cancelled_at is None:
             timer.attempts += 1
             timer.error = error[:2000]
             instance_id, bpmn_id = timer.instance_id, timer.bpmn_id

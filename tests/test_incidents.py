@@ -165,3 +165,24 @@ def test_a_timer_that_fails_is_an_incident(lab, clock):
     incident = found[timer.instance_id]  # every region's timer of that moment failed alike
     assert (incident["kind"], incident["bpmn_id"]) == ("timer", timer.bpmn_id)
     assert "division by zero" in incident["error"]
+
+
+def test_cancelling_an_instance_records_its_waiting_timers_as_cancelled(lab, clock):
+    """The timers of an instance an administrator cancels never fire: kept on their rows as cancelled."""
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001"])
+    with lab.store.read() as session:
+        timer = session.scalars(select(Timer).where(Timer.fired_at.is_(None)).order_by(Timer.due_at)).first()
+    original = lab.runner.advance
+    lab.runner.advance = lambda *args, **kwargs: 1 / 0
+    try:
+        clock.set(timer.due_at)
+        timers.fire_due_timers(lab)
+    finally:
+        lab.runner.advance = original
+    incident = next(i for i in lab.incidents(campaign.id) if i["instance_id"] == timer.instance_id)
+    lab.cancel_incident(incident["id"], "admin", "本年度改为线下办理")
+    clock.advance(days=1)
+    assert timers.fire_due_timers(lab) == 0
+    with lab.store.read() as session:
+        row = session.get(Timer, timer.id)
+        assert row.fired_at is None and row.cancelled_at == timer.due_at and row.attempts == 1

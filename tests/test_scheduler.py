@@ -47,3 +47,42 @@ def test_on_start_it_catches_up_once_and_rearms_when_timers_change(lab):
     # A second start finds nothing more to do.
     again = Scheduler(lab)
     assert again.run_due().timers == 0
+
+
+def test_a_pass_the_database_failed_is_tried_again_within_seconds_not_at_the_sweep(lab, monkeypatch, caplog):
+    """The database is away when a timer falls due: the scheduler tries again after a few seconds of back-off,
+    so the timer fires as soon as the database answers again, not at the next one-minute sweep."""
+    import logging
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001"])
+    [wait] = _timers(lab)
+    lab.clock.set(wait.due_at + timedelta(minutes=1))
+    down = threading.Event()
+    down.set()
+    read, write = lab.store.read, lab.store.write
+
+    def failing(real):
+        def open_session():
+            if down.is_set():
+                raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+            return real()
+        return open_session
+
+    monkeypatch.setattr(lab.store, "read", failing(read))
+    monkeypatch.setattr(lab.store, "write", failing(write))
+    caplog.set_level(logging.WARNING, logger="engine.scheduler")
+    scheduler = Scheduler(lab)
+    scheduler.start()
+    try:
+        assert _wait_for(lambda: any("trying again in" in r.getMessage() for r in caplog.records), 10)
+        down.clear()  # the database answers again
+        started = time.monotonic()
+        assert _wait_for(lambda: "Task_file" in _ready(lab, campaign.id), 15)
+        assert time.monotonic() - started < 15  # the sweep would have come after 60 s
+    finally:
+        scheduler.shutdown()
+    failures = [r for r in caplog.records if "trying again in" in r.getMessage()]
+    assert failures and all(r.exc_info is None for r in failures)  # a line per failed pass, no traceback

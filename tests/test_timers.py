@@ -10,6 +10,7 @@ from conftest import LAB, make_engine
 from drive import race
 from sqlalchemy import func, select
 
+from engine import timers
 from engine.clock import CHINA
 from engine.engine import Engine
 from engine.store.models import AuditEntry, Region, Timer
@@ -27,8 +28,8 @@ def _timers(engine: Engine, instance_id: int | None = None, fired: bool | None =
         query = select(Timer).order_by(Timer.id)
         if instance_id is not None:
             query = query.where(Timer.instance_id == instance_id)
-        if fired is not None:
-            query = query.where(Timer.fired_at.is_not(None) if fired else Timer.fired_at.is_(None))
+        if fired is not None:  # fired, or still waiting (neither fired nor cancelled)
+            query = query.where(Timer.fired_at.is_not(None) if fired else timers.WAITING)
         return list(session.scalars(query))
 
 
@@ -84,6 +85,9 @@ def test_completing_a_task_removes_its_boundary_timer(lab):
     lab.complete(task_file.id, {"announcement": "通报", "announced_on": "2026-08-31"}, "assessed")
     timers = _timers(lab, task_file.instance_id)
     assert [t.bpmn_id for t in timers] == ["Remind_report"]
+    # The boundary timer lost to the task's completion: kept as cancelled, not fired.
+    [lost] = [t for t in _timers(lab, task_file.instance_id, fired=None) if t.bpmn_id == "Late_file"]
+    assert lost.fired_at is None and lost.cancelled_at == lab.clock.now()
     report = _ready(lab, campaign.id)["Task_report"]
     # dueDate = deadline(announced_on, months=1): 31 August + 1 month = 30 September, 24:00.
     assert report.due_at == datetime(2026, 10, 1, tzinfo=CHINA)
@@ -134,11 +138,24 @@ def test_an_event_based_gateway_takes_the_timer_when_no_message_comes(lab):
 
 def test_an_event_based_gateway_takes_the_message_and_drops_the_timer(lab):
     campaign = _to_gateway(lab, ["990001"])
+    instance = _region_instance(lab, campaign.id, "990001")
     lab.complete(_ready(lab, campaign.id, region=None)["Task_release"].id, REPORT, "lead_agency")
     assert set(_ready(lab, campaign.id)) == {"Task_go"}
-    assert _timers(lab, _region_instance(lab, campaign.id, "990001")) == []
+    assert _timers(lab, instance) == []
     lab.clock.advance(days=3)
     assert fire_due_timers(lab) == 0
+    # The timer lost the race to the message: recorded as cancelled then, never as fired.
+    [lost] = [t for t in _timers(lab, instance, fired=None) if t.bpmn_id == "Gateway_wait"]
+    assert lost.fired_at is None and lost.cancelled_at == lab.clock.now() - timedelta(days=3)
+
+
+def test_the_timer_that_won_the_gateway_race_is_recorded_as_fired(lab):
+    campaign = _to_gateway(lab, ["990001"])
+    instance = _region_instance(lab, campaign.id, "990001")
+    lab.clock.advance(hours=48)
+    assert fire_due_timers(lab) == 1
+    [won] = [t for t in _timers(lab, instance, fired=None) if t.bpmn_id == "Gateway_wait"]
+    assert won.fired_at == lab.clock.now() and won.cancelled_at is None
 
 
 def test_timers_that_fell_due_while_the_scheduler_was_down_fire_once_on_restart(lab):
@@ -193,6 +210,7 @@ from datetime import datetime
 from engine.clock import VirtualClock
 from engine.engine import Engine
 from engine.store import Store
+from engine import timers
 from engine.timers import fire_due_timers
 store = Store(sys.argv[1], connect_args={"options": sys.argv[2]} if sys.argv[2] else {})
 engine = Engine(store, clock=VirtualClock(datetime.fromisoformat(sys.argv[3])))

@@ -267,10 +267,13 @@ class CalendarDay(Base):
 
 
 class Timer(Base):
-    """A waiting BPMN timer: due time in UTC; firing it is claimed row by row."""
+    """A BPMN timer: due time in UTC; firing it is claimed row by row. Waiting while neither ``fired_at`` nor
+    ``cancelled_at`` is set; cancelled when it never fired because its task ended first (a boundary timer whose
+    task was completed or cancelled, an event-based gateway's timer when a message came first)."""
 
     __tablename__ = "timer"
-    __table_args__ = (UniqueConstraint("instance_id", "task_id"), Index("ix_timer_due", "fired_at", "due_at"))
+    __table_args__ = (UniqueConstraint("instance_id", "task_id"),
+                      Index("ix_timer_due", "fired_at", "cancelled_at", "due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"))
@@ -279,6 +282,7 @@ class Timer(Base):
     kind: Mapped[str] = mapped_column(String(16))  # timeDate | timeDuration | timeCycle
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
 
