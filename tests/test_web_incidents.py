@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import pytest
 from sqlalchemy import select
 from test_incidents import ANNOUNCE, broken  # noqa: F401 — the fixture
@@ -46,6 +49,10 @@ def test_the_administrator_sees_the_incident_by_step_name_and_retries_it(client,
     page = client.get("/admin/incidents")
     assert page.status_code == 200 and "发布考核结果" in page.text and "division by zero" in page.text
     [incident] = engine.incidents()
+    # the instance's diagram marks the element it is held up at
+    shown = client.get(f"/instances/{incident['instance_id']}").text
+    marks = json.loads(html.unescape(shown.split('data-marks="')[1].split('"')[0]))
+    assert marks["incident"] == [incident["bpmn_id"]] == ["Throw_announced"]
     response = post(client, f"/admin/incidents/{incident['id']}/retry", {"reason": ""})
     assert response.status_code == 400 and engine.incidents()
     response = post(client, f"/admin/incidents/{incident['id']}/retry", {"reason": "原因已排除"})

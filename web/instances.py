@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, render_template, request, send_file
 from sqlalchemy import select
 
-from engine import access, audit, board, files, submissions
+from engine import access, audit, board, files, incidents, submissions
 from engine.errors import NotFound
 from engine.store.models import Campaign, Instance, Region
 
@@ -70,6 +70,9 @@ def show(instance_id: int):
         current = ready[instance.id]
         marks = {"done": sorted(done[instance.id]), "current": sorted({t.bpmn_id for t in current}),
                  "overdue": sorted({t.bpmn_id for t in current if t.due_at is not None and t.due_at < moment})}
+        held = incidents.held_up(db, instance.id)
+        if held is not None and held.bpmn_id:  # where it is held up, for the administrator who came from the list
+            marks["incident"] = [held.bpmn_id]
         timeline = audit.history(db, instance.id)
         region = db.get(Region, instance.region) if instance.region else None
         shown = submissions.readable(db, engine(), g.viewer, instance, variant)

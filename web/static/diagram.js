@@ -18,7 +18,7 @@
       })[0];
       // Readable, not whole: centred at a legible scale on where the instance is (its current steps, else the
       // last done), the rest a drag or a scroll away; the whole pool only when nothing is marked yet.
-      var open = (marks.overdue || []).concat(marks.current || []);
+      var open = (marks.incident || []).concat(marks.overdue || []).concat(marks.current || []);
       var focus = (open.length ? open : (marks.done || []).slice(-1))
         .map(function (id) { return registry.get(id); }).filter(Boolean);
       if (focus.length) {
@@ -35,7 +35,7 @@
       } else {
         canvas.zoom("fit-viewport");
       }
-      ["done", "current", "overdue"].forEach(function (kind) {
+      ["done", "current", "overdue", "incident"].forEach(function (kind) {
         (marks[kind] || []).forEach(function (id) {
           if (registry.get(id)) { canvas.addMarker(id, "mark-" + kind); }
         });
