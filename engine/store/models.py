@@ -246,6 +246,7 @@ class Result(Base):
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
     region: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # the region's name when it reported (migration 0014)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
     score: Mapped[str] = mapped_column(String(32))  # the exact decimal as reported ("89.5")
     grade: Mapped[str | None] = mapped_column(String(32))
