@@ -148,6 +148,16 @@ def lab(store, clock):
     return engine
 
 
+def deploy_renamed_national(engine: Engine, tmp_path: Path) -> None:
+    """Deploy version 2 of national-2013: the same bundle with its first step renamed 年度目标备案."""
+    copy = tmp_path / "national"
+    shutil.copytree(NATIONAL, copy)
+    bpmn = copy / "assessment.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="目标备案"', 'name="年度目标备案"', 1),
+                    encoding="utf-8")
+    engine.deploy(copy)
+
+
 def add_user(engine: Engine, username: str, *grants: Grant) -> None:
     with engine.store.write() as session:
         accounts.create_user(session, username, username, list(grants))

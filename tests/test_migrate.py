@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lz4.frame
 from alembic import command
-from conftest import NATIONAL
+from conftest import deploy_renamed_national
 from drive import Driver
 from sqlalchemy import inspect, select, text
 
@@ -50,14 +50,7 @@ def test_the_inbox_order_indexes_are_added_to_a_database_with_open_tasks(engine)
 
 def test_the_current_version_flag_marks_each_variants_highest_version_on_an_existing_database(engine, tmp_path):
     """0010 on a database at 0006 with two versions of a variant: campaigns go on starting on the highest."""
-    import shutil
-
-    copy = tmp_path / "national"
-    shutil.copytree(NATIONAL, copy)
-    bpmn = copy / "assessment.bpmn"
-    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="目标备案"', 'name="年度目标备案"', 1),
-                    encoding="utf-8")
-    engine.deploy(copy)
+    deploy_renamed_national(engine, tmp_path)
     command.downgrade(alembic_config(engine.store), "0006")
     upgrade(engine.store)
     with engine.store.read() as session:

@@ -195,16 +195,9 @@ def test_regions_are_imported_from_excel_all_or_nothing_and_exported(admin, engi
 
 
 def test_the_administrator_makes_an_earlier_version_current_and_campaigns_start_on_it(admin, engine, tmp_path):
-    import shutil
+    from conftest import deploy_renamed_national
 
-    from conftest import NATIONAL
-
-    copy = tmp_path / "national"
-    shutil.copytree(NATIONAL, copy)
-    bpmn = copy / "assessment.bpmn"
-    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="目标备案"', 'name="年度目标备案"', 1),
-                    encoding="utf-8")
-    engine.deploy(copy)
+    deploy_renamed_national(engine, tmp_path)
     assert 'action="/admin/versions/national-2013/1/publish"' in admin.get("/admin/regions").text
     assert post(admin, "/admin/versions/national-2013/1/publish").status_code == 302
     page = admin.get("/admin/regions").text
