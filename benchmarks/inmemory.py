@@ -10,9 +10,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
 
-from engine import scoring
-from engine.bundle import load_bundle
 from engine.engine import FORMS_LIBRARY
+from engine.procedure import scoring
+from engine.procedure.bundle import load_bundle
 from engine.serializer import StateSerializer
 
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bodies
 from .accounts import Grant
-from .bodies import PRESETS
 from .errors import NotFound, PermissionDenied
+from .procedure import bodies
+from .procedure.bodies import PRESETS
 from .store.models import Campaign, Instance, ProcessVersion, RoleAssignment, User
 
 #: Roles that may reassign tasks and release other people's claims (the built-in ones; see ``PRESETS``).

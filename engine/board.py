@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import results, scoring
+from . import results
+from .procedure import scoring
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, Region, Result
 
 #: Consequences in words, for the Excel export (pages translate them).

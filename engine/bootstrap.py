@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, bodies, config
+from . import accounts, config
 from .accounts import Grant
 from .engine import Engine
+from .procedure import bodies
 from .store import upgrade
 from .store.models import User
 

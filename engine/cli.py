@@ -85,7 +85,7 @@ def init(no_demo: bool) -> None:
 @_reports_errors
 def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) -> None:
     """Check a process bundle FOLDER, deploy it as the current version and load its regions."""
-    from .deployment import deploy as deploy_folder
+    from .procedure.deployment import deploy as deploy_folder
 
     engine = _engine()
     report = deploy_folder(engine, folder, actor=actor, make_current=make_current, create_accounts=create_accounts)
@@ -130,7 +130,7 @@ def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) 
 @_reports_errors
 def publish(variant: str, number: int, actor: str) -> None:
     """Make VERSION of VARIANT the current one: new campaigns start on it."""
-    from . import versions
+    from .procedure import versions
 
     engine = _engine()
     with engine.store.write() as session:

@@ -16,16 +16,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, forms, incidents, results, sandbox, scoring, timers, versions
+from . import accounts, audit, calendar, incidents, results, sandbox, timers
 from .accounts import Grant
-from .bundle import Bundle, load_bundle
 from .calendar import WorkCalendar
 from .clock import SystemClock
 from .deadlines import DueDates
 from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
-from .instances import Advance, LoadedVersion, Runner, find_task
+from .instances import Advance, LoadedVersion, Runner
+from .procedure import forms, scoring, versions
+from .procedure.bundle import Bundle, load_bundle
 from .regions import load_defaults
-from .serializer import StateSerializer
+from .serializer import StateSerializer, find_task
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
 

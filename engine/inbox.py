@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, forms
+from . import accounts, audit
 from .access import Viewer
 from .accounts import ROLE_NAMES
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
+from .procedure import forms
 from .store import Store
 from .store.models import Campaign, InboxTask, Notification, Region, TaskDraft, User
 

@@ -7,18 +7,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, forms, results, sampling, timers
+from . import audit, results, sampling, timers
+from .procedure import forms
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 
@@ -151,7 +150,7 @@ class Runner:
         for drawn in draws:  # in the same transaction as the state that holds the sample
             audit.record(session, now, "system", "sample_draw", instance_id=row.id, data=drawn)
         targets = self._post_events(session, row, workflow, version, now)
-        waiting, timers_changed = timers.sync(session, row, workflow, now)
+        waiting, timers_changed = timers.sync(session, row, workflow, now, rows_of(workflow).timers)
         ready = self._sync_inbox(session, row, workflow, version, now, waiting)
         row.state = self.serializer.dump(workflow)
         row.serializer_version = self.serializer.version
@@ -283,11 +282,3 @@ def unit_of(task) -> str | None:
         return None
     unit = task.data.get("unit")
     return unit if isinstance(unit, str) else None
-
-
-def find_task(workflow: BpmnWorkflow, task_id: str):
-    """The workflow's task with this id, or None (SpiffWorkflow raises instead)."""
-    try:
-        return workflow.get_task_from_id(UUID(str(task_id)))
-    except (TaskNotFoundException, ValueError):
-        return None

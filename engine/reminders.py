@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, bodies, mail
+from . import accounts, audit, mail
 from .clock import CHINA, local
+from .procedure import bodies
 from .store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import scoring
 from .errors import BundleError, ExpressionError
+from .procedure import scoring
 from .store.models import Campaign, Region, Result
 
 #: The consequences every region is told, whether or not the variant states a rule for them.

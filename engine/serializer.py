@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from . import timer_events
@@ -79,3 +80,11 @@ class StateSerializer:
 
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):
+    """The workflow's task with this id, or None (SpiffWorkflow raises instead)."""
+    try:
+        return workflow.get_task_from_id(UUID(str(task_id)))
+    except (TaskNotFoundException, ValueError):
+        return None

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, bodies, calendar, config, forms, mail, reminders, scoring, timers, years
+from . import accounts, calendar, config, mail, reminders, timers, years
 from .accounts import Grant
 from .clock import CHINA, VirtualClock, local
 from .engine import Engine
 from .errors import KaoheError
+from .procedure import bodies, forms, scoring
 from .store import Store, upgrade
 from .store.models import AuditEntry, InboxTask, Instance, Region
 

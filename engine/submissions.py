@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from . import board
 from .access import Viewer, Work
-from .instances import find_task, unit_of
+from .instances import unit_of
+from .serializer import find_task
 from .store.models import AuditEntry, Campaign, EvidenceFile, Instance, Result
 
 

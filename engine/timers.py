@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from . import incidents
 from .errors import NotFound
+from .serializer import find_task
 from .store.models import Instance, Timer
 from .timer_events import KINDS
 
@@ -50,12 +51,12 @@ def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
     return found
 
 
-def sync(session: Session, row: Instance, workflow, now: datetime) -> tuple[dict, bool]:
-    """Make the instance's unfired timer rows its waiting timers; return them and whether any is new."""
-    from .instances import find_task, rows_of  # instances imports this module
+def sync(session: Session, row: Instance, workflow, now: datetime,
+         before: dict[str, datetime]) -> tuple[dict, bool]:
+    """Make the instance's unfired timer rows its waiting timers; return them and whether any is new.
 
+    ``before``: the unfired timers the rows held when the workflow was loaded (task id -> due)."""
     waiting = waiting_timers(workflow)
-    before = rows_of(workflow).timers
     mine = (Timer.instance_id == row.id) & WAITING
     plain = {"synchronize_session": False}  # no Timer objects of this instance are loaded here
     for task_id in before.keys() - waiting.keys():

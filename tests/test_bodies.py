@@ -15,8 +15,8 @@ from web_fixtures import login, post, set_passwords
 
 from engine import access, accounts, bootstrap
 from engine.accounts import Grant
-from engine.bodies import PRESETS
 from engine.errors import BundleError, PermissionDenied
+from engine.procedure.bodies import PRESETS
 from engine.reminders import send_reminders
 from engine.simulate import run_simulation
 

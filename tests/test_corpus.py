@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-from engine import bundle
 from engine.cli import main
 from engine.errors import BundleError
+from engine.procedure import bundle
 from engine.simulate import run_simulation
 
 CORPUS = Path(__file__).parent / "corpus"

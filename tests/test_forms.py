@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import NATIONAL
 
-from engine import forms
 from engine.errors import BundleError, ValidationError
+from engine.procedure import forms
 
 FORM = "filing-review.schema.json"
 

@@ -12,6 +12,7 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
 from engine import sandbox
 from engine.errors import BundleError, ExpressionError, ForbiddenCode
+from engine.procedure import scripts
 
 
 @pytest.fixture
@@ -251,8 +252,8 @@ def where(xml: str, text: str) -> int:
 
 def test_scan_accepts_clean_files():
     bpmn = BPMN.replace("{script}", SCORES.format(a="1", b="2"))
-    sandbox.scan("grading.bpmn", bpmn.encode())
-    sandbox.scan("grades.dmn", DMN.replace("{cell}", "'D'").encode())
+    scripts.scan("grading.bpmn", bpmn.encode())
+    scripts.scan("grades.dmn", DMN.replace("{cell}", "'D'").encode())
 
 
 @pytest.mark.parametrize(("filename", "xml", "element", "marker", "named"), [
@@ -272,7 +273,7 @@ def test_scan_accepts_clean_files():
 ])
 def test_scan_names_file_line_and_element(filename, xml, element, marker, named):
     with pytest.raises(ForbiddenCode) as caught:
-        sandbox.scan(filename, xml.encode())
+        scripts.scan(filename, xml.encode())
     error = caught.value
     assert (error.file, error.element, error.line) == (filename, element, where(xml, marker))
     assert named in error.message and filename in str(error)
@@ -281,7 +282,7 @@ def test_scan_names_file_line_and_element(filename, xml, element, marker, named)
 def test_scan_reports_a_syntax_error_where_it_is():
     xml = BPMN.replace("{script}", "x = = 1")
     with pytest.raises(BundleError, match="syntax error") as caught:
-        sandbox.scan("grading.bpmn", xml.encode())
+        scripts.scan("grading.bpmn", xml.encode())
     assert not isinstance(caught.value, ForbiddenCode)
     assert (caught.value.element, caught.value.line) == ("compute", where(xml, "<bpmn:script>"))
 
@@ -316,7 +317,7 @@ EXTERNAL = """<?xml version="1.0"?>
 @pytest.mark.parametrize("xml", [LAUGHS, EXTERNAL, "<definitions><unclosed></definitions>", "", "not xml"])
 def test_scan_refuses_entities_and_malformed_xml(xml):
     with pytest.raises(BundleError) as caught:
-        sandbox.scan("bad.bpmn", xml.encode())
+        scripts.scan("bad.bpmn", xml.encode())
     assert caught.value.file == "bad.bpmn" and "lollol" not in str(caught.value)
 
 
@@ -324,7 +325,7 @@ def test_scan_ignores_code_lookalikes_in_other_namespaces():
     xml = BPMN.replace("{script}", "x = 1").replace(
         "<bpmn:incoming>f2</bpmn:incoming>", "<other:script xmlns:other='urn:x'>import os</other:script>"
         "<bpmn:incoming>f2</bpmn:incoming>")
-    sandbox.scan("grading.bpmn", xml.encode())
+    scripts.scan("grading.bpmn", xml.encode())
 
 
 def test_decimal_helper_is_the_real_decimal(env):

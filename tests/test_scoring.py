@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine import scoring, years
+from engine import years
 from engine.errors import BundleError, ExpressionError, ValidationError
+from engine.procedure import scoring
 
 SCHEME = {
     "parts": [{"code": "targets", "points": 40}, {"code": "measures", "points": 60}],

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from drive import Driver, unit_scores
 
-from engine import scoring, scoring_rules
 from engine.errors import BundleError, ValidationError
+from engine.procedure import scoring, scoring_rules
 
 RULES = Path(__file__).parent / "bundles" / "scoring-rules"
 SHORTFALL = {"code": "T1", "name": "合格率", "points": 15, "rule": {"kind": "shortfall", "target": 95, "per": 1,

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import ZIYANG
 
-from engine.bundle import load_bundle
 from engine.cli import main
 from engine.engine import FORMS_LIBRARY
 from engine.errors import BundleError
+from engine.procedure.bundle import load_bundle
 from engine.simulate import run_simulation, simulation_start
 
 BANDS = {"national-2013": [(90, "A"), (80, "B"), (60, "C"), (0, "D")],

@@ -14,8 +14,9 @@ import pytest
 from drive import Driver, unit_scores, veto_rows
 from lxml import etree
 
-from engine import config, yamlfile
+from engine import config
 from engine.clock import CHINA
+from engine.procedure import yamlfile
 from engine.simulate import run_simulation, simulation_start
 
 SHIPPED = ["yangling-2016", "dazhou-2015", "guangdong-2019"]

@@ -11,11 +11,12 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 from markupsafe import Markup, escape
 
-from engine import access, bodies, config, files
+from engine import access, config, files
 from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
 from engine.inbox import COUNT_CAP
+from engine.procedure import bodies
 from engine.sessions import Lifetime
 from engine.signin import Policy
 from engine.store import Store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .errors import BundleError
+from ..errors import BundleError
 
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _NS = {"bpmn": _BPMN}

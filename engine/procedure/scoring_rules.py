@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from .errors import BundleError
+from ..errors import BundleError
 
 KINDS = {"shortfall": {"target", "per", "deduct"}, "interpolate": {"low", "high"},
          "per_occurrence": {"deduct", "cap"}, "bonus": {"add"}}

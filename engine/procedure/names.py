@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from . import calendar, results, sandbox
-from .errors import BundleError
+from .. import calendar, results, sandbox
+from ..errors import BundleError
+from . import scripts
 
 #: What ``Engine.start_campaign`` puts in the campaign and region instances' start data.
 CAMPAIGN_START = frozenset({"campaign_id", "variant", "year", "year_label", "regions"})
@@ -82,7 +83,7 @@ def reads_of(text: str, mode: str) -> list[str]:
     """Names the code reads that it does not bind itself, in order of first use."""
     if mode == "name":
         return [text.strip()]
-    code = sandbox._cell(text.strip()) if mode == "cell" else text.strip() if mode == "eval" else text
+    code = scripts.cell(text.strip()) if mode == "cell" else text.strip() if mode == "eval" else text
     tree = ast.parse(code, mode="exec" if mode == "exec" else "eval")
     bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     bound |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
@@ -307,7 +308,7 @@ class _Process:
             for source in _spiff(node, "postScript"):
                 found.append(_Read(node, source, source.text or "", "exec", "postScript", item | pre | form))
             for prop in _spiff(node, "property"):
-                if prop.get("name") in sandbox.EXPRESSION_PROPERTIES:
+                if prop.get("name") in scripts.EXPRESSION_PROPERTIES:
                     found.append(_Read(node, prop, prop.get("value") or "", "eval", "dueDate", item | pre))
             for local in ("timeDate", "timeDuration", "timeCycle"):
                 for source in node.findall(f"bpmn:timerEventDefinition/bpmn:{local}", _NS):
@@ -360,7 +361,7 @@ class _Process:
             try:
                 names = reads_of(read.text, read.mode)
             except SyntaxError:
-                continue  # sandbox.scan reports syntax errors, with their own message
+                continue  # scripts.scan reports syntax errors, with their own message
             visible = seen[read.node.get("id")] | read.extra | self.known
             if read.owner is not None:  # a condition on a flow sees what its source node has done
                 visible |= self.done[read.node.get("id")]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from . import scoring_rules, years
-from .errors import BundleError, ExpressionError, ValidationError
+from .. import years
+from ..errors import BundleError, ExpressionError, ValidationError
+from . import scoring_rules
 
 #: The scale of a variant that states none (``scale:`` in bundle.yaml).
 TOTAL_POINTS = Decimal(100)

@@ -12,9 +12,9 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts import ROLE_NAMES
-from .errors import BundleError
-from .store.models import ProcessVersion
+from ..accounts import ROLE_NAMES
+from ..errors import BundleError
+from ..store.models import ProcessVersion
 
 #: What a body may be given, in bundle.yaml's words: follow every region of a procedure (the campaign board,
 #: every instance, every result, the raw data); see its own region's instance (an assessed government); score

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .errors import BundleError
+from ..errors import BundleError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

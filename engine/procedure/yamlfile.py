@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from .errors import BundleError
+from ..errors import BundleError
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

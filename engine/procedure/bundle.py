@@ -18,10 +18,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from . import bodies, checks, forms, grading, names, results, sandbox, scoring, timer_events, yamlfile, years
-from .errors import BundleError
+from .. import results, timer_events, years
+from ..errors import BundleError
+from ..regions import code_problem
+from . import bodies, checks, forms, grading, names, scoring, scripts, yamlfile
 from .references import check_references
-from .regions import code_problem
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
         if Path(name).suffix not in XML_SUFFIXES:
             continue
         trees[name] = parse_xml(name, files[name])
-        sandbox.scan(name, files[name].encode())
+        scripts.scan(name, files[name].encode())
         if name.endswith(".bpmn"):
             check_references(name, trees[name])
     if not any(n.endswith(".bpmn") for n in trees):

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, audit, versions
-from .accounts import Grant
-from .engine import Engine
-from .regions import load_defaults
-from .store.models import ProcessVersion, Region, RoleAssignment, User
+from .. import accounts, audit
+from ..accounts import Grant
+from ..engine import Engine
+from ..regions import load_defaults
+from ..store.models import ProcessVersion, Region, RoleAssignment, User
+from . import versions
 
 
 @dataclass

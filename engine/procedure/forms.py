@@ -18,7 +18,7 @@ from referencing import Registry
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
-from .errors import BundleError, ValidationError
+from ..errors import BundleError, ValidationError
 
 #: The most of a validator's own message kept in an error: it may quote the whole offending value.
 DETAIL_CHARS = 200

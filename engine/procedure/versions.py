@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit
-from .errors import NotFound
-from .store.models import ProcessVersion
+from .. import audit
+from ..errors import NotFound
+from ..store.models import ProcessVersion
 
 
 def current_version(session: Session, variant: str) -> ProcessVersion:

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
-from . import sandbox
-from .errors import BundleError
+from .. import sandbox
+from ..errors import BundleError
 
 GRID = 50  # even steps over the scale, besides the numbers in the table
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
