@@ -7,11 +7,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Front-end packages from npm (package-lock.json), copied where the web app serves them; never from a CDN.
 VENDOR := web/static/vendor/.installed
+# The editors' page scripts (web/frontend/pages/*.js) bundled with esbuild into web/static/build/.
+BUILD := web/static/build/.built
+FRONTEND := $(shell find web/frontend -type f -not -path '*/node_modules/*' 2>/dev/null)
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
 .PHONY: setup run init test lint bench clean chromium translations
 
-setup: $(STAMP) $(VENDOR) $(CATALOGS)
+setup: $(STAMP) $(VENDOR) $(BUILD) $(CATALOGS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +28,10 @@ $(VENDOR): package.json package-lock.json
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets/. web/static/vendor/bpmn-js/
 	touch $(VENDOR)
+
+$(BUILD): $(VENDOR) $(FRONTEND)
+	npm run --silent build
+	touch $(BUILD)
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel compile -i $< -o $@
@@ -64,4 +71,4 @@ bench: setup $(PEER)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) benchmarks/peer/.venv var node_modules web/static/vendor $(CATALOGS)
+	rm -rf $(VENV) benchmarks/peer/.venv var node_modules web/static/vendor web/static/build $(CATALOGS)
