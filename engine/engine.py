@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, incidents, results, sandbox, timers
+from . import accounts, audit, calendar, campaign_state, incidents, results, sandbox, timers
 from .accounts import Grant
 from .calendar import WorkCalendar
 from .clock import SystemClock
@@ -252,6 +252,8 @@ class Engine:
                 self._missing_task(session, task_id, grants)
             task_row, row = found
             accounts.authorize(grants, task_row, username)
+            if row.status == "suspended":
+                raise Conflict(campaign_state.SUSPENDED)
             if task_row.assignee not in (None, username):
                 raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
                                        f"{task_row.assignee})")
@@ -441,6 +443,15 @@ class Engine:
         audit.record(session, now, actor, "instance_migrate", instance_id=row.id,
                      data={"from": current.version, "to": latest.version})
         row.version_id = latest.id
+
+    def change_campaign(self, campaign_id: int, action: str, actor: str, reason: str) -> int:
+        """Suspend, resume or cancel a campaign with a reason (audited); returns how many instances changed."""
+        with self.store.write() as session:
+            changed, pending = campaign_state.change(session, campaign_id, action, actor, reason, self.clock.now())
+        if action == "resume" and changed:  # what fell due while it was suspended happens now
+            self.deliver(pending)
+            self.timers_changed()
+        return len(changed)
 
     def cancel_incident(self, incident_id: int, actor: str, reason: str) -> int:
         """Cancel the instance of an incident, with a reason (audited). Returns the instance id."""

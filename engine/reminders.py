@@ -111,7 +111,9 @@ def next_step_at(engine, now: datetime | None = None, within: timedelta = timede
 def _pending(engine, until: datetime, only: list[str] | None = None):
     """(task, policy, unsent steps) for the open tasks with a due date that have steps up to ``until``."""
     horizon = until + timedelta(days=MAX_LEAD_DAYS + 1)
-    in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon)
+    suspended = select(Instance.id).where(Instance.status == "suspended").scalar_subquery()
+    in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon,
+                                           InboxTask.instance_id.not_in(suspended))
     if only is not None:
         in_window = in_window.where(InboxTask.id.in_(only))
     with engine.store.read() as session:

@@ -111,10 +111,14 @@ class Campaign(Base):
     variant: Mapped[str] = mapped_column(String(64))
     year: Mapped[int]
     label: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, suspended, cancelled
     regions: Mapped[list[Any]]
     started_at: Mapped[datetime]
     started_by: Mapped[str | None] = mapped_column(String(64))
+    # The last suspend, resume or cancel (migration 0018): why, when and by whom; the audit log has them all.
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None]
+    status_changed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Instance(Base):
