@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import nh3
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
@@ -159,6 +159,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "outcome": (outcome := _outcome(db, task)),
             "chart": chart(outcome.distribution) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
+            "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
 
@@ -205,17 +206,22 @@ def submit(task_id: str):
         _store_uploads(task, schema, data)
         if action == "save":
             inbox.save_draft(engine().store, task, g.viewer.username, data, now(), schema)
+            if request.headers.get("X-Kaohe-Autosave"):  # the page saving as the user types: no page to draw
+                return jsonify({"saved_at": now().isoformat()})
             flash(_("Draft saved."), "success")
             return redirect(url_for("tasks.show", task_id=task.id))
         engine().complete(task.id, data, g.viewer.username, grants=g.viewer.grants,
                           check=lambda db, row: files.check_evidence(db, row.instance_id, data))
     except ValidationError as exc:
+        if request.headers.get("X-Kaohe-Autosave"):
+            return jsonify({"error": exc.code, "message": short(exc.message)}), 400
         return _page(task_id, values=data, errors=short_errors(exc.errors or [{"field": "", "message": exc.message}]),
                      message=short(exc.message))
     except HeldUp:  # nothing was saved; the administrators have an incident to act on
         page, _status = _page(task_id, values=data)
         return page, 409
     flash(_("Submitted: %(name)s.", name=task.name), "success")
+    session["submitted_task"] = task.id  # the next page tells the browser to drop its copy of the form
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))
     if g.viewer.sees_instance(variant, task.region):
