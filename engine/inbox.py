@@ -254,10 +254,45 @@ def notifications(session: Session, who: Viewer, unread_only: bool = False, limi
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
 
 
-def mark_read(store: Store, who: Viewer, now: datetime, notification_id: int | None = None) -> int:
-    """Mark one notice, or all of them, read; returns how many changed."""
+def mark_read(store: Store, who: Viewer, now: datetime, ids: list[int] | None = None) -> int:
+    """Mark some notices (a group of them), or all, read; returns how many changed."""
     with store.write() as session:
         query = update(Notification).where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
-        if notification_id is not None:
-            query = query.where(Notification.id == notification_id)
+        if ids is not None:
+            query = query.where(Notification.id.in_(ids))
         return session.execute(query.values(read_at=now)).rowcount
+
+
+@dataclass
+class NoticeGroup:
+    """Notices of one kind about one step of one campaign (one notice alone is a group of one)."""
+
+    kind: str
+    campaign_id: int | None
+    step_name: str | None
+    notices: list[Notification]
+
+    @property
+    def unread(self) -> int:
+        return sum(1 for n in self.notices if n.read_at is None)
+
+    @property
+    def ids(self) -> list[int]:
+        return [n.id for n in self.notices]
+
+
+def group_notices(rows: list[Notification]) -> list[NoticeGroup]:
+    """Group reminders, escalations and 督办 by campaign, step and kind, newest group first (by its newest notice);
+    other notices stand alone."""
+    groups: dict[tuple, NoticeGroup] = {}
+    for notice in rows:  # newest first
+        if notice.campaign_id is not None and notice.bpmn_id:
+            key = (notice.kind, notice.campaign_id, notice.bpmn_id)
+        else:
+            key = ("single", notice.id)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = NoticeGroup(notice.kind, notice.campaign_id, notice.step_name, [notice])
+        else:
+            group.notices.append(notice)
+    return list(groups.values())

@@ -13,14 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, mail
 from .clock import CHINA, local
 from .procedure import bodies
-from .store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
+from .store.models import Campaign, InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,59 @@ def steps(task: InboxTask, policy: dict) -> list[Step]:
 
 
 def send_reminders(engine, now: datetime | None = None, link_base: str = "") -> list[Sent]:
-    """Send every step due by ``now`` that was not sent yet; safe to run twice and from two processes."""
+    """Send every step due by ``now`` that was not sent yet, then the digest mails; safe to run twice and from
+    two processes."""
     now = now or engine.clock.now()
     sent: list[Sent] = []
     for task, policy, due in _pending(engine, now):
         due = [s for s in due if s.at <= now]
         if due:
             sent += _send(engine, task, due, policy, now, link_base)
+    send_digests(engine, now, link_base)
+    return sent
+
+
+def _about(task: InboxTask) -> dict:
+    """What a notice is about: its task, instance, campaign and step (the notification centre groups by them)."""
+    return {"task_id": task.id, "instance_id": task.instance_id, "campaign_id": task.campaign_id,
+            "bpmn_id": task.bpmn_id, "step_name": task.name}
+
+
+#: Notices mailed in the daily digest rather than one by one: the scheduled reminders and escalations.
+DIGESTED = tuple(mail.STEPS)
+
+
+def send_digests(engine, now: datetime | None = None, link_base: str = "") -> int:
+    """One mail a day to each person with reminders or escalations not mailed yet, grouped by campaign and step
+    (39 regions overdue at one step are one section of one mail, not 39 mails). Returns how many mails."""
+    now = now or engine.clock.now()
+    today = local(now).date()
+    sent = 0
+    with engine.store.write() as session:
+        query = (select(Notification).where(Notification.mailed_at.is_(None), Notification.kind.in_(DIGESTED))
+                 .order_by(Notification.user_id, Notification.id))
+        if engine.store.dialect == "postgresql":  # two schedulers: each notice mailed once
+            query = query.with_for_update(skip_locked=True)
+        waiting: dict[int, list[Notification]] = {}
+        for notice in session.scalars(query):
+            waiting.setdefault(notice.user_id, []).append(notice)
+        if not waiting:
+            return 0
+        last = dict(session.execute(select(Notification.user_id, func.max(Notification.mailed_at))
+                                    .where(Notification.user_id.in_(waiting), Notification.kind.in_(DIGESTED))
+                                    .group_by(Notification.user_id)).all())
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(waiting)))}
+        labels = dict(session.execute(select(Campaign.id, Campaign.label).where(
+            Campaign.id.in_({n.campaign_id for ns in waiting.values() for n in ns if n.campaign_id}))).all())
+        for user_id, notices in waiting.items():
+            if last.get(user_id) is not None and local(last[user_id]).date() == today:
+                continue  # today's digest has gone: these go in tomorrow's
+            if users[user_id].email:
+                subject, body = mail.digest_mail(notices, labels, link_base)
+                mail.queue(session, users[user_id].email, subject, body, now, notification_id=notices[0].id)
+                sent += 1
+            for notice in notices:
+                notice.mailed_at = now
     return sent
 
 
@@ -154,13 +200,9 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
                 else:
                     users = _holders(session, task.role, task, supervise=False)
                     subject, body = mail.reminder_mail(task.name, region, task.due_at, link, step.name)
-                for user in users:
-                    notice = Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
-                                          link=path, task_id=task.id, instance_id=task.instance_id)
-                    session.add(notice)
-                    if user.email:
-                        session.flush()
-                        mail.queue(session, user.email, subject, body, now, notification_id=notice.id)
+                for user in users:  # mailed in the day's digest (send_digests), grouped by campaign and step
+                    session.add(Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
+                                             link=path, **_about(task)))
                 out.append(Sent(task, step.name, now, [u.username for u in users]))
     except IntegrityError:
         logger.info("reminders for task %s were sent by another process", task.id)
@@ -181,7 +223,7 @@ def urge(engine, task_ids: list[str], actor: str, now: datetime | None = None, l
                              if task.due_at else (f"督办：{task.name}", f"请尽快办理“{task.name}”。"))
             for user in _holders(session, task.role, task, supervise=False):
                 notice = Notification(user_id=user.id, at=now, kind="urge", title=subject, body=body, link=path,
-                                      task_id=task.id, instance_id=task.instance_id)
+                                      mailed_at=now, **_about(task))  # 督办 by hand is mailed at once
                 session.add(notice)
                 if user.email:
                     session.flush()

@@ -191,3 +191,28 @@ def test_a_campaign_without_open_tasks_leaves_the_menu(client, engine, drive):
         session.execute(delete(InboxTask))  # as if every task of the campaign were done
     login(client, "lead_agency")
     assert _options(client.get("/inbox?scope=all").text, "campaign") == []
+
+
+def test_the_notification_centre_groups_escalations_by_campaign_and_step(client, engine):
+    """Two regions overdue at one step: one line for the lead agency, with both inside and one button to mark
+    them read; each notice still links to its task (issue 12, item 6)."""
+    from datetime import datetime
+
+    from engine.clock import CHINA
+    from engine.reminders import send_reminders
+
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    set_passwords(engine)
+    engine.clock.set(datetime(2025, 7, 1, 9, tzinfo=CHINA))
+    send_reminders(engine)
+    login(client, "lead_agency")
+    page = client.get("/notifications").text
+    notices = page.split('id="notices"')[1]
+    assert notices.count('class="group unread"') == 1 and "目标备案" in notices
+    group = notices.split('class="group unread"')[1].split("</details>")[0]
+    assert "共 2 条，2 条未读" in group
+    links = re.findall(r'href="(/tasks/[0-9a-f-]+)" class="open"', group)
+    assert sorted(links) == sorted(f"/tasks/{t.id}" for t in engine.tasks(campaign_id=campaign.id))
+    ids = re.findall(r'name="id" value="(\d+)"', group.split("</form>")[0])
+    post(client, "/notifications/read", {"id": ids})
+    assert "共 2 条，0 条未读" in client.get("/notifications").text

@@ -6,10 +6,11 @@ import dataclasses
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from engine import inbox
-from engine.store.models import Region
+from engine.store.models import Campaign, Region
 
 from .security import engine, login_required, now, safe_next
 
@@ -88,12 +89,19 @@ def reassign(task_id: str):
 def notifications():
     with engine().store.read() as db:
         rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
-    return render_template("notifications.html", rows=rows)
+        labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
+            Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
+    return render_template("notifications.html", groups=inbox.group_notices(rows), labels=labels, kinds=KINDS)
+
+
+#: What each kind of notice is, as a group's heading says it.
+KINDS = {"before-7d": _l("Due in 7 days"), "before-1d": _l("Due tomorrow"), "due": _l("Due today"),
+         "overdue": _l("Overdue"), "escalate": _l("Urged (督办): overdue"), "urge": _l("Urged (督办)")}
 
 
 @bp.post("/notifications/read")
 @login_required
 def mark_read():
-    which = request.form.get("id", type=int)
-    inbox.mark_read(engine().store, g.viewer, now(), which)
+    which = [int(i) for i in request.form.getlist("id") if i.isdigit()][:1000]
+    inbox.mark_read(engine().store, g.viewer, now(), which or None)
     return redirect(url_for("inbox.notifications"))

@@ -321,6 +321,12 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     instance_id: Mapped[int | None]
     read_at: Mapped[datetime | None]
+    # Migration 0019: what a notice is about, so that the notification centre groups the notices of one campaign
+    # and step, and when a reminder or escalation went out in the day's digest mail (NULL: not yet).
+    campaign_id: Mapped[int | None]
+    bpmn_id: Mapped[str | None] = mapped_column(String(100))
+    step_name: Mapped[str | None] = mapped_column(String(200))
+    mailed_at: Mapped[datetime | None]
 
 
 class Mail(Base):
