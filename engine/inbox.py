@@ -14,7 +14,7 @@ from .accounts import ROLE_NAMES
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .procedure import forms
 from .store import Store
-from .store.models import Campaign, InboxTask, Notification, Region, TaskDraft, User
+from .store.models import Campaign, InboxFilter, InboxTask, Notification, Region, TaskDraft, User
 
 #: A task is "due soon" when its due date is this close.
 DUE_SOON = timedelta(days=3)
@@ -32,6 +32,14 @@ class Filter:
     step: str | None = None  # bpmn id
     region: str | None = None
     state: str | None = None  # due_soon | overdue
+    search: str | None = None  # a region's or a step's name, or part of it
+    sort: str = "due"  # one of SORTS
+    descending: bool = False
+
+
+#: The inbox's columns one may sort by (the default, ``due``, is the order the indexes are in).
+SORTS = {"due": (InboxTask.due_at.is_(None), InboxTask.due_at), "step": (InboxTask.name,),
+         "region": (InboxTask.region,), "created": (InboxTask.created_at,)}
 
 
 def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(), limit: int | None = None,
@@ -48,8 +56,18 @@ def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(
 
 def listing(who: Viewer, now: datetime, wanted: Filter) -> Select:
     """The SELECT behind ``tasks``; its ORDER BY is the one the indexes of migration 0006 are in."""
-    query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
-                                       InboxTask.id)
+    if wanted.sort == "due" and not wanted.descending:
+        query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
+                                           InboxTask.id)
+    else:
+        columns = SORTS.get(wanted.sort, SORTS["due"])
+        if wanted.descending:
+            columns = [c.desc() for c in columns]
+        query = select(InboxTask).order_by(*columns, InboxTask.due_at, InboxTask.created_at, InboxTask.id)
+    if wanted.search:
+        words = f"%{wanted.search.replace('%', '').replace('_', '')[:50]}%"
+        named = select(Region.code).where(Region.name.like(words))
+        query = query.where(or_(InboxTask.name.like(words), InboxTask.region.in_(named)))
     if wanted.campaign_id:
         query = query.where(InboxTask.campaign_id == wanted.campaign_id)
     if wanted.step:
@@ -296,3 +314,46 @@ def group_notices(rows: list[Notification]) -> list[NoticeGroup]:
         else:
             group.notices.append(notice)
     return list(groups.values())
+
+
+# -- saved filters --------------------------------------------------------------------------------
+#: The query arguments a saved filter may hold, and how many one user may keep.
+FILTER_KEYS = frozenset({"scope", "campaign", "step", "region", "state", "q", "sort", "desc"})
+MAX_FILTERS = 20
+
+
+def saved_filters(session: Session, who: Viewer) -> list[InboxFilter]:
+    return list(session.scalars(select(InboxFilter).where(InboxFilter.user_id == who.user_id)
+                                .order_by(InboxFilter.name)))
+
+
+def save_filter(store: Store, who: Viewer, name: str, args: dict[str, str], now: datetime) -> InboxFilter:
+    """Keep the inbox's current filter under ``name`` (the same name replaces it)."""
+    from urllib.parse import urlencode
+
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise ValidationError("请为筛选条件起一个 1 到 60 字的名称 (a name of 1 to 60 characters)",
+                              [{"field": "name", "message": "名称为 1 到 60 字"}])
+    query = urlencode(sorted((k, str(v)[:100]) for k, v in args.items() if k in FILTER_KEYS and v))
+    with store.write() as session:
+        row = session.scalars(select(InboxFilter).where(InboxFilter.user_id == who.user_id,
+                                                        InboxFilter.name == name)).one_or_none()
+        if row is None:
+            count = session.scalar(select(func.count()).where(InboxFilter.user_id == who.user_id))
+            if count >= MAX_FILTERS:
+                raise ValidationError(f"最多保存 {MAX_FILTERS} 个筛选条件，请先删除不用的 (at most {MAX_FILTERS} "
+                                      f"saved filters)")
+            row = InboxFilter(user_id=who.user_id, name=name, query=query, created_at=now)
+            session.add(row)
+        else:
+            row.query = query
+    return row
+
+
+def delete_filter(store: Store, who: Viewer, filter_id: int) -> None:
+    with store.write() as session:
+        row = session.get(InboxFilter, filter_id)
+        if row is None or row.user_id != who.user_id:
+            raise NotFound(f"筛选条件 {filter_id} 不存在 (no saved filter {filter_id})")
+        session.delete(row)

@@ -216,3 +216,48 @@ def test_the_notification_centre_groups_escalations_by_campaign_and_step(client,
     ids = re.findall(r'name="id" value="(\d+)"', group.split("</form>")[0])
     post(client, "/notifications/read", {"id": ids})
     assert "共 2 条，0 条未读" in client.get("/notifications").text
+
+
+def test_the_inbox_sorts_searches_and_keeps_named_filters(client, engine):
+    """Sort by a column (again: the other way), search a region or step by name, save the filter under a name
+    and come back to it; a member unit's name, not its code, and the procedure's title, not its key."""
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    set_passwords(engine)
+    login(client, "lead_agency")
+
+    def regions(page: str) -> list[str]:
+        return re.findall(r'<tr class="[^"]*" data-task="[^"]+" data-step="[^"]+" data-region="(\d*)"', page)
+
+    up = client.get("/inbox", query_string={"scope": "all", "sort": "region"}).text
+    down = client.get("/inbox", query_string={"scope": "all", "sort": "region", "desc": "1"}).text
+    assert regions(up) == sorted(regions(up)) and regions(down) == sorted(regions(up), reverse=True)
+    assert 'id="sort-region">地区 ↑' in up and "desc=1" in up.split('id="sort-region"')[0].rsplit("<a", 1)[1]
+    found = client.get("/inbox", query_string={"scope": "all", "q": "天津"}).text
+    assert set(regions(found)) == {TIANJIN}
+    assert set(regions(client.get("/inbox", query_string={"scope": "all", "q": "备案"}).text)) == {BEIJING, TIANJIN}
+    assert regions(client.get("/inbox", query_string={"scope": "all", "q": "自我评价"}).text) == []
+    assert "national-2013" not in up.split('name="campaign"')[1].split("</select>")[0]
+    assert "质量工作考核（国办发〔2013〕47号）" in up
+
+    post(client, "/inbox/filters", {"name": "天津的任务", "scope": "all", "q": "天津", "sort": "region"})
+    page = client.get("/inbox").text
+    link = page.split('id="saved-filters"')[1].split("天津的任务")[0].rsplit('href="', 1)[1].split('"')[0]
+    assert set(regions(client.get(link.replace("&amp;", "&")).text)) == {TIANJIN}
+    assert post(client, "/inbox/filters", {"name": "", "scope": "all"}, follow_redirects=True).status_code == 200
+    with engine.store.read() as session:
+        from engine.store.models import InboxFilter
+        [saved] = session.scalars(select(InboxFilter))
+    login(client, "admin")  # another user's filter is not theirs to delete
+    assert post(client, f"/inbox/filters/{saved.id}/delete").status_code == 404
+    assert campaign.id
+
+
+def test_a_member_unit_reads_its_own_name_in_the_inbox(client, engine):
+    drive = Driver(engine, "national-2013", [BEIJING])
+    add_web_user(engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(engine)
+    drive.do("Task_target_filing", region=BEIJING)  # each member unit gives its opinion on the filing
+    login(client, "unit-moa")
+    page = client.get("/inbox", query_string={"scope": "claimable"}).text
+    rows = page.split('id="tasks"')[1]
+    assert "<td>农业部</td>" in rows and "<td>moa</td>" not in rows

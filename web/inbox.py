@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from engine import inbox
-from engine.store.models import Campaign, Region
+from engine.errors import ValidationError
+from engine.store.models import Campaign, ProcessVersion, Region
 
 from .security import engine, login_required, now, safe_next
 
@@ -23,9 +24,12 @@ def read_filter(args) -> inbox.Filter:
     """The inbox filter from query arguments; unknown values are ignored."""
     scope = args.get("scope", "mine")
     state = args.get("state") or None
+    sort = args.get("sort", "due")
     return inbox.Filter(scope=scope if scope in inbox.SCOPES else "mine",
                         campaign_id=args.get("campaign", type=int), step=args.get("step") or None,
-                        region=args.get("region") or None, state=state if state in inbox.STATES else None)
+                        region=args.get("region") or None, state=state if state in inbox.STATES else None,
+                        search=(args.get("q") or "").strip()[:50] or None,
+                        sort=sort if sort in inbox.SORTS else "due", descending=args.get("desc") == "1")
 
 
 @bp.get("/inbox")
@@ -45,10 +49,53 @@ def index():
         regions = dict(menus.regions)
         if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
+        saved = inbox.saved_filters(db, g.viewer)
+        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
+                                 .where(ProcessVersion.is_current.is_(True))).all())
+        units = unit_names(db, {c.version_id for c in menus.campaigns.values()})
     supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
-                           steps=menus.steps, region_menu=menus.regions.items(),
-                           supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
+                           steps=menus.steps, region_menu=menus.regions.items(), saved=saved, titles=titles,
+                           units=units, supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page,
+                           more=more, current=_arguments(wanted))
+
+
+def _arguments(wanted: inbox.Filter) -> dict[str, str]:
+    """The query arguments of a filter, those that say something: for sort links and saving it."""
+    found = {"scope": wanted.scope, "campaign": wanted.campaign_id, "step": wanted.step, "region": wanted.region,
+             "state": wanted.state, "q": wanted.search, "sort": None if wanted.sort == "due" else wanted.sort,
+             "desc": "1" if wanted.descending else None}
+    return {k: str(v) for k, v in found.items() if v}
+
+
+def unit_names(db, version_ids: set[int]) -> dict[str, str]:
+    """Member units' names by code, from the schemes of these versions."""
+    names = {}
+    for scheme in db.scalars(select(ProcessVersion.scheme).where(ProcessVersion.id.in_(version_ids))):
+        names.update((str(u["code"]), u.get("name") or str(u["code"])) for u in (scheme or {}).get("units", []))
+    return names
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_filter():
+    """Keep the inbox's current filter (its query arguments, sent along) under a name."""
+    args = {k: request.form.get(k, "") for k in inbox.FILTER_KEYS}
+    try:
+        inbox.save_filter(engine().store, g.viewer, request.form.get("name", ""), args, now())
+    except ValidationError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Filter saved."), "success")
+    return redirect(url_for("inbox.index", **{k: v for k, v in args.items() if v}))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id: int):
+    inbox.delete_filter(engine().store, g.viewer, filter_id)
+    flash(_("Filter deleted."), "info")
+    return redirect(url_for("inbox.index"))
 
 
 def _back() -> str:

@@ -329,6 +329,19 @@ class Notification(Base):
     mailed_at: Mapped[datetime | None]
 
 
+class InboxFilter(Base):
+    """A filter of the inbox a user saved under a name (migration 0020): its query string, checked when saved."""
+
+    __tablename__ = "inbox_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
+
+
 class Mail(Base):
     """The mail outbox: a message to send over SMTP, retried with back-off until sent or given up."""
 
