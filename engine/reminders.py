@@ -13,12 +13,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, mail
 from .clock import CHINA, local
+from .errors import PermissionDenied, ValidationError
 from .procedure import bodies
 from .store.models import Campaign, InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
@@ -249,3 +250,40 @@ def _holders(session: Session, role: str, task: InboxTask, supervise: bool) -> l
         if covers:
             found[user.id] = user
     return list(found.values())
+
+
+def extend(engine, who, task_id: str, last: date, reason: str, now: datetime | None = None) -> InboxTask:
+    """A supervisor (the lead agency) gives a task until the end of ``last`` (China time), with a reason: audited,
+    its holders told, and its reminders and escalation follow the new date (steps not yet due go out again)."""
+    from .inbox import visible_task
+
+    now = now or engine.clock.now()
+    reason = (reason or "").strip()[:2000]
+    if not reason:
+        raise ValidationError("请填写延期原因 (a reason is required)", [{"field": "reason", "message": "请填写原因"}])
+    with engine.store.write() as session:
+        task = visible_task(session, who, task_id)
+        if not who.can_supervise(task):
+            raise PermissionDenied(f"只有牵头部门或管理员可以延长期限 (you may not extend task {task_id})")
+        due = datetime.combine(last + timedelta(days=1), time(0), CHINA)
+        if due <= now:
+            raise ValidationError("新的截止日期已经过去 (the new last day has passed)",
+                                  [{"field": "day", "message": "新的截止日期已经过去"}])
+        if task.due_at is not None and due <= task.due_at:
+            raise ValidationError(f"新的截止日期须晚于原截止日期 {mail.deadline_text(task.due_at)} (the new last day "
+                                  f"must be later than the old one)", [{"field": "day", "message": "须晚于原截止日期"}])
+        before, task.due_at = task.due_at, due
+        policy = policy_of(engine.version(session, session.get(Instance, task.instance_id).version_id).manifest)
+        again = [s.name for s in steps(task, policy) if s.at > now]
+        if again:
+            session.execute(delete(Reminder).where(Reminder.task_id == task.id, Reminder.step.in_(again)))
+        audit.record(session, now, who.username, "due_extend", instance_id=task.instance_id, task_id=task.id,
+                     bpmn_id=task.bpmn_id, data={"from": before.isoformat() if before else None,
+                                                 "to": due.isoformat(), "reason": reason})
+        region = session.get(Region, task.region).name if task.region else None
+        what = f"{region}的“{task.name}”" if region else f"“{task.name}”"
+        for user in _holders(session, task.role, task, supervise=False):
+            session.add(Notification(user_id=user.id, at=now, kind="extended", title=f"期限延长：{what}",
+                                     body=f"{what}的截止时间延长至 {mail.deadline_text(due)}。原因：{reason}",
+                                     link=f"/tasks/{task.id}", **_about(task)))
+    return task

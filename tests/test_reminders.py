@@ -171,3 +171,36 @@ def test_a_digest_is_sent_once_when_two_schedulers_run(engine, filing):
     other.store.dispose()
     with engine.store.read() as session:
         assert session.scalar(select(func.count(Mail.id)).where(Mail.to_addr == "lead@example.gov.cn")) == 1
+
+
+def test_the_lead_agency_extends_a_deadline_and_the_reminders_follow(engine, filing):
+    """Overdue on 1 July, given until 15 July with a reason: no longer overdue, the holders told, the 7-day,
+    1-day, due-day and overdue reminders go out again on the new dates; audited (issue 12)."""
+    from engine.access import viewer_of
+    from engine.errors import PermissionDenied, ValidationError
+    from engine.reminders import extend
+    from engine.store.models import AuditEntry
+
+    engine.clock.set(_at("2025-07-01"))
+    send_reminders(engine)
+    with engine.store.read() as session:
+        lead = viewer_of(session, session.scalars(select(User).where(User.username == "lead-office")).one())
+        gov = viewer_of(session, session.scalars(select(User).where(User.username == "gov-bj")).one())
+    with pytest.raises(PermissionDenied):
+        extend(engine, gov, filing.id, datetime(2025, 7, 15).date(), "请给我们多一点时间")
+    with pytest.raises(ValidationError, match="原因"):
+        extend(engine, lead, filing.id, datetime(2025, 7, 15).date(), " ")
+    with pytest.raises(ValidationError, match="已经过去"):
+        extend(engine, lead, filing.id, datetime(2025, 6, 20).date(), "提前")
+    task = extend(engine, lead, filing.id, datetime(2025, 7, 15).date(), "汛期影响，统一延期")
+    assert task.due_at == datetime(2025, 7, 16, tzinfo=CHINA)
+    with pytest.raises(ValidationError, match="晚于"):  # an extension, not a shortening
+        extend(engine, lead, filing.id, datetime(2025, 7, 10).date(), "改短")
+    assert _notices(engine, "gov-bj")[-1] == "extended"
+    engine.clock.set(_at("2025-07-08"))
+    assert [s.step for s in send_reminders(engine)] == ["before-7d"]
+    engine.clock.set(_at("2025-07-16"))
+    assert sorted(s.step for s in send_reminders(engine)) == ["escalate", "overdue"]
+    with engine.store.read() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "due_extend"))
+    assert (entry.actor, entry.data["reason"]) == ("lead-office", "汛期影响，统一延期")

@@ -261,3 +261,22 @@ def test_a_member_unit_reads_its_own_name_in_the_inbox(client, engine):
     page = client.get("/inbox", query_string={"scope": "claimable"}).text
     rows = page.split('id="tasks"')[1]
     assert "<td>农业部</td>" in rows and "<td>moa</td>" not in rows
+
+
+def test_the_lead_agency_extends_a_deadline_from_the_task_page(client, engine):
+    drive = Driver(engine, "national-2013", [BEIJING])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(engine)
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    login(client, "lead_agency")
+    page = client.get(f"/tasks/{task.id}").text
+    assert 'id="extend-due"' in page
+    refused = post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-20", "reason": ""}, follow_redirects=True)
+    assert "请填写延期原因" in refused.text
+    done = post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-20", "reason": "统一延期"}, follow_redirects=True)
+    assert "2025年7月20日 24:00" in done.text
+    login(client, "gov-bj")
+    assert 'id="extend-due"' not in client.get(f"/tasks/{task.id}").text
+    assert post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-30", "reason": "x"}).status_code == 403
+    with engine.store.read() as session:
+        assert session.get(InboxTask, task.id).due_at.isoformat().startswith("2025-07-20T16:00")

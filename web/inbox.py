@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from engine import inbox
+from engine import inbox, mail, reminders
 from engine.errors import ValidationError
 from engine.store.models import Campaign, ProcessVersion, Region
 
@@ -129,6 +130,23 @@ def reassign(task_id: str):
     inbox.reassign(engine().store, g.viewer, task_id, to, now())
     flash(_("The task has been given to %(user)s.", user=to), "success")
     return redirect(back)
+
+
+@bp.post("/tasks/<task_id>/extend")
+@login_required
+def extend(task_id: str):
+    """The lead agency gives a task more time, with a reason; its reminders follow the new date."""
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+        task = reminders.extend(engine(), g.viewer, task_id, day, request.form.get("reason", ""), now())
+    except ValueError:
+        flash(_("A date is written YYYY-MM-DD."), "error")
+    except ValidationError as exc:  # said on the task's page, where the form is
+        flash(str(exc), "error")
+    else:
+        flash(_("The deadline of %(name)s is now %(when)s.", name=task.name, when=mail.deadline_text(task.due_at)),
+              "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 @bp.get("/notifications")
