@@ -305,3 +305,24 @@ def test_the_lead_agency_suspends_resumes_and_cancels_a_campaign_with_a_reason(c
     assert 'id="campaign-state"' not in board  # nothing more to do with it
     login(client, "gov-bj")
     assert client.get(f"/tasks/{bj.id}").status_code == 404
+
+
+def test_the_board_filters_regions_by_state_step_and_name(client, engine, drive, clock):
+    """Only the overdue ones, only those at a step, a region by name; the figures stay the campaign's."""
+    drive.file_targets(BEIJING)
+    clock.advance(days=40)  # 30 June has passed: 天津's filing is overdue, 北京 is at self-evaluation
+    login(client, "lead_agency")
+    url = f"/campaigns/{drive.campaign.id}"
+
+    def shown(**args) -> set[str]:
+        page = client.get(url, query_string=args).text
+        return set(re.findall(r'<tr data-region="(\d+)">', page.split('id="board"')[1].split("</table>")[0]))
+
+    assert shown() == {BEIJING, TIANJIN}
+    assert shown(state="overdue") == {TIANJIN}
+    assert shown(step="Task_self_evaluation") == {BEIJING}
+    assert shown(q="天津") == {TIANJIN}
+    assert shown(state="finished") == set()
+    page = client.get(url, query_string={"state": "overdue"}).text
+    assert "2 个地区中的 1 个" in page and 'id="region-count">2<' in page  # the campaign's figure unchanged
+    assert shown(state="nonsense") == {BEIJING, TIANJIN}  # an unknown filter is no filter

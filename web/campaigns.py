@@ -106,11 +106,21 @@ def show(campaign_id: int):
         campaign = _campaign(db, campaign_id)
         if not g.viewer.sees_board(campaign.variant):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
-        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int))
+        wanted = _board_filter()
+        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int), wanted=wanted)
         steers = campaign.variant in startable_variants(db)
     supervises = g.viewer.is_admin or bool(g.viewer.holding("supervises", campaign.variant))
     return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises,
-                           steers=steers, status_names=STATUS)
+                           steers=steers, status_names=STATUS, wanted=wanted,
+                           filtered={k: v for k, v in (("state", wanted.state), ("step", wanted.step),
+                                                       ("q", wanted.search)) if v})
+
+
+def _board_filter() -> board.BoardFilter:
+    state = request.args.get("state") or None
+    return board.BoardFilter(state=state if state in board.BOARD_STATES else None,
+                             step=(request.args.get("step") or "")[:100] or None,
+                             search=(request.args.get("q") or "").strip()[:50] or None)
 
 
 def may_steer(campaign_id: int) -> None:

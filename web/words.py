@@ -20,5 +20,6 @@ ACTIONS = {
     "grant_remove": _l("Role withdrawn"), "region_save": _l("Region saved"), "region_delete": _l("Region deleted"),
     "regions_import": _l("Regions imported"), "regions_load": _l("Regions loaded"), "role_rename": _l("Role renamed"),
     "calendar_day": _l("Calendar day set"), "timer_retry": _l("Timer retried"), "mail_retry": _l("Mail retried"),
-    "due_extend": _l("Deadline extended"), "audit_export": _l("Audit log exported"), "scheduler": _l("Scheduler"), "system": _l("System"),
+    "due_extend": _l("Deadline extended"), "audit_export": _l("Audit log exported"), "scheduler": _l("Scheduler"),
+    "system": _l("System"),
 }
