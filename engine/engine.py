@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from . import accounts, audit, calendar, campaign_state, incidents, results, sandbox, timers
 from .accounts import Grant
 from .calendar import WorkCalendar
-from .clock import SystemClock
+from .clock import SystemClock, local
 from .deadlines import DueDates
 from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
 from .instances import Advance, LoadedVersion, Runner
@@ -264,7 +264,7 @@ class Engine:
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:
-                raise Conflict(f"任务 {task_id} 已由他人办理或已撤销 (task {task_id} is no longer ready)")
+                raise Conflict("该任务已由他人办理或已撤销 (the task is no longer ready)")
             task.data.update(data)
             with _engine_errors(row):
                 task.run()
@@ -317,9 +317,9 @@ class Engine:
             if not any(g.region in (None, region) for g in grants):
                 done = None
         if done is not None:
-            raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
-                           f"(task {task_id} is no longer ready: {done.actor} completed it)")
-        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+            raise Conflict(f"该任务已由 {done.actor} 于 {local(done.at):%Y-%m-%d %H:%M} 办理 "
+                           f"(the task is no longer ready: {done.actor} completed it)")
+        raise NotFound("该任务不存在 (there is no such task)")
 
     # -- messages ---------------------------------------------------------------------------------
     def deliver(self, targets: list[int]) -> int:

@@ -178,9 +178,9 @@ def visible_task(session: Session, who: Viewer, task_id: str) -> InboxTask:
     """A ready task its role's holders and supervisors may open; NotFound or PermissionDenied otherwise."""
     task = session.get(InboxTask, str(task_id))
     if task is None:
-        raise NotFound(f"任务 {task_id} 不存在或已办结 (no ready task {task_id})")
+        raise NotFound("该任务不存在或已办结 (there is no such ready task)")
     if not (who.covers(task) or who.can_supervise(task)):
-        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+        raise PermissionDenied("无权查看该任务 (you may not see this task)")
     return task
 
 

@@ -320,3 +320,18 @@ def test_the_page_saves_as_the_user_types_and_the_browser_forgets_after_submitti
     assert "kaohe-submitted" not in client.get("/inbox").text  # said once
     post(client, "/logout")
     assert '<meta name="kaohe-signed-out" content="1">' in client.get("/login").text
+
+
+def test_a_second_submit_says_it_was_submitted_and_shows_what(client, drive):
+    """Submitting again (a double click, a back button) lands on what was submitted, by whom and when, not on an
+    error naming a task id (issue 12, item 5)."""
+    login(client, "gov-bj")
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    page = client.get(f"/tasks/{task.id}").text
+    form = {"action": "submit", **_targets_form(page)}
+    assert post(client, f"/tasks/{task.id}", form).status_code == 302
+    again = post(client, f"/tasks/{task.id}", form, follow_redirects=True)
+    assert again.status_code == 200 and "该任务已经提交" in again.text and "gov-bj 于" in again.text
+    assert task.id not in again.text.split("<main")[1].split('action="')[0]
+    gone = client.get("/tasks/00000000-0000-0000-0000-000000000000")
+    assert gone.status_code == 404 and "00000000" not in gone.text.split('id="error-message"')[1][:200]

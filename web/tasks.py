@@ -176,17 +176,22 @@ def _outcome(db, task: InboxTask):
     return outcome if outcome.results else None
 
 
+def _completed(db, task_id: str) -> AuditEntry | None:
+    """The audit entry of a task's completion, if it was completed."""
+    return db.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action == "complete")
+                      .order_by(AuditEntry.id.desc()).limit(1)).first()
+
+
 def _done(db, task_id: str):
     """A task no longer in the inbox: what was submitted, by whom and when, if the viewer may read it."""
-    entry = db.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action == "complete")
-                       .order_by(AuditEntry.id.desc()).limit(1)).first()
+    entry = _completed(db, task_id)
     if entry is None:
-        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+        raise NotFound("该任务不存在 (there is no such task)")
     instance = db.get(Instance, entry.instance_id)
     variant = access.instance_variant(db, instance)
     shown = engine_submissions.readable(db, engine(), g.viewer, instance, variant)
     if not any(s.entry.id == entry.id for s in shown.submissions):
-        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+        raise PermissionDenied("无权查看该任务 (you may not see this task)")
     return render_template("submitted.html", instance=instance,
                            item=submission(engine().version(db, instance.version_id), entry, choices_of(db, instance)),
                            files=shown.file_map)
@@ -197,7 +202,13 @@ def _done(db, task_id: str):
 def submit(task_id: str):
     action = request.form.get("action", "submit")
     with engine().store.read() as db:
-        task = inbox.visible_task(db, g.viewer, task_id)
+        try:
+            task = inbox.visible_task(db, g.viewer, task_id)
+        except NotFound:  # a second submit (or a colleague's first): the page of what was submitted says by whom
+            if _completed(db, task_id) is None:
+                raise
+            flash(_("This task has been submitted already: what was submitted is below."), "info")
+            return redirect(url_for("tasks.show", task_id=task_id))
         inbox.check_can_act(g.viewer, task)
         version = engine().version(db, db.get(Instance, task.instance_id).version_id)
     schema, _ui = form_of(version, task.bpmn_id)
