@@ -61,6 +61,7 @@ class Board:
     pages: int = 1
     scale: str = "100"  # the variant's total points, as written
     title: str = ""  # the procedure's title, as people read it
+    shown: int = 0  # regions the board's filter keeps (all of them without one)
 
     @property
     def completion(self) -> int:
@@ -114,20 +115,54 @@ def _row(instance: Instance, name: str, steps, done: dict, ready: list[InboxTask
 PAGE_SIZE = 100
 
 
-def build(session: Session, engine, campaign: Campaign, now: datetime, page: int = 1) -> Board:
-    """One page of a campaign's board, with figures for the whole campaign counted in the database."""
+@dataclass
+class BoardFilter:
+    """Which regions a board shows: by state (``overdue``, ``open``, ``finished``), by the step they are at, by
+    (part of) their name. Empty: all of them."""
+
+    state: str | None = None
+    step: str | None = None  # bpmn id of a region step
+    search: str | None = None
+
+    def where(self, campaign: Campaign, now: datetime) -> list:
+        clauses = []
+        tasks = select(InboxTask.instance_id).where(InboxTask.campaign_id == campaign.id)
+        if self.state == "overdue":
+            clauses.append(Instance.id.in_(tasks.where(InboxTask.due_at < now)))
+        elif self.state == "open":
+            clauses.append(Instance.status != "completed")
+        elif self.state == "finished":
+            clauses.append(Instance.status == "completed")
+        if self.step:
+            clauses.append(Instance.id.in_(tasks.where(InboxTask.bpmn_id == self.step)))
+        if self.search:
+            words = f"%{self.search.replace('%', '').replace('_', '')[:50]}%"
+            clauses.append(Instance.region.in_(select(Region.code).where(Region.name.like(words))))
+        return clauses
+
+
+BOARD_STATES = ("overdue", "open", "finished")
+
+
+def build(session: Session, engine, campaign: Campaign, now: datetime, page: int = 1,
+          wanted: BoardFilter | None = None) -> Board:
+    """One page of a campaign's board (of the regions ``wanted`` keeps), with figures for the whole campaign
+    counted in the database."""
     version = engine.version(session, campaign.version_id)
     manifest = version.manifest
     of_campaign = Instance.campaign_id == campaign.id
     regions, finished = session.execute(
         select(func.count(Instance.id), func.count(Instance.id).filter(Instance.status == "completed"))
         .where(of_campaign, Instance.region.is_not(None))).one()
-    pages = max(1, -(-regions // PAGE_SIZE))
+    kept = (wanted or BoardFilter()).where(campaign, now)
+    shown = session.scalar(select(func.count(Instance.id)).where(of_campaign, Instance.region.is_not(None), *kept)) \
+        if kept else regions
+    pages = max(1, -(-shown // PAGE_SIZE))
     page = min(max(page, 1), pages)
     # The columns a row shows, not the instances' state (tens of KB each): a 2,850-region board read 60 MB.
     columns = select(Instance.id, Instance.region, Instance.status)
-    instances = session.execute(columns.where(of_campaign, Instance.region.is_not(None)).order_by(Instance.region)
-                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    instances = session.execute(columns.where(of_campaign, Instance.region.is_not(None), *kept)
+                                .order_by(Instance.region).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     instances += session.execute(columns.where(of_campaign, Instance.region.is_(None))).all()
     codes = [i.region for i in instances if i.region]
     names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
@@ -150,7 +185,8 @@ def build(session: Session, engine, campaign: Campaign, now: datetime, page: int
     board = Board(campaign, steps, campaign_steps, campaign_row, rows, list(manifest.get("grades") or []),
                   announced=announced, regions=regions, finished=finished, overdue=overdue, graded=graded,
                   reported=sum(graded.values()),
-                  page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}", title=manifest["title"])
+                  page=page, pages=pages, scale=f"{scoring.scale(manifest).normalize():f}", title=manifest["title"],
+                  shown=shown)
     if regions <= PAGE_SIZE:  # a larger campaign's ranking is on its results page
         board.results = results.table(session, campaign.id, names)
     if announced:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -292,3 +293,65 @@ def helpers(calendar: WorkCalendar, clock=None, *, extend_weekends: bool = False
     if clock is not None:
         found["today"] = lambda: clock.now().astimezone(CHINA).date().isoformat()
     return found
+
+
+#: One line of the bulk holiday form: a day or a range (``~``, ``-`` between dates, ``至``) and an optional name.
+_BULK_LINE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:\s*(?:~|～|至|到|--|—)\s*(\d{4}-\d{1,2}-\d{1,2}))?(?:\s+(.*))?$")
+#: At most this many days in one bulk entry (a year's holidays are about thirty).
+BULK_MAX_DAYS = 400
+
+
+def parse_bulk(text: str, kind: str) -> list[tuple[date, str | None]]:
+    """Days from a pasted list, one day or range per line (``2026-02-15~2026-02-23 春节``): all of them, or a
+    ValidationError naming every bad line and nothing taken."""
+    found, errors = [], []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _BULK_LINE.match(line)
+        try:
+            if match is None:
+                raise ValueError("格式应为 YYYY-MM-DD 或 YYYY-MM-DD~YYYY-MM-DD，后接名称")
+            first = _iso(match.group(1))
+            last = _iso(match.group(2)) if match.group(2) else first
+            if last < first:
+                raise ValueError("结束日期早于开始日期")
+            if (last - first).days > 60:
+                raise ValueError("一段假期不超过 60 天")
+        except ValueError as exc:
+            errors.append({"field": f"line {number}", "message": f"第 {number} 行「{line[:40]}」：{exc}"})
+            continue
+        name = (match.group(3) or "").strip()[:100] or None
+        day = first
+        while day <= last:
+            found.append((day, name))
+            day += timedelta(days=1)
+    if not errors and len(found) > BULK_MAX_DAYS:
+        errors.append({"field": "days", "message": f"一次最多 {BULK_MAX_DAYS} 天"})
+    if errors:
+        raise ValidationError(f"{len(errors)} 行有误，未保存任何日期 ({len(errors)} lines are wrong; nothing was "
+                              f"saved)", errors)
+    if kind not in ("holiday", "workday"):
+        raise ValidationError(f"kind must be 'holiday' or 'workday', not {kind!r}")
+    return found
+
+
+def _iso(text: str) -> date:
+    year, month, day = (int(part) for part in text.split("-"))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"没有 {text} 这一天") from None
+
+
+def set_corrections(session, holidays: list[tuple[date, str | None]], workdays: list[tuple[date, str | None]]) -> int:
+    """Record a year's holidays and 调休 days at once; a day in both lists is refused. Returns how many."""
+    both = sorted({d for d, _ in holidays} & {d for d, _ in workdays})
+    if both:
+        raise ValidationError(f"{both[0].isoformat()} 既是休息日又是调休上班日 (a day cannot be both)",
+                              [{"field": "days", "message": f"{d.isoformat()} 重复"} for d in both[:20]])
+    for kind, days in (("holiday", holidays), ("workday", workdays)):
+        for day, name in days:
+            set_correction(session, day, kind, name)
+    return len(holidays) + len(workdays)

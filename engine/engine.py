@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, incidents, results, sandbox, timers
+from . import accounts, audit, calendar, campaign_state, incidents, results, sandbox, timers
 from .accounts import Grant
 from .calendar import WorkCalendar
-from .clock import SystemClock
+from .clock import SystemClock, local
 from .deadlines import DueDates
 from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
 from .instances import Advance, LoadedVersion, Runner
@@ -252,6 +252,8 @@ class Engine:
                 self._missing_task(session, task_id, grants)
             task_row, row = found
             accounts.authorize(grants, task_row, username)
+            if row.status == "suspended":
+                raise Conflict(campaign_state.SUSPENDED)
             if task_row.assignee not in (None, username):
                 raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
                                        f"{task_row.assignee})")
@@ -262,7 +264,7 @@ class Engine:
             workflow = self.runner.load(row, version)
             task = find_task(workflow, task_id)
             if task is None or task.state != TaskState.READY:
-                raise Conflict(f"任务 {task_id} 已由他人办理或已撤销 (task {task_id} is no longer ready)")
+                raise Conflict("该任务已由他人办理或已撤销 (the task is no longer ready)")
             task.data.update(data)
             with _engine_errors(row):
                 task.run()
@@ -315,9 +317,9 @@ class Engine:
             if not any(g.region in (None, region) for g in grants):
                 done = None
         if done is not None:
-            raise Conflict(f"任务 {task_id} 已由 {done.actor} 于 {done.at:%Y-%m-%d %H:%M} (UTC) 办理 "
-                           f"(task {task_id} is no longer ready: {done.actor} completed it)")
-        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+            raise Conflict(f"该任务已由 {done.actor} 于 {local(done.at):%Y-%m-%d %H:%M} 办理 "
+                           f"(the task is no longer ready: {done.actor} completed it)")
+        raise NotFound("该任务不存在 (there is no such task)")
 
     # -- messages ---------------------------------------------------------------------------------
     def deliver(self, targets: list[int]) -> int:
@@ -441,6 +443,15 @@ class Engine:
         audit.record(session, now, actor, "instance_migrate", instance_id=row.id,
                      data={"from": current.version, "to": latest.version})
         row.version_id = latest.id
+
+    def change_campaign(self, campaign_id: int, action: str, actor: str, reason: str) -> int:
+        """Suspend, resume or cancel a campaign with a reason (audited); returns how many instances changed."""
+        with self.store.write() as session:
+            changed, pending = campaign_state.change(session, campaign_id, action, actor, reason, self.clock.now())
+        if action == "resume" and changed:  # what fell due while it was suspended happens now
+            self.deliver(pending)
+            self.timers_changed()
+        return len(changed)
 
     def cancel_incident(self, incident_id: int, actor: str, reason: str) -> int:
         """Cancel the instance of an incident, with a reason (audited). Returns the instance id."""

@@ -14,7 +14,7 @@ from .accounts import ROLE_NAMES
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .procedure import forms
 from .store import Store
-from .store.models import Campaign, InboxTask, Notification, Region, TaskDraft, User
+from .store.models import Campaign, InboxFilter, InboxTask, Notification, Region, TaskDraft, User
 
 #: A task is "due soon" when its due date is this close.
 DUE_SOON = timedelta(days=3)
@@ -32,6 +32,14 @@ class Filter:
     step: str | None = None  # bpmn id
     region: str | None = None
     state: str | None = None  # due_soon | overdue
+    search: str | None = None  # a region's or a step's name, or part of it
+    sort: str = "due"  # one of SORTS
+    descending: bool = False
+
+
+#: The inbox's columns one may sort by (the default, ``due``, is the order the indexes are in).
+SORTS = {"due": (InboxTask.due_at.is_(None), InboxTask.due_at), "step": (InboxTask.name,),
+         "region": (InboxTask.region,), "created": (InboxTask.created_at,)}
 
 
 def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(), limit: int | None = None,
@@ -48,8 +56,18 @@ def tasks(session: Session, who: Viewer, now: datetime, wanted: Filter = Filter(
 
 def listing(who: Viewer, now: datetime, wanted: Filter) -> Select:
     """The SELECT behind ``tasks``; its ORDER BY is the one the indexes of migration 0006 are in."""
-    query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
-                                       InboxTask.id)
+    if wanted.sort == "due" and not wanted.descending:
+        query = select(InboxTask).order_by(InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at,
+                                           InboxTask.id)
+    else:
+        columns = SORTS.get(wanted.sort, SORTS["due"])
+        if wanted.descending:
+            columns = [c.desc() for c in columns]
+        query = select(InboxTask).order_by(*columns, InboxTask.due_at, InboxTask.created_at, InboxTask.id)
+    if wanted.search:
+        words = f"%{wanted.search.replace('%', '').replace('_', '')[:50]}%"
+        named = select(Region.code).where(Region.name.like(words))
+        query = query.where(or_(InboxTask.name.like(words), InboxTask.region.in_(named)))
     if wanted.campaign_id:
         query = query.where(InboxTask.campaign_id == wanted.campaign_id)
     if wanted.step:
@@ -160,9 +178,9 @@ def visible_task(session: Session, who: Viewer, task_id: str) -> InboxTask:
     """A ready task its role's holders and supervisors may open; NotFound or PermissionDenied otherwise."""
     task = session.get(InboxTask, str(task_id))
     if task is None:
-        raise NotFound(f"任务 {task_id} 不存在或已办结 (no ready task {task_id})")
+        raise NotFound("该任务不存在或已办结 (there is no such ready task)")
     if not (who.covers(task) or who.can_supervise(task)):
-        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+        raise PermissionDenied("无权查看该任务 (you may not see this task)")
     return task
 
 
@@ -254,10 +272,88 @@ def notifications(session: Session, who: Viewer, unread_only: bool = False, limi
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
 
 
-def mark_read(store: Store, who: Viewer, now: datetime, notification_id: int | None = None) -> int:
-    """Mark one notice, or all of them, read; returns how many changed."""
+def mark_read(store: Store, who: Viewer, now: datetime, ids: list[int] | None = None) -> int:
+    """Mark some notices (a group of them), or all, read; returns how many changed."""
     with store.write() as session:
         query = update(Notification).where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
-        if notification_id is not None:
-            query = query.where(Notification.id == notification_id)
+        if ids is not None:
+            query = query.where(Notification.id.in_(ids))
         return session.execute(query.values(read_at=now)).rowcount
+
+
+@dataclass
+class NoticeGroup:
+    """Notices of one kind about one step of one campaign (one notice alone is a group of one)."""
+
+    kind: str
+    campaign_id: int | None
+    step_name: str | None
+    notices: list[Notification]
+
+    @property
+    def unread(self) -> int:
+        return sum(1 for n in self.notices if n.read_at is None)
+
+    @property
+    def ids(self) -> list[int]:
+        return [n.id for n in self.notices]
+
+
+def group_notices(rows: list[Notification]) -> list[NoticeGroup]:
+    """Group reminders, escalations and 督办 by campaign, step and kind, newest group first (by its newest notice);
+    other notices stand alone."""
+    groups: dict[tuple, NoticeGroup] = {}
+    for notice in rows:  # newest first
+        if notice.campaign_id is not None and notice.bpmn_id:
+            key = (notice.kind, notice.campaign_id, notice.bpmn_id)
+        else:
+            key = ("single", notice.id)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = NoticeGroup(notice.kind, notice.campaign_id, notice.step_name, [notice])
+        else:
+            group.notices.append(notice)
+    return list(groups.values())
+
+
+# -- saved filters --------------------------------------------------------------------------------
+#: The query arguments a saved filter may hold, and how many one user may keep.
+FILTER_KEYS = frozenset({"scope", "campaign", "step", "region", "state", "q", "sort", "desc"})
+MAX_FILTERS = 20
+
+
+def saved_filters(session: Session, who: Viewer) -> list[InboxFilter]:
+    return list(session.scalars(select(InboxFilter).where(InboxFilter.user_id == who.user_id)
+                                .order_by(InboxFilter.name)))
+
+
+def save_filter(store: Store, who: Viewer, name: str, args: dict[str, str], now: datetime) -> InboxFilter:
+    """Keep the inbox's current filter under ``name`` (the same name replaces it)."""
+    from urllib.parse import urlencode
+
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise ValidationError("请为筛选条件起一个 1 到 60 字的名称 (a name of 1 to 60 characters)",
+                              [{"field": "name", "message": "名称为 1 到 60 字"}])
+    query = urlencode(sorted((k, str(v)[:100]) for k, v in args.items() if k in FILTER_KEYS and v))
+    with store.write() as session:
+        row = session.scalars(select(InboxFilter).where(InboxFilter.user_id == who.user_id,
+                                                        InboxFilter.name == name)).one_or_none()
+        if row is None:
+            count = session.scalar(select(func.count()).where(InboxFilter.user_id == who.user_id))
+            if count >= MAX_FILTERS:
+                raise ValidationError(f"最多保存 {MAX_FILTERS} 个筛选条件，请先删除不用的 (at most {MAX_FILTERS} "
+                                      f"saved filters)")
+            row = InboxFilter(user_id=who.user_id, name=name, query=query, created_at=now)
+            session.add(row)
+        else:
+            row.query = query
+    return row
+
+
+def delete_filter(store: Store, who: Viewer, filter_id: int) -> None:
+    with store.write() as session:
+        row = session.get(InboxFilter, filter_id)
+        if row is None or row.user_id != who.user_id:
+            raise NotFound(f"筛选条件 {filter_id} 不存在 (no saved filter {filter_id})")
+        session.delete(row)

@@ -12,12 +12,13 @@ import logging
 from datetime import datetime
 
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, mail
+from .campaign_state import end_instances
 from .errors import Conflict, ExpressionError, NotFound, ValidationError
-from .store.models import InboxTask, Incident, Instance, Message, Notification, RoleAssignment, Timer, User
+from .store.models import Incident, Instance, Message, Notification, RoleAssignment, Timer, User
 
 logger = logging.getLogger(__name__)
 
@@ -158,15 +159,7 @@ def cancel(session: Session, store, incident_id: int, actor: str, reason: str, n
     instance.status, instance.updated_at = "cancelled", now
     instance.revision += 1
     incident.resolved_at, incident.resolved_by, incident.resolution, incident.reason = now, actor, "cancelled", reason
-    session.execute(delete(InboxTask).where(InboxTask.instance_id == instance.id)
-                    .execution_options(synchronize_session=False))
-    session.execute(update(Timer).where(Timer.instance_id == instance.id, Timer.fired_at.is_(None),
-                                        Timer.cancelled_at.is_(None))
-                    .values(cancelled_at=now).execution_options(synchronize_session=False))
-    session.execute(update(Message).where(Message.target_id == instance.id, Message.delivered_at.is_(None),
-                                          Message.failed_at.is_(None))
-                    .values(failed_at=now, error="流程实例已取消 (the instance was cancelled)")
-                    .execution_options(synchronize_session=False))
+    end_instances(session, [instance.id], now, "流程实例已取消 (the instance was cancelled)")
     audit.record(session, now, actor, "incident_cancel", instance_id=instance.id,
                  data={"incident": incident.id, "reason": reason})
     return incident

@@ -294,6 +294,34 @@ ESCALATION_BODY = ("您好：\n\n{what}已超过截止时间（{deadline}，北�
                    "请督促尽快完成。\n\n查看详情：{link}\n\n{footer}\n")
 
 
+DIGEST_SUBJECT = "【质量工作考核】待办汇总：{count} 项任务需要办理{extra}"
+DIGEST_INTRO = "您好：\n\n以下任务需要您办理或督促办理（按考核和环节归类）：\n"
+
+
+def digest_mail(notices: list, campaign_labels: dict, link_base: str = "") -> tuple[str, str]:
+    """One day's reminders and escalations to one person as one mail, grouped by campaign and step; a single
+    notice is mailed as it reads."""
+    if len(notices) == 1:
+        return notices[0].title, notices[0].body
+    groups: dict[tuple, list] = {}
+    for notice in notices:
+        key = (campaign_labels.get(notice.campaign_id, ""), notice.step_name or "", notice.kind)
+        groups.setdefault(key, []).append(notice)
+    lines = [DIGEST_INTRO]
+    for (label, step, kind), members in groups.items():
+        lines.append(f"{label} · {step}：{STEPS.get(kind, (kind,))[0]} {len(members)} 项".lstrip(" ·"))
+        for notice in members:
+            what = notice.title.split("：", 1)[-1]
+            lines.append(f"  - {what}  {link_base}{notice.link or ''}")
+        lines.append("")
+    overdue = sum(1 for n in notices if n.kind == "overdue")
+    escalated = sum(1 for n in notices if n.kind == "escalate")
+    extra = "，".join(part for part in (f"逾期 {overdue} 项" if overdue else "", f"督办 {escalated} 项" if escalated
+                                        else "") if part)
+    return (DIGEST_SUBJECT.format(count=len(notices), extra=f"（{extra}）" if extra else ""),
+            "\n".join(lines) + f"\n{FOOTER}\n")
+
+
 def deadline_text(due_at: datetime) -> str:
     """A deadline as read in China: the exclusive end at 00:00 shows as 24:00 of the day before."""
     moment = local(due_at)

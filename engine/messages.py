@@ -77,6 +77,10 @@ def _deliver_to(engine, target_id: int, now: datetime) -> int:
                                    .order_by(Message.id)))
         if not due:
             return 0
+        if row.status == "suspended":  # its campaign is suspended: delivered once it resumes
+            for message in due:
+                message.next_attempt_at = now + GATHER_WAIT
+            return 0
         if row.status != "running":
             _give_up(due, now, f"目标流程实例已{'结束' if row.status == 'completed' else '取消'} "
                                f"(the target instance is {row.status})")

@@ -13,14 +13,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, mail
 from .clock import CHINA, local
+from .errors import PermissionDenied, ValidationError
 from .procedure import bodies
-from .store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
+from .store.models import Campaign, InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +90,59 @@ def steps(task: InboxTask, policy: dict) -> list[Step]:
 
 
 def send_reminders(engine, now: datetime | None = None, link_base: str = "") -> list[Sent]:
-    """Send every step due by ``now`` that was not sent yet; safe to run twice and from two processes."""
+    """Send every step due by ``now`` that was not sent yet, then the digest mails; safe to run twice and from
+    two processes."""
     now = now or engine.clock.now()
     sent: list[Sent] = []
     for task, policy, due in _pending(engine, now):
         due = [s for s in due if s.at <= now]
         if due:
             sent += _send(engine, task, due, policy, now, link_base)
+    send_digests(engine, now, link_base)
+    return sent
+
+
+def _about(task: InboxTask) -> dict:
+    """What a notice is about: its task, instance, campaign and step (the notification centre groups by them)."""
+    return {"task_id": task.id, "instance_id": task.instance_id, "campaign_id": task.campaign_id,
+            "bpmn_id": task.bpmn_id, "step_name": task.name}
+
+
+#: Notices mailed in the daily digest rather than one by one: the scheduled reminders and escalations.
+DIGESTED = tuple(mail.STEPS)
+
+
+def send_digests(engine, now: datetime | None = None, link_base: str = "") -> int:
+    """One mail a day to each person with reminders or escalations not mailed yet, grouped by campaign and step
+    (39 regions overdue at one step are one section of one mail, not 39 mails). Returns how many mails."""
+    now = now or engine.clock.now()
+    today = local(now).date()
+    sent = 0
+    with engine.store.write() as session:
+        query = (select(Notification).where(Notification.mailed_at.is_(None), Notification.kind.in_(DIGESTED))
+                 .order_by(Notification.user_id, Notification.id))
+        if engine.store.dialect == "postgresql":  # two schedulers: each notice mailed once
+            query = query.with_for_update(skip_locked=True)
+        waiting: dict[int, list[Notification]] = {}
+        for notice in session.scalars(query):
+            waiting.setdefault(notice.user_id, []).append(notice)
+        if not waiting:
+            return 0
+        last = dict(session.execute(select(Notification.user_id, func.max(Notification.mailed_at))
+                                    .where(Notification.user_id.in_(waiting), Notification.kind.in_(DIGESTED))
+                                    .group_by(Notification.user_id)).all())
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(waiting)))}
+        labels = dict(session.execute(select(Campaign.id, Campaign.label).where(
+            Campaign.id.in_({n.campaign_id for ns in waiting.values() for n in ns if n.campaign_id}))).all())
+        for user_id, notices in waiting.items():
+            if last.get(user_id) is not None and local(last[user_id]).date() == today:
+                continue  # today's digest has gone: these go in tomorrow's
+            if users[user_id].email:
+                subject, body = mail.digest_mail(notices, labels, link_base)
+                mail.queue(session, users[user_id].email, subject, body, now, notification_id=notices[0].id)
+                sent += 1
+            for notice in notices:
+                notice.mailed_at = now
     return sent
 
 
@@ -111,7 +158,9 @@ def next_step_at(engine, now: datetime | None = None, within: timedelta = timede
 def _pending(engine, until: datetime, only: list[str] | None = None):
     """(task, policy, unsent steps) for the open tasks with a due date that have steps up to ``until``."""
     horizon = until + timedelta(days=MAX_LEAD_DAYS + 1)
-    in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon)
+    suspended = select(Instance.id).where(Instance.status == "suspended").scalar_subquery()
+    in_window = select(InboxTask.id).where(InboxTask.due_at.is_not(None), InboxTask.due_at <= horizon,
+                                           InboxTask.instance_id.not_in(suspended))
     if only is not None:
         in_window = in_window.where(InboxTask.id.in_(only))
     with engine.store.read() as session:
@@ -152,13 +201,9 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
                 else:
                     users = _holders(session, task.role, task, supervise=False)
                     subject, body = mail.reminder_mail(task.name, region, task.due_at, link, step.name)
-                for user in users:
-                    notice = Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
-                                          link=path, task_id=task.id, instance_id=task.instance_id)
-                    session.add(notice)
-                    if user.email:
-                        session.flush()
-                        mail.queue(session, user.email, subject, body, now, notification_id=notice.id)
+                for user in users:  # mailed in the day's digest (send_digests), grouped by campaign and step
+                    session.add(Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
+                                             link=path, **_about(task)))
                 out.append(Sent(task, step.name, now, [u.username for u in users]))
     except IntegrityError:
         logger.info("reminders for task %s were sent by another process", task.id)
@@ -179,7 +224,7 @@ def urge(engine, task_ids: list[str], actor: str, now: datetime | None = None, l
                              if task.due_at else (f"督办：{task.name}", f"请尽快办理“{task.name}”。"))
             for user in _holders(session, task.role, task, supervise=False):
                 notice = Notification(user_id=user.id, at=now, kind="urge", title=subject, body=body, link=path,
-                                      task_id=task.id, instance_id=task.instance_id)
+                                      mailed_at=now, **_about(task))  # 督办 by hand is mailed at once
                 session.add(notice)
                 if user.email:
                     session.flush()
@@ -205,3 +250,40 @@ def _holders(session: Session, role: str, task: InboxTask, supervise: bool) -> l
         if covers:
             found[user.id] = user
     return list(found.values())
+
+
+def extend(engine, who, task_id: str, last: date, reason: str, now: datetime | None = None) -> InboxTask:
+    """A supervisor (the lead agency) gives a task until the end of ``last`` (China time), with a reason: audited,
+    its holders told, and its reminders and escalation follow the new date (steps not yet due go out again)."""
+    from .inbox import visible_task
+
+    now = now or engine.clock.now()
+    reason = (reason or "").strip()[:2000]
+    if not reason:
+        raise ValidationError("请填写延期原因 (a reason is required)", [{"field": "reason", "message": "请填写原因"}])
+    with engine.store.write() as session:
+        task = visible_task(session, who, task_id)
+        if not who.can_supervise(task):
+            raise PermissionDenied(f"只有牵头部门或管理员可以延长期限 (you may not extend task {task_id})")
+        due = datetime.combine(last + timedelta(days=1), time(0), CHINA)
+        if due <= now:
+            raise ValidationError("新的截止日期已经过去 (the new last day has passed)",
+                                  [{"field": "day", "message": "新的截止日期已经过去"}])
+        if task.due_at is not None and due <= task.due_at:
+            raise ValidationError(f"新的截止日期须晚于原截止日期 {mail.deadline_text(task.due_at)} (the new last day "
+                                  f"must be later than the old one)", [{"field": "day", "message": "须晚于原截止日期"}])
+        before, task.due_at = task.due_at, due
+        policy = policy_of(engine.version(session, session.get(Instance, task.instance_id).version_id).manifest)
+        again = [s.name for s in steps(task, policy) if s.at > now]
+        if again:
+            session.execute(delete(Reminder).where(Reminder.task_id == task.id, Reminder.step.in_(again)))
+        audit.record(session, now, who.username, "due_extend", instance_id=task.instance_id, task_id=task.id,
+                     bpmn_id=task.bpmn_id, data={"from": before.isoformat() if before else None,
+                                                 "to": due.isoformat(), "reason": reason})
+        region = session.get(Region, task.region).name if task.region else None
+        what = f"{region}的“{task.name}”" if region else f"“{task.name}”"
+        for user in _holders(session, task.role, task, supervise=False):
+            session.add(Notification(user_id=user.id, at=now, kind="extended", title=f"期限延长：{what}",
+                                     body=f"{what}的截止时间延长至 {mail.deadline_text(due)}。原因：{reason}",
+                                     link=f"/tasks/{task.id}", **_about(task)))
+    return task

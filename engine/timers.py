@@ -33,6 +33,8 @@ MAX_ATTEMPTS = 5
 BATCH = 50
 #: A timer row still waiting: neither fired nor cancelled.
 WAITING = Timer.fired_at.is_(None) & Timer.cancelled_at.is_(None)
+#: A timer of an instance that runs: one of a suspended campaign waits until it resumes.
+_RUNNING = Timer.instance_id.not_in(select(Instance.id).where(Instance.status == "suspended").scalar_subquery())
 
 
 def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
@@ -92,13 +94,13 @@ def _fired(task) -> bool:
 
 
 def next_due(session: Session) -> datetime | None:
-    """When the earliest unfired timer is due (failed ones left aside)."""
-    return session.scalar(select(func.min(Timer.due_at)).where(WAITING, Timer.attempts < MAX_ATTEMPTS))
+    """When the earliest unfired timer is due (failed ones and those of suspended instances left aside)."""
+    return session.scalar(select(func.min(Timer.due_at)).where(WAITING, Timer.attempts < MAX_ATTEMPTS, _RUNNING))
 
 
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     return list(session.scalars(select(Timer.id).where(WAITING, Timer.due_at <= now,
-                                                       Timer.attempts < MAX_ATTEMPTS)
+                                                       Timer.attempts < MAX_ATTEMPTS, _RUNNING)
                                 .order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
@@ -115,7 +117,7 @@ def claim(session: Session, store, timer_id: int) -> tuple[Timer, Instance] | No
 
 # Built once: when thousands of timers fall due together, building the statement costs more than running it.
 _CLAIM = (select(Timer, Instance).join(Instance, Instance.id == Timer.instance_id)
-          .where(Timer.id == bindparam("timer_id"), WAITING)
+          .where(Timer.id == bindparam("timer_id"), WAITING, Instance.status != "suspended")
           .execution_options(populate_existing=True))
 _CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=(Timer, Instance), key_share=True)
 

@@ -126,3 +126,81 @@ def test_a_task_given_less_than_a_week_gets_no_seven_day_reminder():
     task = InboxTask(id="t", role="assessed", due_at=datetime(2025, 7, 1, tzinfo=CHINA),
                      created_at=datetime(2025, 6, 28, tzinfo=CHINA))
     assert [s.name for s in steps(task, policy_of({}))] == ["before-1d", "due", "overdue", "escalate"]
+
+
+def test_escalations_of_many_regions_go_out_as_one_digest_mail_a_day(engine):
+    """39 regions overdue at one step make one mail to the lead agency, grouped by campaign and step, not 39;
+    what comes after the day's digest waits for the next day's (issue 12, item 6)."""
+    from web_fixtures import TIANJIN
+
+    from engine.reminders import send_digests
+
+    with engine.store.write() as session:
+        accounts.create_user(session, "lead-office", "lead-office", [Grant("lead_agency")],
+                             email="lead@example.gov.cn")
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    engine.clock.set(_at("2025-07-01"))
+    send_reminders(engine, link_base="https://kaohe.example.gov.cn")
+    with engine.store.read() as session:
+        mails = list(session.scalars(select(Mail).where(Mail.to_addr == "lead@example.gov.cn")))
+        notices = list(session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                                       .where(User.username == "lead-office")))
+    assert len(mails) == 1 and len(notices) == 2
+    [digest] = mails
+    assert digest.subject == "【质量工作考核】待办汇总：2 项任务需要办理（督办 2 项）"
+    assert "2025—2026年度 · 目标备案：督办 2 项" in digest.body
+    tasks = {t.region: t.id for t in engine.tasks(campaign_id=campaign.id)}
+    for region in (BEIJING, TIANJIN):
+        assert f"https://kaohe.example.gov.cn/tasks/{tasks[region]}" in digest.body
+    assert {(n.campaign_id, n.bpmn_id, n.step_name) for n in notices} == {(campaign.id, "Task_target_filing",
+                                                                           "目标备案")}
+    assert all(n.mailed_at == _at("2025-07-01") for n in notices)
+
+    with engine.store.write() as session:  # a later escalation the same day
+        lead = session.scalars(select(User).where(User.username == "lead-office")).one()
+        session.add(Notification(user_id=lead.id, at=_at("2025-07-01", 15), kind="escalate", title="督办：x",
+                                 body="x", link="/tasks/x", campaign_id=campaign.id, bpmn_id="Task_x", step_name="x"))
+    assert send_digests(engine, _at("2025-07-01", 16)) == 0  # today's went at 9:00
+    assert send_digests(engine, _at("2025-07-02")) == 1
+
+
+def test_a_digest_is_sent_once_when_two_schedulers_run(engine, filing):
+    engine.clock.set(_at("2025-07-01"))
+    other = type(engine)(engine.store.another(), clock=engine.clock)
+    race(lambda: send_reminders(engine), lambda: send_reminders(other))
+    other.store.dispose()
+    with engine.store.read() as session:
+        assert session.scalar(select(func.count(Mail.id)).where(Mail.to_addr == "lead@example.gov.cn")) == 1
+
+
+def test_the_lead_agency_extends_a_deadline_and_the_reminders_follow(engine, filing):
+    """Overdue on 1 July, given until 15 July with a reason: no longer overdue, the holders told, the 7-day,
+    1-day, due-day and overdue reminders go out again on the new dates; audited (issue 12)."""
+    from engine.access import viewer_of
+    from engine.errors import PermissionDenied, ValidationError
+    from engine.reminders import extend
+    from engine.store.models import AuditEntry
+
+    engine.clock.set(_at("2025-07-01"))
+    send_reminders(engine)
+    with engine.store.read() as session:
+        lead = viewer_of(session, session.scalars(select(User).where(User.username == "lead-office")).one())
+        gov = viewer_of(session, session.scalars(select(User).where(User.username == "gov-bj")).one())
+    with pytest.raises(PermissionDenied):
+        extend(engine, gov, filing.id, datetime(2025, 7, 15).date(), "请给我们多一点时间")
+    with pytest.raises(ValidationError, match="原因"):
+        extend(engine, lead, filing.id, datetime(2025, 7, 15).date(), " ")
+    with pytest.raises(ValidationError, match="已经过去"):
+        extend(engine, lead, filing.id, datetime(2025, 6, 20).date(), "提前")
+    task = extend(engine, lead, filing.id, datetime(2025, 7, 15).date(), "汛期影响，统一延期")
+    assert task.due_at == datetime(2025, 7, 16, tzinfo=CHINA)
+    with pytest.raises(ValidationError, match="晚于"):  # an extension, not a shortening
+        extend(engine, lead, filing.id, datetime(2025, 7, 10).date(), "改短")
+    assert _notices(engine, "gov-bj")[-1] == "extended"
+    engine.clock.set(_at("2025-07-08"))
+    assert [s.step for s in send_reminders(engine)] == ["before-7d"]
+    engine.clock.set(_at("2025-07-16"))
+    assert sorted(s.step for s in send_reminders(engine)) == ["escalate", "overdue"]
+    with engine.store.read() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "due_extend"))
+    assert (entry.actor, entry.data["reason"]) == ("lead-office", "汛期影响，统一延期")

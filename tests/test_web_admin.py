@@ -206,3 +206,63 @@ def test_the_administrator_makes_an_earlier_version_current_and_campaigns_start_
     campaign = engine.start_campaign("national-2013", 2025, [BEIJING])
     assert {t.name for t in engine.tasks(campaign_id=campaign.id)} == {"目标备案"}
     assert post(admin, "/admin/versions/national-2013/9/publish").status_code == 404
+
+
+def test_a_refused_form_comes_back_as_typed_with_the_reason(admin, engine):
+    """A weak password, a bad region code, an unknown member unit: the page again with what was typed and why,
+    not an error page that loses it (issue 12, item 12)."""
+    page = post(admin, "/admin/users", {"username": "gov-tj", "display_name": "天津市人民政府",
+                                        "email": "tj@example.gov.cn", "password": "password"})
+    assert page.status_code == 400
+    form = page.text.split('id="new-user"')[1].split("</form>")[0]
+    assert 'value="gov-tj"' in form and 'value="天津市人民政府"' in form and 'value="tj@example.gov.cn"' in form
+    assert 'id="new-user-problem"' in page.text
+    assert '<input name="password" type="password" autocomplete="new-password" required>' in form  # not echoed
+
+    page = post(admin, "/admin/regions", {"code": "120116", "name": "滨海新区" * 30, "region_set": "national-2013"})
+    assert page.status_code == 400 and 'id="region-problem"' in page.text
+    form = page.text.split('id="region-form"')[1].split("</form>")[0]
+    assert 'value="120116"' in form and "滨海新区滨海新区" in form and '<option value="national-2013" selected>' in form
+
+    with engine.store.read() as session:
+        user_id = session.scalar(select(User.id).where(User.username == "member_unit"))
+    page = post(admin, f"/admin/users/{user_id}/grants", {"role": "member_unit", "variant": "national-2013",
+                                                          "region": "", "unit": "aqsiqq"})
+    assert page.status_code == 400 and "aqsiqq" in page.text.split('id="grant-problem"')[1].split("</div>")[0]
+    assert '<option value="member_unit" selected>' in page.text
+    with engine.store.read() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "grant_add")) is None
+
+
+def test_the_grant_form_picks_names_and_has_no_default_role(admin, engine):
+    with engine.store.read() as session:
+        user_id = session.scalar(select(User.id).where(User.username == "member_unit"))
+    form = admin.get(f"/admin/users/{user_id}").text.split('id="add-grant"')[1].split("</form>")[0]
+    roles = form.split('name="role"')[1].split("</select>")[0]
+    assert roles.startswith(' required><option value="">') and "selected" not in roles
+    assert roles.rindex('value="admin"') > roles.rindex('value="member_unit"')  # the administrator comes last
+    assert '<option value="aqsiq">国家质量监督检验检疫总局 (aqsiq)</option>' in form  # units by name
+    assert "质量工作考核（国办发〔2013〕47号）" in form  # procedures by title
+    assert post(admin, f"/admin/users/{user_id}/grants", {"role": ""}).status_code == 400
+    assert post(admin, f"/admin/users/{user_id}/grants", {"role": "member_unit", "variant": "national-2013",
+                                                          "unit": "aqsiq"}).status_code == 302
+    assert Grant("member_unit", None, "aqsiq", "national-2013") in _grants(engine, "member_unit")
+
+
+def test_a_years_holidays_are_entered_at_once_or_not_at_all(admin, engine):
+    holidays = "2027-01-01~2027-01-03 元旦\n2027-02-06 ~ 2027-02-14 春节\n"
+    bad = post(admin, "/admin/deadlines/calendar/bulk", {"holidays": holidays + "2027-02-30 无此日\n2027/05/01 劳动节",
+                                                         "workdays": "2027-02-20 春节调休"})
+    assert bad.status_code == 400
+    problem = bad.text.split('id="bulk-problem"')[1].split("</div>")[0]
+    assert "第 3 行" in problem and "第 4 行" in problem and "未保存" in problem
+    assert "2027-01-01~2027-01-03 元旦" in bad.text.split('name="holidays"')[1].split("</textarea>")[0]
+    with engine.store.read() as session:
+        from engine.store.models import CalendarDay
+        assert session.scalar(select(CalendarDay.day).where(CalendarDay.day >= date(2027, 1, 1))) is None
+    done = post(admin, "/admin/deadlines/calendar/bulk", {"holidays": holidays, "workdays": "2027-02-20 春节调休"})
+    assert done.status_code == 302
+    assert engine.calendar.is_workday(date(2027, 2, 20)) and not engine.calendar.is_workday(date(2027, 2, 8))
+    assert not engine.calendar.is_workday(date(2027, 1, 1))
+    both = post(admin, "/admin/deadlines/calendar/bulk", {"holidays": "2027-03-01 x", "workdays": "2027-03-01 y"})
+    assert both.status_code == 400 and "既是休息日又是调休上班日" in both.text

@@ -124,3 +124,18 @@ def test_instances_and_campaigns(client, engine, drive, clock):
     assert row["steps"]["Task_target_filing"]["state"] == "done" and detail["announced"] is False
     clock.advance(days=400)
     assert client.get("/api/v1/campaigns", headers=lead).status_code == 401  # the token has expired
+
+
+def test_the_api_suspends_and_resumes_a_campaign_with_a_reason(client, engine):
+    """``POST /api/v1/campaigns/<id>/suspend|resume|cancel`` with ``{"reason"}``; a region's token is refused."""
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING])
+    add_web_user(engine, "gov-bj-api", Grant("assessed", region=BEIJING))
+    lead, region = bearer(engine, "lead_agency"), bearer(engine, "gov-bj-api")
+    url = f"/api/v1/campaigns/{campaign.id}"
+    assert client.post(f"{url}/suspend", json={"reason": ""}, headers=lead).status_code == 400
+    assert client.post(f"{url}/suspend", json={"reason": "暂停"}, headers=region).status_code == 403
+    answer = client.post(f"{url}/suspend", json={"reason": "细则修订中"}, headers=lead)
+    assert answer.status_code == 200 and answer.json["status"] == "suspended"
+    assert answer.json["status_reason"] == "细则修订中" and answer.json["instances_changed"] == 2
+    assert client.post(f"{url}/suspend", json={"reason": "再次"}, headers=lead).status_code == 409
+    assert client.post(f"{url}/resume", json={"reason": "恢复"}, headers=lead).json["status"] == "running"

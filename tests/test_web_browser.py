@@ -174,3 +174,60 @@ def test_a_campaign_worked_in_the_browser(browser, server, drive, tmp_path):
     admin.shot("07-campaign-board")
     for person in (gov, lead, unit, admin):
         person.close()
+
+
+def test_what_was_typed_survives_the_idle_time_out(browser, server, drive, sqlite_engine):
+    """Typed, saved as typed; the session ends for inactivity; the submit lands on the sign-in page; after signing
+    in the task's page puts back what was typed, and it is submitted (issue 12, item 3)."""
+    gov = Person(browser, server, "gov-bj")
+    gov.sign_in()
+    gov.open_task("目标备案")
+    targets = gov.page.query_selector_all("input[name$='-target']")
+    for target in targets:
+        target.fill("≥ 95%")
+    gov.page.wait_for_selector("#autosave-status:has-text('草稿保存于')")
+    targets[0].fill("≥ 98%")  # typed after the last save the server has
+    sqlite_engine.clock.advance(minutes=31)  # away from the desk: the session is over
+    gov.page.click("#submit")
+    gov.page.wait_for_url("**/login**")
+    assert "30 分钟" in gov.page.inner_text("body")
+    gov.page.fill("input[name=username]", "gov-bj")
+    gov.page.fill("input[name=password]", PASSWORD)
+    gov.page.click("button:has-text('登录')")
+    gov.page.wait_for_selector("#task-form")
+    gov.page.wait_for_selector("#restored:not([hidden])")
+    assert "已恢复" in gov.page.inner_text("#restored")
+    assert gov.page.input_value("input[name$='-target'] >> nth=0") == "≥ 98%"
+    gov.shot("08-restored-after-time-out")
+    gov.submit()
+    assert drive.region_data(BEIJING)["targets"][0]["target"] == "≥ 98%"
+    kept = gov.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kaohe-draft:'))")
+    assert kept == []  # submitted: the browser's copy is gone
+    gov.close()
+
+
+def test_a_warning_comes_before_the_idle_time_out(browser, sqlite_engine, drive, tmp_path):
+    """With two minutes of allowed inactivity the warning is up at once; staying signed in saves the draft."""
+    from waitress import create_server
+
+    from web import create_app
+
+    app = create_app({"ENGINE": sqlite_engine, "TESTING": True, "SECRET_KEY": "test-secret", "IDLE_MINUTES": 2,
+                      "UPLOAD_FOLDER": str(tmp_path / "files")})
+    http = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=http.run, daemon=True)
+    thread.start()
+    try:
+        gov = Person(browser, f"http://127.0.0.1:{http.effective_port}", "gov-bj")
+        gov.sign_in()
+        gov.open_task("目标备案")
+        gov.page.wait_for_selector("#idle-warning:not([hidden])", timeout=15000)
+        assert "分钟后自动退出登录" in gov.page.inner_text("#idle-warning")
+        gov.page.query_selector_all("input[name$='-target']")[0].fill("≥ 90%")
+        gov.page.click("#idle-warning button")
+        gov.page.wait_for_selector("#autosave-status:has-text('草稿保存于')")
+        gov.shot("09-idle-warning")
+        gov.close()
+    finally:
+        http.close()
+        thread.join(10)

@@ -272,3 +272,57 @@ def test_renaming_a_region_does_not_rewrite_announced_results(client, engine, sc
     assert "<td>北京市</td>" in ranking and "改名" not in ranking
     public = client.get(f"/public/campaigns/{scored.campaign.id}").text
     assert "<td>北京市</td>" in public and "改名" not in public
+
+
+def test_the_lead_agency_suspends_resumes_and_cancels_a_campaign_with_a_reason(client, engine, drive):
+    """From the board: the reason is shown there and kept in the audit log; a region's official who opens a task
+    of the suspended campaign is told why it cannot be done; a region may not suspend."""
+    login(client, "lead_agency")
+    board = client.get(f"/campaigns/{drive.campaign.id}").text
+    assert 'id="campaign-state"' in board and 'value="suspend"' in board
+    # No reason: said on the board, nothing changed
+    page = post(client, f"/campaigns/{drive.campaign.id}/state", {"action": "suspend", "reason": ""},
+                follow_redirects=True).text
+    assert "请填写原因" in page and 'id="campaign-status"' not in page
+    post(client, f"/campaigns/{drive.campaign.id}/state", {"action": "suspend", "reason": "细则修订中"})
+    board = client.get(f"/campaigns/{drive.campaign.id}").text
+    status = board.split('id="campaign-status"')[1].split("</div>")[0]
+    assert "已暂停" in status and "细则修订中" in status and "lead_agency" in status
+    assert 'value="resume"' in board
+    assert "已暂停" in client.get("/campaigns").text.split('id="campaigns"')[1]
+
+    [bj] = drive.ready("Task_target_filing", BEIJING)
+    login(client, "gov-bj")
+    assert 'id="suspended"' in client.get(f"/tasks/{bj.id}").text
+    assert post(client, f"/campaigns/{drive.campaign.id}/state", {"action": "resume", "reason": "x"}).status_code == 403
+
+    login(client, "lead_agency")
+    post(client, f"/campaigns/{drive.campaign.id}/state", {"action": "resume", "reason": "细则已定"})
+    assert 'id="campaign-status"' not in client.get(f"/campaigns/{drive.campaign.id}").text
+    post(client, f"/campaigns/{drive.campaign.id}/state", {"action": "cancel", "reason": "本年度不再考核"})
+    board = client.get(f"/campaigns/{drive.campaign.id}").text
+    assert "已取消" in board.split('id="campaign-status"')[1].split("</div>")[0]
+    assert 'id="campaign-state"' not in board  # nothing more to do with it
+    login(client, "gov-bj")
+    assert client.get(f"/tasks/{bj.id}").status_code == 404
+
+
+def test_the_board_filters_regions_by_state_step_and_name(client, engine, drive, clock):
+    """Only the overdue ones, only those at a step, a region by name; the figures stay the campaign's."""
+    drive.file_targets(BEIJING)
+    clock.advance(days=40)  # 30 June has passed: 天津's filing is overdue, 北京 is at self-evaluation
+    login(client, "lead_agency")
+    url = f"/campaigns/{drive.campaign.id}"
+
+    def shown(**args) -> set[str]:
+        page = client.get(url, query_string=args).text
+        return set(re.findall(r'<tr data-region="(\d+)">', page.split('id="board"')[1].split("</table>")[0]))
+
+    assert shown() == {BEIJING, TIANJIN}
+    assert shown(state="overdue") == {TIANJIN}
+    assert shown(step="Task_self_evaluation") == {BEIJING}
+    assert shown(q="天津") == {TIANJIN}
+    assert shown(state="finished") == set()
+    page = client.get(url, query_string={"state": "overdue"}).text
+    assert "2 个地区中的 1 个" in page and 'id="region-count">2<' in page  # the campaign's figure unchanged
+    assert shown(state="nonsense") == {BEIJING, TIANJIN}  # an unknown filter is no filter

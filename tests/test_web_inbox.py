@@ -191,3 +191,92 @@ def test_a_campaign_without_open_tasks_leaves_the_menu(client, engine, drive):
         session.execute(delete(InboxTask))  # as if every task of the campaign were done
     login(client, "lead_agency")
     assert _options(client.get("/inbox?scope=all").text, "campaign") == []
+
+
+def test_the_notification_centre_groups_escalations_by_campaign_and_step(client, engine):
+    """Two regions overdue at one step: one line for the lead agency, with both inside and one button to mark
+    them read; each notice still links to its task (issue 12, item 6)."""
+    from datetime import datetime
+
+    from engine.clock import CHINA
+    from engine.reminders import send_reminders
+
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    set_passwords(engine)
+    engine.clock.set(datetime(2025, 7, 1, 9, tzinfo=CHINA))
+    send_reminders(engine)
+    login(client, "lead_agency")
+    page = client.get("/notifications").text
+    notices = page.split('id="notices"')[1]
+    assert notices.count('class="group unread"') == 1 and "目标备案" in notices
+    group = notices.split('class="group unread"')[1].split("</details>")[0]
+    assert "共 2 条，2 条未读" in group
+    links = re.findall(r'href="(/tasks/[0-9a-f-]+)" class="open"', group)
+    assert sorted(links) == sorted(f"/tasks/{t.id}" for t in engine.tasks(campaign_id=campaign.id))
+    ids = re.findall(r'name="id" value="(\d+)"', group.split("</form>")[0])
+    post(client, "/notifications/read", {"id": ids})
+    assert "共 2 条，0 条未读" in client.get("/notifications").text
+
+
+def test_the_inbox_sorts_searches_and_keeps_named_filters(client, engine):
+    """Sort by a column (again: the other way), search a region or step by name, save the filter under a name
+    and come back to it; a member unit's name, not its code, and the procedure's title, not its key."""
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    set_passwords(engine)
+    login(client, "lead_agency")
+
+    def regions(page: str) -> list[str]:
+        return re.findall(r'<tr class="[^"]*" data-task="[^"]+" data-step="[^"]+" data-region="(\d*)"', page)
+
+    up = client.get("/inbox", query_string={"scope": "all", "sort": "region"}).text
+    down = client.get("/inbox", query_string={"scope": "all", "sort": "region", "desc": "1"}).text
+    assert regions(up) == sorted(regions(up)) and regions(down) == sorted(regions(up), reverse=True)
+    assert 'id="sort-region">地区 ↑' in up and "desc=1" in up.split('id="sort-region"')[0].rsplit("<a", 1)[1]
+    found = client.get("/inbox", query_string={"scope": "all", "q": "天津"}).text
+    assert set(regions(found)) == {TIANJIN}
+    assert set(regions(client.get("/inbox", query_string={"scope": "all", "q": "备案"}).text)) == {BEIJING, TIANJIN}
+    assert regions(client.get("/inbox", query_string={"scope": "all", "q": "自我评价"}).text) == []
+    assert "national-2013" not in up.split('name="campaign"')[1].split("</select>")[0]
+    assert "质量工作考核（国办发〔2013〕47号）" in up
+
+    post(client, "/inbox/filters", {"name": "天津的任务", "scope": "all", "q": "天津", "sort": "region"})
+    page = client.get("/inbox").text
+    link = page.split('id="saved-filters"')[1].split("天津的任务")[0].rsplit('href="', 1)[1].split('"')[0]
+    assert set(regions(client.get(link.replace("&amp;", "&")).text)) == {TIANJIN}
+    assert post(client, "/inbox/filters", {"name": "", "scope": "all"}, follow_redirects=True).status_code == 200
+    with engine.store.read() as session:
+        from engine.store.models import InboxFilter
+        [saved] = session.scalars(select(InboxFilter))
+    login(client, "admin")  # another user's filter is not theirs to delete
+    assert post(client, f"/inbox/filters/{saved.id}/delete").status_code == 404
+    assert campaign.id
+
+
+def test_a_member_unit_reads_its_own_name_in_the_inbox(client, engine):
+    drive = Driver(engine, "national-2013", [BEIJING])
+    add_web_user(engine, "unit-moa", Grant("member_unit", unit="moa"))
+    set_passwords(engine)
+    drive.do("Task_target_filing", region=BEIJING)  # each member unit gives its opinion on the filing
+    login(client, "unit-moa")
+    page = client.get("/inbox", query_string={"scope": "claimable"}).text
+    rows = page.split('id="tasks"')[1]
+    assert "<td>农业部</td>" in rows and "<td>moa</td>" not in rows
+
+
+def test_the_lead_agency_extends_a_deadline_from_the_task_page(client, engine):
+    drive = Driver(engine, "national-2013", [BEIJING])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(engine)
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    login(client, "lead_agency")
+    page = client.get(f"/tasks/{task.id}").text
+    assert 'id="extend-due"' in page
+    refused = post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-20", "reason": ""}, follow_redirects=True)
+    assert "请填写延期原因" in refused.text
+    done = post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-20", "reason": "统一延期"}, follow_redirects=True)
+    assert "2025年7月20日 24:00" in done.text
+    login(client, "gov-bj")
+    assert 'id="extend-due"' not in client.get(f"/tasks/{task.id}").text
+    assert post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-30", "reason": "x"}).status_code == 403
+    with engine.store.read() as session:
+        assert session.get(InboxTask, task.id).due_at.isoformat().startswith("2025-07-20T16:00")

@@ -293,3 +293,45 @@ def test_the_confirmation_form_has_one_row_per_veto_item_and_records_each(client
     assert response.status_code == 302
     data = drive.region_data(BEIJING)
     assert (data["vetoed"], data["veto_hits"], data["grade"]) == (True, ["V1"], "D")
+
+
+def test_the_page_saves_as_the_user_types_and_the_browser_forgets_after_submitting(client, engine, drive):
+    """The autosave request gets JSON (no page to draw), a draft too large gets a JSON refusal, and the page after
+    a submission or a sign-out tells the browser to drop its copy of the form (issue 12, item 3)."""
+    login(client, "gov-bj")
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    page = client.get(f"/tasks/{task.id}").text
+    assert f'data-draft-key="gov-bj:{task.id}"' in page and 'data-idle-seconds="1800"' in page
+    assert 'id="idle-warning" hidden' in page and "autosave.js" in page
+    saved = post(client, f"/tasks/{task.id}", {"action": "save", "targets-0-target": "≥ 96%"},
+                 headers={"X-Kaohe-Autosave": "1"})
+    assert saved.status_code == 200 and saved.json["saved_at"].startswith("2025-06-02")
+    with engine.store.read() as session:
+        [draft] = session.scalars(select(TaskDraft).where(TaskDraft.task_id == task.id))
+    assert draft.data["targets"][0]["target"] == "≥ 96%"
+    assert f'data-server-draft-at="{draft.saved_at.isoformat()}"' in client.get(f"/tasks/{task.id}").text
+    huge = post(client, f"/tasks/{task.id}", {"action": "save", "targets-0-target": "x" * 300_000},
+                headers={"X-Kaohe-Autosave": "1"})
+    assert huge.status_code in (400, 413) and huge.is_json and huge.json["message"]
+
+    post(client, f"/tasks/{task.id}", {"action": "submit", **_targets_form(page)})
+    after = client.get("/inbox").text
+    assert f'<meta name="kaohe-submitted" content="gov-bj:{task.id}">' in after
+    assert "kaohe-submitted" not in client.get("/inbox").text  # said once
+    post(client, "/logout")
+    assert '<meta name="kaohe-signed-out" content="1">' in client.get("/login").text
+
+
+def test_a_second_submit_says_it_was_submitted_and_shows_what(client, drive):
+    """Submitting again (a double click, a back button) lands on what was submitted, by whom and when, not on an
+    error naming a task id (issue 12, item 5)."""
+    login(client, "gov-bj")
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    page = client.get(f"/tasks/{task.id}").text
+    form = {"action": "submit", **_targets_form(page)}
+    assert post(client, f"/tasks/{task.id}", form).status_code == 302
+    again = post(client, f"/tasks/{task.id}", form, follow_redirects=True)
+    assert again.status_code == 200 and "该任务已经提交" in again.text and "gov-bj 于" in again.text
+    assert task.id not in again.text.split("<main")[1].split('action="')[0]
+    gone = client.get("/tasks/00000000-0000-0000-0000-000000000000")
+    assert gone.status_code == 404 and "00000000" not in gone.text.split('id="error-message"')[1][:200]

@@ -35,14 +35,27 @@ def _choices(db) -> dict:
     declared = [{"code": code, "name": f"{name}（{variant}）"}
                 for (variant, code), name in sorted(bodies.names(db).items(), key=lambda kv: str(kv[0]))
                 if variant is not None]
-    return {"roles": builtin + declared,
-            "variants": sorted(set(db.scalars(select(ProcessVersion.variant)))),
+    titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
+                             .where(ProcessVersion.is_current.is_(True))).all())
+    return {"roles": builtin + declared, "variants": sorted(titles.items()), "units": _units(db),
             "regions": list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))}
+
+
+def _units(db) -> list[tuple[str, str, str]]:
+    """(variant, code, name) of every member unit the current versions' schemes name."""
+    rows = db.execute(select(ProcessVersion.variant, ProcessVersion.scheme).where(ProcessVersion.is_current.is_(True)))
+    return sorted((variant, str(u["code"]), u.get("name") or str(u["code"]))
+                  for variant, scheme in rows for u in (scheme or {}).get("units", []))
 
 
 @bp.get("/users")
 @admin_required
 def users():
+    return _users()
+
+
+def _users(new: dict | None = None, status: int = 400):
+    """The user list and the new-user form; ``new``: a refused form's values (never its password) and why."""
     query = request.args.get("q", "").strip()
     with engine().store.read() as db:
         select_users = select(User).order_by(User.username)
@@ -51,15 +64,24 @@ def users():
         rows = list(db.scalars(select_users.limit(500)))
         grants = {u.id: accounts.grants_of(db, u.username) if u.active else [] for u in rows}
         locked = {u.id: signin.locked_until(db, u.id, now()) for u in rows}
-    return render_template("admin/users.html", rows=rows, grants=grants, locked=locked, q=query)
+    return render_template("admin/users.html", rows=rows, grants=grants, locked=locked, q=query,
+                           new=new or {}), status if new else 200
 
 
 @bp.post("/users")
 @admin_required
 def create_user():
-    username = request.form.get("username", "").strip()
-    display = request.form.get("display_name", "").strip() or username
-    password = request.form.get("password", "")
+    form = {k: request.form.get(k, "").strip() for k in ("username", "display_name", "email")}
+    try:
+        user = _create_user(form["username"], form["display_name"] or form["username"], form["email"] or None,
+                            request.form.get("password", ""))
+    except (ValidationError, Conflict) as exc:  # the form again, as typed (but the password)
+        return _users({**form, "problem": str(exc)}, 409 if isinstance(exc, Conflict) else 400)
+    flash(_("User %(name)s created. Now give them a role.", name=form["username"]), "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+def _create_user(username: str, display: str, email: str | None, password: str) -> User:
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ValidationError(_("A user name is 1 to 64 letters, digits, dots, dashes or underscores."),
                               [{"field": "username", "message": _("Invalid user name.")}])
@@ -67,16 +89,19 @@ def create_user():
     with engine().store.write() as db:
         if db.scalars(select(User).where(User.username == username)).first() is not None:
             raise Conflict(f"用户 {username} 已存在 (user '{username}' exists)")
-        user = accounts.create_user(db, username, display, [], password=password,
-                                    email=request.form.get("email", "").strip() or None)
+        user = accounts.create_user(db, username, display, [], password=password, email=email)
         audit.record(db, now(), g.viewer.username, "user_create", data={"user": username})
-    flash(_("User %(name)s created. Now give them a role.", name=username), "success")
-    return redirect(url_for("admin.user", user_id=user.id))
+    return user
 
 
 @bp.get("/users/<int:user_id>")
 @admin_required
 def user(user_id: int):
+    return _user_page(user_id)
+
+
+def _user_page(user_id: int, grant: dict | None = None):
+    """A user's page; ``grant``: a refused role grant's values and why, shown in its form."""
     with engine().store.read() as db:
         row = _user(db, user_id)
         assignments = list(db.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)
@@ -85,7 +110,7 @@ def user(user_id: int):
         live = sessions.live(db, user_id, now(), current_app.config["SESSION_LIFETIME"])
         choices = _choices(db)
     return render_template("admin/user.html", user=row, assignments=assignments, locked=locked, sessions=live,
-                           **choices)
+                           grant=grant or {}, **choices), 400 if grant else 200
 
 
 @bp.post("/users/<int:user_id>")
@@ -137,9 +162,18 @@ def unlock(user_id: int):
 @bp.post("/users/<int:user_id>/grants")
 @admin_required
 def add_grant(user_id: int):
-    form = request.form
-    grant = Grant(form.get("role", ""), form.get("region") or None, form.get("unit", "").strip() or None,
-                  form.get("variant") or None)
+    form = {k: request.form.get(k, "").strip() for k in ("role", "region", "unit", "variant")}
+    grant = Grant(form["role"], form["region"] or None, form["unit"] or None, form["variant"] or None)
+    try:
+        _add_grant(user_id, grant)
+    except ValidationError as exc:  # the form again, as chosen
+        return _user_page(user_id, {**form, "problem": str(exc)})
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+def _add_grant(user_id: int, grant: Grant) -> None:
+    if not grant.role:
+        raise ValidationError(_("Choose a role."), [{"field": "role", "message": _("Choose a role.")}])
     with engine().store.write() as db:
         row = _user(db, user_id)
         if grant.role not in ROLE_NAMES:  # a body a variant declares: granted for that variant only
@@ -155,6 +189,11 @@ def add_grant(user_id: int):
         if grant.region and db.get(Region, grant.region) is None:
             raise ValidationError(f"未知地区 {grant.region} (unknown region)",
                                   [{"field": "region", "message": "未知地区"}])
+        if grant.unit and grant.unit not in {code for variant, code, _name in _units(db)
+                                             if grant.variant in (None, variant)}:
+            raise ValidationError(f"{'流程 ' + grant.variant if grant.variant else '已部署的流程'}没有成员单位 "
+                                  f"{grant.unit[:64]} (no member unit '{grant.unit[:64]}' in the procedure)",
+                                  [{"field": "unit", "message": "未知成员单位"}])
         exists = db.scalars(select(RoleAssignment).where(
             RoleAssignment.user_id == user_id, RoleAssignment.role == grant.role,
             _same(RoleAssignment.variant, grant.variant), _same(RoleAssignment.region, grant.region),
@@ -163,7 +202,6 @@ def add_grant(user_id: int):
             db.add(RoleAssignment(user_id=user_id, role=grant.role, variant=grant.variant, region=grant.region,
                                   unit=grant.unit))
             audit.record(db, now(), g.viewer.username, "grant_add", data={"user": row.username, **grant.__dict__})
-    return redirect(url_for("admin.user", user_id=user_id))
 
 
 def _same(column, value):
@@ -187,6 +225,11 @@ def remove_grant(user_id: int, grant_id: int):
 @bp.get("/regions")
 @admin_required
 def regions():
+    return _regions()
+
+
+def _regions(region: dict | None = None):
+    """Roles, bodies, regions and versions; ``region``: a refused region form's values and why."""
     with engine().store.read() as db:
         rows = list(db.scalars(select(Region).order_by(Region.region_set, Region.code)))
         used = set(db.scalars(select(Instance.region).where(Instance.region.is_not(None)).distinct()))
@@ -197,15 +240,25 @@ def regions():
         deployed = list(db.execute(select(ProcessVersion.variant, ProcessVersion.version, ProcessVersion.title,
                                           ProcessVersion.deployed_at, ProcessVersion.is_current)
                                    .order_by(ProcessVersion.variant, ProcessVersion.version)).all())
+        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
+                                 .where(ProcessVersion.is_current.is_(True))).all())
     return render_template("admin/regions.html", rows=rows, used=used, roles=roles, holders=users, declared=declared,
-                           versions=deployed)
+                           versions=deployed, titles=titles, region=region or {}), 400 if region else 200
 
 
 @bp.post("/regions")
 @admin_required
 def save_region():
-    code, name = request.form.get("code", "").strip(), request.form.get("name", "").strip()
-    region_set = request.form.get("region_set", "").strip()
+    form = {k: request.form.get(k, "").strip() for k in ("code", "name", "region_set")}
+    try:
+        _save_region(form["code"], form["name"], form["region_set"])
+    except ValidationError as exc:  # the form again, as typed
+        return _regions({**form, "problem": str(exc)})
+    flash(_("Saved."), "success")
+    return redirect(url_for("admin.regions"))
+
+
+def _save_region(code: str, name: str, region_set: str) -> None:
     problem = regions_table.code_problem(code)
     if problem or not name or len(name) > 100 or not region_set:
         raise ValidationError(_("A region needs a code (GB/T 2260, or letters for a department), a name and a "
@@ -220,8 +273,6 @@ def save_region():
         else:
             row.name, row.region_set = name, region_set
         audit.record(db, now(), g.viewer.username, "region_save", data={"code": code, "name": name})
-    flash(_("Saved."), "success")
-    return redirect(url_for("admin.regions"))
 
 
 @bp.get("/regions/export.<fmt>")
@@ -293,7 +344,12 @@ def rename_role(code: str):
 @bp.get("/deadlines")
 @admin_required
 def deadlines():
-    """Holiday corrections, the years without holiday data, and timers and mails that failed."""
+    return _deadlines()
+
+
+def _deadlines(bulk: dict | None = None):
+    """Holiday corrections, the years without holiday data, and timers and mails that failed; ``bulk``: a
+    refused bulk entry's text and errors, shown again in its form."""
     today = now().astimezone(CHINA).date()
     with engine().store.read() as db:
         corrections = list(db.scalars(select(CalendarDay).where(CalendarDay.day >= date(today.year - 1, 1, 1))
@@ -302,7 +358,28 @@ def deadlines():
         mails = mail.failed_mails(db)
     warnings = engine().calendar.warnings([today.year, today.year + 1])
     return render_template("admin/deadlines.html", corrections=corrections, warnings=warnings, timers=timers,
-                           mails=mails)
+                           mails=mails, bulk=bulk or {}), 400 if bulk else 200
+
+
+@bp.post("/deadlines/calendar/bulk")
+@admin_required
+def save_calendar_days():
+    """A year's holidays and 调休 working days in one form: every line taken, or none and each bad line named."""
+    holidays_text, workdays_text = request.form.get("holidays", ""), request.form.get("workdays", "")
+    try:
+        holidays = calendar.parse_bulk(holidays_text, "holiday")
+        workdays = calendar.parse_bulk(workdays_text, "workday")
+        with engine().store.write() as db:
+            count = calendar.set_corrections(db, holidays, workdays)
+            audit.record(db, now(), g.viewer.username, "calendar_day",
+                         data={"holidays": [d.isoformat() for d, _ in holidays],
+                               "workdays": [d.isoformat() for d, _ in workdays]})
+    except ValidationError as exc:
+        return _deadlines({"holidays": holidays_text, "workdays": workdays_text, "problem": str(exc),
+                           "errors": [e["message"] for e in exc.errors]})
+    engine().reload_calendar()
+    flash(_("%(count)d days saved.", count=count), "success")
+    return redirect(url_for("admin.deadlines"))
 
 
 @bp.post("/deadlines/calendar")

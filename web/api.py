@@ -12,6 +12,7 @@ from engine.errors import PermissionDenied, ValidationError
 from engine.store.models import Campaign, Instance
 
 from . import openapi
+from .campaigns import may_steer
 from .inbox import read_filter
 from .security import engine, now
 from .tasks import form_of, instructions
@@ -184,7 +185,20 @@ def campaigns():
 
 def _campaign_json(row: Campaign) -> dict:
     return {"id": row.id, "variant": row.variant, "year": row.year, "label": row.label, "status": row.status,
-            "regions": row.regions, "started_at": row.started_at.isoformat()}
+            "status_reason": row.status_reason, "regions": row.regions, "started_at": row.started_at.isoformat()}
+
+
+@bp.post("/campaigns/<int:campaign_id>/<any(suspend, resume, cancel):action>")
+def campaign_state(campaign_id: int, action: str):
+    """Suspend, resume or cancel a campaign (``{"reason"}``), as those who may start its campaigns."""
+    may_steer(campaign_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("请求体应为 JSON 对象 (the body must be a JSON object)")
+    reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
+    changed = engine().change_campaign(campaign_id, action, g.viewer.username, reason)
+    with engine().store.read() as db:
+        return jsonify({**_campaign_json(access.campaign(db, campaign_id)), "instances_changed": changed})
 
 
 @bp.get("/campaigns/<int:campaign_id>")

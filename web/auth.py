@@ -48,6 +48,7 @@ def logout():
     session.clear()
     if lang:
         session["lang"] = lang
+    session["forget_drafts"] = True  # the page after this tells the browser to drop the form copies it keeps
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from engine import access, board, campaign_guards, reminders
-from engine.errors import NotFound, PermissionDenied, ValidationError
+from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
 from .security import engine, login_required, now
 
 bp = Blueprint("campaigns", __name__)
+
+
+#: A campaign's status, in words.
+STATUS = {"running": _l("In progress"), "suspended": _l("Suspended"), "cancelled": _l("Cancelled"),
+          "completed": _l("Completed")}
 
 
 def chart(distribution: list[tuple[str, int]], width: int = 360, height: int = 180) -> dict:
@@ -28,7 +34,7 @@ def chart(distribution: list[tuple[str, int]], width: int = 360, height: int = 1
     return {"width": width, "height": height, "bars": bars}
 
 
-def _startable(db) -> list[str]:
+def startable_variants(db) -> list[str]:
     """Variants the viewer may launch a campaign of."""
     variants = sorted(set(db.scalars(select(ProcessVersion.variant))))
     leads = [gr for gr in g.viewer.holding("supervises", None) if gr.region is None]
@@ -51,13 +57,13 @@ def _index(**start):
                 shown.append((row, "board"))
             elif g.viewer.reads_results(row.variant, board.announced(db, engine(), row)):
                 shown.append((row, "results"))
-        startable = _startable(db)
+        startable = startable_variants(db)
         regions = list(db.scalars(select(Region).where(Region.region_set.in_(startable))
                                   .order_by(Region.region_set, Region.code)))
         titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
                                  .where(ProcessVersion.is_current.is_(True))).all())
     return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles,
-                           start=start), 400 if start else 200
+                           start=start, status_names=STATUS), 400 if start else 200
 
 
 @bp.post("/campaigns")
@@ -65,7 +71,7 @@ def _index(**start):
 def start():
     variant = request.form.get("variant", "")
     with engine().store.read() as db:
-        if variant not in _startable(db):
+        if variant not in startable_variants(db):
             raise PermissionDenied(f"无权启动 {variant} 考核 (you may not start a campaign of '{variant}')")
     try:
         year = int(request.form.get("year", ""))
@@ -100,9 +106,47 @@ def show(campaign_id: int):
         campaign = _campaign(db, campaign_id)
         if not g.viewer.sees_board(campaign.variant):
             raise PermissionDenied(f"无权查看考核 {campaign_id} 的进度 (you may not see campaign {campaign_id})")
-        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int))
+        wanted = _board_filter()
+        view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int), wanted=wanted)
+        steers = campaign.variant in startable_variants(db)
     supervises = g.viewer.is_admin or bool(g.viewer.holding("supervises", campaign.variant))
-    return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises)
+    return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises,
+                           steers=steers, status_names=STATUS, wanted=wanted,
+                           filtered={k: v for k, v in (("state", wanted.state), ("step", wanted.step),
+                                                       ("q", wanted.search)) if v})
+
+
+def _board_filter() -> board.BoardFilter:
+    state = request.args.get("state") or None
+    return board.BoardFilter(state=state if state in board.BOARD_STATES else None,
+                             step=(request.args.get("step") or "")[:100] or None,
+                             search=(request.args.get("q") or "").strip()[:50] or None)
+
+
+def may_steer(campaign_id: int) -> None:
+    """Refuse unless the viewer may start campaigns of this one's procedure (and so suspend, resume, cancel it)."""
+    with engine().store.read() as db:
+        campaign = _campaign(db, campaign_id)
+        if campaign.variant not in startable_variants(db):
+            raise PermissionDenied(f"无权暂停、恢复或取消考核 {campaign_id} (you may not suspend, resume or cancel "
+                                   f"campaign {campaign_id})")
+
+
+@bp.post("/campaigns/<int:campaign_id>/state")
+@login_required
+def change_state(campaign_id: int):
+    """Suspend, resume or cancel a campaign, with a reason: those who may start its campaigns may do it."""
+    action = request.form.get("action", "")
+    may_steer(campaign_id)
+    try:
+        changed = engine().change_campaign(campaign_id, action, g.viewer.username, request.form.get("reason", ""))
+    except (ValidationError, Conflict) as exc:  # said on the board, where the reason can be typed again
+        flash(str(exc), "error")
+        return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    flash({"suspend": _("Campaign suspended: %(count)d regions wait.", count=changed),
+           "resume": _("Campaign resumed: %(count)d regions go on.", count=changed),
+           "cancel": _("Campaign cancelled: %(count)d processes ended.", count=changed)}[action], "success")
+    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/urge")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from engine import inbox
-from engine.store.models import Region
+from engine import inbox, mail, reminders
+from engine.errors import ValidationError
+from engine.store.models import Campaign, ProcessVersion, Region
 
 from .security import engine, login_required, now, safe_next
 
@@ -22,9 +25,12 @@ def read_filter(args) -> inbox.Filter:
     """The inbox filter from query arguments; unknown values are ignored."""
     scope = args.get("scope", "mine")
     state = args.get("state") or None
+    sort = args.get("sort", "due")
     return inbox.Filter(scope=scope if scope in inbox.SCOPES else "mine",
                         campaign_id=args.get("campaign", type=int), step=args.get("step") or None,
-                        region=args.get("region") or None, state=state if state in inbox.STATES else None)
+                        region=args.get("region") or None, state=state if state in inbox.STATES else None,
+                        search=(args.get("q") or "").strip()[:50] or None,
+                        sort=sort if sort in inbox.SORTS else "due", descending=args.get("desc") == "1")
 
 
 @bp.get("/inbox")
@@ -44,10 +50,53 @@ def index():
         regions = dict(menus.regions)
         if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
+        saved = inbox.saved_filters(db, g.viewer)
+        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
+                                 .where(ProcessVersion.is_current.is_(True))).all())
+        units = unit_names(db, {c.version_id for c in menus.campaigns.values()})
     supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
-                           steps=menus.steps, region_menu=menus.regions.items(),
-                           supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page, more=more)
+                           steps=menus.steps, region_menu=menus.regions.items(), saved=saved, titles=titles,
+                           units=units, supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page,
+                           more=more, current=_arguments(wanted))
+
+
+def _arguments(wanted: inbox.Filter) -> dict[str, str]:
+    """The query arguments of a filter, those that say something: for sort links and saving it."""
+    found = {"scope": wanted.scope, "campaign": wanted.campaign_id, "step": wanted.step, "region": wanted.region,
+             "state": wanted.state, "q": wanted.search, "sort": None if wanted.sort == "due" else wanted.sort,
+             "desc": "1" if wanted.descending else None}
+    return {k: str(v) for k, v in found.items() if v}
+
+
+def unit_names(db, version_ids: set[int]) -> dict[str, str]:
+    """Member units' names by code, from the schemes of these versions."""
+    names = {}
+    for scheme in db.scalars(select(ProcessVersion.scheme).where(ProcessVersion.id.in_(version_ids))):
+        names.update((str(u["code"]), u.get("name") or str(u["code"])) for u in (scheme or {}).get("units", []))
+    return names
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_filter():
+    """Keep the inbox's current filter (its query arguments, sent along) under a name."""
+    args = {k: request.form.get(k, "") for k in inbox.FILTER_KEYS}
+    try:
+        inbox.save_filter(engine().store, g.viewer, request.form.get("name", ""), args, now())
+    except ValidationError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Filter saved."), "success")
+    return redirect(url_for("inbox.index", **{k: v for k, v in args.items() if v}))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id: int):
+    inbox.delete_filter(engine().store, g.viewer, filter_id)
+    flash(_("Filter deleted."), "info")
+    return redirect(url_for("inbox.index"))
 
 
 def _back() -> str:
@@ -83,17 +132,41 @@ def reassign(task_id: str):
     return redirect(back)
 
 
+@bp.post("/tasks/<task_id>/extend")
+@login_required
+def extend(task_id: str):
+    """The lead agency gives a task more time, with a reason; its reminders follow the new date."""
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+        task = reminders.extend(engine(), g.viewer, task_id, day, request.form.get("reason", ""), now())
+    except ValueError:
+        flash(_("A date is written YYYY-MM-DD."), "error")
+    except ValidationError as exc:  # said on the task's page, where the form is
+        flash(str(exc), "error")
+    else:
+        flash(_("The deadline of %(name)s is now %(when)s.", name=task.name, when=mail.deadline_text(task.due_at)),
+              "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
 @bp.get("/notifications")
 @login_required
 def notifications():
     with engine().store.read() as db:
         rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
-    return render_template("notifications.html", rows=rows)
+        labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
+            Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
+    return render_template("notifications.html", groups=inbox.group_notices(rows), labels=labels, kinds=KINDS)
+
+
+#: What each kind of notice is, as a group's heading says it.
+KINDS = {"before-7d": _l("Due in 7 days"), "before-1d": _l("Due tomorrow"), "due": _l("Due today"),
+         "overdue": _l("Overdue"), "escalate": _l("Urged (督办): overdue"), "urge": _l("Urged (督办)")}
 
 
 @bp.post("/notifications/read")
 @login_required
 def mark_read():
-    which = request.form.get("id", type=int)
-    inbox.mark_read(engine().store, g.viewer, now(), which)
+    which = [int(i) for i in request.form.getlist("id") if i.isdigit()][:1000]
+    inbox.mark_read(engine().store, g.viewer, now(), which or None)
     return redirect(url_for("inbox.notifications"))

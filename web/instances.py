@@ -16,6 +16,7 @@ from engine.store.models import Campaign, Instance, Region
 
 from .security import engine, login_required, now
 from .tasks import choices_of, submission
+from .words import ACTIONS
 
 bp = Blueprint("instances", __name__)
 
@@ -42,13 +43,6 @@ def process_name(version, process_id: str) -> str:
     """A process as people call it (its name in the BPMN), the id only where it has none."""
     spec = version.specs.get(process_id, (None,))[0]
     return getattr(spec, "description", None) or process_id
-
-
-#: What the audit log's actions are called on an instance's timeline.
-ACTIONS = {"complete": "办理", "claim": "认领", "unclaim": "放弃认领", "reassign": "改派", "timer": "期限到达",
-           "instance_start": "启动", "campaign_start": "启动考核", "sample_draw": "随机抽取", "upload": "上传材料",
-           "download": "下载材料", "instance_migrate": "迁移到新版本", "incident": "运行出错",
-           "incident_retry": "重试", "incident_cancel": "取消", "file_removed": "清理未用材料"}
 
 
 def diagram_file(version, process_id: str) -> str:

@@ -76,6 +76,13 @@ def document() -> dict:
             "/campaigns/{campaign_id}": {"get": _op("A campaign: its board (overseers) and its results",
                                                     _json(_ref("Campaign")), [_path_param("campaign_id", "integer")],
                                                     tag="campaigns")},
+            **{f"/campaigns/{{campaign_id}}/{action}": {"post": _op(
+                f"{action.capitalize()} the campaign ({words}); a reason is required (those who may start its "
+                "campaigns)", _json(_ref("Campaign")), [_path_param("campaign_id", "integer")], _REASON,
+                tag="campaigns")} for action, words in (
+                ("suspend", "no task can be done, no timer fires, no reminder goes out until it resumes"),
+                ("resume", "what fell due meanwhile happens now"),
+                ("cancel", "for good: open tasks are withdrawn, waiting timers cancelled"))},
             "/incidents": {"get": _op("Open incidents: instances held up at a step that failed (administrators)",
                                       _json({"type": "array", "items": {"type": "object"}}),
                                       [_query("campaign", "campaign id", "integer")], tag="incidents")},
@@ -138,7 +145,9 @@ def document() -> dict:
                     "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}},
                 "Campaign": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
-                    "label": {"type": "string"}, "status": {"type": "string"},
+                    "label": {"type": "string"},
+                    "status": {"type": "string", "enum": ["running", "suspended", "cancelled", "completed"]},
+                    "status_reason": {"type": "string", "nullable": True},
                     "regions": {"type": "array", "items": {"type": "string"}},
                     "announced": {"type": "boolean"}, "board": {"type": "array", "items": {"type": "object"}},
                     "results": {"type": "array", "items": {"type": "object"}}}},

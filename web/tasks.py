@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import nh3
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
@@ -159,6 +159,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "outcome": (outcome := _outcome(db, task)),
             "chart": chart(outcome.distribution) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
+            "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
 
@@ -175,17 +176,22 @@ def _outcome(db, task: InboxTask):
     return outcome if outcome.results else None
 
 
+def _completed(db, task_id: str) -> AuditEntry | None:
+    """The audit entry of a task's completion, if it was completed."""
+    return db.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action == "complete")
+                      .order_by(AuditEntry.id.desc()).limit(1)).first()
+
+
 def _done(db, task_id: str):
     """A task no longer in the inbox: what was submitted, by whom and when, if the viewer may read it."""
-    entry = db.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action == "complete")
-                       .order_by(AuditEntry.id.desc()).limit(1)).first()
+    entry = _completed(db, task_id)
     if entry is None:
-        raise NotFound(f"任务 {task_id} 不存在 (no task {task_id})")
+        raise NotFound("该任务不存在 (there is no such task)")
     instance = db.get(Instance, entry.instance_id)
     variant = access.instance_variant(db, instance)
     shown = engine_submissions.readable(db, engine(), g.viewer, instance, variant)
     if not any(s.entry.id == entry.id for s in shown.submissions):
-        raise PermissionDenied(f"无权查看任务 {task_id} (you may not see task {task_id})")
+        raise PermissionDenied("无权查看该任务 (you may not see this task)")
     return render_template("submitted.html", instance=instance,
                            item=submission(engine().version(db, instance.version_id), entry, choices_of(db, instance)),
                            files=shown.file_map)
@@ -196,7 +202,13 @@ def _done(db, task_id: str):
 def submit(task_id: str):
     action = request.form.get("action", "submit")
     with engine().store.read() as db:
-        task = inbox.visible_task(db, g.viewer, task_id)
+        try:
+            task = inbox.visible_task(db, g.viewer, task_id)
+        except NotFound:  # a second submit (or a colleague's first): the page of what was submitted says by whom
+            if _completed(db, task_id) is None:
+                raise
+            flash(_("This task has been submitted already: what was submitted is below."), "info")
+            return redirect(url_for("tasks.show", task_id=task_id))
         inbox.check_can_act(g.viewer, task)
         version = engine().version(db, db.get(Instance, task.instance_id).version_id)
     schema, _ui = form_of(version, task.bpmn_id)
@@ -205,17 +217,22 @@ def submit(task_id: str):
         _store_uploads(task, schema, data)
         if action == "save":
             inbox.save_draft(engine().store, task, g.viewer.username, data, now(), schema)
+            if request.headers.get("X-Kaohe-Autosave"):  # the page saving as the user types: no page to draw
+                return jsonify({"saved_at": now().isoformat()})
             flash(_("Draft saved."), "success")
             return redirect(url_for("tasks.show", task_id=task.id))
         engine().complete(task.id, data, g.viewer.username, grants=g.viewer.grants,
                           check=lambda db, row: files.check_evidence(db, row.instance_id, data))
     except ValidationError as exc:
+        if request.headers.get("X-Kaohe-Autosave"):
+            return jsonify({"error": exc.code, "message": short(exc.message)}), 400
         return _page(task_id, values=data, errors=short_errors(exc.errors or [{"field": "", "message": exc.message}]),
                      message=short(exc.message))
     except HeldUp:  # nothing was saved; the administrators have an incident to act on
         page, _status = _page(task_id, values=data)
         return page, 409
     flash(_("Submitted: %(name)s.", name=task.name), "success")
+    session["submitted_task"] = task.id  # the next page tells the browser to drop its copy of the form
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))
     if g.viewer.sees_instance(variant, task.region):

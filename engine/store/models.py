@@ -111,10 +111,14 @@ class Campaign(Base):
     variant: Mapped[str] = mapped_column(String(64))
     year: Mapped[int]
     label: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, suspended, cancelled
     regions: Mapped[list[Any]]
     started_at: Mapped[datetime]
     started_by: Mapped[str | None] = mapped_column(String(64))
+    # The last suspend, resume or cancel (migration 0018): why, when and by whom; the audit log has them all.
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None]
+    status_changed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Instance(Base):
@@ -317,6 +321,25 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     instance_id: Mapped[int | None]
     read_at: Mapped[datetime | None]
+    # Migration 0019: what a notice is about, so that the notification centre groups the notices of one campaign
+    # and step, and when a reminder or escalation went out in the day's digest mail (NULL: not yet).
+    campaign_id: Mapped[int | None]
+    bpmn_id: Mapped[str | None] = mapped_column(String(100))
+    step_name: Mapped[str | None] = mapped_column(String(200))
+    mailed_at: Mapped[datetime | None]
+
+
+class InboxFilter(Base):
+    """A filter of the inbox a user saved under a name (migration 0020): its query string, checked when saved."""
+
+    __tablename__ = "inbox_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
 
 
 class Mail(Base):
