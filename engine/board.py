@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -234,31 +233,3 @@ def as_text(cell) -> None:
     if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
         cell.data_type = "s"
         cell.quotePrefix = True  # Excel's "this is text" mark: shown and kept as typed
-
-
-def results_workbook(campaign: Campaign, rows: list[dict], scale: str = "100") -> bytes:
-    """The ranking as an Excel workbook; scores as exact decimals, out of the variant's scale."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "考核结果"
-    sheet.append([f"{campaign.label} 质量工作考核结果"])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["排名", "地区代码", "地区", f"得分（满分 {scale}）", "等级", "否决项", "结果运用"])
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        score = scoring.decimal(r["score"])
-        veto = ("是" + (f"（{'、'.join(r['veto_items'])}）" if r.get("veto_items") else "")) if r["veto"] else "否"
-        sheet.append([r["rank"], r["region"], r["name"], score, r["grade"], veto,
-                      "、".join(CONSEQUENCES.get(n, n) for n, hit in r.get("consequences", {}).items() if hit)])
-    for column, width in zip("ABCDEFG", (8, 12, 24, 10, 8, 10, 24), strict=True):
-        sheet.column_dimensions[column].width = width
-    for row in sheet.iter_rows():
-        for cell in row:
-            as_text(cell)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

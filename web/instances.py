@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, render_template, request, send_file
+from lxml import etree
 from sqlalchemy import select
 
 from engine import access, audit, board, files, incidents, submissions
@@ -18,6 +19,7 @@ from .security import engine, login_required, now
 from .tasks import choices_of, submission
 from .words import ACTIONS
 
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 bp = Blueprint("instances", __name__)
 
 
@@ -89,7 +91,18 @@ def diagram(instance_id: int):
         instance, _ = access.visible_instance(db, g.viewer, instance_id)
         version = engine().version(db, instance.version_id)
         text = version.files[diagram_file(version, instance.process_id)]
-    return Response(text, mimetype="application/xml")
+    return Response(for_display(text), mimetype="application/xml")
+
+
+def for_display(text: str) -> bytes:
+    """The diagram as people read it: bpmn-js writes a message's name under its envelope, and a message's name is
+    the engine's identifier (``region_scored``); the message flow beside it carries the name for people."""
+    from engine.procedure.bundle import parse_xml
+
+    root = parse_xml("diagram.bpmn", text)
+    for message in root.iter(f"{{{BPMN}}}message"):
+        message.attrib.pop("name", None)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 @bp.get("/instances/<int:instance_id>/files/<sha256>")

@@ -108,16 +108,9 @@ def choices_of(db, instance: Instance) -> dict[str, list[tuple[str, str]]]:
 def submission(version, entry: AuditEntry, choices: dict | None = None) -> dict:
     schema, ui = form_of(version, entry.bpmn_id)
     _, labels = indicator_rows(version.scheme, None)
-    name = next((n for b, n in _step_names(version) if b == entry.bpmn_id), entry.bpmn_id)
+    name = version.step_names.get(entry.bpmn_id, entry.bpmn_id)
     return {"entry": entry, "name": name,
             "fields": formview.build(schema, ui, entry.data or {}, labels=labels, readonly=True, choices=choices)}
-
-
-def _step_names(version):
-    for process_id in version.specs:
-        for spec in version.specs[process_id][0].task_specs.values():
-            if getattr(spec, "bpmn_id", None) in version.user_tasks:
-                yield spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
 
 
 @bp.get("/tasks/<task_id>")
