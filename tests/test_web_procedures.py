@@ -352,3 +352,24 @@ def test_the_openapi_document_describes_the_library(client):
             "/procedures/drafts/{draft_id}/publish", "/procedures/drafts/{draft_id}/check",
             "/procedures/{variant}/versions/{number}/current"} <= set(paths)
     assert paths["/procedures/drafts/{draft_id}/files/{name}"]["put"]["parameters"][2]["name"] == "If-Match"
+
+
+def test_a_lead_agency_of_one_variant_reads_only_that_variants_library(client, engine):
+    admin = bearer(engine, "admin")
+    national = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "national-2013"}).get_json()
+    ziyang = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "ziyang-2016"}).get_json()
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=admin).get_json()["drafts"]] == [
+        ziyang["id"], national["id"]]
+    add_web_user(engine, "lead-ziyang", Grant("lead_agency", variant="ziyang-2016"))
+    lead = bearer(engine, "lead-ziyang")
+    listed = client.get("/api/v1/procedures", headers=lead).get_json()["procedures"]
+    assert [p["variant"] for p in listed] == ["ziyang-2016"]
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=lead).get_json()["drafts"]] == [
+        ziyang["id"]]
+    assert client.get(f"/api/v1/procedures/drafts/{ziyang['id']}", headers=lead).status_code == 200
+    assert client.get(f"/api/v1/procedures/drafts/{national['id']}", headers=lead).status_code == 403
+    assert client.get("/api/v1/procedures/national-2013/versions", headers=lead).status_code == 403
+    login(client, "lead-ziyang")
+    page = client.get("/admin/procedures").text
+    assert 'id="variant-ziyang-2016"' in page and 'id="variant-national-2013"' not in page
+    assert client.get(f"/admin/procedures/drafts/{national['id']}").status_code == 403
