@@ -196,8 +196,9 @@ def test_a_file_is_edited_as_text_and_deleted(admin, engine):
     text = draft_row(engine, draft_id).files["scheme.yaml"] + "\n# 备注\n"
     saved = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": text, "revision": "1"})
     assert saved.status_code == 302 and draft_row(engine, draft_id).files["scheme.yaml"] == text
-    stale = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": "x", "revision": "1"})
+    stale = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": "我的改动", "revision": "1"})
     assert stale.status_code == 409 and draft_row(engine, draft_id).files["scheme.yaml"] == text
+    assert 'id="stale"' in stale.text and "admin" in stale.text and "我的改动</textarea>" in stale.text  # kept
     gone = post(admin, f"/admin/procedures/drafts/{draft_id}/delete-file", {"name": "regions.yaml", "revision": "2"})
     assert gone.status_code == 302 and "regions.yaml" not in draft_row(engine, draft_id).files
 
