@@ -2,14 +2,14 @@
 kept on the campaign for its board (every change is in the audit log)
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
