@@ -1,7 +1,7 @@
 """What the engine can run: elements SpiffWorkflow parses but this engine has no way to carry out.
 
 Each check reads the parsed XML of a bundle and returns problems, all of them at once, each with its file,
-line, element and reason in Chinese with English. ``refuse`` turns a list of problems into one BundleError.
+line, element and reason in Chinese with English.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lxml import etree
-
-from ..errors import BundleError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -133,16 +131,3 @@ def manual_tasks(trees: dict[str, etree._Element], lanes: dict[str, str]) -> dic
             if lane in lanes:
                 found[task.get("id")] = {"lane": lane, "role": lanes[lane], "form": None, "ui": None}
     return found
-
-
-def refuse(problems: list[Problem]) -> None:
-    """Raise one BundleError that lists every problem (the first one gives its file, line and element)."""
-    if not problems:
-        return
-    first = problems[0]
-    reason = first.reason
-    if len(problems) > 1:
-        reason += "\n" + "\n".join(f"  - {p}" for p in problems[1:])
-    error = BundleError(reason, file=first.file, line=first.line, element=first.element)
-    error.details["problems"] = [vars(p) for p in problems]
-    raise error
