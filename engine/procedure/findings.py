@@ -73,7 +73,7 @@ class Report:
         except BundleError as exc:
             self.add(exc)
         except Exception as exc:  # a check tripped on input odd enough to break it: say so, never a traceback
-            logger.error("a check of %s failed unexpectedly", file or "the bundle", exc_info=True)
+            logger.exception("a check of %s failed unexpectedly", file or "the bundle")
             self.error(f"无法检查此文件 (the file could not be checked): {type(exc).__name__}: {exc}", file=file)
 
     def drop(self, unwanted) -> None:

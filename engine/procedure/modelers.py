@@ -44,8 +44,9 @@ def _executable(file: str, process, needed: bool, report: Report) -> None:
     if process.get("isExecutable", "true") == "true":
         return
     reason = (f"流程 {process.get('id')} 标记为不可执行 (isExecutable=\"false\"，bpmn-js 默认如此保存)："
-              f"请在建模工具中勾选“可执行”，或把属性改为 isExecutable=\"true\" (process {process.get('id')} is not executable, as plain "
-              f"bpmn-js saves it: tick 'Executable' in the modeler or set isExecutable=\"true\")")
+              f"请在建模工具中勾选“可执行”，或把属性改为 isExecutable=\"true\" "
+              f"(process {process.get('id')} is not executable, as plain bpmn-js saves it: tick 'Executable' "
+              f"in the modeler or set isExecutable=\"true\")")
     report.at(ERROR if needed else WARNING, reason, file, process)
 
 
@@ -87,8 +88,8 @@ def _ignored(file: str, node, report: Report) -> None:
     if listeners:
         what = ", ".join(f"camunda:{name}" for name in listeners)
         report.at(WARNING, f"{zh} 的 {what} 在本系统中不会执行：请改用 spiffworkflow:preScript / postScript "
-                           f"中的 Python 脚本 ({what} of {en} does not run here: use a Python spiffworkflow:preScript or "
-                           f"postScript)", file, node)
+                           f"中的 Python 脚本 ({what} of {en} does not run here: use a Python "
+                           f"spiffworkflow:preScript or postScript)", file, node)
 
 
 def no_form(task) -> str:
