@@ -139,6 +139,36 @@ def publish(variant: str, number: int, actor: str) -> None:
 
 
 @main.group()
+def procedures() -> None:
+    """The procedure library: check a bundle before it is published."""
+
+
+@procedures.command("check")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_reports_errors
+def procedures_check(path: Path) -> None:
+    """Check a bundle PATH (a folder or a .zip) and print every problem, by file; exit 1 when one is an error."""
+    from .engine import FORMS_LIBRARY
+    from .procedure import bundle, problems
+
+    read = bundle.read_zip if path.suffix == ".zip" else bundle.read_folder
+    findings = problems.check_all(read(path, FORMS_LIBRARY))
+    for file, group in problems.by_file(findings):
+        click.echo(file or "（整个流程包） (the bundle)")
+        for f in group:
+            where = f"{f.line or '-'}" + (f" [{f.element}]" if f.element else "")
+            kind = "错误 error" if f.severity == problems.ERROR else "警告 warning"
+            click.echo(f"  {where} {kind}: {f.reason}")
+    count = len(problems.errors(findings))
+    if not findings:
+        click.echo("没有问题 (no problems)")
+    else:
+        click.echo(f"{count} 个错误 (errors), {len(findings) - count} 个警告 (warnings)")
+    if count:
+        sys.exit(1)
+
+
+@main.group()
 def regions() -> None:
     """The assessed regions, 管委会 and departments of each variant."""
 

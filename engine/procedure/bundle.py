@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,6 +78,35 @@ def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
     return files
 
 
+def read_zip(path: Path, library: Path | None = None) -> dict[str, str]:
+    """Every bundle file of a .zip as text (a single top folder is dropped), plus the library forms it lacks."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"无法读取 zip 文件 (not a readable .zip: {exc})", file=Path(path).name) from None
+    files: dict[str, str] = {}
+    with archive:
+        entries = [e for e in archive.infolist() if not e.is_dir() and Path(e.filename).suffix in TEXT_SUFFIXES]
+        if len(entries) > MAX_FILES:
+            raise BundleError(f"a bundle has at most {MAX_FILES} files")
+        tops = {e.filename.split("/", 1)[0] for e in entries}
+        strip = tops.pop() + "/" if len(tops) == 1 and all("/" in e.filename for e in entries) else ""
+        for entry in entries:
+            name = entry.filename.removeprefix(strip)
+            if name.startswith("/") or ".." in name.split("/") or "\\" in name:
+                raise BundleError("zip 中的文件名不安全 (a name in the .zip leaves the bundle)", file=name)
+            if entry.file_size > MAX_FILE_BYTES:
+                raise BundleError(f"file larger than {MAX_FILE_BYTES // 1024} KiB", file=name)
+            try:
+                files[name] = archive.read(entry).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BundleError(f"not UTF-8 text (byte {exc.start})", file=name) from exc
+    if library is not None and library.is_dir():
+        for form in sorted(library.glob("*.json")):
+            files.setdefault(f"forms/{form.name}", _read_text(form, f"forms/{form.name}"))
+    return files
+
+
 def load_bundle(folder: Path, library: Path | None = None, helpers: Iterable[str] = ()) -> Bundle:
     """Read and check a bundle folder; raise BundleError naming the file, line and element.
 
@@ -135,7 +165,9 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
         with report.guard(str(manifest.get("regions"))):
             regions = _regions(files, manifest.get("regions"))
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
+    refused = report.errors()
     _check_forms(files, form_names, scheme, report)
+    forms_whole = report.errors() == refused  # the names check reads the forms' fields
 
     trees = {}
     for name in sorted(files):
@@ -185,7 +217,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
                 report.add(problem)
         with report.guard("bundle.yaml"):
             _check_decision_called(trees, manifest)
-    if xml_whole:
+    if xml_whole and forms_whole:
         with report.guard():
             for problem in names.check_names(trees, files, manifest, helpers):
                 report.add(problem)

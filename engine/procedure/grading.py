@@ -47,7 +47,7 @@ def check_grade_table(parser, manifest: dict, scheme: dict, scale: Decimal) -> l
     found: list[BundleError] = []
     wrong_rows: set[int] = set()
     seen: set = set()  # a band wrong with no veto is said once, not again for each veto item
-    where = (dmn.filename, _line(dmn, dmn.node.get("id")), dmn.node.get("id"))
+    where = (dmn.filename, _line(dmn, decision_id), decision_id)
     for hits in _veto_cases(scheme):
         matched = []
         for score in scores:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from . import bundle
 from .findings import ERROR, WARNING, Finding
 
-__all__ = ["ERROR", "WARNING", "Finding", "check_all", "errors"]
+__all__ = ["ERROR", "WARNING", "Finding", "by_file", "check_all", "errors"]
 
 
 def check_all(files: dict[str, str], helpers: Iterable[str] = ()) -> list[Finding]:
@@ -22,3 +22,10 @@ def check_all(files: dict[str, str], helpers: Iterable[str] = ()) -> list[Findin
 def errors(findings: list[Finding]) -> list[Finding]:
     """The findings that block publishing."""
     return [f for f in findings if f.severity == ERROR]
+
+
+def by_file(findings: list[Finding]) -> list[tuple[str | None, list[Finding]]]:
+    """The findings grouped by file (bundle-wide ones first), each file's in line order."""
+    files = sorted({f.file for f in findings}, key=lambda name: (name is not None, name or ""))
+    return [(name, sorted((f for f in findings if f.file == name), key=lambda f: (f.line is None, f.line or 0)))
+            for name in files]

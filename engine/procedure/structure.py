@@ -21,7 +21,7 @@ ACTIVITIES = {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "bu
               "receiveTask", "callActivity"} | _SCOPES
 _FLOW_NODES = _EVENTS | _GATEWAYS | ACTIVITIES
 #: How a message names a kind of element, in Chinese and English.
-KINDS = {"userTask": ("用户任务", "user task"), "manualTask": ("人工任务", "manual task"),
+KINDS = {"task": ("任务", "task"), "userTask": ("用户任务", "user task"), "manualTask": ("人工任务", "manual task"),
          "scriptTask": ("脚本任务", "script task"), "businessRuleTask": ("规则任务", "business rule task"),
          "serviceTask": ("服务任务", "service task"), "callActivity": ("调用活动", "call activity"),
          "startEvent": ("开始事件", "start event"), "endEvent": ("结束事件", "end event"),

@@ -1,0 +1,230 @@
+"""Check, all problems at once: every finding of a bundle, with its file, line, element, name and severity."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.errors import BundleError
+from engine.procedure import bundle
+from engine.procedure.problems import check_all, errors
+
+ROOT = Path(__file__).parent.parent
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _national() -> dict[str, str]:
+    return bundle.read_folder(ROOT / "processes" / "national-2013", ROOT / "forms")
+
+
+def _line(text: str, words: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if words in line)
+
+
+def _corpus(name: str, text: str | None = None) -> dict[str, str]:
+    """A corpus BPMN file (or ``text`` as region.bpmn) wrapped in the corpus base bundle."""
+    files = bundle.read_folder(CORPUS / "base")
+    del files["decision-caller.bpmn"]
+    files[name] = text if text is not None else (CORPUS / name).read_text(encoding="utf-8")
+    return files
+
+
+def _where(findings) -> list[tuple]:
+    return [(f.file, f.line, f.element, f.name, f.severity) for f in findings]
+
+
+def _broken_national() -> dict[str, str]:
+    files = _national()
+    files["bundle.yaml"] = files["bundle.yaml"].replace("  国务院: approver\n", "")
+    files["assessment.bpmn"] = files["assessment.bpmn"].replace(">must_rectify<", ">must_rectfy<").replace(
+        'name="审定结论" default="Flow_c11"', 'name="审定结论"')
+    files["regions.yaml"] = files["regions.yaml"].replace('"120000"', '"110000"')
+    files["grade.dmn"] = (Path(__file__).parent / "bundles" / "grade-tables" / "gap.dmn").read_text("utf-8")
+    return files
+
+
+def test_a_bundle_with_many_problems_in_several_files_reports_every_one():
+    files = _broken_national()
+    found = check_all(files)
+    bpmn, dmn = files["assessment.bpmn"], files["grade.dmn"]
+    assert _where(found) == [
+        ("regions.yaml", None, None, None, "error"),
+        ("assessment.bpmn", _line(bpmn, 'id="Flow_c11"'), "Flow_c11", "审定同意", "error"),
+        ("assessment.bpmn", _line(bpmn, '<bpmn:lane id="Lane_c_approver"'), "Lane_c_approver", "国务院", "error"),
+        ("grade.dmn", _line(dmn, '<decision id="grade"'), "grade", "评定等级", "error"),
+        ("assessment.bpmn", _line(bpmn, ">must_rectfy<"), "Flow_r22", "须书面整改", "error"),
+    ]
+    reasons = [f.reason for f in found]
+    assert "duplicate region codes" in reasons[0]
+    assert 'flow Flow_c11 of exclusive gateway "审定结论" has no condition and is not the default' in reasons[1]
+    assert "lane '国务院' is not mapped to a role" in reasons[2]
+    assert reasons[3] == "等级表在 90.5 至 92 分之间没有等级 (the grade table gives no grade between 90.5 and 92)"
+    assert reasons[4].startswith('网关 "考核结果运用" 的条件引用了未定义的变量 must_rectfy，是否应为 must_rectify？')
+    assert errors(found) == found
+
+
+def test_deploy_still_refuses_with_one_error_that_lists_them_all():
+    files = _broken_national()
+    with pytest.raises(BundleError) as caught:
+        bundle.check_bundle(files)
+    error = caught.value
+    assert (error.file, error.element) == ("regions.yaml", None)
+    assert [p["element"] for p in error.details["problems"]] == [None, "Flow_c11", "Lane_c_approver", "grade",
+                                                                  "Flow_r22"]
+    assert "must_rectfy" in error.message and "90.5 至 92" in error.message
+
+
+def test_a_sound_bundle_has_no_findings():
+    assert check_all(_national()) == []
+
+
+def test_a_grade_table_gap_names_the_scores_no_row_covers():
+    files = _national()
+    files["grade.dmn"] = files["grade.dmn"].replace("&gt;= 90", "&gt;= 91.5") if "&gt;= 90" in files["grade.dmn"] \
+        else files["grade.dmn"].replace(">= 90", ">= 91.5")
+    assert files["grade.dmn"] != _national()["grade.dmn"]
+    found = check_all(files)
+    assert [(f.file, f.element, f.severity) for f in found] == [("grade.dmn", "grade", "error")]
+    assert "91.5" in found[0].reason and "没有等级" in found[0].reason and "gives no grade" in found[0].reason
+
+
+def test_every_broken_form_and_every_unknown_name_is_reported_not_the_first():
+    files = _national()
+    files["forms/notification.schema.json"] = files["forms/notification.schema.json"].replace("{", "{,", 1)
+    files["forms/target-filing.schema.json"] = files["forms/target-filing.schema.json"].replace("{", "{,", 1)
+    found = check_all(files)
+    assert [(f.file, f.line, f.severity) for f in found] == [
+        ("forms/notification.schema.json", 1, "error"), ("forms/target-filing.schema.json", 1, "error")]
+    files = _national()
+    files["assessment.bpmn"] = files["assessment.bpmn"].replace(">must_rectify<", ">must_rectfy<").replace(
+        ">commended<", ">comended<")
+    assert [(f.element, f.name) for f in check_all(files)] == [("Flow_r22", "须书面整改"), ("Flow_r23", "通报表扬")]
+
+
+PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://x">
+  <bpmn:process id="corpus_region" isExecutable="true">
+{body}
+  </bpmn:process>
+</bpmn:definitions>
+"""
+START = '<bpmn:startEvent id="S" name="开始"/><bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="T"/>'
+TASK = '<bpmn:scriptTask id="T" name="计分"><bpmn:script>score = 1</bpmn:script></bpmn:scriptTask>'
+END = '<bpmn:sequenceFlow id="F9" sourceRef="T" targetRef="E"/><bpmn:endEvent id="E" name="结束"/>'
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # no start event: nowhere to begin (SpiffWorkflow's own "No start event found" is not said twice)
+    (TASK + END, [("error", "corpus_region", "has no start event"), ("error", "T", "has no incoming flow")]),
+    # no end event: runs, but where it ends is hidden
+    (START + TASK, [("warning", "corpus_region", "has no end event"),
+                    ("warning", "T", "has no outgoing flow")]),
+    # a step no flow reaches never runs
+    (START + TASK + END + '<bpmn:scriptTask id="Lost" name="遗漏"><bpmn:script>x = 1</bpmn:script>'
+     '</bpmn:scriptTask>', [("error", "Lost", "is not connected to any flow")]),
+    (START + TASK + END + '<bpmn:scriptTask id="Lost" name="遗漏"><bpmn:script>x = 1</bpmn:script>'
+     '</bpmn:scriptTask><bpmn:sequenceFlow id="F8" sourceRef="Lost" targetRef="E"/>',
+     [("error", "Lost", "has no incoming flow")]),
+    # a flow to nowhere
+    (START + TASK + END + '<bpmn:sequenceFlow id="F7" sourceRef="Nowhere" targetRef="E"/>',
+     [("error", "F7", "a flow to nowhere")]),
+    # an exclusive gateway: a way out with no condition and no default; all conditions and no default
+    (START.replace('targetRef="T"', 'targetRef="G"') + '<bpmn:exclusiveGateway id="G" name="是否达标"/>'
+     '<bpmn:sequenceFlow id="Fa" sourceRef="G" targetRef="T"><bpmn:conditionExpression>1 &gt; 0'
+     '</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="Fb" sourceRef="G" targetRef="E"/>'
+     + TASK + END, [("error", "Fb", "has no condition and is not the default")]),
+    (START.replace('targetRef="T"', 'targetRef="G"') + '<bpmn:exclusiveGateway id="G" name="是否达标"/>'
+     '<bpmn:sequenceFlow id="Fa" sourceRef="G" targetRef="T"><bpmn:conditionExpression>1 &gt; 0'
+     '</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="Fb" sourceRef="G" targetRef="E">'
+     '<bpmn:conditionExpression>1 &lt; 0</bpmn:conditionExpression></bpmn:sequenceFlow>' + TASK + END,
+     [("warning", "G", "has no default flow")]),
+    # unnamed steps and two steps of one name
+    (START + TASK.replace(' name="计分"', "") + END, [("warning", "T", "has no name")]),
+    (START + TASK + '<bpmn:sequenceFlow id="F1" sourceRef="T" targetRef="T2"/>'
+     + TASK.replace('id="T"', 'id="T2"') + END.replace('sourceRef="T"', 'sourceRef="T2"'),
+     [("warning", "T2", 'has the same name as T on line 6')]),
+], ids=["start", "end", "disconnected", "unreached", "nowhere", "no-condition", "no-default", "unnamed",
+        "same-name"])
+def test_each_structure_rule(body, expected):
+    text = PROCESS.format(body=body.replace("><", ">\n<"))
+    found = check_all(_corpus("region.bpmn", text))
+    assert [(f.severity, f.element) for f in found] == [(s, e) for s, e, _ in expected], found
+    for finding, (_, element, words) in zip(found, expected, strict=True):
+        assert words in finding.reason
+        assert finding.file == "region.bpmn" and f'id="{element}"' in text.splitlines()[finding.line - 1]
+
+
+def test_a_camunda_modeler_file_lists_exactly_what_it_lacks_to_run_here():
+    name = "camunda-modeler.bpmn"
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    found = check_all(_corpus(name))
+    assert [(f.line, f.element, f.name, f.severity) for f in found] == [
+        (_line(text, "${score &gt;= 60}"), "Flow_yes", "达标", "error"),
+        (_line(text, "${score &lt; 60}"), "Flow_no", "不达标", "error"),
+        (_line(text, 'id="Activity_grade"'), "Activity_grade", "定等级", "error"),
+        (_line(text, 'id="Activity_fill"'), "Activity_fill", "填报自评", "warning"),
+        (_line(text, 'id="Activity_grade"'), "Activity_grade", "定等级", "warning"),
+        (_line(text, 'id="Gateway_pass"'), "Gateway_pass", "是否达标", "warning"),
+        (_line(text, 'id="Activity_fill"'), "Activity_fill", "填报自评", "error"),
+        (_line(text, 'id="Activity_fill"'), "Activity_fill", "填报自评", "error"),
+    ]
+    reasons = [f.reason for f in found]
+    assert "Camunda's JUEL; expressions here are Python: write score >= 60" in reasons[0]
+    assert "<spiffworkflow:calledDecisionId>corpus_decision</spiffworkflow:calledDecisionId>" in reasons[2]
+    assert "camunda:candidateGroups" in reasons[3] and "lane" in reasons[3]
+    assert "camunda:executionListener" in reasons[4] and "postScript" in reasons[4]
+    assert "has no default flow" in reasons[5]
+    assert "in no lane" in reasons[6]
+    assert 'formKey="camunda-forms:deployment:self-evaluation.form"' in reasons[7]
+    assert "formJsonSchemaFilename" in reasons[7]
+
+
+def test_a_plain_bpmn_js_file_lists_exactly_what_it_lacks_to_run_here():
+    name = "bpmn-js.bpmn"
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    found = check_all(_corpus(name))
+    assert [(f.line, f.element, f.name, f.severity) for f in found] == [
+        (_line(text, '<bpmn:process id="corpus_region"'), "corpus_region", None, "error"),
+        (_line(text, 'id="Activity_review_again"'), "Activity_review_again", "审核", "warning"),
+        (_line(text, 'id="Activity_note"'), "Activity_note", "备注", "error"),
+        (_line(text, 'id="Flow_yes"'), "Flow_yes", "是", "error"),
+        (_line(text, 'id="Flow_no"'), "Flow_no", "否", "error"),
+        (_line(text, 'id="Activity_0x1y2z3"'), "Activity_0x1y2z3", None, "warning"),
+        (_line(text, 'id="Activity_review_again"'), "Activity_review_again", "审核", "warning"),
+        (_line(text, 'id="Activity_review"'), "Activity_review", "审核", "error"),
+        (_line(text, 'id="Activity_review"'), "Activity_review", "审核", "error"),
+    ]
+    reasons = [f.reason for f in found]
+    assert 'isExecutable="true"' in reasons[0]
+    assert "has no outgoing flow" in reasons[1] and "never runs" in reasons[2]
+    assert "has no name" in reasons[5] and "same name as Activity_review" in reasons[6]
+    assert "in no lane" in reasons[7] and "names no form" in reasons[8]
+
+
+def test_feel_and_camunda_8_expressions_are_explained_with_the_python_to_write():
+    found = check_all(_corpus("dollar-expression.bpmn", (CORPUS / "dollar-expression.bpmn").read_text("utf-8")
+                              .replace("${score &gt; 60}", "= score &gt; 60")))
+    assert [f.element for f in found] == ["F2"] and "write score > 60" in found[0].reason
+    files = bundle.read_folder(CORPUS / "base")
+    files["dmn-feel.dmn"] = (CORPUS / "dmn-feel.dmn").read_text("utf-8")
+    found = check_all(files)
+    assert [f.element for f in found] == ["E1"] and "write 60 <= ? <= 100" in found[0].reason
+
+
+def test_kaohe_procedures_check_prints_every_finding_by_file(tmp_path):
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS / "base", folder)
+    (folder / "decision-caller.bpmn").unlink()
+    shutil.copy(CORPUS / "bpmn-js.bpmn", folder / "bpmn-js.bpmn")
+    result = CliRunner().invoke(main, ["procedures", "check", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.startswith("bpmn-js.bpmn\n")
+    assert "  4 [corpus_region] 错误 error: " in result.output
+    assert "警告 warning" in result.output and "6 个错误 (errors), 3 个警告 (warnings)" in result.output
+    shutil.copytree(ROOT / "processes" / "ziyang-2016", tmp_path / "ziyang")
+    result = CliRunner().invoke(main, ["procedures", "check", str(tmp_path / "ziyang")])
+    assert result.exit_code == 0 and "没有问题 (no problems)" in result.output
