@@ -228,3 +228,27 @@ def test_kaohe_procedures_check_prints_every_finding_by_file(tmp_path):
     shutil.copytree(ROOT / "processes" / "ziyang-2016", tmp_path / "ziyang")
     result = CliRunner().invoke(main, ["procedures", "check", str(tmp_path / "ziyang")])
     assert result.exit_code == 0 and "没有问题 (no problems)" in result.output
+
+
+def test_the_findings_partial_groups_by_file_and_links_each_element(sqlite_engine, tmp_path):
+    from conftest import web_app
+    from flask import render_template
+    from lxml import html
+
+    found = check_all(_corpus("bpmn-js.bpmn")) + check_all(_national() | {"regions.yaml": "regions: 1"})
+    with web_app(sqlite_engine, tmp_path).test_request_context():
+        page = html.fromstring(render_template("admin/_findings.html", findings=found))
+    assert page.get("data-errors") == "7"
+    assert page.findtext(".//p") == "7 个错误，3 个警告"
+    assert [h.text_content() for h in page.findall(".//h3")] == ["bpmn-js.bpmn", "regions.yaml"]
+    items = page.findall(".//li")
+    assert [(li.get("class"), li.get("data-file"), li.get("data-element")) for li in items][:3] == [
+        ("finding error", "bpmn-js.bpmn", "corpus_region"), ("finding error", "bpmn-js.bpmn", "Activity_review"),
+        ("finding error", "bpmn-js.bpmn", "Activity_review")]
+    link = items[1].find(".//a")
+    assert (link.get("href"), link.text, link.get("data-element")) == ("#el-Activity_review", "审核", "Activity_review")
+    assert items[1].findtext(".//span[@class='line']") == "第 8 行"
+    assert [li.findtext(".//span[@class='severity']") for li in items].count("警告") == 3
+    assert items[-1].get("data-element") == "" and "regions" in items[-1].findtext(".//span[@class='reason']")
+    with web_app(sqlite_engine, tmp_path).test_request_context():
+        assert "未发现问题" in render_template("admin/_findings.html", findings=[])
