@@ -252,3 +252,33 @@ def test_the_findings_partial_groups_by_file_and_links_each_element(sqlite_engin
     assert items[-1].get("data-element") == "" and "regions" in items[-1].findtext(".//span[@class='reason']")
     with web_app(sqlite_engine, tmp_path).test_request_context():
         assert "未发现问题" in render_template("admin/_findings.html", findings=[])
+
+
+def test_every_wrong_setting_of_bundle_yaml_is_reported_on_its_line():
+    files = _national()
+    text = (files["bundle.yaml"].replace("国务院: approver", "国务院: emperor")
+            .replace('Task_self_evaluation: {date: "07-15"', 'Task_self_evaluation: {date: "02-30"')
+            .replace("before_days: [7, 1]", "before_days: [90]")) + "colour: blue\n"
+    found = check_all(files | {"bundle.yaml": text})
+    assert [(f.file, f.line, f.severity) for f in found] == [
+        ("bundle.yaml", _line(text, "colour:"), "error"), ("bundle.yaml", _line(text, "lanes:"), "error"),
+        ("bundle.yaml", _line(text, "reminders:"), "error"),
+        ("bundle.yaml", _line(text, "Task_self_evaluation: {"), "error")]
+    assert ["unknown keys" in found[0].reason, "emperor" in found[1].reason, "from 1 to 31" in found[2].reason,
+            "Task_self_evaluation" in found[3].reason] == [True] * 4
+
+
+def test_a_zip_is_checked_like_its_folder(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "corpus.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((CORPUS / "base").iterdir()):
+            if path.name != "decision-caller.bpmn":
+                out.writestr(f"corpus/{path.name}", path.read_text("utf-8"))
+        out.writestr("corpus/bpmn-js.bpmn", (CORPUS / "bpmn-js.bpmn").read_text("utf-8"))
+    assert check_all(bundle.read_zip(archive)) == check_all(_corpus("bpmn-js.bpmn"))
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as out:
+        out.writestr("../bundle.yaml", "key: x")
+    with pytest.raises(BundleError, match="leaves the bundle"):
+        bundle.read_zip(tmp_path / "evil.zip")

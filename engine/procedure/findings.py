@@ -60,18 +60,19 @@ class Report:
         """A finding about an XML element: its line, id and name."""
         self.findings.append(Finding(file, node.sourceline, node.get("id"), node.get("name"), severity, reason))
 
-    def add(self, exc: BundleError) -> None:
-        """An error a check raised; deploy raises the same exception when it is the only one."""
+    def add(self, exc: BundleError, line: int | None = None) -> None:
+        """An error a check raised (``line``: where it is, when the check does not know); deploy raises the same
+        exception when it is the only error."""
         self._raised[len(self.findings)] = exc
-        self.findings.append(Finding(exc.file, exc.line, exc.element, None, ERROR, reason_of(exc)))
+        self.findings.append(Finding(exc.file, exc.line or line, exc.element, None, ERROR, reason_of(exc)))
 
     @contextmanager
-    def guard(self, file: str | None = None):
-        """Run one check: what it raises becomes a finding, and the next check runs."""
+    def guard(self, file: str | None = None, line: int | None = None):
+        """Run one check: what it raises becomes a finding (on ``line`` if it names none), and the next check runs."""
         try:
             yield
         except BundleError as exc:
-            self.add(exc)
+            self.add(exc, line)
         except Exception as exc:  # a check tripped on input odd enough to break it: say so, never a traceback
             logger.exception("a check of %s failed unexpectedly", file or "the bundle")
             self.error(f"无法检查此文件 (the file could not be checked): {type(exc).__name__}: {exc}", file=file)
