@@ -282,3 +282,15 @@ def test_a_zip_is_checked_like_its_folder(tmp_path):
         out.writestr("../bundle.yaml", "key: x")
     with pytest.raises(BundleError, match="leaves the bundle"):
         bundle.read_zip(tmp_path / "evil.zip")
+
+
+@pytest.mark.parametrize(("policy", "instead"), [("FIRST", "请改为 UNIQUE；"), ("RULE ORDER", "UNIQUE 或 COLLECT")])
+def test_a_hit_policy_spiffworkflow_does_not_evaluate_is_refused_with_what_to_use(policy, instead):
+    files = bundle.read_folder(CORPUS / "base")
+    text = (CORPUS / "dmn-ok.dmn").read_text("utf-8")
+    files["dmn-ok.dmn"] = text.replace('<decisionTable id="', f'<decisionTable hitPolicy="{policy}" id="', 1)
+    assert files["dmn-ok.dmn"] != text
+    found = check_all(files)
+    assert [(f.file, f.severity) for f in found] == [("dmn-ok.dmn", "error")]
+    assert instead in found[0].reason and f"hit policy {policy} is not supported" in found[0].reason
+    assert "decisionTable" in files["dmn-ok.dmn"].splitlines()[found[0].line - 1]

@@ -53,7 +53,21 @@ def dmn_files(trees: dict[str, etree._Element]) -> list[Problem]:
                                     "DMN 文件中没有决策 (the DMN file has no <decision>)"))
         problems.extend(_problem(name, decision, "决策不是决策表 (the decision has no <decisionTable>)")
                         for decision in decisions if decision.find(f"{{{namespace}}}decisionTable") is None)
+        problems.extend(_hit_policy(name, table) for table in root.iter(f"{{{namespace}}}decisionTable")
+                        if (table.get("hitPolicy") or "UNIQUE").upper() not in HIT_POLICIES)
     return problems
+
+
+#: The hit policies SpiffWorkflow 3.2 evaluates: UNIQUE (it takes the first rule that matches) and COLLECT.
+HIT_POLICIES = {"UNIQUE", "COLLECT"}
+
+
+def _hit_policy(name: str, table: etree._Element) -> Problem:
+    policy = table.get("hitPolicy")
+    instead = "UNIQUE" if policy.upper() in ("FIRST", "ANY") else "UNIQUE 或 COLLECT (UNIQUE or COLLECT)"
+    return _problem(name, table, f"不支持命中策略 {policy}，请改为 {instead}；本系统的 UNIQUE 取第一条匹配的规则 "
+                                 f"(hit policy {policy} is not supported: SpiffWorkflow evaluates UNIQUE, which takes "
+                                 f"the first rule that matches, and COLLECT)")
 
 
 def _service_tasks(name: str, root: etree._Element, lane_of: dict) -> list[Problem]:
