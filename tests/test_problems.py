@@ -84,12 +84,14 @@ def test_a_sound_bundle_has_no_findings():
 
 def test_a_grade_table_gap_names_the_scores_no_row_covers():
     files = _national()
-    files["grade.dmn"] = files["grade.dmn"].replace("&gt;= 90", "&gt;= 91.5") if "&gt;= 90" in files["grade.dmn"] \
-        else files["grade.dmn"].replace(">= 90", ">= 91.5")
+    files["grade.dmn"] = files["grade.dmn"].replace("&gt;= 90", "&gt;= 91.5")  # A from 91.5, B below 90
     assert files["grade.dmn"] != _national()["grade.dmn"]
     found = check_all(files)
-    assert [(f.file, f.element, f.severity) for f in found] == [("grade.dmn", "grade", "error")]
-    assert "91.5" in found[0].reason and "没有等级" in found[0].reason and "gives no grade" in found[0].reason
+    assert [(f.file, f.element, f.name, f.severity) for f in found] == [("grade.dmn", "grade", "评定等级", "error")]
+    assert found[0].reason == "等级表在 90 至 91.5 分之间没有等级 (the grade table gives no grade between 90 and 91.5)"
+    files["grade.dmn"] = files["grade.dmn"].replace("60 &lt;= ? &lt; 80", "60 &lt;= ? &lt; 85")  # and B, C overlap
+    assert [f.reason.split(" (")[0] for f in check_all(files)] == [
+        "等级表在 80 至 85 分之间有多条规则同时适用：第 3、4 行", "等级表在 90 至 91.5 分之间没有等级"]
 
 
 def test_every_broken_form_and_every_unknown_name_is_reported_not_the_first():
