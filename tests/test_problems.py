@@ -296,3 +296,17 @@ def test_a_hit_policy_spiffworkflow_does_not_evaluate_is_refused_with_what_to_us
     assert [(f.file, f.severity) for f in found] == [("dmn-ok.dmn", "error")]
     assert instead in found[0].reason and f"hit policy {policy} is not supported" in found[0].reason
     assert "decisionTable" in files["dmn-ok.dmn"].splitlines()[found[0].line - 1]
+
+
+def test_deploy_says_the_warnings_and_deploys(tmp_path, monkeypatch, migrated_sqlite):
+    database = tmp_path / "kaohe.db"
+    shutil.copy(migrated_sqlite, database)
+    monkeypatch.setenv("KAOHE_DATABASE_URL", f"sqlite:///{database}")
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS / "base", folder)
+    (folder / "decision-caller.bpmn").unlink()
+    shutil.copy(CORPUS / "terminate-in-subprocess.bpmn", folder / "region.bpmn")
+    result = CliRunner().invoke(main, ["deploy", str(folder)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "deployed version 1" in result.stdout
+    assert "警告 warning: region.bpmn:15 [Sub_script]: 脚本任务 Sub_script 没有名称" in result.stderr
