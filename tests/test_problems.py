@@ -310,3 +310,15 @@ def test_deploy_says_the_warnings_and_deploys(tmp_path, monkeypatch, migrated_sq
     assert result.exit_code == 0, result.stderr
     assert "deployed version 1" in result.stdout
     assert "警告 warning: region.bpmn:15 [Sub_script]: 脚本任务 Sub_script 没有名称" in result.stderr
+
+
+def test_every_problem_of_the_scheme_is_reported_on_the_row_it_names():
+    files = _national()
+    text = (files["scheme.yaml"].replace("points: 15, unit: aqsiq", "points: 15, unit: nobody")
+            .replace("{code: M1, part: measures", "{code: M1, part: nowhere"))
+    found = check_all(files | {"scheme.yaml": text})
+    assert [(f.file, f.line) for f in found] == [
+        ("scheme.yaml", _line(text, "unit: nobody")), ("scheme.yaml", _line(text, "code: M1,")),
+        ("scheme.yaml", _line(text, "{code: measures"))]
+    assert ["unknown unit 'nobody'" in found[0].reason, "unknown part 'nowhere'" in found[1].reason,
+            "part 'measures' add up to 56.0 points, not 60" in found[2].reason] == [True] * 3

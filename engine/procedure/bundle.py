@@ -156,7 +156,9 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
         refused = report.errors()
         with report.guard(str(manifest["scheme"])):
             scheme = yamlfile.read(files, manifest["scheme"])
-            scoring.validate_scheme(scheme, manifest["scheme"], scale)
+            text = files[manifest["scheme"]]
+            for problem in scoring.scheme_problems(scheme, manifest["scheme"], scale):
+                report.add(problem, _line_of_code(text, problem.reason))
         scheme = scheme if report.errors() == refused else None
         with report.guard(str(manifest.get("regions"))):
             regions = _regions(files, manifest.get("regions"))
@@ -222,6 +224,15 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
         return None
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
+
+
+def _line_of_code(text: str, reason: str) -> int | None:
+    """The line of the scheme row a reason names (``indicator T1: …``, ``指标 T1 …``, ``part 'targets'``)."""
+    named = re.search(r"(?:indicator |指标 |part ')([\w.-]+)", reason)
+    if not named:
+        return None
+    row = re.search(rf"code:\s*['\"]?{re.escape(named.group(1))}['\"]?\s*[,}}\n]", text)
+    return text.count("\n", 0, row.start()) + 1 if row else None
 
 
 def _drop_repeated(report: Report, since: int) -> None:
