@@ -322,3 +322,11 @@ def test_every_problem_of_the_scheme_is_reported_on_the_row_it_names():
         ("scheme.yaml", _line(text, "{code: measures"))]
     assert ["unknown unit 'nobody'" in found[0].reason, "unknown part 'nowhere'" in found[1].reason,
             "part 'measures' add up to 56.0 points, not 60" in found[2].reason] == [True] * 3
+
+
+def test_a_process_bundle_yaml_names_that_no_file_defines_is_reported_on_its_line():
+    files = _corpus("no-region-process.bpmn")
+    found = check_all(files)
+    assert [(f.file, f.line, f.severity) for f in found] == [
+        ("bundle.yaml", _line(files["bundle.yaml"], "region_process:"), "error")]
+    assert "'corpus_region' was not found" in found[0].reason

@@ -190,7 +190,9 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
 
     before = len(report.findings)
     left_out = {p.file for p in unreadable} | {n for n in files if Path(n).suffix in XML_SUFFIXES and n not in trees}
-    parser, specs, failed = spiff.parse(trees, needed if whole else [], report, left_out)
+    at = yamlfile.key_lines(files.get("bundle.yaml", ""))
+    named = {manifest[k]: at.get(k) for k in ("campaign_process", "region_process") if whole}
+    parser, specs, failed = spiff.parse(trees, needed if whole else [], report, left_out, named)
     _drop_repeated(report, before)
     # Checks that read every file's definitions would only repeat, as their own, the problem of a file left out.
     xml_whole = not failed

@@ -30,9 +30,11 @@ _SCHEMA_LOCK = threading.Lock()  # one XMLSchema object, and its error log, shar
 MAX_SCHEMA_ERRORS = 50
 
 
-def parse(trees: dict[str, etree._Element], process_ids: list[str], report: Report, skip: set[str]):
+def parse(trees: dict[str, etree._Element], process_ids: list[str], report: Report, skip: set[str],
+          lines: dict[str, int] | None = None):
     """The parser holding every file that parses, ``{process id: (spec, subprocess specs)}`` of each of
-    ``process_ids`` and the files that failed; what fails is reported. Files in ``skip`` (refused already) are
+    ``process_ids`` and the files that failed; what fails is reported (``lines``: where bundle.yaml names each
+    process). Files in ``skip`` (refused already) are
     left out, and processes are built only when every file is in: otherwise SpiffWorkflow would blame a task
     for the decision or process of a file left out."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -52,7 +54,7 @@ def parse(trees: dict[str, etree._Element], process_ids: list[str], report: Repo
         failed.add(name)
     specs = {}
     for process_id in process_ids if not failed else []:
-        with reported(report, "bundle.yaml", trees):
+        with reported(report, "bundle.yaml", trees, (lines or {}).get(process_id)):
             spec = parser.get_spec(process_id)
             specs[process_id] = (spec, parser.get_subprocess_specs(process_id))
     return parser, specs, failed
@@ -73,15 +75,16 @@ def schema_valid(name: str, tree: etree._Element, report: Report) -> bool:
 
 
 @contextmanager
-def reported(report: Report, name: str | None, trees: dict | None = None):
-    """Report what parsing raises as a finding naming the file, the line and the element; the block is left
-    at the first problem (code after it in the block does not run)."""
+def reported(report: Report, name: str | None, trees: dict | None = None, line: int | None = None):
+    """Report what parsing raises as a finding naming the file, the line and the element (``line``: where it is
+    when SpiffWorkflow names no element); the block is left at the first problem."""
     try:
         yield
     except BundleError as exc:
-        report.add(exc)
+        report.add(exc, line)
     except ValidationException as exc:
-        report.add(bundle_error(exc, name, trees or {}))
+        error = bundle_error(exc, name, trees or {})
+        report.add(error, line if error.file == name else None)
     except etree.LxmlError as exc:
         report.error(f"XML 校验失败 (the XML could not be checked): {plain(str(exc))}", file=name)
     except Exception as exc:  # SpiffWorkflow's parser fails with IndexError, KeyError, ... on odd files
