@@ -52,7 +52,7 @@ def test_a_bundle_with_many_problems_in_several_files_reports_every_one():
     found = check_all(files)
     bpmn, dmn = files["assessment.bpmn"], files["grade.dmn"]
     assert _where(found) == [
-        ("regions.yaml", None, None, None, "error"),
+        ("regions.yaml", _line(files["regions.yaml"], 'code: "110000"') + 1, None, None, "error"),
         ("assessment.bpmn", _line(bpmn, 'id="Flow_c11"'), "Flow_c11", "审定同意", "error"),
         ("assessment.bpmn", _line(bpmn, '<bpmn:lane id="Lane_c_approver"'), "Lane_c_approver", "国务院", "error"),
         ("grade.dmn", _line(dmn, '<decision id="grade"'), "grade", "评定等级", "error"),
@@ -72,7 +72,7 @@ def test_deploy_still_refuses_with_one_error_that_lists_them_all():
     with pytest.raises(BundleError) as caught:
         bundle.check_bundle(files)
     error = caught.value
-    assert (error.file, error.element) == ("regions.yaml", None)
+    assert (error.file, error.line, error.element) == ("regions.yaml", 5, None)
     assert [p["element"] for p in error.details["problems"]] == [None, "Flow_c11", "Lane_c_approver", "grade",
                                                                   "Flow_r22"]
     assert "must_rectfy" in error.message and "90.5 至 92" in error.message

@@ -161,7 +161,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
                 report.add(problem, _line_of_code(text, problem.reason))
         scheme = scheme if report.errors() == refused else None
         with report.guard(str(manifest.get("regions"))):
-            regions = _regions(files, manifest.get("regions"))
+            regions = _regions(files, manifest.get("regions"), report)
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
     refused = report.errors()
     _check_forms(files, form_names, scheme, report)
@@ -307,7 +307,8 @@ def _check_score_maximum(name: str, form: dict, scheme: dict) -> None:
         stack.extend(v for v in node.values() if isinstance(v, dict | list))
 
 
-def _regions(files: dict[str, str], name: str | None) -> list[dict]:
+def _regions(files: dict[str, str], name: str | None, report: Report) -> list[dict]:
+    """``regions.yaml``: a list of {code, name}; each bad or repeated code is reported on its line."""
     if not name:
         return []
     data = yamlfile.read(files, name) or {}
@@ -316,11 +317,15 @@ def _regions(files: dict[str, str], name: str | None) -> list[dict]:
                                                 for r in regions):
         raise BundleError("expected 'regions:' with a list of {code, name}", file=name)
     codes = [str(r["code"]) for r in regions]
-    problem = next((p for p in map(code_problem, codes) if p), None)
-    if problem:
-        raise BundleError(problem, file=name)
-    if len(set(codes)) != len(codes):
-        raise BundleError("duplicate region codes", file=name)
+    text, seen = files[name], set()
+    for code in codes:
+        problem = code_problem(code) or (f"地区代码 {code} 重复 (duplicate region codes: {code})" if code in seen
+                                         else None)
+        if problem:
+            rows = [m.start() for m in re.finditer(rf"code:\s*['\"]?{re.escape(code)}['\"]?\s*[,}}\n]", text)]
+            at = rows[1 if code in seen and len(rows) > 1 else 0] if rows else None
+            report.error(problem, file=name, line=None if at is None else text.count("\n", 0, at) + 1)
+        seen.add(code)
     return [{"code": str(r["code"]), "name": str(r["name"])} for r in regions]
 
 
