@@ -63,7 +63,7 @@ class Report:
     def add(self, exc: BundleError, line: int | None = None) -> None:
         """An error a check raised (``line``: where it is, when the check does not know); deploy raises the same
         exception when it is the only error."""
-        self._raised[len(self.findings)] = exc
+        self._raised[len(self.findings)] = exc.with_traceback(None)  # kept with the cached check: not its frames
         self.findings.append(Finding(exc.file, exc.line or line, exc.element, None, ERROR, reason_of(exc)))
 
     @contextmanager
