@@ -121,6 +121,8 @@ def deploy(folder: Path, actor: str, make_current: bool, create_accounts: bool) 
     click.echo("下一步 next:" + "".join(f"\n  {step}" for step in steps))
     for warning in deadlines.holiday_warnings(engine.calendar, version.manifest, engine.clock.now()):
         click.echo(f"警告 warning: {warning}", err=True)
+    for finding in report.warnings:
+        click.echo(f"警告 warning: {finding}", err=True)
 
 
 @main.command()

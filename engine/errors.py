@@ -28,6 +28,7 @@ class BundleError(KaoheError):
         super().__init__(f"{where}: {message}" if where else message,
                          file=file, line=line, element=element)
         self.file, self.line, self.element = file, line, element
+        self.reason = message  # without the place, which the message starts with
 
 
 class ForbiddenCode(BundleError):

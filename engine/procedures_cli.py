@@ -107,7 +107,7 @@ def procedures_check(target: str) -> None:
             found = drafts.findings(drafts.get(session, int(target)), engine.runner.script_engine.environment.globals)
     else:
         raise NotFound(f"没有草稿、文件夹或 .zip {target} (no draft, folder or .zip {target})")
-    for file, group in _by_file(found):
+    for file, group in problems.by_file(found):
         click.echo(file or "（整个流程包） (the bundle)")
         for f in group:
             where = f"{f.line or '-'}" + (f" [{f.element}]" if f.element else "")
@@ -118,13 +118,6 @@ def procedures_check(target: str) -> None:
     click.echo(f"{count} 个错误 (errors), {warnings} 个警告 (warnings)" if found else "没有问题 (no problems)")
     if count:
         sys.exit(1)
-
-
-def _by_file(found: list) -> list[tuple[str | None, list]]:
-    groups: dict[str | None, list] = {}
-    for finding in found:
-        groups.setdefault(finding.file, []).append(finding)
-    return sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
 
 
 @procedures.command("publish")

@@ -18,7 +18,9 @@ CORPUS = Path(__file__).parent / "corpus"
 
 #: file -> (element, words the reason must hold), or None for a file that runs to its end.
 EXPECTED = {
+    "bpmn-js.bpmn": ("corpus_region", "is not executable"),
     "call-missing.bpmn": ("Call", "which no BPMN file defines"),
+    "camunda-modeler.bpmn": ("Flow_yes", "Camunda's JUEL"),
     "camunda-formkey.bpmn": ("Task_fill", "names no form"),
     "dmn-feel.dmn": ("E1", "语法错误"),
     "dmn-no-decision.dmn": (None, "the DMN file has no <decision>"),

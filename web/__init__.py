@@ -16,7 +16,7 @@ from engine.accounts import ROLE_NAMES
 from engine.clock import local
 from engine.engine import Engine
 from engine.inbox import COUNT_CAP
-from engine.procedure import bodies
+from engine.procedure import bodies, problems
 from engine.sessions import Lifetime
 from engine.signin import Policy
 from engine.store import Store
@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["localtime"] = lambda t, fmt="%Y-%m-%d %H:%M": local(t).strftime(fmt) if t else ""
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
+    app.jinja_env.filters["by_file"] = problems.by_file  # admin/_findings.html
 
     from . import admin, api, auditlog, auth, campaigns, inbox, incidents, instances, procedures, procedures_api, tasks
 

@@ -6,35 +6,25 @@ Nothing is stored here; ``Engine.deploy`` stores what ``load_bundle`` returns.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
+import zipfile
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from .. import results, timer_events, years
+from .. import results, timer_events
 from ..errors import BundleError
 from ..regions import code_problem
-from . import bodies, checks, forms, grading, names, scoring, scripts, yamlfile
-from .references import check_references
+from . import checks, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
+from . import manifest as manifests
+from .findings import Report
 
-logger = logging.getLogger(__name__)
-
-ROLES = ("assessed", "lead_agency", "member_unit", "assessment_group", "approver", "recipient", "admin")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES = 200
 XML_SUFFIXES = {".bpmn", ".dmn"}
 TEXT_SUFFIXES = XML_SUFFIXES | {".yaml", ".yml", ".json", ".md"}
-MANIFEST_KEYS = {"key", "title", "assessment_year", "campaign_process", "region_process", "scheme", "lanes"}
-#: Keys a manifest may leave out: a variant without ``grades`` ranks only.
-OPTIONAL_KEYS = {"regions", "scale", "grades", "failing_grade", "grade_decision", "deadlines", "calendar",
-                 "reminders", "simulation_start", "results", "start_variables", "bodies"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
@@ -83,6 +73,36 @@ def read_folder(folder: Path, library: Path | None = None) -> dict[str, str]:
     return files
 
 
+def read_zip(path: Path, library: Path | None = None) -> dict[str, str]:
+    """Every bundle file of a .zip as text (a single top folder is dropped), plus the library forms it lacks."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"无法读取 zip 文件 (not a readable .zip: {exc})", file=Path(path).name) from None
+    files: dict[str, str] = {}
+    with archive:
+        entries = [e for e in archive.infolist() if not e.is_dir() and Path(e.filename).suffix in TEXT_SUFFIXES]
+        if len(entries) > MAX_FILES:
+            raise BundleError(f"a bundle has at most {MAX_FILES} files")
+        for entry in entries:
+            if entry.filename.startswith("/") or ".." in entry.filename.split("/") or "\\" in entry.filename:
+                raise BundleError("zip 中的文件名不安全 (a name in the .zip leaves the bundle)", file=entry.filename)
+        tops = {e.filename.split("/", 1)[0] for e in entries}
+        strip = tops.pop() + "/" if len(tops) == 1 and all("/" in e.filename for e in entries) else ""
+        for entry in entries:
+            name = entry.filename.removeprefix(strip)
+            if entry.file_size > MAX_FILE_BYTES:
+                raise BundleError(f"file larger than {MAX_FILE_BYTES // 1024} KiB", file=name)
+            try:
+                files[name] = archive.read(entry).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BundleError(f"not UTF-8 text (byte {exc.start})", file=name) from exc
+    if library is not None and library.is_dir():
+        for form in sorted(library.glob("*.json")):
+            files.setdefault(f"forms/{form.name}", _read_text(form, f"forms/{form.name}"))
+    return files
+
+
 def load_bundle(folder: Path, library: Path | None = None, helpers: Iterable[str] = ()) -> Bundle:
     """Read and check a bundle folder; raise BundleError naming the file, line and element.
 
@@ -91,20 +111,30 @@ def load_bundle(folder: Path, library: Path | None = None, helpers: Iterable[str
 
 
 def check_bundle(files: dict[str, str], helpers: Iterable[str] = ()) -> Bundle:
-    """Check a bundle given as ``{relative name: text}``; the same content is checked only once."""
-    helpers = frozenset(helpers)
-    digest = _digest(files) + "\0" + ",".join(sorted(helpers))
-    bundle = _checked.get(digest)
-    if bundle is None:
-        with _reported(None):
-            bundle = _check(files, helpers)
-        if len(_checked) >= 16:
-            _checked.pop(next(iter(_checked)))
-        _checked[digest] = bundle
+    """Check a bundle given as ``{relative name: text}``; raise one BundleError listing every error."""
+    bundle, report = inspect(files, helpers)
+    report.raise_errors()
     return bundle
 
 
-_checked: dict[str, Bundle] = {}
+def inspect(files: dict[str, str], helpers: Iterable[str] = ()) -> tuple[Bundle | None, Report]:
+    """Run every check of a bundle: the bundle (None when it has errors) and the report of all its findings.
+    The same content is checked only once."""
+    helpers = frozenset(helpers)
+    digest = _digest(files) + "\0" + ",".join(sorted(helpers))
+    checked = _checked.get(digest)
+    if checked is None:
+        report = Report()
+        with report.guard():
+            bundle = _check(files, helpers, report)
+        checked = (bundle if not report.errors() else None, report)
+        if len(_checked) >= 16:
+            _checked.pop(next(iter(_checked)))
+        _checked[digest] = checked
+    return checked
+
+
+_checked: dict[str, tuple[Bundle | None, Report]] = {}
 
 
 def _digest(files: dict[str, str]) -> str:
@@ -114,56 +144,129 @@ def _digest(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _check(files: dict[str, str], helpers: frozenset[str]) -> Bundle:
-    manifest = _manifest(files)
-    scale = scoring.scale(manifest)
-    scheme = _yaml_file(files, manifest["scheme"])
-    scoring.validate_scheme(scheme, manifest["scheme"], scale)
-    regions = _regions(files, manifest.get("regions"))
+def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bundle | None:
+    """Every check, each reporting to ``report``; a check that needs what an earlier one refused is left out."""
+    manifest = manifests.check(files, report)
+    whole = manifest is not None and manifests.MANIFEST_KEYS <= set(manifest)
+    scale, scheme, regions = scoring.TOTAL_POINTS, None, []
+    if manifest is not None:
+        with report.guard("bundle.yaml"):
+            scale = scoring.scale(manifest)
+    if whole:
+        refused = report.errors()
+        with report.guard(str(manifest["scheme"])):
+            scheme = yamlfile.read(files, manifest["scheme"])
+            text = files[manifest["scheme"]]
+            for problem in scoring.scheme_problems(scheme, manifest["scheme"], scale):
+                report.add(problem, _line_of_code(text, problem.reason))
+        scheme = scheme if report.errors() == refused else None
+        with report.guard(str(manifest.get("regions"))):
+            regions = _regions(files, manifest.get("regions"), report)
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
-    checked = forms.check_forms({name: files[f"forms/{name}"] for name in form_names})
-    for name, form in sorted(checked.items()):
-        _check_score_maximum(f"forms/{name}", form, scheme)
+    refused = report.errors()
+    _check_forms(files, form_names, scheme, report)
+    forms_whole = report.errors() == refused  # the names check reads the forms' fields
 
     trees = {}
     for name in sorted(files):
         if Path(name).suffix not in XML_SUFFIXES:
             continue
-        trees[name] = parse_xml(name, files[name])
-        scripts.scan(name, files[name].encode())
-        if name.endswith(".bpmn"):
-            check_references(name, trees[name])
-    if not any(n.endswith(".bpmn") for n in trees):
-        raise BundleError("流程包中没有 BPMN 文件 (the bundle has no BPMN file)")
-    checks.refuse(checks.dmn_files(trees) + checks.bpmn_elements(trees))
+        with report.guard(name):
+            trees[name] = parse_xml(name, files[name])
+        if name in trees:
+            for problem in scripts.problems(name, trees[name]):
+                report.add(problem)
+            if name.endswith(".bpmn"):
+                for problem in references.problems(name, trees[name]):
+                    report.add(problem)
+    if not any(n.endswith(".bpmn") for n in files):
+        report.error("流程包中没有 BPMN 文件 (the bundle has no BPMN file)")
+    unreadable = checks.dmn_files(trees)
+    for problem in unreadable + checks.bpmn_elements(trees):
+        report.error(problem.reason, problem.file, problem.line, problem.element)
+    needed = [manifest[k] for k in ("campaign_process", "region_process") if whole and manifest.get(k)]
+    modelers.check(trees, needed, report)
+    structure.check(trees, report)
 
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    for name, tree in trees.items():
-        with _reported(name, trees):
-            if name.endswith(".dmn"):
-                parser.add_dmn_xml(tree, filename=name)
-            else:
-                parser.add_bpmn_xml(tree, filename=name)
-    specs = {}
+    before = len(report.findings)
+    left_out = {p.file for p in unreadable} | {n for n in files if Path(n).suffix in XML_SUFFIXES and n not in trees}
+    at = yamlfile.key_lines(files.get("bundle.yaml", ""))
+    named = {manifest[k]: at.get(k) for k in ("campaign_process", "region_process") if whole}
+    parser, specs, failed = spiff.parse(trees, needed if whole else [], report, left_out, named)
+    _drop_repeated(report, before)
+    # Checks that read every file's definitions would only repeat, as their own, the problem of a file left out.
+    xml_whole = not failed
+    if not whole:
+        report.name_elements(trees)
+        return None
     for key in ("campaign_process", "region_process"):
-        process_id = manifest[key]
-        with _reported("bundle.yaml", trees):
-            spec = parser.get_spec(process_id)
-            specs[process_id] = (spec, parser.get_subprocess_specs(process_id))
-        if spec is None:
-            raise BundleError(f"{key} '{process_id}' is not a process in any BPMN file", file="bundle.yaml")
-    timer_events.clock_timers(specs)
-    user_tasks = _check_user_tasks(trees, manifest, form_names)
-    user_tasks.update(checks.manual_tasks(trees, manifest["lanes"]))
-    _check_deadlines(manifest, user_tasks)
-    results.check_messages(manifest, {m.get("name") for tree in trees.values()
-                                      for m in tree.iter(f"{{{BPMN_NS}}}message")})
-    if manifest.get("grades"):
-        grading.check_grade_table(parser, manifest, scheme, scale)
-        _check_decision_called(trees, manifest)
-    names.check_names(trees, files, manifest, helpers)
+        if manifest[key] in specs and specs[manifest[key]][0] is None:
+            report.error(f"{key} '{manifest[key]}' is not a process in any BPMN file", file="bundle.yaml")
+    if len(specs) == len(needed) and all(spec is not None for spec, _ in specs.values()):
+        with report.guard():
+            timer_events.clock_timers(specs)
+    user_tasks = _check_user_tasks(trees, manifest, form_names, report)
+    user_tasks.update(checks.manual_tasks(trees, manifest["lanes"] if isinstance(manifest["lanes"], dict) else {}))
+    manifests.check_deadlines(manifest, user_tasks, report, files["bundle.yaml"])
+    with report.guard("bundle.yaml"):
+        results.check_messages(manifest, {m.get("name") for tree in trees.values()
+                                          for m in tree.iter(f"{{{BPMN_NS}}}message")})
+    if manifest.get("grades") and scheme is not None and xml_whole:
+        with report.guard():
+            for problem in grading.check_grade_table(parser, manifest, scheme, scale):
+                report.add(problem)
+        with report.guard("bundle.yaml"):
+            manifests.check_decision_called(trees, manifest)
+    if xml_whole and forms_whole:
+        with report.guard():
+            for problem in names.check_names(trees, files, manifest, helpers):
+                report.add(problem)
+    report.name_elements(trees)
+    if report.errors():
+        return None
     return Bundle(manifest=manifest, files=files, scheme=scheme, regions=regions, specs=specs,
                   user_tasks=user_tasks)
+
+
+def _line_of_code(text: str, reason: str) -> int | None:
+    """The line of the scheme row a reason names (``indicator T1: …``, ``指标 T1 …``, ``part 'targets'``)."""
+    named = re.search(r"(?:indicator |指标 |part ')([\w.-]+)", reason)
+    if not named:
+        return None
+    row = re.search(rf"code:\s*['\"]?{re.escape(named.group(1))}['\"]?\s*[,}}\n]", text)
+    return text.count("\n", 0, row.start()) + 1 if row else None
+
+
+def _drop_repeated(report: Report, since: int) -> None:
+    """SpiffWorkflow's refusal of an element another check has already explained is not said twice."""
+    earlier = [f for f in report.findings[:since] if f.severity == "error"]
+    explained = {(f.file, f.element) for f in earlier if f.element}
+    said = " ".join(f.reason for f in earlier)
+
+    def repeated(n: int, f) -> bool:  # the same element, or the same missing process (a call activity's)
+        quoted = re.findall(r"'([\w.-]+)'", f.reason)
+        return n >= since and ((f.file, f.element) in explained or "was not found" in f.reason
+                               and any(f"'{q}'" in said for q in quoted[:1]))
+    report.drop(repeated)
+
+
+def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | None, report: Report) -> None:
+    """Every form file parses and is a valid schema whose references resolve; no score field caps below an
+    indicator's points."""
+    texts = {name: files[f"forms/{name}"] for name in form_names}
+    documents = {}
+    for name in sorted(form_names):
+        with report.guard(f"forms/{name}"):
+            documents[name] = forms.check_form_file(f"forms/{name}", texts[name], texts)
+    schemas = forms.schema_texts(texts)
+    for name in sorted(schemas):
+        if name in documents:
+            with report.guard(f"forms/{name}"):
+                forms.validator(documents[name], schemas, name)
+    if scheme is not None:
+        for name, form in sorted(documents.items()):
+            with report.guard(f"forms/{name}"):
+                _check_score_maximum(f"forms/{name}", form, scheme)
 
 
 def parse_xml(name: str, text: str) -> etree._Element:
@@ -187,90 +290,6 @@ def _read_text(path: Path, name: str) -> str:
         raise BundleError(f"not UTF-8 text (byte {exc.start})", file=name) from exc
 
 
-def _yaml_file(files: dict[str, str], name: str):
-    if name not in files:
-        raise BundleError("file named in bundle.yaml is missing", file=name)
-    return yamlfile.load(files[name], name)
-
-
-def _manifest(files: dict[str, str]) -> dict:
-    manifest = _yaml_file(files, "bundle.yaml")
-    if not isinstance(manifest, dict):
-        raise BundleError("bundle.yaml must be a mapping", file="bundle.yaml")
-    missing = sorted(MANIFEST_KEYS - set(manifest))
-    if missing:
-        raise BundleError(f"missing keys: {', '.join(missing)}", file="bundle.yaml")
-    unknown = sorted(set(manifest) - MANIFEST_KEYS - OPTIONAL_KEYS)
-    if unknown:
-        raise BundleError(f"bundle.yaml 中有未知的键 (unknown keys): {', '.join(map(str, unknown))}",
-                          file="bundle.yaml")
-    years.parse(manifest["assessment_year"])
-    _check_simulation_start(manifest.get("simulation_start"))
-    bodies.check(manifest)
-    known = bodies.codes(manifest)
-    if not isinstance(manifest["lanes"], dict):
-        raise BundleError("lanes must map lane names to role or body codes", file="bundle.yaml")
-    unknown_roles = sorted({str(r) for r in manifest["lanes"].values() if r not in known})
-    if unknown_roles:
-        raise BundleError(f"unknown roles in lanes: {', '.join(unknown_roles)}; known: "
-                          f"{', '.join(ROLES + tuple(bodies.declared(manifest)))}", file="bundle.yaml")
-    _check_grades(manifest)
-    _check_reminders(manifest.get("reminders") or {}, known)
-    results.check(manifest)
-    return manifest
-
-
-def _check_grades(manifest: dict) -> None:
-    """Grades are optional; with them come the decision that sets them, and a failing grade among them."""
-    grades = manifest.get("grades")
-    if grades is None:
-        for key in ("grade_decision", "failing_grade"):
-            if key in manifest:
-                raise BundleError(f"{key} 须与 grades 一起使用 ({key} needs grades; without grades the variant "
-                                  f"ranks only)", file="bundle.yaml")
-        return
-    if not isinstance(grades, list) or not grades or not all(isinstance(g, str) and g for g in grades) \
-            or len(set(grades)) != len(grades):
-        raise BundleError("grades 应为不重复的等级名称列表，最好的在前 (grades must list distinct grade names, "
-                          "best first)", file="bundle.yaml")
-    if not manifest.get("grade_decision"):
-        raise BundleError("有 grades 时须用 grade_decision 指明评定等级的 DMN 决策 (grades need grade_decision, "
-                          "the id of the DMN decision that sets them)", file="bundle.yaml")
-    if "failing_grade" in manifest and manifest["failing_grade"] not in grades:
-        raise BundleError("failing_grade must be one of grades", file="bundle.yaml")
-
-
-def _check_decision_called(trees: dict, manifest: dict) -> None:
-    """The region process calls the grade decision (``grade_decision``) in a business rule task."""
-    decision = manifest["grade_decision"]
-    ns = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-    for tree in trees.values():
-        for process in tree.iterfind(".//bpmn:process", ns):
-            if process.get("id") != manifest["region_process"]:
-                continue
-            called = [e.text.strip() for e in process.iterfind(".//bpmn:businessRuleTask//spiffworkflow:"
-                                                               "calledDecisionId", ns) if e.text]
-            if decision in called:
-                return
-    raise BundleError(f"地区流程没有调用等级表 '{decision}' 的业务规则任务 (no business rule task of the region "
-                      f"process calls grade_decision '{decision}')", file="bundle.yaml")
-
-
-def _check_simulation_start(value) -> None:
-    """``simulation_start``: 'MM-DD' of the year simulated, or {date: 'MM-DD', year: -1..1}."""
-    if value is None:
-        return
-    rule = value if isinstance(value, dict) else {"date": value}
-    try:
-        month, day = (int(p) for p in str(rule["date"]).split("-"))
-        date(2023, month, day)
-        if int(rule.get("year", 0)) not in (-1, 0, 1):
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        raise BundleError("simulation_start 应为 \"MM-DD\" 或 {date: \"MM-DD\", year: -1|0|1} "
-                          "(simulation_start must be a day of the year)", file="bundle.yaml") from None
-
-
 def _check_score_maximum(name: str, form: dict, scheme: dict) -> None:
     """A form's score field may not stop below an indicator's points (a 1,000-point scale, say)."""
     top = max(scoring.decimal(i["points"]) for i in scheme["indicators"])
@@ -288,126 +307,59 @@ def _check_score_maximum(name: str, form: dict, scheme: dict) -> None:
         stack.extend(v for v in node.values() if isinstance(v, dict | list))
 
 
-def _check_reminders(policy: dict, known: set[str]) -> None:
-    """The reminder policy: lead days within a month, an hour of the day, known roles and bodies."""
-    days = policy.get("before_days", [])
-    if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 31 for d in days):
-        raise BundleError("reminders.before_days must be a list of days from 1 to 31", file="bundle.yaml")
-    if not isinstance(policy.get("hour", 9), int) or not 0 <= policy.get("hour", 9) <= 23:
-        raise BundleError("reminders.hour must be an hour from 0 to 23", file="bundle.yaml")
-    escalation = policy.get("escalation", {})
-    if not isinstance(escalation, dict):
-        raise BundleError("reminders.escalation must map a role to the role that supervises it", file="bundle.yaml")
-    unknown = sorted({str(r) for pair in escalation.items() for r in pair if r not in known})
-    if unknown:
-        raise BundleError(f"reminders.escalation names unknown roles: {', '.join(unknown)}", file="bundle.yaml")
-
-
-def _regions(files: dict[str, str], name: str | None) -> list[dict]:
+def _regions(files: dict[str, str], name: str | None, report: Report) -> list[dict]:
+    """``regions.yaml``: a list of {code, name}; each bad or repeated code is reported on its line."""
     if not name:
         return []
-    data = _yaml_file(files, name) or {}
+    data = yamlfile.read(files, name) or {}
     regions = data.get("regions") if isinstance(data, dict) else None
     if not isinstance(regions, list) or not all(isinstance(r, dict) and r.get("code") and r.get("name")
                                                 for r in regions):
         raise BundleError("expected 'regions:' with a list of {code, name}", file=name)
     codes = [str(r["code"]) for r in regions]
-    problem = next((p for p in map(code_problem, codes) if p), None)
-    if problem:
-        raise BundleError(problem, file=name)
-    if len(set(codes)) != len(codes):
-        raise BundleError("duplicate region codes", file=name)
+    text, seen = files[name], set()
+    for code in codes:
+        problem = code_problem(code) or (f"地区代码 {code} 重复 (duplicate region codes: {code})" if code in seen
+                                         else None)
+        if problem:
+            rows = [m.start() for m in re.finditer(rf"code:\s*['\"]?{re.escape(code)}['\"]?\s*[,}}\n]", text)]
+            at = rows[1 if code in seen and len(rows) > 1 else 0] if rows else None
+            report.error(problem, file=name, line=None if at is None else text.count("\n", 0, at) + 1)
+        seen.add(code)
     return [{"code": str(r["code"]), "name": str(r["name"])} for r in regions]
 
 
-def _check_user_tasks(trees: dict, manifest: dict, form_names: set[str]) -> dict[str, dict]:
+def _check_user_tasks(trees: dict, manifest: dict, form_names: set[str], report: Report) -> dict[str, dict]:
     """Every user task sits in a lane the manifest maps to a role and names forms that exist."""
     ns = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-    lanes = manifest["lanes"]
+    lanes = manifest["lanes"] if isinstance(manifest["lanes"], dict) else {}
     found = {}
     for name, tree in trees.items():
         lane_of = {ref.text.strip(): ref.getparent() for ref in tree.iterfind(".//bpmn:flowNodeRef", ns)
                    if ref.text}
         for lane in tree.iterfind(".//bpmn:lane", ns):
-            if lane.get("name") not in lanes:
-                raise BundleError(f"lane '{lane.get('name')}' is not mapped to a role in bundle.yaml",
-                                  file=name, line=lane.sourceline, element=lane.get("id"))
+            if lane.get("name") and lane.get("name") not in lanes:
+                report.at("error", f"泳道 \"{lane.get('name')}\" 未在 bundle.yaml 的 lanes 中对应角色 "
+                                   f"(lane '{lane.get('name')}' is not mapped to a role in bundle.yaml)", name, lane)
         for task in tree.iterfind(".//bpmn:userTask", ns):
             task_id = task.get("id")
+            label = task.get("name") or task_id
             lane = lane_of.get(task_id)
             if lane is None:
-                raise BundleError("user task is in no lane, so nobody could do it",
-                                  file=name, line=task.sourceline, element=task_id)
+                report.at("error", f"用户任务 \"{label}\" 不在任何泳道中，无人可以办理：请把它放进一个泳道，并在 "
+                                   f"bundle.yaml 的 lanes 中为该泳道指定角色 (user task is in no lane, so nobody could "
+                                   f"do it: put it in a lane and map the lane to a role in bundle.yaml)", name, task)
             props = {p.get("name"): p.get("value")
                      for p in task.iterfind(".//spiffworkflow:property", ns)}
             form, ui = props.get("formJsonSchemaFilename"), props.get("formUiSchemaFilename")
             for ref in (form, ui):
                 if ref and ref not in form_names:
-                    raise BundleError(f"form '{ref}' not found in the bundle's forms/ or the form library",
-                                      file=name, line=task.sourceline, element=task_id)
+                    report.at("error", f"表单 '{ref}' 不在流程包的 forms/ 或表单库中 (form '{ref}' not found in the "
+                                       f"bundle's forms/ or the form library)", name, task)
             if not form:
-                raise BundleError("user task names no form (formJsonSchemaFilename)",
-                                  file=name, line=task.sourceline, element=task_id)
-            found[task_id] = {"lane": lane.get("name"), "role": lanes[lane.get("name")], "form": form, "ui": ui}
+                report.at("error", modelers.no_form(task), name, task)
+            lane_name = None if lane is None else lane.get("name")
+            found[task_id] = {"lane": lane_name, "role": lanes.get(lane_name), "form": form, "ui": ui}
     return found
 
 
-def _check_deadlines(manifest: dict, user_tasks: dict) -> None:
-    """``deadlines: {task id: {date: "MM-DD", year: 0}}`` names user tasks and real calendar days; ``year``
-    counts from the calendar year the assessment year starts in."""
-    deadlines = manifest.get("deadlines") or {}
-    if not isinstance(deadlines, dict):
-        raise BundleError("deadlines must map user task ids to {date, year}", file="bundle.yaml")
-    for task_id, rule in deadlines.items():
-        if task_id not in user_tasks:
-            raise BundleError(f"deadline for '{task_id}', which is not a user task", file="bundle.yaml")
-        try:
-            month, day = (int(p) for p in str(rule["date"]).split("-"))
-            date(2024, month, day)  # a leap year, so 02-29 is allowed
-            year = int(rule.get("year", 0))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"deadline of '{task_id}' must be {{date: \"MM-DD\", year: 0}}",
-                              file="bundle.yaml") from exc
-        if not -1 <= year <= 2:
-            raise BundleError(f"deadline of '{task_id}': year must be -1, 0, 1 or 2 (counted from the calendar year "
-                              f"the assessment year starts in)", file="bundle.yaml")
-
-
-@contextmanager
-def _reported(name: str | None, trees: dict | None = None):
-    """Turn whatever parsing and checking raise into a BundleError naming the file, the line and the element."""
-    try:
-        yield
-    except BundleError:
-        raise
-    except ValidationException as exc:
-        raise _bundle_error(exc, name, trees or {}) from exc
-    except etree.LxmlError as exc:
-        raise BundleError(f"XML 校验失败 (the XML could not be checked): {_plain(str(exc))}", file=name) from exc
-    except Exception as exc:  # SpiffWorkflow's parser fails with IndexError, KeyError, ... on odd files
-        logger.warning("checking %s failed unexpectedly", name or "the bundle", exc_info=True)
-        raise BundleError(f"无法解析此文件 (the file could not be parsed): {type(exc).__name__}: {_plain(str(exc))}",
-                          file=name) from exc
-
-
-def _plain(text: str) -> str:
-    """libxml2's text without namespace URIs: ``{…BPMN…/MODEL}task`` becomes ``bpmn:task``."""
-    text = text.replace(f"{{{BPMN_NS}}}", "bpmn:").replace(f"{{{SPIFF_NS}}}", "spiffworkflow:")
-    return re.sub(r"\{[^{}\s]*\}", "", text).strip().rstrip(".").strip()
-
-
-def _bundle_error(exc: ValidationException, name: str | None, trees: dict) -> BundleError:
-    message = _plain(str(exc).split("\n", 1)[0])
-    file = getattr(exc, "file_name", None) or name
-    element = getattr(exc, "id", None) or None
-    line = getattr(exc, "line_number", None) or None
-    if line is None and element:  # SpiffWorkflow reads node.line_number, which lxml calls sourceline
-        found = [(n, node) for n, tree in trees.items() if file in (None, n) or file not in trees
-                 for node in tree.iter() if node.get("id") == element]
-        if found:
-            file, line = found[0][0], found[0][1].sourceline
-    if "XMLSchema" in message or "xs:" in message or "not expected" in message or "Element '" in message:
-        message = f"XML 结构不符合 BPMN/DMN 标准 (not valid BPMN/DMN): {message}"
-    else:
-        message = f"流程定义有误 (invalid process definition): {message}"
-    return BundleError(message, file=file, line=line, element=element)

@@ -1,7 +1,7 @@
 """What the engine can run: elements SpiffWorkflow parses but this engine has no way to carry out.
 
 Each check reads the parsed XML of a bundle and returns problems, all of them at once, each with its file,
-line, element and reason in Chinese with English. ``refuse`` turns a list of problems into one BundleError.
+line, element and reason in Chinese with English.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lxml import etree
-
-from ..errors import BundleError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -55,7 +53,21 @@ def dmn_files(trees: dict[str, etree._Element]) -> list[Problem]:
                                     "DMN 文件中没有决策 (the DMN file has no <decision>)"))
         problems.extend(_problem(name, decision, "决策不是决策表 (the decision has no <decisionTable>)")
                         for decision in decisions if decision.find(f"{{{namespace}}}decisionTable") is None)
+        problems.extend(_hit_policy(name, table) for table in root.iter(f"{{{namespace}}}decisionTable")
+                        if (table.get("hitPolicy") or "UNIQUE").upper() not in HIT_POLICIES)
     return problems
+
+
+#: The hit policies SpiffWorkflow 3.2 evaluates: UNIQUE (it takes the first rule that matches) and COLLECT.
+HIT_POLICIES = {"UNIQUE", "COLLECT"}
+
+
+def _hit_policy(name: str, table: etree._Element) -> Problem:
+    policy = table.get("hitPolicy")
+    instead = "UNIQUE" if policy.upper() in ("FIRST", "ANY") else "UNIQUE 或 COLLECT (UNIQUE or COLLECT)"
+    return _problem(name, table, f"不支持命中策略 {policy}，请改为 {instead}；本系统的 UNIQUE 取第一条匹配的规则 "
+                                 f"(hit policy {policy} is not supported: SpiffWorkflow evaluates UNIQUE, which takes "
+                                 f"the first rule that matches, and COLLECT)")
 
 
 def _service_tasks(name: str, root: etree._Element, lane_of: dict) -> list[Problem]:
@@ -133,16 +145,3 @@ def manual_tasks(trees: dict[str, etree._Element], lanes: dict[str, str]) -> dic
             if lane in lanes:
                 found[task.get("id")] = {"lane": lane, "role": lanes[lane], "form": None, "ui": None}
     return found
-
-
-def refuse(problems: list[Problem]) -> None:
-    """Raise one BundleError that lists every problem (the first one gives its file, line and element)."""
-    if not problems:
-        return
-    first = problems[0]
-    reason = first.reason
-    if len(problems) > 1:
-        reason += "\n" + "\n".join(f"  - {p}" for p in problems[1:])
-    error = BundleError(reason, file=first.file, line=first.line, element=first.element)
-    error.details["problems"] = [vars(p) for p in problems]
-    raise error

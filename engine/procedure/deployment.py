@@ -18,7 +18,7 @@ from ..accounts import Grant
 from ..engine import Engine
 from ..regions import load_defaults
 from ..store.models import ProcessVersion, Region, RoleAssignment, User
-from . import versions
+from . import problems, versions
 from .bundle import read_folder
 
 
@@ -33,6 +33,7 @@ class DeployReport:
     regions_total: int = 0  # the variant's regions in the table
     accounts_created: list[str] = field(default_factory=list)
     without_account: list[str] = field(default_factory=list)  # regions nobody is an assessed government of
+    warnings: list[problems.Finding] = field(default_factory=list)  # what the check found that does not block
 
 
 def deploy(engine: Engine, folder: Path, actor: str = "system", make_current: bool = False,
@@ -53,6 +54,8 @@ def deploy_files(engine: Engine, files: dict[str, str], actor: str = "system", m
     version, created = engine.deploy_files(files, actor=actor, make_current=make_current, comment=comment,
                                            parent_variant=parent_variant)
     report = DeployReport(version, created, 0, previous)
+    found = problems.check_all(bundle.files, engine.runner.script_engine.environment.globals)  # checked already
+    report.warnings = [f for f in found if f.severity == problems.WARNING]
     with engine.store.write() as session:
         report.current = versions.current_version(session, bundle.key).version
         added, report.regions_kept = load_defaults(session, bundle.key, bundle.regions)

@@ -6,6 +6,7 @@ the midpoints between them (a condition on the score changes only at a number, s
 It does so without a veto, and with each veto item of the scheme hit (and all of them at once). A score
 that no rule matches is a gap, one that two rules match an overlap (DMN's UNIQUE: SpiffWorkflow itself
 takes the first match and, with none, leaves ``grade`` unset); either refuses the bundle, naming the band.
+Every band that is wrong is reported, not just the first.
 """
 
 from __future__ import annotations
@@ -24,18 +25,18 @@ GRID = 50  # even steps over the scale, besides the numbers in the table
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 
-def check_grade_table(parser, manifest: dict, scheme: dict, scale: Decimal) -> None:
-    """Refuse a grade table with a gap, an overlap or a grade not in ``grades``, naming the band."""
+def check_grade_table(parser, manifest: dict, scheme: dict, scale: Decimal) -> list[BundleError]:
+    """Every gap, overlap and grade not in ``grades`` of the grade table, each naming its band or row."""
     decision_id = manifest["grade_decision"]
     dmn = parser.dmn_parsers.get(decision_id)
     if dmn is None:
-        raise BundleError(f"grade_decision '{decision_id}' 不是任何 DMN 文件中的决策 "
-                          f"(grade_decision names no decision of the bundle's DMN files)", file="bundle.yaml")
+        return [BundleError(f"grade_decision '{decision_id}' 不是任何 DMN 文件中的决策 "
+                          f"(grade_decision names no decision of the bundle's DMN files)", file="bundle.yaml")]
     dmn.parse()
     table = dmn.decision.decisionTables[0]
     if not any(output.name == "grade" for output in table.outputs):
-        raise BundleError("等级表没有名为 grade 的输出列 (the grade table has no output named 'grade')",
-                          file=dmn.filename)
+        return [BundleError("等级表没有名为 grade 的输出列 (the grade table has no output named 'grade')",
+                            file=dmn.filename)]
     every = copy.copy(table)
     every.hit_policy = "COLLECT"  # all the rules that match, not just the first
     engine = DMNEngine(every)
@@ -43,6 +44,10 @@ def check_grade_table(parser, manifest: dict, scheme: dict, scale: Decimal) -> N
     workflow.top_workflow = workflow
     scores, marks = _samples(table, scheme, scale)
     lines = {rule.row_number: _line(dmn, rule.id) for rule in table.rules}
+    found: list[BundleError] = []
+    wrong_rows: set[int] = set()
+    seen: set = set()  # a band wrong with no veto is said once, not again for each veto item
+    where = (dmn.filename, _line(dmn, decision_id), decision_id)
     for hits in _veto_cases(scheme):
         matched = []
         for score in scores:
@@ -54,15 +59,18 @@ def check_grade_table(parser, manifest: dict, scheme: dict, scale: Decimal) -> N
                 grades = [rule.output_as_dict(task).get("grade") for rule in rules]
             except Exception as exc:  # whatever the cell raises, the administrator reads it here
                 notes = "; ".join(getattr(exc, "__notes__", []))
-                raise BundleError(f"等级表无法计算 (the grade table fails) at score {_plain(score)}: {exc} {notes}"
-                                  .strip(), file=dmn.filename) from None
+                found.append(BundleError(f"等级表无法计算 (the grade table fails) at score {_plain(score)}: {exc} "
+                                         f"{notes}".strip(), file=dmn.filename))
+                return found
             for rule, grade in zip(rules, grades, strict=True):
-                if grade not in manifest["grades"]:
-                    raise BundleError(f"等级表第 {rule.row_number} 行给出等级 {grade!r}，不在 grades 之中 "
+                if grade not in manifest["grades"] and rule.row_number not in wrong_rows:
+                    wrong_rows.add(rule.row_number)
+                    found.append(BundleError(f"等级表第 {rule.row_number} 行给出等级 {grade!r}，不在 grades 之中 "
                                       f"(row {rule.row_number} gives a grade not listed in bundle.yaml grades)",
-                                      file=dmn.filename, line=lines[rule.row_number], element=rule.id)
+                                      file=dmn.filename, line=lines[rule.row_number], element=rule.id))
             matched.append([rule.row_number for rule in rules])
-        _refuse_gaps_and_overlaps(scores, marks, matched, hits, dmn.filename, lines)
+        found += _gaps_and_overlaps(scores, marks, matched, hits, where, lines, seen)
+    return found
 
 
 def _samples(table, scheme: dict, scale: Decimal) -> tuple[list[Decimal], set[Decimal]]:
@@ -91,7 +99,9 @@ def _veto_cases(scheme: dict) -> list[tuple[str, ...]]:
     return cases
 
 
-def _refuse_gaps_and_overlaps(scores, marks, matched, hits, filename, lines) -> None:
+def _gaps_and_overlaps(scores, marks, matched, hits, where, lines, seen: set) -> list[BundleError]:
+    filename, table_line, decision = where
+    found = []
     n = 0
     while n < len(scores):
         if len(matched[n]) == 1:
@@ -101,19 +111,28 @@ def _refuse_gaps_and_overlaps(scores, marks, matched, hits, filename, lines) -> 
         while end + 1 < len(scores) and matched[end + 1] == matched[n]:
             end += 1
         low, high = _band(scores, n, end, marks)
+        key = (low, high, tuple(matched[n]))
+        if key in seen:
+            n = end + 1
+            continue
+        seen.add(key)
         where = f"在 {low} 分" if low == high else f"在 {low} 至 {high} 分之间"
         at = f"at {low}" if low == high else f"between {low} and {high}"
         when = f"否决项 {'、'.join(hits)} 成立时，" if hits else ""
         when_en = f" when veto items {', '.join(hits)} are hit" if len(hits) > 1 else \
             f" when veto item {hits[0]} is hit" if hits else ""
         if not matched[n]:
-            raise BundleError(f"{when}等级表{where}没有等级 (the grade table gives no grade {at}{when_en})",
-                              file=filename)
+            found.append(BundleError(f"{when}等级表{where}没有等级 (the grade table gives no grade {at}{when_en})",
+                                     file=filename, line=table_line, element=decision))
+            n = end + 1
+            continue
         rows = "、".join(str(r) for r in matched[n])
         first = matched[n][0]
-        raise BundleError(f"{when}等级表{where}有多条规则同时适用：第 {rows} 行 (rows {', '.join(map(str, matched[n]))}"
-                          f" of the grade table overlap {at}{when_en}; each score needs exactly one row)",
-                          file=filename, line=lines.get(first))
+        found.append(BundleError(f"{when}等级表{where}有多条规则同时适用：第 {rows} 行 (rows "
+                                 f"{', '.join(map(str, matched[n]))} of the grade table overlap {at}{when_en}; "
+                                 f"each score needs exactly one row)", file=filename, line=lines.get(first)))
+        n = end + 1
+    return found
 
 
 def _band(scores, first: int, last: int, marks) -> tuple[str, str]:

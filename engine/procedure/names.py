@@ -98,11 +98,16 @@ def stores_of(text: str) -> set[str]:
 
 
 def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifest: dict,
-                helpers: Iterable[str] = ()) -> None:
-    """Raise BundleError for the first name some expression reads that no path to it defines.
+                helpers: Iterable[str] = ()) -> list[BundleError]:
+    """Every name some expression reads that no path to it defines, each a BundleError naming where it is read.
 
     ``helpers``: names the engine's script engine provides besides ``provided()``."""
-    extra = _start_variables(manifest)
+    found: list[BundleError] = []
+    try:
+        extra = _start_variables(manifest)
+    except BundleError as exc:
+        found.append(exc)
+        extra = frozenset()
     decisions = _decisions(trees)
     processes = {p.get("id"): (name, p) for name, tree in trees.items() if name.endswith(".bpmn")
                  for p in tree.iterfind("bpmn:process", _NS)}
@@ -113,7 +118,8 @@ def check_names(trees: dict[str, etree._Element], files: dict[str, str], manifes
     known = provided() | frozenset(helpers)
     for pid, (name, process) in processes.items():
         start = starts.get(pid, CAMPAIGN_START | REGION_START | everything) | extra
-        _Process(name, process, files, decisions, anywhere, start, known, everything, caught).check()
+        found += _Process(name, process, files, decisions, anywhere, start, known, everything, caught).check()
+    return found
 
 
 def _start_variables(manifest: dict) -> frozenset[str]:
@@ -353,7 +359,8 @@ class _Process:
                                        decision=decision.get("name") or decision_id, file=file))
         return found
 
-    def check(self) -> None:
+    def check(self) -> list[BundleError]:
+        found = []
         seen = self._analyse()
         for read in self._reads():
             if not read.text.strip():
@@ -365,9 +372,8 @@ class _Process:
             visible = seen[read.node.get("id")] | read.extra | self.known
             if read.owner is not None:  # a condition on a flow sees what its source node has done
                 visible |= self.done[read.node.get("id")]
-            for name in names:
-                if name not in visible:
-                    raise self._error(read, name)
+            found += [self._error(read, name) for name in names if name not in visible]
+        return found
 
     def _error(self, read: _Read, name: str) -> BundleError:
         node = read.node

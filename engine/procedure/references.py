@@ -15,8 +15,9 @@ _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _NS = {"bpmn": _BPMN}
 
 
-def check_references(name: str, tree: etree._Element) -> None:
-    """Raise BundleError (file, line, element) for a lane or flow reference to a missing element."""
+def problems(name: str, tree: etree._Element) -> list[BundleError]:
+    """Every lane or flow reference to a missing element, each naming its file, line and element."""
+    found = []
     for process in tree.iterfind("bpmn:process", _NS):
         ids = {e.get("id"): e for e in process.iter(etree.Element) if e.get("id")}
         for lane in process.iter(f"{{{_BPMN}}}lane"):
@@ -24,11 +25,16 @@ def check_references(name: str, tree: etree._Element) -> None:
                 target = (ref.text or "").strip()
                 if target not in ids:
                     label = lane.get("name") or lane.get("id")
-                    raise BundleError(f'泳道 "{label}" 列出的元素 {target} 不存在 '
-                                      f'(lane "{label}" lists {target}, which is not in process '
-                                      f'{process.get("id")})', file=name, line=ref.sourceline, element=lane.get("id"))
+                    found.append(BundleError(f'泳道 "{label}" 列出的元素 {target} 不存在 '
+                                             f'(lane "{label}" lists {target}, which is not in process '
+                                             f'{process.get("id")})', file=name, line=ref.sourceline,
+                                             element=lane.get("id")))
         for ref in [*process.iter(f"{{{_BPMN}}}incoming"), *process.iter(f"{{{_BPMN}}}outgoing")]:
-            _check_flow_ref(name, process, ids, ref)
+            try:
+                _check_flow_ref(name, process, ids, ref)
+            except BundleError as exc:
+                found.append(exc)
+    return found
 
 
 def _check_flow_ref(name: str, process, ids: dict, ref) -> None:

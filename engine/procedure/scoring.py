@@ -39,44 +39,61 @@ def decimal(value, what: str = "score") -> Decimal:
 
 
 def validate_scheme(scheme, name: str = "scheme.yaml", total: Decimal = TOTAL_POINTS) -> None:
-    """Parts add up to the scale, each part's indicators to the part, every unit is declared."""
+    """Parts add up to the scale, each part's indicators to the part, every unit is declared; BundleError for
+    the first problem (``scheme_problems`` lists them all)."""
+    for problem in scheme_problems(scheme, name, total):
+        raise problem
+
+
+def scheme_problems(scheme, name: str = "scheme.yaml", total: Decimal = TOTAL_POINTS) -> list[BundleError]:
+    """Every problem of a scheme, each naming the indicator, part or unit (a shape it cannot read stops there)."""
     if not isinstance(scheme, dict):
-        raise BundleError("the scheme must be a mapping", file=name)
+        return [BundleError("the scheme must be a mapping", file=name)]
     for key in ("parts", "units", "indicators"):
         if not isinstance(scheme.get(key), list) or not scheme[key]:
-            raise BundleError(f"'{key}' must be a non-empty list", file=name)
+            return [BundleError(f"'{key}' must be a non-empty list", file=name)]
+    found = []
     places = scheme.get("decimals", 2)
     if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 6:
-        raise BundleError(f"decimals 应为 0 至 6 的整数 (decimals, the places a typed score may have, must be a whole "
-                          f"number from 0 to 6): {places!r}", file=name)
+        found.append(BundleError(f"decimals 应为 0 至 6 的整数 (decimals, the places a typed score may have, must be a "
+                                 f"whole number from 0 to 6): {places!r}", file=name))
     try:
         parts = {str(p["code"]): Decimal(str(p["points"])) for p in scheme["parts"]}
         units = {str(u["code"]) for u in scheme["units"]}
         points = [(str(i["code"]), str(i["part"]), str(i["unit"]), Decimal(str(i["points"])))
                   for i in scheme["indicators"]]
     except (KeyError, TypeError, InvalidOperation) as exc:
-        raise BundleError(f"every part needs code and points, every unit a code, every indicator "
-                          f"code, part, unit and points ({exc!r})", file=name) from exc
+        return found + [BundleError(f"every part needs code and points, every unit a code, every indicator "
+                                    f"code, part, unit and points ({exc!r})", file=name)]
     if sum(parts.values()) != total:
-        raise BundleError(f"the parts add up to {sum(parts.values())} points, not {total} (the scale)", file=name)
+        found.append(BundleError(f"the parts add up to {sum(parts.values())} points, not {total} (the scale)",
+                                 file=name))
     codes = [code for code, *_ in points]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
-        raise BundleError(f"duplicate indicator codes: {', '.join(duplicates)}", file=name)
+        found.append(BundleError(f"duplicate indicator codes: {', '.join(duplicates)}", file=name))
     for code, part, unit, value in points:
         if part not in parts:
-            raise BundleError(f"indicator {code}: unknown part '{part}'", file=name)
+            found.append(BundleError(f"indicator {code}: unknown part '{part}'", file=name))
         if unit not in units:
-            raise BundleError(f"indicator {code}: unknown unit '{unit}'", file=name)
+            found.append(BundleError(f"indicator {code}: unknown unit '{unit}'", file=name))
         if value <= 0:
-            raise BundleError(f"indicator {code}: points must be positive", file=name)
+            found.append(BundleError(f"indicator {code}: points must be positive", file=name))
     for indicator in scheme["indicators"]:
-        scoring_rules.check(indicator, name)
-    for part, total in parts.items():
+        try:
+            scoring_rules.check(indicator, name)
+        except BundleError as exc:
+            found.append(exc)
+    for part, points_of_part in parts.items():
         got = sum((v for _, p, _, v in points if p == part), Decimal(0))
-        if got != total:
-            raise BundleError(f"the indicators of part '{part}' add up to {got} points, not {total}", file=name)
-    _validate_veto(scheme.get("veto"), set(codes), name)
+        if got != points_of_part:
+            found.append(BundleError(f"the indicators of part '{part}' add up to {got} points, not {points_of_part}",
+                                     file=name))
+    try:
+        _validate_veto(scheme.get("veto"), set(codes), name)
+    except BundleError as exc:
+        found.append(exc)
+    return found
 
 
 def _validate_veto(veto, indicators: set[str], name: str) -> None:

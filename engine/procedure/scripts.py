@@ -49,7 +49,7 @@ def _known(namespace: str | None) -> bool:
 
 
 def scan(filename: str, xml: bytes) -> None:
-    """Check every expression and script in a BPMN or DMN file; raise BundleError/ForbiddenCode."""
+    """Check every expression and script in a BPMN or DMN file; raise BundleError/ForbiddenCode for the first."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(xml, parser)
@@ -58,6 +58,13 @@ def scan(filename: str, xml: bytes) -> None:
     # Entities are never expanded, but a DOCTYPE has no use in BPMN or DMN: refuse it outright.
     if root.getroottree().docinfo.doctype:
         raise BundleError("DOCTYPE declarations are not allowed", file=filename)
+    for problem in problems(filename, root):
+        raise problem
+
+
+def problems(filename: str, root: etree._Element) -> list[BundleError]:
+    """Every expression and script of a parsed BPMN or DMN file that the sandbox would refuse, in file order."""
+    found = []
     for element in root.iter(etree.Element):
         name, parent = etree.QName(element), element.getparent()
         mode = _CODE.get((None, name.localname)) or (
@@ -74,5 +81,34 @@ def scan(filename: str, xml: bytes) -> None:
             owner = next((e.get("id") for e in (element, *element.iterancestors()) if e.get("id")), None)
             where = {"file": filename, "line": element.sourceline, "element": owner}
             if isinstance(exc, ForbiddenCode):
-                raise ForbiddenCode(exc.message, **where) from None
-            raise BundleError(f"表达式语法错误，须为 Python (syntax error: {exc.msg} in {text!r})", **where) from None
+                found.append(ForbiddenCode(exc.message, **where))
+            else:
+                found.append(BundleError(foreign(text, mode) or f"表达式语法错误，须为 Python (syntax error: "
+                                                               f"{exc.msg} in {text!r})", **where))
+    return found
+
+
+_JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
+_RANGE = re.compile(r"^\s*([\[\]\(])\s*([^.\s]+)\s*\.\.\s*([^.\s]+)\s*([\[\]\)])\s*$")
+
+
+def foreign(text: str, mode: str) -> str | None:
+    """Why an expression written in another modeler's language does not run here, and what to write instead:
+    Camunda's ``${…}`` (JUEL), Zeebe's ``= …`` and DMN's FEEL ranges ``[80..90)`` are not Python."""
+    juel = _JUEL.match(text)
+    if juel:
+        inner = juel.group(1).strip().replace("&&", " and ").replace("||", " or ").replace("!", " not ")
+        inner = re.sub(r"\s+", " ", inner).replace("not =", "!=").strip()
+        return (f"表达式 {text} 是 Camunda 的 JUEL 写法 ${{…}}，本系统的表达式须为 Python，应写为 {inner} "
+                f"(syntax error: {text} is Camunda's JUEL; expressions here are Python: write {inner})")
+    if text.startswith("=") and not text.startswith("=="):
+        inner = text[1:].strip()
+        return (f"表达式 {text} 是 Camunda 8 的 FEEL 写法（以 = 开头），本系统的表达式须为 Python，应写为 {inner} "
+                f"(syntax error: {text} is FEEL as Camunda 8 writes it; expressions here are Python: write {inner})")
+    feel = _RANGE.match(text) if mode == "cell" else None
+    if feel:
+        left, low, high, right = feel.groups()
+        python = f"{low} {'<=' if left == '[' else '<'} ? {'<=' if right == ']' else '<'} {high}"
+        return (f"单元格 {text} 是 FEEL 的区间写法，本系统的单元格须为 Python，应写为 {python} "
+                f"(语法错误 syntax error: the FEEL range {text} is not Python: write {python})")
+    return None

@@ -26,3 +26,28 @@ def load(text: str, name: str):
         mark = getattr(exc, "problem_mark", None)
         raise BundleError(f"YAML 格式错误 (malformed YAML): {exc}", file=name,
                           line=None if mark is None else mark.line + 1) from exc
+
+
+def read(files: dict[str, str], name: str):
+    """The YAML file ``name`` of a bundle's ``files``, parsed; BundleError when it is missing or malformed."""
+    if name not in files:
+        raise BundleError("file named in bundle.yaml is missing", file=name)
+    return load(files[name], name)
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line of each key of a YAML mapping, and of each key one level below (``"deadlines.Task_x"``);
+    empty when the text is not a mapping. For findings about a setting, which name the line it is on."""
+    try:
+        root = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key, value in root.value:
+        lines.setdefault(str(key.value), key.start_mark.line + 1)
+        if isinstance(value, yaml.MappingNode):
+            for inner, _ in value.value:
+                lines.setdefault(f"{key.value}.{inner.value}", inner.start_mark.line + 1)
+    return lines
