@@ -74,8 +74,8 @@ def holiday_warnings(calendar, manifest: dict, now: datetime) -> list[str]:
 HELPERS = {"deadline", "working_days", "fixed_deadline"}
 
 
-def explain(calendar, manifest: dict, bpmn_id: str, name: str, last_day, *, expression: str | None = None, data: dict | None = None,
-            bundle_yaml: str = "", timer: bool = False) -> str:
+def explain(calendar, manifest: dict, bpmn_id: str, name: str, last_day, *, expression: str | None = None,
+            data: dict | None = None, bundle_yaml: str = "", timer: bool = False) -> str:
     """How the due date of the task ``name`` (its last day ``last_day``) was computed, for an administrator:
     「自我评价截止 2025年12月31日：第八条（二）年末（bundle.yaml deadlines: 12-31，考核年度当年）」."""
     head = f"{name}截止 {chinese_date(last_day)}："

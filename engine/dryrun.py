@@ -175,6 +175,11 @@ def _parse_fixed(bundle: Bundle, rows, chosen: list[str], errors: list[dict]) ->
                 errors.append({"field": f"{at}/score", "message": f"{names[region]}：得分应为 0 至 {scale} 之间、最多 "
                                                                f"{places} 位小数的数 (score must be from 0 to {scale}"
                                                                f" with at most {places} decimals): {score!r}"})
+            else:
+                try:
+                    allocate(bundle.scheme, entry.score)
+                except ValidationError as exc:
+                    errors.append({"field": f"{at}/score", "message": f"{names[region]}：{exc.message}"})
         veto = row.get("veto")
         if veto is not None:
             if not isinstance(veto, list) or not all(isinstance(v, str) and v in vetoes for v in veto):

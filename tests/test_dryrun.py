@@ -1,0 +1,183 @@
+"""The dry run of a bundle given as files: fixed scores, veto hits and decisions, deadlines explained, refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import ZIYANG
+
+from engine.calendar import WorkCalendar
+from engine.dryrun import DryRunRefused, allocate, check, choices, dry_run, parse_request
+from engine.engine import FORMS_LIBRARY
+from engine.errors import ValidationError
+from engine.procedure import scoring_rules
+from engine.procedure.bundle import read_folder
+
+FIXTURES = Path(__file__).parent / "bundles"
+YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, str]:
+    return read_folder(ZIYANG)
+
+
+@pytest.fixture(scope="module")
+def report(files) -> dict:
+    """One 资阳 2025 run: 安岳县 fixed at 91.5; 乐至县 hit by veto V2 and found to have rectified; 简阳市's
+    filing returned once; 雁江区 scripted."""
+    return dry_run(files, {"year": 2025, "seed": 4, "fixed": [
+        {"region": ANYUE, "score": "91.5", "veto": []},
+        {"region": LEZHI, "score": 97, "veto": ["V2"], "decisions": {"rectification_verdict": "adequate"}},
+        {"region": JIANYANG, "decisions": {"filing_decision": "return"}}]})
+
+
+def _outcome(report: dict, code: str) -> dict:
+    return next(o for o in report["outcomes"] if o["region"] == code)
+
+
+def test_a_county_fixed_at_91_5_points_gets_grade_b(report):
+    anyue = _outcome(report, ANYUE)
+    assert (anyue["name"], anyue["score"], anyue["grade"], anyue["fixed"]) == ("安岳县", "91.5", "b", True)
+    assert anyue["veto"] is False and anyue["must_rectify"] is False and anyue["rectification_due"] is None
+
+
+def test_a_veto_hit_county_fails_and_reports_within_a_month_of_the_announcement(report):
+    lezhi = _outcome(report, LEZHI)
+    assert lezhi["score"] == "97" and lezhi["veto"] and lezhi["grade"] == "d"  # 97 points, and still d
+    assert lezhi["veto_items"] == ["发生区域性、系统性工程质量安全事件"]
+    assert lezhi["must_rectify"] and not lezhi["commended"]
+    announced = date.fromisoformat(lezhi["announced_on"])
+    assert lezhi["rectification_due"] == WorkCalendar().deadline(announced, months=1).last_day.isoformat()
+    assert "deadline(announcement['announced_on'], months=1)" in lezhi["rectification_rule"]
+    assert "整改到位" in lezhi["outcome"] and not lezhi["interview"]  # the fixed verdict: no 约谈
+
+
+def test_outcomes_rank_every_chosen_region_and_the_distribution_counts_them(report):
+    assert sorted(o["region"] for o in report["outcomes"]) == sorted([YANJIANG, ANYUE, LEZHI, JIANYANG])
+    assert sorted(o["rank"] for o in report["outcomes"]) == [1, 2, 3, 4]
+    assert _outcome(report, LEZHI)["rank"] == 4  # vetoed: after every other
+    assert [d["grade"] for d in report["distribution"]] == ["a", "b", "c", "d"]
+    counted = {d["grade"]: d["count"] for d in report["distribution"]}
+    assert counted == {g: sum(o["grade"] == g for o in report["outcomes"]) for g in "abcd"}
+    for o in report["outcomes"]:
+        assert o["commended"] == (o["grade"] == "a") and o["must_rectify"] == (o["grade"] == "d")
+
+
+def test_a_fixed_decision_is_taken_once(report):
+    filings = [e for e in report["timeline"] if e.get("task") == "Task_target_filing" and e["kind"] == "task"]
+    per_region = {code: sum(e["region"] == code for e in filings) for code in (YANJIANG, ANYUE, LEZHI, JIANYANG)}
+    assert per_region[JIANYANG] == 2  # returned once, filed again, then accepted
+    reviews = [e["event"] for e in report["timeline"] if e.get("task") == "Task_filing_review"
+               and e.get("region") == JIANYANG]
+    assert reviews[0].endswith("：return") and reviews[-1].endswith("：accept")
+
+
+def test_the_timeline_deadlines_are_the_legal_dates_with_how_they_were_computed(report):
+    calendar = WorkCalendar()
+    steps = {s["task"]: s for s in report["steps"]}
+    filing, evaluation = steps["Task_target_filing"], steps["Task_self_evaluation"]
+    assert filing["due_last_day"] == calendar.fixed(2025, "03-31").last_day.isoformat() == "2025-03-31"
+    assert filing["rule"] == ("目标备案截止 2025年3月31日：第八条（一）每年年初；"
+                              "bundle.yaml deadlines: 03-31（考核年度起始之年）")
+    assert evaluation["due_last_day"] == "2025-12-31" and "第八条（二）年末" in evaluation["rule"]
+    assert sorted(filing["regions"]) == sorted([YANJIANG, ANYUE, LEZHI, JIANYANG])
+    rectification = steps["Task_rectification_report"]
+    announced = date.fromisoformat(_outcome(report, LEZHI)["announced_on"])
+    legal = calendar.deadline(announced, months=1)
+    assert rectification["due_last_day"] == legal.last_day.isoformat()
+    assert f"自 {announced.year}年{announced.month}月{announced.day}日 起 1个月" in rectification["rule"]
+    if legal.reason:  # the last day fell in a holiday: moved, and said so
+        assert "顺延至" in rectification["rule"] and "民法典第二百零三条" in rectification["rule"]
+    times = [e["at"] for e in report["timeline"]]
+    assert times == sorted(times)
+    for event in report["timeline"]:
+        if event["kind"] == "task" and event.get("due_last_day"):
+            assert event["late"] == (event["at"][:10] > event["due_last_day"]), event
+
+
+def test_reminders_and_escalations_are_listed(report):
+    assert report["reminders"] and all(e["kind"] == "reminder" and e["step"] != "escalate"
+                                       for e in report["reminders"])
+    assert all(e["step"] == "escalate" and "督办" in e["event"] for e in report["escalations"])
+    late = {e["region"] for e in report["timeline"] if e["kind"] == "task" and e.get("late")}
+    escalated = {e["region"] for e in report["escalations"]}
+    assert late <= escalated  # every region that acted after its last day was escalated (逾期即督办)
+
+
+def test_a_subset_of_regions_is_run_alone(files):
+    report = dry_run(files, {"year": 2024, "regions": [ANYUE], "fixed": [{"region": ANYUE, "score": 95}]})
+    assert [(o["name"], o["score"], o["grade"], o["commended"]) for o in report["outcomes"]] == \
+        [("安岳县", "95", "a", True)]
+    assert {e.get("region") for e in report["timeline"]} <= {ANYUE, None}
+
+
+def test_a_grade_table_with_a_gap_is_refused_with_the_finding(files):
+    gap = dict(files, **{"grade.dmn": files["grade.dmn"].replace("85 &lt;= ? &lt; 95", "92 &lt;= ? &lt; 95")})
+    with pytest.raises(DryRunRefused) as refused:
+        dry_run(gap, {"year": 2025, "fixed": [{"region": ANYUE, "score": "91.5"}]})
+    findings = refused.value.details["findings"]
+    assert findings and all(f["severity"] == "error" for f in findings)
+    assert any(f["file"] == "grade.dmn" and "85" in f["reason"] for f in findings), findings
+    assert "不能试运行" in refused.value.message
+
+
+@pytest.mark.parametrize(("request_", "field"), [
+    ({"year": 1999}, "year"),
+    ({"year": "二〇二五"}, "year"),
+    ({"year": 2025, "regions": ["510185"]}, "regions"),
+    ({"year": 2025, "regions": []}, "regions"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "score": 101}]}, "fixed/0/score"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "score": "91.555"}]}, "fixed/0/score"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "score": "九十"}]}, "fixed/0/score"),
+    ({"year": 2025, "regions": [LEZHI], "fixed": [{"region": ANYUE, "score": 90}]}, "fixed/0/region"),
+    ({"year": 2025, "fixed": [{"region": ANYUE}, {"region": ANYUE}]}, "fixed/1/region"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "veto": ["V9"]}]}, "fixed/0/veto"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "decisions": {"rectification_verdict": "maybe"}}]},
+     "fixed/0/decisions/rectification_verdict"),
+    ({"year": 2025, "fixed": [{"region": ANYUE, "decisions": {"approval": "return"}}]}, "fixed/0/decisions/approval"),
+    ({"year": 2025, "seed": -1}, "seed"),
+])
+def test_bad_settings_are_refused_field_by_field(files, request_, field):
+    bundle = check(files)
+    with pytest.raises(ValidationError) as refused:
+        parse_request(bundle, request_)
+    assert field in [e["field"] for e in refused.value.errors]
+
+
+def test_the_decisions_offered_are_the_region_process_ones(files):
+    offered = choices(check(files))
+    assert [r["name"] for r in offered["regions"]] == ["雁江区", "安岳县", "乐至县", "简阳市"]
+    assert {d["field"] for d in offered["decisions"]} == {"filing_decision", "confirmation", "rectification_verdict"}
+    verdict = next(d for d in offered["decisions"] if d["field"] == "rectification_verdict")
+    assert {o["value"] for o in verdict["options"]} == {"adequate", "inadequate"}
+    assert offered["grades"] == ["a", "b", "c", "d"] and offered["scale"] == "100"
+
+
+@pytest.mark.parametrize("target", ["5", "59.5", "91.5", "100", "73"])
+def test_a_fixed_score_is_spread_over_the_indicators_exactly(target):
+    bundle = check(read_folder(FIXTURES / "scoring-rules", FORMS_LIBRARY))
+    entered = allocate(bundle.scheme, Decimal(target))
+    total = Decimal(0)
+    for indicator in bundle.scheme["indicators"]:
+        row = entered[indicator["code"]]
+        points = scoring_rules.points(indicator, Decimal(str(row["measured"]))) if indicator.get("rule") \
+            else Decimal(str(row["score"]))
+        assert 0 <= points <= Decimal(str(indicator["points"]))
+        total += points
+    assert total == Decimal(target)
+
+
+# Above the scale; and 0, below what the rules give at least (a per-occurrence rule that deducts at most 3 of 4 points).
+@pytest.mark.parametrize("target", ["100.01", "0"])
+def test_a_score_the_indicators_cannot_add_up_to_is_refused(target):
+    bundle = check(read_folder(FIXTURES / "scoring-rules", FORMS_LIBRARY))
+    with pytest.raises(ValidationError, match="无法由各指标的得分凑出"):
+        allocate(bundle.scheme, Decimal(target))
+    region = bundle.regions[0]["code"]
+    with pytest.raises(ValidationError) as refused:
+        parse_request(bundle, {"year": 2025, "fixed": [{"region": region, "score": target}]})
+    assert [e["field"] for e in refused.value.errors] == ["fixed/0/score"]
