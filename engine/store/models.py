@@ -257,6 +257,26 @@ class Result(Base):
     reported_at: Mapped[datetime]
 
 
+class DryRun(Base):
+    """One dry run of a procedure draft (migration 0016): what was asked, and the report or why it failed.
+    Only the last few of each draft are kept (``engine.dryrun_runs.KEEP``)."""
+
+    __tablename__ = "dry_run"
+    __table_args__ = (Index("ix_dry_run_draft", "draft_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int]
+    draft_revision: Mapped[int | None]  # the draft's revision that was run
+    year: Mapped[int]
+    request: Mapped[dict[str, Any]]  # {year, regions, seed, fixed}
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    report: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 class CalendarDay(Base):
     """An administrator's correction to the holiday data: a day off, or a working weekend day (调休)."""
 
