@@ -17,7 +17,7 @@ from pathlib import Path
 from . import deadlines, reminders
 from .clock import local
 from .engine import FORMS_LIBRARY, Engine
-from .errors import KaoheError, ValidationError
+from .errors import ValidationError
 from .procedure import problems, scoring, scoring_rules
 from .procedure.bundle import Bundle, check_bundle
 from .simulate import CHANCES, Simulation, _options
@@ -28,10 +28,19 @@ from .store.models import InboxTask
 YEARS = range(2000, 2101)
 
 
-class DryRunRefused(KaoheError):
-    """The bundle has errors: it cannot be run (nor published) until they are fixed; ``findings`` lists them."""
+class DryRunRefused(ValidationError):
+    """The bundle has errors: it cannot be run (nor published) until they are fixed. ``errors`` lists them as
+    findings (file, line, element, name, severity, reason) with ``field`` (where) and ``message`` (why)."""
 
     code = "dry_run_refused"
+
+    def __init__(self, findings: list[problems.Finding]):
+        where = [":".join(str(p) for p in (f.file, f.line) if p is not None) + (f" [{f.element}]" if f.element else "")
+                 for f in findings]
+        super().__init__(f"流程包有 {len(findings)} 个错误，不能试运行 (the bundle has {len(findings)} errors and "
+                         f"cannot be dry-run): " + "；".join(f.reason for f in findings[:3]),
+                         [dict(f.as_dict(), field=w or None, message=f.reason)
+                          for f, w in zip(findings, where, strict=True)])
 
 
 @dataclass
@@ -75,9 +84,7 @@ def check(files: dict[str, str], helpers=()) -> Bundle:
     full = with_library(files)
     found = problems.errors(problems.check_all(full, helpers))
     if found:
-        raise DryRunRefused(f"流程包有 {len(found)} 个错误，不能试运行 (the bundle has {len(found)} errors and "
-                            f"cannot be dry-run): " + "；".join(f.reason for f in found[:3]),
-                            findings=[f.as_dict() for f in found])
+        raise DryRunRefused(found)
     return check_bundle(full, helpers)
 
 

@@ -119,7 +119,7 @@ def test_a_grade_table_with_a_gap_is_refused_with_the_finding(files):
     gap = dict(files, **{"grade.dmn": files["grade.dmn"].replace("85 &lt;= ? &lt; 95", "92 &lt;= ? &lt; 95")})
     with pytest.raises(DryRunRefused) as refused:
         dry_run(gap, {"year": 2025, "fixed": [{"region": ANYUE, "score": "91.5"}]})
-    findings = refused.value.details["findings"]
+    findings = refused.value.errors
     assert findings and all(f["severity"] == "error" for f in findings)
     assert any(f["file"] == "grade.dmn" and "85" in f["reason"] for f in findings), findings
     assert "不能试运行" in refused.value.message
