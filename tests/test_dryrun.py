@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from conftest import ZIYANG
 
+from engine import dryrun_runs
 from engine.calendar import WorkCalendar
 from engine.dryrun import DryRunRefused, allocate, check, choices, dry_run, parse_request
 from engine.engine import FORMS_LIBRARY
-from engine.errors import ValidationError
+from engine.errors import NotFound, ValidationError
 from engine.procedure import scoring_rules
 from engine.procedure.bundle import read_folder
+from engine.store.models import Base
 
 FIXTURES = Path(__file__).parent / "bundles"
 YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"
@@ -181,3 +185,52 @@ def test_a_score_the_indicators_cannot_add_up_to_is_refused(target):
     with pytest.raises(ValidationError) as refused:
         parse_request(bundle, {"year": 2025, "fixed": [{"region": region, "score": target}]})
     assert [e["field"] for e in refused.value.errors] == ["fixed/0/score"]
+
+
+# -- the runs kept per draft -----------------------------------------------------------------------------------
+def test_only_the_last_five_runs_of_a_draft_are_kept(store, clock):
+    bundle = check(read_folder(ZIYANG))
+    with store.write() as session:
+        for year in range(2020, 2027):
+            dryrun_runs.start(session, 1, 3, parse_request(bundle, {"year": year}), "admin", clock.now())
+        dryrun_runs.start(session, 2, 1, parse_request(bundle, {"year": 2019}), "admin", clock.now())
+    with store.read() as session:
+        kept = dryrun_runs.runs(session, 1)
+        assert [r.year for r in kept] == [2026, 2025, 2024, 2023, 2022]  # newest first
+        assert [r.year for r in dryrun_runs.runs(session, 2)] == [2019]  # another draft's runs are its own
+        assert all(r.status == "running" and r.draft_revision == 3 for r in kept)
+        with pytest.raises(NotFound):
+            dryrun_runs.get(session, 2, kept[0].id)
+
+
+def test_a_run_is_finished_with_its_report_or_its_error(store, clock, files):
+    bundle = check(files)
+    asked = parse_request(bundle, {"year": 2025, "regions": [ANYUE], "fixed": [{"region": ANYUE, "score": 90}]})
+    with store.write() as session:
+        good = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now()).id
+        bad = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now()).id
+    dryrun_runs.execute(store, good, files, asked, clock)
+    broken = dict(files, **{"assessment.bpmn": files["assessment.bpmn"].replace("total_score(unit_scores)",
+                                                                               "total_score(unit_scores) / 0")})
+    dryrun_runs.execute(store, bad, broken, asked, clock)
+    with store.read() as session:
+        done, failed = dryrun_runs.get(session, 1, good), dryrun_runs.get(session, 1, bad)
+        assert done.status == "done" and done.report["outcomes"][0]["grade"] == "b" and done.error is None
+        assert failed.status == "failed" and failed.report is None and failed.error
+        assert dryrun_runs.status(done, clock.now() + timedelta(hours=1)) == "done"
+    clock.advance(minutes=11)
+    with store.write() as session:
+        stuck = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now() - timedelta(minutes=11))
+        assert dryrun_runs.status(stuck, clock.now()) == "interrupted"
+
+
+def _dry_run_only(thing, name, kind, reflected, compare_to) -> bool:
+    return (name if kind == "table" else getattr(getattr(thing, "table", None), "name", None)) == "dry_run"
+
+
+@pytest.mark.filterwarnings("ignore:autogenerate skipping", "ignore:Skipped unsupported reflection")
+def test_the_dry_run_table_matches_its_model(store):
+    only = {"include_object": _dry_run_only}
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn, opts=only), Base.metadata)
+    assert differences == []
