@@ -16,7 +16,7 @@ from engine.calendar import WorkCalendar
 from engine.dryrun import DryRunRefused, allocate, check, choices, dry_run, parse_request
 from engine.engine import FORMS_LIBRARY
 from engine.errors import NotFound, ValidationError
-from engine.procedure import scoring_rules
+from engine.procedure import drafts, scoring_rules, versions
 from engine.procedure.bundle import read_folder
 from engine.store.models import Base
 
@@ -188,39 +188,55 @@ def test_a_score_the_indicators_cannot_add_up_to_is_refused(target):
 
 
 # -- the runs kept per draft -----------------------------------------------------------------------------------
-def test_only_the_last_five_runs_of_a_draft_are_kept(store, clock):
+def _drafts(engine, count: int) -> list[int]:
+    """Drafts of 资阳's current version, as the library makes them."""
+    with engine.store.write() as session:
+        base = versions.current_version(session, "ziyang-2016")
+        made = [drafts.create(session, base, "admin", engine.clock.now()) for _ in range(count)]
+        session.flush()
+        return [d.id for d in made]
+
+
+def test_only_the_last_five_runs_of_a_draft_are_kept_and_a_discarded_draft_takes_them(engine):
     bundle = check(read_folder(ZIYANG))
-    with store.write() as session:
+    first, second = _drafts(engine, 2)
+    with engine.store.write() as session:
         for year in range(2020, 2027):
-            dryrun_runs.start(session, 1, 3, parse_request(bundle, {"year": year}), "admin", clock.now())
-        dryrun_runs.start(session, 2, 1, parse_request(bundle, {"year": 2019}), "admin", clock.now())
-    with store.read() as session:
-        kept = dryrun_runs.runs(session, 1)
+            dryrun_runs.start(session, first, 3, parse_request(bundle, {"year": year}), "admin", engine.clock.now())
+        dryrun_runs.start(session, second, 1, parse_request(bundle, {"year": 2019}), "admin", engine.clock.now())
+    with engine.store.read() as session:
+        kept = dryrun_runs.runs(session, first)
         assert [r.year for r in kept] == [2026, 2025, 2024, 2023, 2022]  # newest first
-        assert [r.year for r in dryrun_runs.runs(session, 2)] == [2019]  # another draft's runs are its own
+        assert [r.year for r in dryrun_runs.runs(session, second)] == [2019]  # another draft's runs are its own
         assert all(r.status == "running" and r.draft_revision == 3 for r in kept)
         with pytest.raises(NotFound):
-            dryrun_runs.get(session, 2, kept[0].id)
+            dryrun_runs.get(session, second, kept[0].id)
+    with engine.store.write() as session:
+        drafts.discard(session, drafts.get(session, first), "admin", engine.clock.now())
+    with engine.store.read() as session:
+        assert dryrun_runs.runs(session, first) == [] and len(dryrun_runs.runs(session, second)) == 1
 
 
-def test_a_run_is_finished_with_its_report_or_its_error(store, clock, files):
+def test_a_run_is_finished_with_its_report_or_its_error(engine, files):
+    clock = engine.clock
     bundle = check(files)
     asked = parse_request(bundle, {"year": 2025, "regions": [ANYUE], "fixed": [{"region": ANYUE, "score": 90}]})
-    with store.write() as session:
-        good = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now()).id
-        bad = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now()).id
-    dryrun_runs.execute(store, good, files, asked, clock)
+    (draft,) = _drafts(engine, 1)
+    with engine.store.write() as session:
+        good = dryrun_runs.start(session, draft, 1, asked, "admin", clock.now()).id
+        bad = dryrun_runs.start(session, draft, 1, asked, "admin", clock.now()).id
+    dryrun_runs.execute(engine.store, good, files, asked, clock)
     broken = dict(files, **{"assessment.bpmn": files["assessment.bpmn"].replace("total_score(unit_scores)",
                                                                                "total_score(unit_scores) / 0")})
-    dryrun_runs.execute(store, bad, broken, asked, clock)
-    with store.read() as session:
-        done, failed = dryrun_runs.get(session, 1, good), dryrun_runs.get(session, 1, bad)
+    dryrun_runs.execute(engine.store, bad, broken, asked, clock)
+    with engine.store.read() as session:
+        done, failed = dryrun_runs.get(session, draft, good), dryrun_runs.get(session, draft, bad)
         assert done.status == "done" and done.report["outcomes"][0]["grade"] == "b" and done.error is None
         assert failed.status == "failed" and failed.report is None and failed.error
         assert dryrun_runs.status(done, clock.now() + timedelta(hours=1)) == "done"
     clock.advance(minutes=11)
-    with store.write() as session:
-        stuck = dryrun_runs.start(session, 1, 1, asked, "admin", clock.now() - timedelta(minutes=11))
+    with engine.store.write() as session:
+        stuck = dryrun_runs.start(session, draft, 1, asked, "admin", clock.now() - timedelta(minutes=11))
         assert dryrun_runs.status(stuck, clock.now()) == "interrupted"
 
 

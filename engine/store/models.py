@@ -288,7 +288,7 @@ class DryRun(Base):
     __table_args__ = (Index("ix_dry_run_draft", "draft_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    draft_id: Mapped[int]
+    draft_id: Mapped[int] = mapped_column(ForeignKey("procedure_draft.id", ondelete="CASCADE"))  # discarded: gone
     draft_revision: Mapped[int | None]  # the draft's revision that was run
     year: Mapped[int]
     request: Mapped[dict[str, Any]]  # {year, regions, seed, fixed}

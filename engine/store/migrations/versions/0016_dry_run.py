@@ -1,14 +1,14 @@
 """The last dry runs of each procedure draft (issue 10): what was asked, what came out, or why it failed
 
 Revision ID: 0016
-Revises: 0014 (0015, procedure_draft, comes from the drafts branch; the coordinator renumbers on merge)
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -17,7 +17,7 @@ def upgrade() -> None:
     op.create_table(
         "dry_run",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("draft_id", sa.Integer(), nullable=False),
+        sa.Column("draft_id", sa.Integer(), sa.ForeignKey("procedure_draft.id", ondelete="CASCADE"), nullable=False),
         sa.Column("draft_revision", sa.Integer(), nullable=True),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("request", sa.JSON(), nullable=False),
