@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 
 import pytest
 from web_fixtures import login, post, set_passwords
@@ -10,6 +11,7 @@ from web_fixtures import login, post, set_passwords
 from engine import dryrun_runs, signin
 from engine.procedure import drafts, versions
 from engine.store.models import DryRun
+from web.dryrun import QUEUE
 
 YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"
 GAP = ("85 &lt;= ? &lt; 95", "92 &lt;= ? &lt; 95")  # 资阳's b band from 92: 85 to 92 gets no grade
@@ -182,11 +184,28 @@ def test_the_api_says_why_a_draft_with_errors_cannot_run(client, engine, draft_i
 
 def test_the_last_five_runs_are_listed(client, app, engine, draft_id):
     url = f"/api/v1/procedures/drafts/{draft_id}/dry-runs"
-    started = [client.post(url, json={"year": 2019 + n, "regions": [ANYUE]}, headers=bearer(engine, "admin")).json["id"]
-               for n in range(6)]
-    finish_runs(app)
+    started = []
+    for n in range(6):
+        started.append(client.post(url, json={"year": 2019 + n, "regions": [ANYUE]},
+                                   headers=bearer(engine, "admin")).json["id"])
+        finish_runs(app)
     listed = client.get(url, headers=bearer(engine, "admin")).json["runs"]
     assert [r["id"] for r in listed] == started[:0:-1]  # the first one is gone
     assert [r["year"] for r in listed] == [2024, 2023, 2022, 2021, 2020]
     assert all(r["status"] == "done" for r in listed)
     assert client.get(f"{url}/{started[0]}", headers=bearer(engine, "admin")).status_code == 404
+
+
+def test_the_openapi_document_describes_the_dry_runs(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    runs = doc["paths"]["/procedures/drafts/{draft_id}/dry-runs"]
+    assert "202" in runs["post"]["responses"] and "get" in runs
+    assert "/procedures/drafts/{draft_id}/dry-runs/{run_id}" in doc["paths"]
+
+
+def test_a_full_queue_refuses_another_run_and_stores_nothing(client, app, engine, draft_id):
+    app.extensions["dry_run_pending"] = [Future() for _ in range(QUEUE)]  # four runs waiting
+    response = client.post(f"/api/v1/procedures/drafts/{draft_id}/dry-runs", json={"year": 2025},
+                           headers=bearer(engine, "admin"))
+    assert response.status_code == 409 and "排队" in response.json["message"]
+    assert stored_runs(engine, draft_id) == []

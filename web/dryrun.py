@@ -7,12 +7,13 @@ the run's page reloads itself every two seconds until the report is there (a nat
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from engine import dryrun, dryrun_runs
-from engine.errors import PermissionDenied, ValidationError
+from engine.errors import Conflict, PermissionDenied, ValidationError
 from engine.procedure import drafts
 
 from .campaigns import chart
@@ -20,6 +21,10 @@ from .procedures import api_bp
 from .security import engine, login_required, now
 
 bp = Blueprint("dryrun", __name__, url_prefix="/admin/procedures/drafts")
+
+#: Runs waiting or under way in one process beyond which another is refused: each holds a core for seconds.
+QUEUE = 4
+_queue_lock = threading.Lock()
 
 
 def _reader(draft) -> None:
@@ -46,9 +51,16 @@ def _start(draft, data: dict):
     """Check the draft and the request, record the run and hand it to the worker; the run's row."""
     bundle = dryrun.check(draft.files, _helpers())
     asked = dryrun.parse_request(bundle, data)
-    with engine().store.write() as db:
-        run = dryrun_runs.start(db, draft.id, draft.revision, asked, g.viewer.username, now())
-    _executor().submit(dryrun_runs.execute, engine().store, run.id, dict(draft.files), asked, engine().clock)
+    with _queue_lock:
+        pending = current_app.extensions.setdefault("dry_run_pending", [])
+        pending[:] = [f for f in pending if not f.done()]
+        if len(pending) >= QUEUE:
+            raise Conflict(f"已有 {len(pending)} 次试运行在排队，请稍后再试 ({len(pending)} dry runs are waiting; "
+                           f"try again in a minute)")
+        with engine().store.write() as db:
+            run = dryrun_runs.start(db, draft.id, draft.revision, asked, g.viewer.username, now())
+        pending.append(_executor().submit(dryrun_runs.execute, engine().store, run.id, dict(draft.files), asked,
+                                          engine().clock))
     return run
 
 
