@@ -236,6 +236,8 @@ _PROCEDURE_SCHEMAS = {
             "running_instances": {"type": "integer"}}}},
         "drafts": {"type": "array", "items": _ref("Draft")}}},
 }
+
+
 _FIXED = {"type": "object", "required": ["region"], "properties": {
     "region": {"type": "string", "description": "a region code of the bundle's regions.yaml, among `regions`"},
     "score": {"type": "number", "description": "the total score the region gets (spread over its indicators)"},
