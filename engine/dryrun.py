@@ -97,20 +97,23 @@ def choices(bundle: Bundle) -> dict:
 
 
 def decisions(bundle: Bundle) -> list[dict]:
-    """The decisions of the region process that the script takes (``simulate.CHANCES``), with their options."""
+    """The decisions of the region process that the script takes (``simulate.CHANCES``), with their options,
+    in the order their steps appear in the BPMN."""
     region_specs = bundle.specs[bundle.manifest["region_process"]][0].task_specs
+    diagrams = "".join(text for name, text in sorted(bundle.files.items()) if name.endswith(".bpmn"))
+    steps = sorted((t for t in bundle.user_tasks if t in region_specs and bundle.user_tasks[t].get("form")),
+                   key=lambda t: diagrams.find(f'id="{t}"'))
     found: dict[str, dict] = {}
-    for bpmn_id, task in sorted(bundle.user_tasks.items()):
-        if bpmn_id not in region_specs or not task.get("form"):
-            continue
+    for bpmn_id in steps:
         try:
-            schema = json.loads(bundle.files.get(f"forms/{task['form']}", "{}"))
+            schema = json.loads(bundle.files.get(f"forms/{bundle.user_tasks[bpmn_id]['form']}", "{}"))
         except ValueError:
             continue
         for name, prop in (schema.get("properties") or {}).items():
             if name in CHANCES and name not in found:
                 titles = {o.get("const"): o.get("title", o.get("const")) for o in prop.get("oneOf", [])}
                 found[name] = {"field": name, "title": prop.get("title", name), "task": bpmn_id,
+                               "step": region_specs[bpmn_id].bpmn_name or bpmn_id,
                                "options": [{"value": v, "title": titles.get(v, v)} for v in _options(prop)]}
     return list(found.values())
 

@@ -155,7 +155,8 @@ def test_bad_settings_are_refused_field_by_field(files, request_, field):
 def test_the_decisions_offered_are_the_region_process_ones(files):
     offered = choices(check(files))
     assert [r["name"] for r in offered["regions"]] == ["雁江区", "安岳县", "乐至县", "简阳市"]
-    assert {d["field"] for d in offered["decisions"]} == {"filing_decision", "confirmation", "rectification_verdict"}
+    assert [(d["step"], d["field"]) for d in offered["decisions"]] == [  # in the order of the diagram
+        ("审核备案", "filing_decision"), ("考核组确认", "confirmation"), ("整改审核", "rectification_verdict")]
     verdict = next(d for d in offered["decisions"] if d["field"] == "rectification_verdict")
     assert {o["value"] for o in verdict["options"]} == {"adequate", "inadequate"}
     assert offered["grades"] == ["a", "b", "c", "d"] and offered["scale"] == "100"

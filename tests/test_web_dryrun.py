@@ -88,6 +88,15 @@ def test_a_county_fixed_at_91_5_gets_grade_b_on_the_report_page(admin, app, engi
     assert 'id="dry-runs"' in page.text and f'data-run="{run_url.rsplit("/", 1)[1]}"' in page.text
 
 
+def test_no_region_ticked_runs_them_all(admin, app, engine, draft_id):
+    response = post(admin, f"/admin/procedures/drafts/{draft_id}/dry-run", {"year": "2024"})
+    assert response.status_code == 302
+    finish_runs(app)
+    [run] = stored_runs(engine, draft_id)
+    assert run.request["regions"] == [YANJIANG, ANYUE, LEZHI, JIANYANG] and run.status == "done"
+    assert len(run.report["outcomes"]) == 4
+
+
 def test_a_run_under_way_says_so_and_reloads(admin, engine, draft_id):
     asked = {"year": 2025, "regions": [ANYUE], "fixed": {}, "seed": 1}
     with engine.store.write() as db:  # recorded, never handed to the worker: as seen while it runs

@@ -65,7 +65,8 @@ def _start(draft, data: dict):
 
 
 def _form_request(bundle) -> dict:
-    """The form's fields as a request: year, regions ticked, and per region the score, veto and decisions fixed."""
+    """The form's fields as a request: year, regions ticked (none: all), and per region the score, veto and
+    decisions fixed."""
     form = request.form
     fixed = []
     for region in bundle.regions:
@@ -81,7 +82,7 @@ def _form_request(bundle) -> dict:
             row["decisions"] = {k: v for k, v in decided.items() if v}
         if len(row) > 1:
             fixed.append(row)
-    return {"year": form.get("year", "").strip(), "regions": form.getlist("regions"), "fixed": fixed,
+    return {"year": form.get("year", "").strip(), "regions": form.getlist("regions") or None, "fixed": fixed,
             "seed": form.get("seed", "1").strip() or "1"}
 
 
