@@ -12,7 +12,6 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from pathlib import Path
 
 from . import deadlines, reminders
 from .clock import local
@@ -140,7 +139,10 @@ def parse_request(bundle: Bundle, data: dict) -> Request:
     if unknown:
         errors.append({"field": "regions", "message": f"regions.yaml 中没有这些地区 (not in regions.yaml): "
                                                       f"{', '.join(unknown[:5])}"})
-    if not asked and not unknown:
+    if not known:
+        errors.append({"field": "regions", "message": "regions.yaml 未列出考核对象 (the bundle's regions.yaml lists no "
+                                                      "region to assess)"})
+    elif not asked and not unknown:
         errors.append({"field": "regions", "message": "请至少选择一个考核对象 (choose at least one region)"})
     chosen = [c for c in known if c in asked]
     fixed = _parse_fixed(bundle, data.get("fixed") or [], chosen, errors)
@@ -221,12 +223,7 @@ def dry_run(files: dict[str, str], request: Request | dict) -> dict:
             bundle = check(files, helpers)
             if not isinstance(request, Request):
                 request = parse_request(bundle, request)
-            folder = Path(scratch) / "bundle"
-            for name, text in bundle.files.items():
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            return DryRun(store, folder, request).report()
+            return DryRun(store, bundle.files, request).report()
         finally:
             store.dispose()
 
@@ -234,8 +231,8 @@ def dry_run(files: dict[str, str], request: Request | dict) -> dict:
 class DryRun(Simulation):
     """The scripted campaign, with what the administrator fixed and every due date explained."""
 
-    def __init__(self, store: Store, folder: Path, request: Request):
-        super().__init__(store, folder, request.year, None, request.seed, chosen=request.regions)
+    def __init__(self, store: Store, files: dict[str, str], request: Request):
+        super().__init__(store, files, request.year, None, request.seed, chosen=request.regions)
         self.request = request
         self.fixed = request.fixed
         self.allocated = {code: allocate(self.scheme, f.score) for code, f in self.fixed.items()

@@ -63,15 +63,20 @@ def simulation_start(manifest: dict, year: int) -> date:
 class Simulation:
     """Scripted actors working one campaign's tasks in date order."""
 
-    def __init__(self, store: Store, folder: Path, year: int, regions: int | None, seed: int,
+    def __init__(self, store: Store, folder: Path | dict[str, str], year: int, regions: int | None, seed: int,
                  chosen: list[str] | None = None):
+        """``folder``: a bundle folder, or a bundle as ``{relative name: text}`` (a draft of the library)."""
         self.rng = random.Random(seed)
         self.year = year
         self.clock = VirtualClock(datetime(year, 1, 1, 9, tzinfo=CHINA))
         self.engine = Engine(store, clock=self.clock)
         upgrade(store)
-        bundle = self.engine.check(folder)
-        self.engine.deploy(folder, actor="simulation")
+        if isinstance(folder, dict):
+            bundle = self.engine.check_files(folder)
+            self.engine.deploy_files(folder, actor="simulation")
+        else:
+            bundle = self.engine.check(folder)
+            self.engine.deploy(folder, actor="simulation")
         self.engine.load_regions(bundle)
         self.bundle = bundle
         self.scheme = bundle.scheme
