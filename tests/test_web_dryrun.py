@@ -182,8 +182,20 @@ def test_the_api_refuses_and_stores_nothing(client, engine, draft_id, who, body,
     assert stored_runs(engine, draft_id) == []
 
 
+def test_the_api_lists_what_a_run_can_fix(client, engine, draft_id):
+    options = client.get(f"/api/v1/procedures/drafts/{draft_id}/dry-runs/options", headers=bearer(engine, "admin"))
+    assert options.status_code == 200
+    assert [r["name"] for r in options.json["regions"]] == ["雁江区", "安岳县", "乐至县", "简阳市"]
+    assert [v["code"] for v in options.json["veto"]] == ["V1", "V2", "V3", "V4"]
+    assert "rectification_verdict" in [d["field"] for d in options.json["decisions"]]
+    assert client.get(f"/api/v1/procedures/drafts/{draft_id}/dry-runs/options",
+                      headers=bearer(engine, "assessed")).status_code == 403
+
+
 def test_the_api_says_why_a_draft_with_errors_cannot_run(client, engine, draft_id):
     with_gap(engine, draft_id)
+    refused = client.get(f"/api/v1/procedures/drafts/{draft_id}/dry-runs/options", headers=bearer(engine, "admin"))
+    assert refused.status_code == 400 and refused.json["error"] == "dry_run_refused"
     response = client.post(f"/api/v1/procedures/drafts/{draft_id}/dry-runs", json={"year": 2025},
                            headers=bearer(engine, "admin"))
     assert response.status_code == 400 and response.json["error"] == "dry_run_refused"
@@ -209,7 +221,8 @@ def test_the_openapi_document_describes_the_dry_runs(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     runs = doc["paths"]["/procedures/drafts/{draft_id}/dry-runs"]
     assert "202" in runs["post"]["responses"] and "get" in runs
-    assert "/procedures/drafts/{draft_id}/dry-runs/{run_id}" in doc["paths"]
+    assert {"/procedures/drafts/{draft_id}/dry-runs/{run_id}",
+            "/procedures/drafts/{draft_id}/dry-runs/options"} <= set(doc["paths"])
 
 
 def test_a_full_queue_refuses_another_run_and_stores_nothing(client, app, engine, draft_id):

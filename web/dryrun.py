@@ -167,6 +167,15 @@ def api_dry_runs(draft_id: int):
         return jsonify({"runs": [dryrun_runs.as_dict(r, now(), report=False) for r in dryrun_runs.runs(db, draft_id)]})
 
 
+@api_bp.get("/drafts/<int:draft_id>/dry-runs/options")
+def api_options(draft_id: int):
+    """What a dry run of the draft can be asked: regions, veto items, decisions and their options, the scale."""
+    with engine().store.read() as db:
+        draft = drafts.get(db, draft_id)
+    _reader(draft)
+    return jsonify(dryrun.choices(dryrun.check(draft.files, _helpers())))
+
+
 @api_bp.get("/drafts/<int:draft_id>/dry-runs/<int:run_id>")
 def api_dry_run(draft_id: int, run_id: int):
     with engine().store.read() as db:

@@ -275,6 +275,10 @@ def _dry_run_paths() -> dict:
             "get": _op("The draft's last five dry runs, newest first, without their reports", _json(
                 {"type": "object", "properties": {"runs": {"type": "array", "items": _RUN}}}), [draft_id],
                 tag="procedures")},
+        "/procedures/drafts/{draft_id}/dry-runs/options": {"get": _op(
+            "What a dry run of the draft can fix: regions (code, name), veto items, the region steps' decisions "
+            "with their options, the scale and decimals, the grades; a draft with errors is a 400 listing them",
+            _json({"type": "object"}), [draft_id], tag="procedures")},
         "/procedures/drafts/{draft_id}/dry-runs/{run_id}": {"get": _op(
             "One dry run with its report", _json(_RUN), [draft_id, _path_param("run_id", "integer")],
             tag="procedures")},
