@@ -214,8 +214,9 @@ def _parse_fixed(bundle: Bundle, rows, chosen: list[str], errors: list[dict]) ->
     return fixed
 
 
-def dry_run(files: dict[str, str], request: Request | dict) -> dict:
-    """Run the bundle ``files`` for the request's year and regions; the report (JSON-serialisable)."""
+def dry_run(files: dict[str, str], request: Request | dict, progress=None) -> dict:
+    """Run the bundle ``files`` for the request's year and regions; the report (JSON-serialisable).
+    ``progress(at, events)``, if given, is called as the run goes: the virtual time reached and the events so far."""
     with tempfile.TemporaryDirectory(prefix="kaohe-dryrun-") as scratch:
         store = Store(f"sqlite:///{scratch}/dryrun.db")
         try:
@@ -223,7 +224,7 @@ def dry_run(files: dict[str, str], request: Request | dict) -> dict:
             bundle = check(files, helpers)
             if not isinstance(request, Request):
                 request = parse_request(bundle, request)
-            return DryRun(store, bundle.files, request).report()
+            return DryRun(store, bundle.files, request, progress).report()
         finally:
             store.dispose()
 
@@ -231,8 +232,9 @@ def dry_run(files: dict[str, str], request: Request | dict) -> dict:
 class DryRun(Simulation):
     """The scripted campaign, with what the administrator fixed and every due date explained."""
 
-    def __init__(self, store: Store, files: dict[str, str], request: Request):
+    def __init__(self, store: Store, files: dict[str, str], request: Request, progress=None):
         super().__init__(store, files, request.year, None, request.seed, chosen=request.regions)
+        self.progress = progress
         self.request = request
         self.fixed = request.fixed
         self.allocated = {code: allocate(self.scheme, f.score) for code, f in self.fixed.items()
@@ -263,6 +265,11 @@ class DryRun(Simulation):
             rare = CHANCES[name][0]
             return next((o for o in _options(prop) if o != rare), entry.decisions[name])
         return super()._field(task, name, prop, veto)
+
+    def _log(self, event: str, **details) -> None:
+        super()._log(event, **details)
+        if self.progress is not None:
+            self.progress(self.timeline[-1]["at"], len(self.timeline))
 
     # -- the due date of each step, and how it was computed ---------------------------------------
     def _task_details(self, task: InboxTask) -> dict:

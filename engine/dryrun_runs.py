@@ -7,6 +7,7 @@ of a few seconds does not hold a request); a run whose process ended before it f
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 KEEP = 5
 #: A run still marked running after this long was cut off (the server stopped): it will not finish.
 STALE = timedelta(minutes=10)
+#: How often a run under way writes how far it got.
+PROGRESS_SECONDS = 1.0
 
 
 def start(session: Session, draft_id: int, revision: int | None, request: Request, actor: str,
@@ -40,10 +43,22 @@ def start(session: Session, draft_id: int, revision: int | None, request: Reques
 
 
 def execute(store: Store, run_id: int, files: dict[str, str], request: Request, clock) -> None:
-    """Run the dry run and write its report, or its error, on the row (gone if dropped meanwhile)."""
+    """Run the dry run and write its report, or its error, on the row (gone if dropped meanwhile); while it runs,
+    the row's report is ``{"progress": {"at": virtual time reached, "events": so far}}``."""
     report, error = None, None
+    last = [0.0]
+
+    def progress(at: str, events: int) -> None:  # at most once a second: the page shows how far the run got
+        if time.monotonic() - last[0] < PROGRESS_SECONDS:
+            return
+        last[0] = time.monotonic()
+        with store.write() as session:
+            row = session.get(DryRun, run_id)
+            if row is not None and row.status == "running":
+                row.report = {"progress": {"at": at, "events": events}}
+
     try:
-        report = dry_run(files, request)
+        report = dry_run(files, request, progress)
     except KaoheError as exc:
         error = exc.message
     except Exception:  # a bug must not leave the run "running" for ever; the log has the traceback

@@ -112,8 +112,13 @@ def test_reminders_and_escalations_are_listed(report):
     assert late <= escalated  # every region that acted after its last day was escalated (逾期即督办)
 
 
-def test_a_subset_of_regions_is_run_alone(files):
-    report = dry_run(files, {"year": 2024, "regions": [ANYUE], "fixed": [{"region": ANYUE, "score": 95}]})
+def test_a_subset_of_regions_is_run_alone_and_reports_its_progress(files):
+    seen = []
+    report = dry_run(files, {"year": 2024, "regions": [ANYUE], "fixed": [{"region": ANYUE, "score": 95}]},
+                     progress=lambda at, events: seen.append((at, events)))
+    assert [events for _, events in seen] == list(range(1, len(seen) + 1))
+    assert [at for at, _ in seen] == sorted(at for at, _ in seen) and seen[0][0].startswith("2024-01-05")
+    assert len(seen) <= len(report["timeline"])  # the random draws are placed in the timeline afterwards
     assert [(o["name"], o["score"], o["grade"], o["commended"]) for o in report["outcomes"]] == \
         [("安岳县", "95", "a", True)]
     assert {e.get("region") for e in report["timeline"]} <= {ANYUE, None}
@@ -239,6 +244,27 @@ def test_a_run_is_finished_with_its_report_or_its_error(engine, files):
     with engine.store.write() as session:
         stuck = dryrun_runs.start(session, draft, 1, asked, "admin", clock.now() - timedelta(minutes=11))
         assert dryrun_runs.status(stuck, clock.now()) == "interrupted"
+
+
+def test_a_run_under_way_writes_how_far_it_got(engine, files, monkeypatch):
+    (draft,) = _drafts(engine, 1)
+    asked = parse_request(check(files), {"year": 2025})
+    with engine.store.write() as session:
+        run_id = dryrun_runs.start(session, draft, 1, asked, "admin", engine.clock.now()).id
+    seen = {}
+
+    def run(files, request, progress):
+        progress("2025-07-01T09:00:00+08:00", 120)
+        with engine.store.read() as session:
+            seen.update(dryrun_runs.get(session, draft, run_id).report)
+        return {"outcomes": []}
+
+    monkeypatch.setattr(dryrun_runs, "PROGRESS_SECONDS", 0)
+    monkeypatch.setattr(dryrun_runs, "dry_run", run)
+    dryrun_runs.execute(engine.store, run_id, files, asked, engine.clock)
+    assert seen == {"progress": {"at": "2025-07-01T09:00:00+08:00", "events": 120}}
+    with engine.store.read() as session:
+        assert dryrun_runs.get(session, draft, run_id).report == {"outcomes": []}  # the report replaces it
 
 
 def _dry_run_only(thing, name, kind, reflected, compare_to) -> bool:

@@ -101,12 +101,14 @@ def test_a_run_under_way_says_so_and_reloads(admin, engine, draft_id):
     asked = {"year": 2025, "regions": [ANYUE], "fixed": {}, "seed": 1}
     with engine.store.write() as db:  # recorded, never handed to the worker: as seen while it runs
         run = DryRun(draft_id=draft_id, draft_revision=1, year=2025, request=asked, status="running",
-                     started_by="admin", started_at=engine.clock.now())
+                     started_by="admin", started_at=engine.clock.now(),
+                     report={"progress": {"at": "2025-12-24T10:00:00+08:00", "events": 57}})
         db.add(run)
         db.flush()
         run_id = run.id
     page = admin.get(f"/admin/procedures/drafts/{draft_id}/dry-run/{run_id}")
     assert 'id="run-waiting"' in page.text and '<meta http-equiv="refresh" content="2">' in page.text
+    assert re.search(r'id="run-progress">[^<]*2025-12-24[^<]*57', page.text)
     engine.clock.advance(minutes=11)
     page = admin.get(f"/admin/procedures/drafts/{draft_id}/dry-run/{run_id}")
     assert 'data-status="interrupted"' in page.text and "refresh" not in page.text

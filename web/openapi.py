@@ -254,7 +254,7 @@ _RUN = {"type": "object", "properties": {
     "finished_at": {"type": "string", "format": "date-time", "nullable": True},
     "report": {"type": "object", "nullable": True, "description": "steps (each deadline: last day and how it was "
                "computed), timeline, reminders, escalations, outcomes (score, grade, rank, commended, "
-               "rectification_due, interview), distribution, warnings"}}}
+               "rectification_due, interview), distribution, warnings; while running, {progress: {at, events}}"}}}
 
 
 def _dry_run_paths() -> dict:
