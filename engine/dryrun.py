@@ -16,7 +16,7 @@ from decimal import ROUND_FLOOR, Decimal
 from . import deadlines, reminders
 from .clock import local
 from .engine import FORMS_LIBRARY, Engine
-from .errors import ValidationError
+from .errors import HeldUp, KaoheError, ValidationError
 from .procedure import problems, scoring, scoring_rules
 from .procedure.bundle import Bundle, check_bundle
 from .simulate import CHANCES, Simulation, _options
@@ -40,6 +40,12 @@ class DryRunRefused(ValidationError):
                          f"cannot be dry-run): " + "；".join(f.reason for f in findings[:3]),
                          [dict(f.as_dict(), field=w or None, message=f.reason)
                           for f, w in zip(findings, where, strict=True)])
+
+
+class DryRunFailed(KaoheError):
+    """A step of the bundle failed while it ran (an expression, a script): where, and the error."""
+
+    code = "dry_run_failed"
 
 
 @dataclass
@@ -297,7 +303,10 @@ class DryRun(Simulation):
 
     # -- the report -------------------------------------------------------------------------------
     def report(self) -> dict:
-        result = self.run()
+        try:
+            result = self.run()
+        except HeldUp:  # a step of the draft failed (an incident): say which, and why, not "held up"
+            raise self._failed() from None
         timeline = result["timeline"]
         for event in timeline:
             event["kind"] = ("escalation" if event.get("step") == "escalate" else "reminder" if event.get("step")
@@ -314,6 +323,14 @@ class DryRun(Simulation):
                 "escalations": [e for e in timeline if e["kind"] == "escalation"],
                 "outcomes": outcomes, "distribution": distribution, "draws": result["draws"],
                 "scale": f"{scoring.scale(self.bundle.manifest).normalize():f}", "warnings": result["warnings"]}
+
+    def _failed(self) -> DryRunFailed:
+        found = self.engine.incidents()
+        where = "；".join(f"{i['region_name'] or '年度考核'} 在「{i['element']}」（{i['bpmn_id']}）：{i['error']}"
+                         for i in found[:3])
+        day = local(self.clock.now()).date().isoformat()
+        return DryRunFailed(f"试运行在 {day} 中止：流程步骤出错 (the run stopped: a step of the procedure failed) — "
+                            f"{where}")
 
     def _outcome(self, region: dict, timeline: list[dict], instance_id: int) -> dict:
         code = region["region"]

@@ -238,7 +238,8 @@ def test_a_run_is_finished_with_its_report_or_its_error(engine, files):
     with engine.store.read() as session:
         done, failed = dryrun_runs.get(session, draft, good), dryrun_runs.get(session, draft, bad)
         assert done.status == "done" and done.report["outcomes"][0]["grade"] == "b" and done.error is None
-        assert failed.status == "failed" and failed.report is None and failed.error
+        assert failed.status == "failed" and failed.report is None
+        assert "流程步骤出错" in failed.error and "Task_total_score" in failed.error and "TypeError" in failed.error
         assert dryrun_runs.status(done, clock.now() + timedelta(hours=1)) == "done"
     clock.advance(minutes=11)
     with engine.store.write() as session:
