@@ -10,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import ZIYANG
+from sqlalchemy import select
 
 from engine import dryrun_runs
 from engine.calendar import WorkCalendar
@@ -18,7 +19,7 @@ from engine.engine import FORMS_LIBRARY
 from engine.errors import NotFound, ValidationError
 from engine.procedure import drafts, scoring_rules, versions
 from engine.procedure.bundle import read_folder
-from engine.store.models import Base
+from engine.store.models import AuditEntry, Base
 
 FIXTURES = Path(__file__).parent / "bundles"
 YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"
@@ -215,6 +216,8 @@ def test_only_the_last_five_runs_of_a_draft_are_kept_and_a_discarded_draft_takes
         assert [r.year for r in kept] == [2026, 2025, 2024, 2023, 2022]  # newest first
         assert [r.year for r in dryrun_runs.runs(session, second)] == [2019]  # another draft's runs are its own
         assert all(r.status == "running" and r.draft_revision == 3 for r in kept)
+        logged = [e.data for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "dry_run"))]
+        assert len(logged) == 8 and logged[0] == {"draft": first, "run": logged[0]["run"], "year": 2020, "regions": 4}
         with pytest.raises(NotFound):
             dryrun_runs.get(session, second, kept[0].id)
     with engine.store.write() as session:
