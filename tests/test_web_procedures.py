@@ -70,6 +70,12 @@ def test_a_draft_copies_every_file_of_a_version_and_shows_its_problems(admin, en
     page = admin.get(f"/admin/procedures/drafts/{draft_id}")
     assert page.status_code == 200 and 'id="no-findings"' in page.text and 'id="draft-tools"' in page.text
     assert "grade.dmn" in page.text and "调整等级" in page.text
+    files_url = re.search(r'data-files-url="([^"]+)"', page.text).group(1)
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    assert files_url == f"/api/v1/procedures/drafts/{draft_id}/files/"
+    saved = admin.put(files_url + "scheme.yaml", data=row.files["scheme.yaml"].encode() + b"\n# x\n",
+                      headers={"If-Match": '"1"', "X-CSRF-Token": token})
+    assert saved.status_code == 200 and saved.get_json()["revision"] == 2  # what an editor on the page does
 
 
 def test_the_file_api_saves_with_the_revision_read_and_refuses_a_stale_copy(admin, engine):
@@ -346,3 +352,24 @@ def test_the_openapi_document_describes_the_library(client):
             "/procedures/drafts/{draft_id}/publish", "/procedures/drafts/{draft_id}/check",
             "/procedures/{variant}/versions/{number}/current"} <= set(paths)
     assert paths["/procedures/drafts/{draft_id}/files/{name}"]["put"]["parameters"][2]["name"] == "If-Match"
+
+
+def test_a_lead_agency_of_one_variant_reads_only_that_variants_library(client, engine):
+    admin = bearer(engine, "admin")
+    national = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "national-2013"}).get_json()
+    ziyang = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "ziyang-2016"}).get_json()
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=admin).get_json()["drafts"]] == [
+        ziyang["id"], national["id"]]
+    add_web_user(engine, "lead-ziyang", Grant("lead_agency", variant="ziyang-2016"))
+    lead = bearer(engine, "lead-ziyang")
+    listed = client.get("/api/v1/procedures", headers=lead).get_json()["procedures"]
+    assert [p["variant"] for p in listed] == ["ziyang-2016"]
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=lead).get_json()["drafts"]] == [
+        ziyang["id"]]
+    assert client.get(f"/api/v1/procedures/drafts/{ziyang['id']}", headers=lead).status_code == 200
+    assert client.get(f"/api/v1/procedures/drafts/{national['id']}", headers=lead).status_code == 403
+    assert client.get("/api/v1/procedures/national-2013/versions", headers=lead).status_code == 403
+    login(client, "lead-ziyang")
+    page = client.get("/admin/procedures").text
+    assert 'id="variant-ziyang-2016"' in page and 'id="variant-national-2013"' not in page
+    assert client.get(f"/admin/procedures/drafts/{national['id']}").status_code == 403
