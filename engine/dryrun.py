@@ -34,6 +34,7 @@ class DryRunRefused(ValidationError):
     code = "dry_run_refused"
 
     def __init__(self, findings: list[problems.Finding]):
+        self.findings = findings
         where = [":".join(str(p) for p in (f.file, f.line) if p is not None) + (f" [{f.element}]" if f.element else "")
                  for f in findings]
         super().__init__(f"流程包有 {len(findings)} 个错误，不能试运行 (the bundle has {len(findings)} errors and "

@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine import dryrun, dryrun_runs
 from engine.errors import Conflict, PermissionDenied, ValidationError
@@ -96,9 +97,18 @@ def _page(draft, status: int = 200, errors=None, refused=None, asked=None):
             refused = exc
     with engine().store.read() as db:
         runs = dryrun_runs.runs(db, draft.id)
+    findings = refused.findings if refused else []
     return render_template("admin/dry_run.html", draft=draft, choices=choices, runs=runs, errors=errors or [],
-                           findings=refused.errors if refused else [], asked=asked or {}, now=now(),
+                           findings=findings, groups=_grouped(findings), asked=asked or {}, now=now(),
                            status_of=dryrun_runs.status, can_run=g.viewer.is_admin), status
+
+
+def _grouped(findings) -> list[tuple[str, list]]:
+    """The findings by file, for the library's findings list (admin/_findings.html)."""
+    groups: dict[str, list] = {}
+    for finding in findings:
+        groups.setdefault(finding.file or _("The bundle"), []).append(finding)
+    return sorted(groups.items())
 
 
 @bp.get("/<int:draft_id>/dry-run")
