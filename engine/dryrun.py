@@ -72,8 +72,9 @@ class Request:
     seed: int = 1
 
     def as_dict(self) -> dict:
+        """As the API takes it: a stored request can be sent again."""
         return {"year": self.year, "regions": self.regions, "seed": self.seed,
-                "fixed": {code: f.as_dict() for code, f in self.fixed.items()}}
+                "fixed": [{"region": code, **f.as_dict()} for code, f in self.fixed.items()]}
 
 
 def with_library(files: dict[str, str]) -> dict[str, str]:

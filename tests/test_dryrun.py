@@ -281,3 +281,11 @@ def test_the_dry_run_table_matches_its_model(store):
     with store.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts=only), Base.metadata)
     assert differences == []
+
+
+def test_a_stored_request_can_be_sent_again(files):
+    bundle = check(files)
+    asked = parse_request(bundle, {"year": 2025, "regions": [LEZHI, ANYUE], "seed": 9, "fixed": [
+        {"region": ANYUE, "score": "91.5"}, {"region": LEZHI, "veto": [], "decisions": {"confirmation": "rescore"}}]})
+    assert asked.regions == [ANYUE, LEZHI]  # in the bundle's order
+    assert parse_request(bundle, asked.as_dict()) == asked

@@ -98,7 +98,7 @@ def test_no_region_ticked_runs_them_all(admin, app, engine, draft_id):
 
 
 def test_a_run_under_way_says_so_and_reloads(admin, engine, draft_id):
-    asked = {"year": 2025, "regions": [ANYUE], "fixed": {}, "seed": 1}
+    asked = {"year": 2025, "regions": [ANYUE], "fixed": [], "seed": 1}
     with engine.store.write() as db:  # recorded, never handed to the worker: as seen while it runs
         run = DryRun(draft_id=draft_id, draft_revision=1, year=2025, request=asked, status="running",
                      started_by="admin", started_at=engine.clock.now(),
@@ -166,6 +166,8 @@ def test_the_api_starts_a_run_lists_runs_and_reads_the_report(client, app, engin
     assert [r["id"] for r in listed.json["runs"]] == [started.json["id"]] and "report" not in listed.json["runs"][0]
     run = client.get(started.headers["Location"], headers=bearer(engine, "admin")).json
     assert run["status"] == "done"
+    assert run["request"]["fixed"] == [{"region": ANYUE, "score": "91.5", "veto": None, "decisions": {}},
+                                       {"region": LEZHI, "score": None, "veto": ["V2"], "decisions": {}}]
     grades = {o["region"]: (o["score"], o["grade"]) for o in run["report"]["outcomes"]}
     assert grades[ANYUE] == ("91.5", "b") and grades[LEZHI][1] == "d"
     lezhi = next(o for o in run["report"]["outcomes"] if o["region"] == LEZHI)
