@@ -6,11 +6,22 @@ import re
 from concurrent.futures import Future
 
 import pytest
+from sqlalchemy import func, select
 from web_fixtures import login, post, set_passwords
 
 from engine import dryrun_runs, signin
 from engine.procedure import drafts, versions
-from engine.store.models import DryRun
+from engine.store.models import (
+    Campaign,
+    DryRun,
+    InboxTask,
+    Instance,
+    Mail,
+    Notification,
+    ProcessVersion,
+    Region,
+    User,
+)
 from web.dryrun import QUEUE
 
 YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"
@@ -88,13 +99,21 @@ def test_a_county_fixed_at_91_5_gets_grade_b_on_the_report_page(admin, app, engi
     assert 'id="dry-runs"' in page.text and f'data-run="{run_url.rsplit("/", 1)[1]}"' in page.text
 
 
-def test_no_region_ticked_runs_them_all(admin, app, engine, draft_id):
+def _counts(engine) -> dict:
+    with engine.store.read() as db:
+        return {model.__name__: db.scalar(select(func.count()).select_from(model))
+                for model in (ProcessVersion, Campaign, Instance, InboxTask, Mail, Notification, Region, User)}
+
+
+def test_no_region_ticked_runs_them_all_and_the_real_database_is_untouched(admin, app, engine, draft_id):
+    before = _counts(engine)
     response = post(admin, f"/admin/procedures/drafts/{draft_id}/dry-run", {"year": "2024"})
     assert response.status_code == 302
     finish_runs(app)
     [run] = stored_runs(engine, draft_id)
     assert run.request["regions"] == [YANJIANG, ANYUE, LEZHI, JIANYANG] and run.status == "done"
-    assert len(run.report["outcomes"]) == 4
+    assert len(run.report["outcomes"]) == 4 and run.report["reminders"]  # reminders were sent, in the scratch run
+    assert _counts(engine) == before  # no version, campaign, task, mail or notice of the run in the real one
 
 
 def test_a_run_under_way_says_so_and_reloads(admin, engine, draft_id):
