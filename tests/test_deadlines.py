@@ -20,7 +20,7 @@ MANIFEST = {"deadlines": {"Task_target_filing": {"date": "10-01", "year": 0},
                           "Task_self_evaluation": {"date": "07-15", "year": 1}}}
 
 
-def test_a_fixed_date_names_the_rule_the_words_of_the_bansfa_and_the_move_off_a_holiday():
+def test_a_fixed_date_names_the_rule_the_words_of_the_banfa_and_the_move_off_a_holiday():
     words = explain(WorkCalendar(), MANIFEST, "Task_target_filing", "目标备案", date(2025, 10, 9), data={"year": 2025},
                     bundle_yaml=BUNDLE_YAML)
     assert words == ("目标备案截止 2025年10月9日：第六条（一）国庆前备案；"
