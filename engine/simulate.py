@@ -63,26 +63,32 @@ def simulation_start(manifest: dict, year: int) -> date:
 class Simulation:
     """Scripted actors working one campaign's tasks in date order."""
 
-    def __init__(self, store: Store, folder: Path, year: int, regions: int | None, seed: int):
+    def __init__(self, store: Store, folder: Path | dict[str, str], year: int, regions: int | None, seed: int,
+                 chosen: list[str] | None = None):
+        """``folder``: a bundle folder, or a bundle as ``{relative name: text}`` (a draft of the library)."""
         self.rng = random.Random(seed)
         self.year = year
         self.clock = VirtualClock(datetime(year, 1, 1, 9, tzinfo=CHINA))
         self.engine = Engine(store, clock=self.clock)
         upgrade(store)
-        bundle = self.engine.check(folder)
-        self.engine.deploy(folder, actor="simulation")
+        if isinstance(folder, dict):
+            bundle = self.engine.check_files(folder)
+            self.engine.deploy_files(folder, actor="simulation")
+        else:
+            bundle = self.engine.check(folder)
+            self.engine.deploy(folder, actor="simulation")
         self.engine.load_regions(bundle)
         self.bundle = bundle
         self.scheme = bundle.scheme
         self.region_names = {r["code"]: r["name"] for r in bundle.regions}
-        self.codes = [r["code"] for r in bundle.regions][:regions]
+        self.codes = [r["code"] for r in bundle.regions][:regions] if chosen is None else list(chosen)
         if regions is not None and regions > len(self.codes):  # more than the bundle lists: made-up ones
             self._add_synthetic_regions(store, regions - len(self.codes))
         self.quality = {code: self.rng.uniform(0.5, 1.0) for code in self.codes}
         self.veto = {code: self.rng.random() < VETO_CHANCE for code in self.codes}
         # Which veto item a vetoed region is found to have hit, when the scheme lists any.
         items = [v["code"] for v in scoring.veto_items(self.scheme)]
-        self.veto_hit = {code: self.rng.choice(items) for code in self.codes if self.veto[code] and items}
+        self.veto_hit = {code: {self.rng.choice(items)} for code in self.codes if self.veto[code] and items}
         self.taken: set[tuple[int, str]] = set()  # (instance, field) where the rare branch was taken
         self.timeline: list[dict] = []
         self._next_reminder = _UNKNOWN
@@ -130,12 +136,17 @@ class Simulation:
                 break
             at, _, task = heapq.heappop(queue)
             self.clock.set(max(at, self.clock.now()))
+            details = self._task_details(task)
             data = self._fill(task, version.form(task.form))
             self.engine.complete(task.id, data, f"sim-{task.role}")
             unit = f"（{units.get(task.unit, task.unit)}）" if task.unit else ""
             self._log(f"{self._who(task)} {task.name}{unit}" + _summary(data), region=task.region,
-                      task=task.bpmn_id)
+                      task=task.bpmn_id, **details)
         return self._result(campaign.id)
+
+    def _task_details(self, task: InboxTask) -> dict:
+        """What the timeline says of a task besides its completion: its due date, when it has one."""
+        return {} if task.due_at is None else {"due": local(task.due_at).isoformat()}
 
     # -- timers, reminders and escalation on the virtual clock ----------------------------------
     def _next_work(self, fresh: list[InboxTask]) -> datetime | None:
@@ -202,9 +213,9 @@ class Simulation:
         if name == "veto_incident":
             return veto
         if name == "veto_items":
-            hit = self.veto_hit.get(task.region)
-            return [{"veto": v["code"], "hit": v["code"] == hit,
-                     "evidence": f"（模拟）认定发生{v['name']}" if v["code"] == hit else ""}
+            hit = self.veto_hit.get(task.region, set())
+            return [{"veto": v["code"], "hit": v["code"] in hit,
+                     "evidence": f"（模拟）认定发生{v['name']}" if v["code"] in hit else ""}
                     for v in scoring.veto_items(self.scheme)]
         if name == "incident_domain":
             return "产品"

@@ -93,6 +93,7 @@ def document() -> dict:
                 "Cancel the instance; a reason is required", _json({"type": "object"}),
                 [_path_param("incident_id", "integer")], _REASON, tag="incidents")},
             **_procedures(),
+            **_dry_run_paths(),
             "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
                                       "responses": {"200": _json({"type": "object"})}}},
         },
@@ -248,3 +249,50 @@ _PROCEDURE_SCHEMAS = {
             "running_instances": {"type": "integer"}}}},
         "drafts": {"type": "array", "items": _ref("Draft")}}},
 }
+
+
+_FIXED = {"type": "object", "required": ["region"], "properties": {
+    "region": {"type": "string", "description": "a region code of the bundle's regions.yaml, among `regions`"},
+    "score": {"type": "number", "description": "the total score the region gets (spread over its indicators)"},
+    "veto": {"type": "array", "items": {"type": "string"}, "description": "veto item codes found hit; [] for none"},
+    "decisions": {"type": "object", "additionalProperties": {"type": "string"}, "example": {
+        "rectification_verdict": "inadequate"}, "description": "a region step's decision field and its value, "
+        "taken the first time the step asks it"}}}
+_RUN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "draft": {"type": "integer"}, "revision": {"type": "integer"},
+    "year": {"type": "integer"}, "request": {"type": "object"},
+    "status": {"type": "string", "enum": ["running", "done", "failed", "interrupted"]},
+    "error": {"type": "string", "nullable": True}, "started_by": {"type": "string"},
+    "started_at": {"type": "string", "format": "date-time"},
+    "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    "report": {"type": "object", "nullable": True, "description": "steps (each deadline: last day and how it was "
+               "computed), timeline, reminders, escalations, outcomes (score, grade, rank, commended, "
+               "rectification_due, interview), distribution, warnings; while running, {progress: {at, events}}"}}}
+
+
+def _dry_run_paths() -> dict:
+    """The dry runs of a procedure draft (web/dryrun.py): start one, list the last five, read one."""
+    draft_id = _path_param("draft_id", "integer")
+    start = _op("Dry-run the draft for a year and regions, some regions' score, veto items and decisions fixed; "
+                "runs in the background (202; poll the run). A draft with errors is refused (400, `errors`: the "
+                "findings). Administrators.", _json(_RUN, "Accepted: the run, status running"), [draft_id],
+                {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["year"], "properties": {
+                        "year": {"type": "integer"}, "seed": {"type": "integer"},
+                        "regions": {"type": "array", "items": {"type": "string"}, "description": "all when left out"},
+                        "fixed": {"type": "array", "items": _FIXED}}}}}}, tag="procedures")
+    start["responses"]["202"] = start["responses"].pop("200")
+    return {
+        "/procedures/drafts/{draft_id}/dry-runs": {
+            "post": start,
+            "get": _op("The draft's last five dry runs, newest first, without their reports", _json(
+                {"type": "object", "properties": {"runs": {"type": "array", "items": _RUN}}}), [draft_id],
+                tag="procedures")},
+        "/procedures/drafts/{draft_id}/dry-runs/options": {"get": _op(
+            "What a dry run of the draft can fix: regions (code, name), veto items, the region steps' decisions "
+            "with their options, the scale and decimals, the grades; a draft with errors is a 400 listing them",
+            _json({"type": "object"}), [draft_id], tag="procedures")},
+        "/procedures/drafts/{draft_id}/dry-runs/{run_id}": {"get": _op(
+            "One dry run with its report", _json(_RUN), [draft_id, _path_param("run_id", "integer")],
+            tag="procedures")},
+    }

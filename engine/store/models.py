@@ -138,7 +138,7 @@ class Campaign(Base):
     regions: Mapped[list[Any]]
     started_at: Mapped[datetime]
     started_by: Mapped[str | None] = mapped_column(String(64))
-    # The last suspend, resume or cancel (migration 0018): why, when and by whom; the audit log has them all.
+    # The last suspend, resume or cancel (migration 0017): why, when and by whom; the audit log has them all.
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[datetime | None]
     status_changed_by: Mapped[str | None] = mapped_column(String(64))
@@ -284,6 +284,26 @@ class Result(Base):
     reported_at: Mapped[datetime]
 
 
+class DryRun(Base):
+    """One dry run of a procedure draft (migration 0016): what was asked, and the report or why it failed.
+    Only the last few of each draft are kept (``engine.dryrun_runs.KEEP``)."""
+
+    __tablename__ = "dry_run"
+    __table_args__ = (Index("ix_dry_run_draft", "draft_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("procedure_draft.id", ondelete="CASCADE"))  # discarded: gone
+    draft_revision: Mapped[int | None]  # the draft's revision that was run
+    year: Mapped[int]
+    request: Mapped[dict[str, Any]]  # {year, regions, seed, fixed}
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    report: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 class CalendarDay(Base):
     """An administrator's correction to the holiday data: a day off, or a working weekend day (调休)."""
 
@@ -344,7 +364,7 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     instance_id: Mapped[int | None]
     read_at: Mapped[datetime | None]
-    # Migration 0019: what a notice is about, so that the notification centre groups the notices of one campaign
+    # Migration 0018: what a notice is about, so that the notification centre groups the notices of one campaign
     # and step, and when a reminder or escalation went out in the day's digest mail (NULL: not yet).
     campaign_id: Mapped[int | None]
     bpmn_id: Mapped[str | None] = mapped_column(String(100))
@@ -353,7 +373,7 @@ class Notification(Base):
 
 
 class InboxFilter(Base):
-    """A filter of the inbox a user saved under a name (migration 0020): its query string, checked when saved."""
+    """A filter of the inbox a user saved under a name (migration 0019): its query string, checked when saved."""
 
     __tablename__ = "inbox_filter"
     __table_args__ = (UniqueConstraint("user_id", "name"),)

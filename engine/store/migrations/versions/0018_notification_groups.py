@@ -1,15 +1,15 @@
 """Notices say which campaign and step they are about (the notification centre groups them) and when a
 reminder or escalation went out in the day's digest mail
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Inbox filters a user saves under a name
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0019
+Revises: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """A campaign can be suspended, resumed and cancelled with a reason: the last one's reason, time and actor are
 kept on the campaign for its board (every change is in the audit log)
 
-Revision ID: 0018
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
