@@ -14,14 +14,14 @@ is compared as far as it goes. Nothing is stored.
 from __future__ import annotations
 
 from . import bpmn, dmn, forms, manifest, report, scheme
-from .model import SECTIONS, Change, Side, clip, order
+from .model import SECTIONS, Change, Side, clip, order, pair
 
 __all__ = ["compare", "Change", "SECTIONS", "is_empty", "report"]
 
 
 def compare(before: dict[str, str], after: dict[str, str]) -> dict:
     """Every difference between two bundles, grouped by section: ``{"sections": [...], "total": n}``."""
-    old, new = Side(before), Side(after)
+    old, new = pair(before, after)
     changes: list[Change] = []
     changes += manifest.settings(old, new)
     changes += bpmn.compare(old, new)
@@ -48,12 +48,13 @@ def is_empty(result: dict) -> bool:
 
 def _other_files(old: Side, new: Side) -> list[Change]:
     """Files no section reads (notes, a README), and files a section could not read, compared as text."""
+    label = "无法读取，未逐项比较 (could not be read, not compared item by item)"
     changes = [Change("files", "changed", name, name, "文件 (file)", file=name,
-                      fields=[_field("reason", "无法比较 (could not be compared)", None, reason)])
-               for name, reason in sorted((old.unreadable | new.unreadable).items())]
+                      fields=[_field("unreadable", label, old.unreadable.get(name), new.unreadable.get(name))])
+               for name in sorted(old.unreadable.keys() | new.unreadable.keys())]
     covered = old.covered() | new.covered()
     for name in order(list(old.files), list(new.files)):
-        if name in covered or name in old.unreadable or name in new.unreadable:
+        if name in covered or name in old.ignored:
             continue
         a, b = old.files.get(name), new.files.get(name)
         if a == b:

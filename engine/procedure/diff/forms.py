@@ -47,7 +47,7 @@ def _is_form(name: str) -> bool:
 def _fields(side: Side, name: str) -> dict[str, Item]:
     if name not in side.files:
         return {}
-    document = side.json(name)
+    document = side.read(name)
     if not isinstance(document, dict):
         return {}
     if not name.endswith(".schema.json"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -149,55 +148,57 @@ def clip(value: str | None) -> str | None:
 
 
 class Side:
-    """One bundle's files, each read at most once; a file that cannot be read is noted, not raised."""
+    """One bundle's files, each parsed at most once; a file that cannot be read is noted, not raised."""
 
     def __init__(self, files: dict[str, str]):
         self.files = files
-        self.unreadable: dict[str, str] = {}
+        self.unreadable: dict[str, str] = {}  # name -> why it could not be read
+        self.ignored: set[str] = set()  # files not compared item by item (unreadable on either side)
         self.cache: dict[str, object] = {}  # what a section reads once and another reuses
+        self._parsed: dict[str, object] = {}
 
-    def yaml(self, name: str | None):
-        if not name or name not in self.files:
+    def read(self, name: str | None):
+        """The file parsed by its kind (YAML, JSON, BPMN or DMN); None when missing, unreadable or ignored."""
+        if not name or name not in self.files or name in self.ignored:
             return None
+        if name not in self._parsed:
+            self._parsed[name] = self._parse(name)
+        return self._parsed[name]
+
+    def _parse(self, name: str):
+        suffix = PurePosixPath(name).suffix
         try:
-            return yamlfile.load(self.files[name], name)
+            if suffix in (".yaml", ".yml"):
+                return yamlfile.load(self.files[name], name)
+            if suffix == ".json":
+                return json.loads(self.files[name])
+            if suffix in (".bpmn", ".dmn"):
+                return parse_xml(name, self.files[name])
         except BundleError as exc:
-            self.unreadable[name] = exc.message
-            return None
-
-    def json(self, name: str):
-        try:
-            return json.loads(self.files[name])
+            self.unreadable[name] = _reason(exc)
         except ValueError as exc:
             self.unreadable[name] = f"JSON 格式错误 (malformed JSON): {exc}"
-            return None
-
-    def xml(self, name: str):
-        try:
-            return parse_xml(name, self.files[name])
-        except BundleError as exc:
-            self.unreadable[name] = exc.message
-            return None
+        return None
 
     @cached_property
     def manifest(self) -> dict:
-        data = self.yaml("bundle.yaml")
+        data = self.read("bundle.yaml")
         return data if isinstance(data, dict) else {}
 
     @cached_property
     def scheme(self) -> dict:
-        data = self.yaml(_name(self.manifest.get("scheme"), "scheme.yaml"))
+        data = self.read(_name(self.manifest.get("scheme"), "scheme.yaml"))
         return data if isinstance(data, dict) else {}
 
     @cached_property
     def regions(self) -> list:
-        data = self.yaml(_name(self.manifest.get("regions"), "regions.yaml"))
+        data = self.read(_name(self.manifest.get("regions"), "regions.yaml"))
         found = data.get("regions") if isinstance(data, dict) else None
         return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
 
     def trees(self, suffix: str) -> dict:
         """Every ``.bpmn`` or ``.dmn`` file that parses, by name."""
-        parsed = {name: self.xml(name) for name in sorted(self.files) if PurePosixPath(name).suffix == suffix}
+        parsed = {name: self.read(name) for name in sorted(self.files) if PurePosixPath(name).suffix == suffix}
         return {name: tree for name, tree in parsed.items() if tree is not None}
 
     @cached_property
@@ -223,8 +224,22 @@ class Side:
         name = declared.get(code) or ROLE_NAMES.get(code)
         return f"{name}（{code}）" if name else str(code)
 
-    def roles(self, codes: Iterable) -> str:
-        return "、".join(self.role(c) or "" for c in codes)
+
+def pair(before: dict[str, str], after: dict[str, str]) -> tuple[Side, Side]:
+    """Both sides read; a file either side cannot read is left out of both (said once, in "other files"),
+    so that a broken grade table does not read as every row removed."""
+    old, new = Side(before), Side(after)
+    for side in (old, new):
+        for name in side.files:
+            side.read(name)
+    old.ignored = new.ignored = set(old.unreadable) | set(new.unreadable)
+    return old, new
+
+
+def _reason(exc: BundleError) -> str:
+    """The error without the file name it starts with (the change names the file)."""
+    reason = exc.message.split(": ", 1)[1] if exc.file and ": " in exc.message else exc.message
+    return f"第 {exc.line} 行 (line {exc.line}): {reason}" if exc.line else reason
 
 
 def _name(value, default: str) -> str:
