@@ -1,0 +1,87 @@
+// Two versions of a procedure side by side (issue 10, diff): two bpmn-js NavigatedViewers, compared by
+// bpmn-js-differ, added / removed / changed elements coloured with markers, both views moving together.
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
+import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
+import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { diff } from "bpmn-js-differ";
+import { markerClass, markers } from "../lib/diffmarks.js";
+
+const box = document.getElementById("diff-diagrams");
+
+async function open(container) {
+  const viewer = new NavigatedViewer({ container });
+  const response = await fetch(container.dataset.src, { credentials: "same-origin" });
+  const xml = response.ok ? await response.text() : "";
+  if (!xml.trim()) {
+    container.textContent = box.dataset.empty;
+    return null;
+  }
+  await viewer.importXML(xml);
+  return viewer;
+}
+
+function colour(viewer, marks) {
+  const canvas = viewer.get("canvas");
+  const registry = viewer.get("elementRegistry");
+  for (const [id, kind] of marks) {
+    if (registry.get(id)) { canvas.addMarker(id, markerClass(kind)); }
+  }
+}
+
+// Both canvases show the same part of the plane: moving or zooming one moves the other.
+function couple(viewers) {
+  let busy = false;
+  viewers.forEach((viewer, i) => {
+    viewer.get("eventBus").on("canvas.viewbox.changed", ({ viewbox }) => {
+      if (busy) { return; }
+      busy = true;
+      const other = viewers[1 - i].get("canvas");
+      other.viewbox({ x: viewbox.x, y: viewbox.y, width: viewbox.width, height: viewbox.height });
+      busy = false;
+    });
+  });
+}
+
+// A row of the table shows its element in both diagrams.
+function follow(viewers) {
+  document.querySelectorAll(".diff-table[data-section=bpmn] .diff-row, .diff-table[data-section=lanes] .diff-row")
+    .forEach((row) => row.addEventListener("click", () => {
+      const id = row.dataset.element;
+      const viewer = viewers.find((v) => v.get("elementRegistry").get(id));
+      if (!viewer) { return; }
+      const shape = viewer.get("elementRegistry").get(id);
+      const canvas = viewer.get("canvas");
+      const { outer } = canvas.viewbox();
+      const points = shape.waypoints || [{ x: shape.x + shape.width / 2, y: shape.y + shape.height / 2 }];
+      const x = points.reduce((sum, p) => sum + p.x, 0) / points.length;
+      const y = points.reduce((sum, p) => sum + p.y, 0) / points.length;
+      canvas.viewbox({ x: x - outer.width / 2, y: y - outer.height / 2, width: outer.width, height: outer.height });
+      box.scrollIntoView({ behavior: "smooth", block: "start" });
+    }));
+}
+
+async function main() {
+  const [before, after] = await Promise.all(
+    [document.getElementById("diff-before"), document.getElementById("diff-after")].map(open));
+  const table = JSON.parse(box.dataset.marks || "[]");
+  const differ = before && after ? diff(before.getDefinitions(), after.getDefinitions()) : {};
+  const marks = markers(differ, table);
+  if (before) { colour(before, marks.before); before.get("canvas").zoom("fit-viewport"); }
+  if (after) { colour(after, marks.after); }
+  if (before && after) {
+    couple([before, after]);
+    after.get("canvas").viewbox(before.get("canvas").viewbox());
+    follow([after, before]);
+  } else if (after) {
+    after.get("canvas").zoom("fit-viewport");
+  }
+  box.dataset.ready = "true";
+}
+
+if (box) {
+  main().catch((error) => {
+    box.dataset.ready = "error";
+    box.append(document.createTextNode(String(error)));
+  });
+}
