@@ -13,9 +13,12 @@ function put(map, id, kind) {
 /**
  * @param {object} differ - bpmn-js-differ's result: {_added, _removed, _changed, _layoutChanged}
  * @param {Array<{element: string, change: string}>} table - the server's changes of the diagram and lanes
+ * @param {{before: Set<string>, after: Set<string>}} [present] - the ids each diagram draws: an element drawn
+ *   on both sides is changed, not added or removed (the differ calls a pool added and removed when the process
+ *   it holds is renamed, national_region → ziyang_region)
  * @returns {{before: Map<string, string>, after: Map<string, string>}} element id -> marker kind, per side
  */
-export function markers(differ, table = []) {
+export function markers(differ, table = [], present = null) {
   const before = new Map();
   const after = new Map();
   const result = differ || {};
@@ -28,6 +31,10 @@ export function markers(differ, table = []) {
     else if (change === "added") { put(after, element, "added"); }
     else if (change === "changed") { put(before, element, "changed"); put(after, element, "changed"); }
   });
+  if (present) {
+    for (const [id, kind] of before) { if (kind === "removed" && present.after.has(id)) { before.set(id, "changed"); } }
+    for (const [id, kind] of after) { if (kind === "added" && present.before.has(id)) { after.set(id, "changed"); } }
+  }
   return { before, after };
 }
 

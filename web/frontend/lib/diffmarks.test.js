@@ -28,3 +28,12 @@ test("nothing to mark when nothing changed", () => {
   assert.equal(before.size + after.size, 0);
   assert.equal(markerClass("added"), "diff-added");
 });
+
+test("an element drawn on both sides is changed, not added and removed", () => {
+  const present = { before: new Set(["Participant_region", "Task_onsite_check"]), after: new Set(["Participant_region"]) };
+  const { before, after } = markers(
+    { _removed: { Participant_region: {}, Task_onsite_check: {} }, _added: { Participant_region: {} } }, [], present);
+  assert.equal(before.get("Participant_region"), "changed");
+  assert.equal(after.get("Participant_region"), "changed");
+  assert.equal(before.get("Task_onsite_check"), "removed");
+});

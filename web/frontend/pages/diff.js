@@ -25,11 +25,16 @@ function colour(viewer, marks) {
   const canvas = viewer.get("canvas");
   const registry = viewer.get("elementRegistry");
   for (const [id, kind] of marks) {
-    if (registry.get(id)) { canvas.addMarker(id, markerClass(kind)); }
+    const element = registry.get(id);
+    if (!element) { continue; }
+    // A renamed lane or pool is outlined, not filled: filled, it would colour everything inside it.
+    const container = element.type === "bpmn:Lane" || element.type === "bpmn:Participant";
+    canvas.addMarker(id, markerClass(kind) + (container ? "-container" : ""));
   }
 }
 
-// Both canvases show the same part of the plane: moving or zooming one moves the other.
+// Both canvases show the same part of the plane: moving or zooming one moves the other. Returns a function
+// that runs its argument with the two apart (to centre each on its own copy of an element).
 function couple(viewers) {
   let busy = false;
   viewers.forEach((viewer, i) => {
@@ -41,23 +46,33 @@ function couple(viewers) {
       busy = false;
     });
   });
+  return (apart) => { busy = true; try { apart(); } finally { busy = false; } };
 }
 
-// A row of the table shows its element in both diagrams.
-function follow(viewers) {
+// Centre a viewer on an element at full size (scale 1); false when it does not draw it.
+function centre(viewer, id) {
+  const shape = viewer.get("elementRegistry").get(id);
+  if (!shape) { return false; }
+  const canvas = viewer.get("canvas");
+  const { outer } = canvas.viewbox();
+  const points = shape.waypoints || [{ x: shape.x + shape.width / 2, y: shape.y + shape.height / 2 }];
+  const x = points.reduce((sum, p) => sum + p.x, 0) / points.length;
+  const y = points.reduce((sum, p) => sum + p.y, 0) / points.length;
+  canvas.viewbox({ x: x - outer.width / 2, y: y - outer.height / 2, width: outer.width, height: outer.height });
+  return true;
+}
+
+// A row of the table shows its element in each diagram that has it (the two are laid out differently when
+// steps were added or removed), and the other follows the one that has it.
+function follow(viewers, apart) {
   document.querySelectorAll(".diff-table[data-section=bpmn] .diff-row, .diff-table[data-section=lanes] .diff-row")
     .forEach((row) => row.addEventListener("click", () => {
       const id = row.dataset.element;
-      const viewer = viewers.find((v) => v.get("elementRegistry").get(id));
-      if (!viewer) { return; }
-      const shape = viewer.get("elementRegistry").get(id);
-      const canvas = viewer.get("canvas");
-      const { outer } = canvas.viewbox();
-      const points = shape.waypoints || [{ x: shape.x + shape.width / 2, y: shape.y + shape.height / 2 }];
-      const x = points.reduce((sum, p) => sum + p.x, 0) / points.length;
-      const y = points.reduce((sum, p) => sum + p.y, 0) / points.length;
-      canvas.viewbox({ x: x - outer.width / 2, y: y - outer.height / 2, width: outer.width, height: outer.height });
-      box.scrollIntoView({ behavior: "smooth", block: "start" });
+      const drawn = viewers.filter((v) => v.get("elementRegistry").get(id));
+      if (drawn.length === 2) { apart(() => drawn.forEach((v) => centre(v, id))); }
+      else if (drawn.length === 1) { centre(drawn[0], id); }
+      else { return; }
+      box.scrollIntoView({ block: "start" });
     }));
 }
 
@@ -66,13 +81,14 @@ async function main() {
     [document.getElementById("diff-before"), document.getElementById("diff-after")].map(open));
   const table = JSON.parse(box.dataset.marks || "[]");
   const differ = before && after ? diff(before.getDefinitions(), after.getDefinitions()) : {};
-  const marks = markers(differ, table);
+  const drawn = (viewer) => new Set(viewer ? viewer.get("elementRegistry").getAll().map((e) => e.id) : []);
+  const marks = markers(differ, table, { before: drawn(before), after: drawn(after) });
   if (before) { colour(before, marks.before); before.get("canvas").zoom("fit-viewport"); }
   if (after) { colour(after, marks.after); }
   if (before && after) {
-    couple([before, after]);
+    const apart = couple([before, after]);
     after.get("canvas").viewbox(before.get("canvas").viewbox());
-    follow([after, before]);
+    follow([before, after], apart);
   } else if (after) {
     after.get("canvas").zoom("fit-viewport");
   }
