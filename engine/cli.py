@@ -139,43 +139,6 @@ def publish(variant: str, number: int, actor: str) -> None:
 
 
 @main.group()
-def procedures() -> None:
-    """The procedure library: compare versions and bundles."""
-
-
-@procedures.command("diff")
-@click.argument("before", metavar="A")
-@click.argument("after", metavar="B")
-@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
-@_reports_errors
-def procedures_diff(before: str, after: str, as_json: bool) -> None:
-    """What B changes from A. Each is a bundle folder, a .zip of one, or a deployed version: VARIANT:NUMBER
-    (ziyang-2016:1), VARIANT (its current version) or a version id."""
-    from .procedure import diff
-
-    sides = [_diff_source(ref) for ref in (before, after)]
-    result = diff.compare(sides[0].files, sides[1].files)
-    if as_json:
-        click.echo(json.dumps({"from": sides[0].label, "to": sides[1].label, **result}, ensure_ascii=False,
-                              indent=2))
-        return
-    for line in diff.report.lines(result, sides[0].label, sides[1].label):
-        click.echo(line)
-
-
-def _diff_source(ref: str):
-    """A folder or zip on disk, else a version in the database."""
-    from .engine import FORMS_LIBRARY
-    from .procedure.diff import sources
-
-    if Path(ref).exists():
-        return sources.path_source(Path(ref), FORMS_LIBRARY)
-    engine = _engine()
-    with engine.store.read() as session:
-        return sources.version_source(sources.find_version(session, ref))
-
-
-@main.group()
 def regions() -> None:
     """The assessed regions, 管委会 and departments of each variant."""
 
@@ -446,3 +409,8 @@ def serve(host: str, port: int, demo: bool, scheduler: bool, processes: int, thr
         web_serve.worker(worker_socket, worker_notify, worker_parent, threads)
         return
     web_serve.run(host, port, demo, threads=threads, scheduler=scheduler, processes=processes)
+
+
+from .procedures_cli import procedures  # noqa: E402 - it takes _engine and _reports_errors from this module
+
+main.add_command(procedures)

@@ -13,6 +13,7 @@ from web_fixtures import BEIJING, add_web_user, login, set_passwords
 
 from engine import signin
 from engine.accounts import Grant
+from engine.procedure import drafts
 from engine.store.models import ProcessVersion
 
 
@@ -151,3 +152,67 @@ def test_the_api_document_describes_the_diff(client):
     operation = doc["paths"]["/procedures/diff"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"from", "to"}
     assert "ProcedureDiff" in doc["components"]["schemas"]
+
+
+def draft_of(engine, variant: str, *edits: tuple[str, str, str]) -> int:
+    """A draft of the variant's version 1, with each (file, old, new) replaced once and saved."""
+    with engine.store.write() as session:
+        base = session.get(ProcessVersion, version_id(engine, variant))
+        row = drafts.create(session, base, "admin", engine.clock.now(), comment="试改")
+        for name, old, new in edits:
+            assert old in row.files[name]
+            drafts.save_file(session, row, name, row.files[name].replace(old, new, 1), row.revision, "admin",
+                             engine.clock.now())
+        return row.id
+
+
+def test_a_draft_against_the_version_it_was_copied_from(client, engine, ids, people):
+    draft = draft_of(engine, "ziyang-2016", ("grade.dmn", "85 &lt;= ? &lt; 95", "88 &lt;= ? &lt; 95"))
+    login(client, "admin")
+    page = client.get(f"/admin/procedures/drafts/{draft}")
+    assert f'href="/admin/procedures/drafts/{draft}/diff?against=base"' in page.text
+    assert f'href="/admin/procedures/drafts/{draft}/diff?against=template"' in page.text
+    link = client.get(f"/admin/procedures/drafts/{draft}/diff?against=base")
+    assert link.status_code == 302
+    assert link.location.endswith(f"/admin/procedures/diff?from={ids['ziyang']}&to=draft:{draft}")
+    text = html.unescape(client.get(link.location).text)
+    assert f"草稿 {draft}：" in visible(text) and "1 处不同" in visible(text)
+    assert "<del>85 <= ? < 95</del><ins>88 <= ? < 95</ins>" in text
+    assert f'data-src="/admin/procedures/diff/diagram?ref=draft:{draft}&file=assessment.bpmn"' in text
+    assert client.get(f"/admin/procedures/diff/diagram?ref=draft:{draft}&file=assessment.bpmn").status_code == 200
+    # Against the template: what 资阳, so edited, changes from the national procedure.
+    link = client.get(f"/admin/procedures/drafts/{draft}/diff?against=template")
+    assert link.location.endswith(f"/admin/procedures/diff?from={ids['national']}&to=draft:{draft}")
+    assert "<ins>88 <= ? < 95</ins>" in html.unescape(client.get(link.location).text)
+    body = client.get(f"/api/v1/procedures/diff?from=ziyang-2016:1&to=draft:{draft}",
+                      headers=bearer(engine, "admin")).get_json()
+    assert body["total"] == 1 and body["to"]["draft_id"] == draft
+
+
+def test_a_draft_of_another_procedure_is_not_the_lead_agencys_to_read(client, engine, ids, people):
+    draft = draft_of(engine, "ziyang-2016")
+    login(client, "lead-national")
+    assert client.get(f"/admin/procedures/drafts/{draft}/diff?against=base").status_code == 403
+    assert client.get(f"/admin/procedures/diff?from={ids['national']}&to=draft:{draft}").status_code == 403
+
+
+def test_shortcuts_to_the_template_and_the_version_before(client, engine, ids, people, tmp_path):
+    login(client, "admin")
+    chooser = html.unescape(client.get("/admin/procedures/diff").text)
+    assert (f'<a href="/admin/procedures/diff?from={ids["national"]}&to={ids["ziyang"]}">'
+            "资阳市质量工作考核（资府办发〔2016〕4号）</a> ← 质量工作考核（国办发〔2013〕47号）") in chooser
+    link = client.get(f"/admin/procedures/versions/{ids['ziyang']}/diff?against=template")
+    assert link.location.endswith(f"/admin/procedures/diff?from={ids['national']}&to={ids['ziyang']}")
+    library = client.get("/admin/procedures").text
+    assert f'href="/admin/procedures/versions/{ids["ziyang"]}/diff?against=template"' in library
+    # The national procedure is the template: nothing to compare it with; a first version has no version before.
+    for url, words in ((f"/admin/procedures/versions/{ids['national']}/diff?against=template", "not derived from"),
+                       (f"/admin/procedures/versions/{ids['national']}/diff?against=previous", "first version")):
+        response = client.get(url)
+        assert response.status_code == 404 and words in html.unescape(response.text)
+    deploy_renamed_national(engine, tmp_path)
+    second = version_id(engine, "national-2013", 2)
+    assert f'href="/admin/procedures/versions/{second}/diff?against=previous"' in \
+        client.get(f"/admin/procedures/versions/{second}").text
+    link = client.get(f"/admin/procedures/versions/{second}/diff?against=previous")
+    assert link.location.endswith(f"/admin/procedures/diff?from={ids['national']}&to={second}")
