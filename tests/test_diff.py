@@ -325,3 +325,31 @@ def test_the_command_compares_folders_and_zips(tmp_path):
     assert "+ 否决项 (veto item) V2 发生区域性、系统性工程质量安全事件 [veto:V2]" in result.stdout
     result = CliRunner().invoke(main, ["procedures", "diff", str(copy), str(copy), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["total"] == 0
+
+
+def test_the_command_compares_deployed_versions_and_drafts(tmp_path, monkeypatch, migrated_sqlite):
+    database = tmp_path / "kaohe.db"
+    shutil.copy(migrated_sqlite, database)
+    monkeypatch.setenv("KAOHE_DATABASE_URL", f"sqlite:///{database}")
+    runner = CliRunner()
+
+    def kaohe(*args: str):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    assert kaohe("deploy", str(NATIONAL))[0] == 0 and kaohe("deploy", str(ZIYANG))[0] == 0
+    code, out, _ = kaohe("procedures", "diff", "national-2013", "ziyang-2016:1")
+    assert code == 0
+    assert out.startswith("比较 comparing: 质量工作考核（国办发〔2013〕47号） 第 1 版 (version 1) → 资阳市质量工作考核")
+    assert "    总分（Decimal(score)）: 80 <= ? < 90 → 85 <= ? < 95" in out
+    copy = tmp_path / "ziyang"
+    shutil.copytree(ZIYANG, copy)
+    (copy / "bundle.yaml").write_text((ZIYANG / "bundle.yaml").read_text(encoding="utf-8")
+                                      .replace('{date: "03-31", year: 0}', '{date: "04-30", year: 0}'),
+                                      encoding="utf-8")
+    assert kaohe("procedures", "import", str(copy))[0] == 0
+    code, out, _ = kaohe("procedures", "diff", "ziyang-2016", "draft:1")
+    assert code == 0 and "共 1 处不同" in out
+    assert "    期限 (due): 当年 3月31日 (03-31, year +0) → 当年 4月30日 (04-30, year +0)" in out
+    code, _, err = kaohe("procedures", "diff", "ziyang-2016:9", "draft:1")
+    assert code == 2 and "流程 ziyang-2016 没有第 9 版" in err
