@@ -8,6 +8,7 @@ from sqlalchemy import select
 from test_web_browser import ARTIFACTS, Person, app, browser, server  # noqa: F401 (fixtures)
 from web_fixtures import set_passwords
 
+from engine.procedure import drafts
 from engine.store.models import ProcessVersion
 
 pytestmark = pytest.mark.browser
@@ -61,4 +62,56 @@ def test_the_diff_page_colours_both_diagrams(browser, server, sqlite_engine):  #
             .match(/-?[0-9.]+/g).join(' ');
         return t('#diff-before') === t('#diff-after');
     }""")
+    admin.close()
+
+
+def draft_of(engine, variant: str, name: str, old: str, new: str) -> int:
+    """A draft of the variant's current version with one replacement in one file, saved."""
+    with engine.store.write() as session:
+        base = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == variant,
+                                                            ProcessVersion.is_current.is_(True))).one()
+        row = drafts.create(session, base, "admin", engine.clock.now(), comment="调整分数线")
+        assert old in row.files[name]
+        drafts.save_file(session, row, name, row.files[name].replace(old, new, 1), row.revision, "admin",
+                         engine.clock.now())
+        return row.id
+
+
+def test_a_published_version_against_the_one_before(browser, server, sqlite_engine):  # noqa: F811
+    set_passwords(sqlite_engine)
+    draft = draft_of(sqlite_engine, "ziyang-2016", "grade.dmn", "85 &lt;= ? &lt; 95", "88 &lt;= ? &lt; 95")
+    with sqlite_engine.store.write() as session:  # the band above moved: so must the band below
+        row = drafts.get(session, draft)
+        drafts.save_file(session, row, "grade.dmn", row.files["grade.dmn"].replace("60 &lt;= ? &lt; 85",
+                                                                                    "60 &lt;= ? &lt; 88", 1),
+                         row.revision, "admin", sqlite_engine.clock.now())
+    version = drafts.publish(sqlite_engine, draft, "b 级提高到 88 分", "admin")
+    admin = Person(browser, server, "admin")
+    admin.sign_in()
+    page = admin.page
+    page.goto(f"{server}/admin/procedures/versions/{version.id}")
+    page.click("#version-diff a:has-text('与上一版比较')")
+    page.wait_for_selector("#diff-diagrams[data-ready=true]")
+    assert "2 处不同" in page.inner_text("#diff-summary")
+    rows = page.locator(".diff-table[data-section=dmn] .diff-row")
+    assert rows.count() == 2
+    assert "85 <= ? < 95" in rows.nth(0).inner_text() and "88 <= ? < 95" in rows.nth(0).inner_text()
+    # The diagrams are the same: nothing coloured on either side.
+    assert page.locator("#diff-diagrams .djs-element[class*='diff-']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "diff-version-before.png"), full_page=True)
+    admin.close()
+
+
+def test_a_draft_whose_diagram_is_broken_still_shows_the_other(browser, server, sqlite_engine):  # noqa: F811
+    set_passwords(sqlite_engine)
+    draft = draft_of(sqlite_engine, "ziyang-2016", "assessment.bpmn", "</bpmn:definitions>", "")
+    admin = Person(browser, server, "admin")
+    admin.sign_in()
+    page = admin.page
+    page.goto(f"{server}/admin/procedures/drafts/{draft}")
+    page.click("#diff-base")
+    page.wait_for_selector("#diff-diagrams[data-ready=true]")
+    assert "此流程图无法显示" in page.inner_text("#diff-after")
+    assert page.locator('#diff-before [data-element-id="Task_filing_review"]').count() == 1
+    assert "assessment.bpmn" in page.inner_text(".diff-table[data-section=files]")
     admin.close()

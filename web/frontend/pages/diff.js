@@ -9,15 +9,23 @@ import { markerClass, markers } from "../lib/diffmarks.js";
 
 const box = document.getElementById("diff-diagrams");
 
+// One side's diagram; null, said in its place, when that side has none or it cannot be drawn (a draft's
+// broken XML): the other side is still drawn.
 async function open(container) {
-  const viewer = new NavigatedViewer({ container });
   const response = await fetch(container.dataset.src, { credentials: "same-origin" });
   const xml = response.ok ? await response.text() : "";
   if (!xml.trim()) {
     container.textContent = box.dataset.empty;
     return null;
   }
-  await viewer.importXML(xml);
+  const viewer = new NavigatedViewer({ container });
+  try {
+    await viewer.importXML(xml);
+  } catch (error) {
+    viewer.destroy();
+    container.textContent = `${box.dataset.broken} ${error.message || error}`;
+    return null;
+  }
   return viewer;
 }
 
