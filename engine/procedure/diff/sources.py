@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ...errors import NotFound, ValidationError
 from ...store.models import ProcedureDraft, ProcessVersion
-from .. import drafts, library
+from .. import archive, drafts, library
 from ..bundle import read_folder
 from ..versions import current_version
 
@@ -115,7 +115,7 @@ def path_source(path: Path, forms_library: Path | None = None) -> Source:
     path = Path(path)
     if not (path.is_file() and path.suffix.lower() == ".zip"):
         return Source(str(path), read_folder(path, forms_library))
-    files = drafts.unzip(path.read_bytes())
+    files = archive.unzip(path.read_bytes())
     if forms_library is not None and forms_library.is_dir():
         for form in sorted(forms_library.glob("*.json")):
             files.setdefault(f"forms/{form.name}", form.read_text(encoding="utf-8"))
