@@ -25,6 +25,7 @@ from engine.procedure.bundle import check_bundle, read_folder
 from engine.procedure.diff import compare, is_empty
 from engine.procedure.diff.sources import path_source
 
+BUNDLES = Path(__file__).parent / "bundles"
 SHIPPED = sorted(p.name for p in config.PROCESSES.iterdir() if (p / "bundle.yaml").exists())
 
 
@@ -275,6 +276,26 @@ def test_reminders_bodies_and_a_role_change(national):
         "督办：审定机关（approver） 逾期时报 (escalation)": ("系统管理员（admin）", "牵头部门（lead_agency）")}
     assert fields(section(result, "lanes")["Lane_c_approver"]) == {
         "角色 (role)": ("审定机关（approver）", "牵头部门（lead_agency）")}
+
+
+def test_scoring_rules_in_words_and_a_scorer_moved():
+    before = files_of(BUNDLES / "scoring-rules")
+    after = edited(before, "scheme.yaml", ("deduct: 0.25}", "deduct: 0.5}"),
+                   ("points: 12, unit: mohurd}", "points: 12, unit: aqsiq}"))
+    scheme = section(compare(before, after), "scheme")
+    assert set(scheme) == {"indicator:T1", "indicator:T3"}
+    assert fields(scheme["indicator:T1"]) == {"计分规则 (scoring rule)": (
+        "目标 95，每低 1 扣 0.25 分，扣完为止；填写实测值", "目标 95，每低 1 扣 0.5 分，扣完为止；填写实测值")}
+    assert fields(scheme["indicator:T3"]) == {"评分单位 (scored by)": ("住房和城乡建设部（mohurd）",
+                                                                "国家质量监督检验检疫总局（aqsiq）")}
+
+
+def test_a_body_given_other_powers():
+    before = files_of(BUNDLES / "two-bodies")
+    after = edited(before, "bundle.yaml", ("    powers: [sees_all_regions]", "    powers: []"))
+    bodies = section(compare(before, after), "bodies")
+    assert {k: (c["name"], fields(c)) for k, c in bodies.items()} == {
+        "city_government": ("市人民政府", {"权限 (powers)": ("sees_all_regions", "无 (none)")})}
 
 
 def test_a_file_that_cannot_be_read_is_said_and_the_rest_compared(national):

@@ -137,7 +137,7 @@ def text(value) -> str | None:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, list | tuple):
-        return "、".join(t for t in map(text, value) if t is not None)
+        return "、".join(t for t in map(text, value) if t is not None) or "无 (none)"
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
