@@ -7,7 +7,7 @@ import html
 import re
 
 import pytest
-from conftest import deploy_renamed_national
+from conftest import LAB, deploy_renamed_national
 from sqlalchemy import select
 from web_fixtures import BEIJING, add_web_user, login, set_passwords
 
@@ -216,3 +216,12 @@ def test_shortcuts_to_the_template_and_the_version_before(client, engine, ids, p
         client.get(f"/admin/procedures/versions/{second}").text
     link = client.get(f"/admin/procedures/versions/{second}/diff?against=previous")
     assert link.location.endswith(f"/admin/procedures/diff?from={ids['national']}&to={second}")
+
+
+def test_two_procedures_whose_diagrams_are_named_differently(client, engine, ids, people):
+    engine.load_regions(engine.check(LAB))
+    engine.deploy(LAB)
+    login(client, "admin")
+    text = html.unescape(client.get(f"/admin/procedures/diff?from={ids['national']}&to=timer-lab:1").text)
+    assert f'data-src="/admin/procedures/diff/diagram?ref={ids["national"]}&file=assessment.bpmn"' in text
+    assert f'data-src="/admin/procedures/diff/diagram?ref={version_id(engine, "timer-lab")}&file=lab.bpmn"' in text

@@ -77,10 +77,11 @@ def page():
     for key in ("from", "to"):  # a draft is not among the versions: offer it as chosen
         if found[key]["draft_id"] is not None:
             choices.append((found[key]["ref"], found[key]["label"]))
-    diagram = _diagram_file(found)
+    diagrams = _diagram_files(found)
     marks = [{"element": c["element"], "change": c["change"]} for s in found["sections"]
              if s["key"] in ("bpmn", "lanes") for c in s["changes"]]
-    urls = {key: url_for("diffs.diagram", ref=found[key]["ref"], file=diagram) for key in ("from", "to")}
+    urls = {key: url_for("diffs.diagram", ref=found[key]["ref"], file=name) for key, name in diagrams.items()}
+    diagram = diagrams["to"] or diagrams["from"]
     return render_template("admin/diff.html", choices=choices, chosen=chosen, result=found, diagram=diagram,
                            urls=urls, marks=json.dumps(marks, ensure_ascii=False), changes=words, shortcuts=[])
 
@@ -95,14 +96,17 @@ def _templates(db, rows: list[ProcessVersion]) -> list[tuple[str, str, int, int]
     return found
 
 
-def _diagram_file(found: dict) -> str | None:
-    """The BPMN file shown: the one asked for, else the first both sides have, else the first of either."""
-    names = [[n for n in found[key]["files"] if n.endswith(".bpmn")] for key in ("from", "to")]
+def _diagram_files(found: dict) -> dict[str, str | None]:
+    """The BPMN file each side shows: the one asked for (``file=``), else the first both sides have, else each
+    side's first (a bundle that renamed its diagram file)."""
+    names = {key: [n for n in found[key]["files"] if n.endswith(".bpmn")] for key in ("from", "to")}
     asked = request.args.get("file")
-    if asked and any(asked in n for n in names):
-        return asked
-    common = [n for n in names[1] if n in names[0]]
-    return (common or names[1] or names[0] or [None])[0]
+    if asked and any(asked in n for n in names.values()):
+        return {key: asked for key in names}
+    common = [n for n in names["to"] if n in names["from"]]
+    if common:
+        return {key: common[0] for key in names}
+    return {key: (n[0] if n else None) for key, n in names.items()}
 
 
 @bp.get("/diff/diagram")
