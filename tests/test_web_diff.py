@@ -93,7 +93,9 @@ def test_the_lead_agency_reads_the_diff_of_its_own_procedure_only(client, engine
     deploy_renamed_national(engine, tmp_path)
     second = version_id(engine, "national-2013", 2)
     login(client, "lead-national")
-    assert client.get(f"/admin/procedures/diff?from={ids['national']}&to={second}").status_code == 200
+    page = client.get(f"/admin/procedures/diff?from={ids['national']}&to={second}")
+    assert page.status_code == 200 and "年度目标备案" in page.text
+    assert "<code" not in page.text.split('id="diff-summary"')[1]  # names, not ids, for those who are no admin
     choices = client.get("/admin/procedures/diff").text
     assert "national-2013 v2" in choices and "ziyang-2016" not in choices
     # Another variant's version: refused, for the page, its diagrams and the API alike.
