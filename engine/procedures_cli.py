@@ -1,7 +1,8 @@
-"""``kaohe procedures``: the procedure library from the command line (list, export, import, check, publish)."""
+"""``kaohe procedures``: the procedure library from the command line (list, export, import, check, diff, publish)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -129,3 +130,35 @@ def procedures_publish(draft_id: int, comment: str, actor: str) -> None:
     """Publish a draft as a new version, current for new campaigns (running ones stay on theirs)."""
     version = drafts.publish(_engine(), draft_id, comment, actor)
     click.echo(f"{version.variant}: version {version.version} published and current ({version.content_hash[:12]})")
+
+
+@procedures.command("diff")
+@click.argument("before", metavar="A")
+@click.argument("after", metavar="B")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_reports_errors
+def procedures_diff(before: str, after: str, as_json: bool) -> None:
+    """What B changes from A, element by element. Each is a bundle folder or .zip, a version (VARIANT:NUMBER,
+    VARIANT for its current one, or a version id) or a draft (draft:ID)."""
+    from .procedure import diff
+    from .procedure.diff import sources
+
+    def side(ref: str):
+        if Path(ref).exists():
+            return sources.path_source(Path(ref), _library())
+        with _engine().store.read() as session:
+            return sources.find(session, ref)
+
+    old, new = side(before), side(after)
+    result = diff.compare(old.files, new.files)
+    if as_json:
+        click.echo(json.dumps({"from": old.label, "to": new.label, **result}, ensure_ascii=False, indent=2))
+        return
+    for line in diff.report.lines(result, old.label, new.label):
+        click.echo(line)
+
+
+def _library() -> Path:
+    from .engine import FORMS_LIBRARY
+
+    return FORMS_LIBRARY

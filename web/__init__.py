@@ -77,10 +77,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["by_file"] = problems.by_file  # admin/_findings.html
 
     # dryrun adds its API routes to procedures.api_bp when imported: before that blueprint is registered.
-    from . import (admin, api, auditlog, auth, campaigns, dryrun, inbox, incidents, instances, procedures,
-                   procedures_api, tasks)
+    from . import (
+        admin,
+        api,
+        auditlog,
+        auth,
+        campaigns,
+        diffs,
+        dryrun,
+        inbox,
+        incidents,
+        instances,
+        procedures,
+        procedures_api,
+        tasks,
+    )
 
-    for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, api):
+    for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, diffs,
+                   api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
     return app

@@ -11,7 +11,7 @@ from engine import access, audit, board, files, inbox, signin, submissions
 from engine.errors import PermissionDenied, ValidationError
 from engine.store.models import Campaign, Instance
 
-from . import openapi
+from . import diffs, openapi
 from .campaigns import may_steer
 from .inbox import read_filter
 from .security import engine, now
@@ -218,3 +218,9 @@ def campaign(campaign_id: int):
     body["announced"] = view.announced
     body["results"] = view.results or engine().results(row.id)  # a large board leaves them out
     return jsonify(body)
+
+
+@bp.get("/procedures/diff")
+def procedure_diff():
+    """What ``to`` changes from ``from`` (version ids or ``variant:number``), by element."""
+    return jsonify(diffs.result(request.args))

@@ -92,6 +92,13 @@ def document() -> dict:
             "/incidents/{incident_id}/cancel": {"post": _op(
                 "Cancel the instance; a reason is required", _json({"type": "object"}),
                 [_path_param("incident_id", "integer")], _REASON, tag="incidents")},
+            "/procedures/diff": {"get": _op(
+                "What one procedure version changes from another, by element (administrators; the lead agency "
+                "of both variants)", _json(_ref("ProcedureDiff")),
+                [dict(_query("from", "the version compared from: its id, VARIANT:NUMBER or VARIANT (its current "
+                             "version)"), required=True),
+                 dict(_query("to", "the version compared to, written the same way"), required=True)],
+                tag="procedures")},
             **_procedures(),
             **_dry_run_paths(),
             "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
@@ -145,6 +152,32 @@ def document() -> dict:
                     "role": {"type": "string", "nullable": True}, "region": {"type": "string", "nullable": True},
                     "unit": {"type": "string", "nullable": True}, "actor": {"type": "string"},
                     "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}},
+                "ProcedureDiff": {"type": "object", "properties": {
+                    "from": _ref("DiffSide"), "to": _ref("DiffSide"),
+                    "total": {"type": "integer", "description": "how many changes in all"},
+                    "sections": {"type": "array", "items": {"type": "object", "properties": {
+                        "key": {"type": "string", "enum": ["settings", "bpmn", "lanes", "deadlines", "reminders",
+                                                           "dmn", "forms", "scheme", "bodies", "regions", "files"]},
+                        "title": {"type": "string"}, "count": {"type": "integer"},
+                        "changes": {"type": "array", "items": _ref("Change")}}}}}},
+                "DiffSide": {"type": "object", "properties": {
+                    "label": {"type": "string"}, "variant": {"type": "string", "nullable": True},
+                    "version_id": {"type": "integer", "nullable": True},
+                    "files": {"type": "array", "items": {"type": "string"}}}},
+                "Change": {"type": "object", "properties": {
+                    "section": {"type": "string"},
+                    "change": {"type": "string", "enum": ["added", "removed", "changed"]},
+                    "element": {"type": "string", "description": "BPMN/DMN id, scheme code (indicator:T1), form field "
+                                "path (forms/x.schema.json#targets[].value) or setting key"},
+                    "name": {"type": "string"}, "kind": {"type": "string"},
+                    "file": {"type": "string", "nullable": True}, "lane": {"type": "string", "nullable": True},
+                    "context": {"type": "string", "nullable": True, "description": "the process, form, decision "
+                                "table or group it belongs to"},
+                    "type": {"type": "string", "nullable": True},
+                    "fields": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "label": {"type": "string"},
+                        "before": {"type": "string", "nullable": True},
+                        "after": {"type": "string", "nullable": True}}}}}},
                 **_PROCEDURE_SCHEMAS,
                 "Campaign": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
