@@ -1,0 +1,241 @@
+"""Migrating running instances to a newer version of their procedure (engine/migration.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import LAB, ZIYANG
+from drive import Driver, unit_scores, veto_rows
+from sqlalchemy import func, select
+
+from engine import migration, timers
+from engine.errors import NotFound, ValidationError
+from engine.serializer import find_task
+from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Timer
+from engine.timers import fire_due_timers
+
+REGIONS = ["512002", "512021", "512022"]
+FILING_CONDITION = "filing_decision == 'return'"
+
+
+def edited(tmp_path: Path, source: Path, name: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
+    """A copy of a bundle with each file's (old, new) replacements made (each old text must be there)."""
+    folder = tmp_path / name
+    shutil.copytree(source, folder)
+    for file, pairs in edits.items():
+        path = folder / file
+        text = path.read_text(encoding="utf-8")
+        for old, new in pairs:
+            assert old in text, f"{old!r} not in {file}"
+            text = text.replace(old, new, 1)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def presentation_only(tmp_path: Path) -> Path:
+    """Ziyang with a form label, a task's instructions and a task's name changed: nothing that runs."""
+    return edited(tmp_path, ZIYANG, "ziyang-v2", {
+        "forms/score-confirmation.schema.json": [('"title": "确认结论"', '"title": "考核组确认结论"')],
+        "assessment.bpmn": [("逐项填写后报市质量强市工作领导小组办公室审核备案", "逐项填写后报送审核"),
+                            ('name="审核备案"', 'name="审核目标备案"')]})
+
+
+def changed_gateway(tmp_path: Path) -> Path:
+    """Ziyang whose filing gateway (备案审核结论) decides on a changed condition."""
+    return edited(tmp_path, ZIYANG, "ziyang-v2", {
+        "assessment.bpmn": [(FILING_CONDITION, "filing_decision != 'accept'")]})
+
+
+@pytest.fixture
+def campaign(engine):
+    """A ziyang campaign: 雁江区 past filing (at self-evaluation), 安岳县 filed (at the review), 乐至县 at filing."""
+    driver = Driver(engine, "ziyang-2016", REGIONS)
+    driver.file_targets("512002")
+    driver.do("Task_target_filing", region="512021")
+    return driver
+
+
+def _instances(engine, campaign_id: int) -> dict:
+    with engine.store.read() as session:
+        return {i.region: i for i in session.scalars(select(Instance).where(Instance.campaign_id == campaign_id))}
+
+
+def _version(engine, instance: Instance) -> int:
+    with engine.store.read() as session:
+        return session.get(ProcessVersion, instance.version_id).version
+
+
+def _finish(driver: Driver) -> None:
+    """Work every region from where it stands to its score, then approve and announce."""
+    for region in REGIONS:
+        ready = {t.bpmn_id for t in driver.ready(region=region)}
+        if "Task_target_filing" in ready:
+            driver.do("Task_target_filing", region=region)
+            ready = {"Task_filing_review"}
+        if "Task_filing_review" in ready:
+            driver.do("Task_filing_review", {"filing_decision": "accept", "comment": "予以备案"}, region=region)
+        driver.do("Task_self_evaluation", region=region)
+        for unit, scores in unit_scores(driver.scheme, "95").items():
+            driver.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
+        driver.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(driver.scheme),
+                                              "comment": "确认"}, region=region)
+    driver.approve_and_announce()
+
+
+def test_presentation_changes_let_every_instance_move_and_it_runs_to_the_end_on_the_new_version(
+        engine, campaign, tmp_path):
+    engine.deploy(presentation_only(tmp_path))
+    plan = migration.preview(engine, campaign.campaign.id)
+    assert plan.to_version == 2
+    assert [(r.region, r.migratable, r.reasons) for r in plan.rows] == [
+        (None, True, []), ("512002", True, []), ("512021", True, []), ("512022", True, [])]
+    assert {r.region: r.at for r in plan.rows}["512021"] == ["审核备案"]  # where it stands, by step name
+    assert all(_version(engine, i) == 1 for i in _instances(engine, campaign.campaign.id).values())  # a preview
+
+    done = migration.migrate(engine, "admin", campaign.campaign.id)
+    assert [(r.region, r.outcome) for r in done.rows] == [
+        (None, "migrated"), ("512002", "migrated"), ("512021", "migrated"), ("512022", "migrated")]
+    instances = _instances(engine, campaign.campaign.id)
+    assert {_version(engine, i) for i in instances.values()} == {2}
+    with engine.store.read() as session:
+        assert session.get(ProcessVersion, session.get(Campaign, campaign.campaign.id).version_id).version == 2
+        moves = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "instance_migrate")))
+    assert sorted(m.instance_id for m in moves) == sorted(i.id for i in instances.values())
+    assert {(m.actor, m.data["from"], m.data["to"]) for m in moves} == {("admin", 1, 2)}
+    # The ready task's inbox row has the new name; the new instructions and form label are what users get.
+    [review] = campaign.ready("Task_filing_review", "512021")
+    assert review.name == "审核目标备案"
+    _finish(campaign)
+    [confirm] = [e for e in _instances(engine, campaign.campaign.id).values() if e.region == "512002"]
+    assert confirm.status == "completed" and _version(engine, confirm) == 2
+    assert [r["grade"] for r in campaign.results()] == ["a", "a", "a"]
+
+
+def test_member_units_scoring_when_moved_keep_their_unit_and_the_new_form_applies(engine, campaign, tmp_path):
+    campaign.do("Task_self_evaluation", region="512002")  # its member units' scoring tasks are ready
+    units = {t.id: t.unit for t in campaign.ready("Task_indicator_scoring", "512002")}
+    engine.deploy(presentation_only(tmp_path))
+    migration.migrate(engine, "admin", campaign.campaign.id)
+    with engine.store.read() as session:
+        instance = session.get(Instance, next(iter(engine.tasks(region="512002"))).instance_id)
+        workflow = engine.runner.load(instance, engine.version(session, instance.version_id))
+    assert {task_id: find_task(workflow, task_id).data.get("unit") for task_id in units} == units
+    for unit, rows in unit_scores(campaign.scheme, "91.5").items():
+        campaign.do("Task_indicator_scoring", {"scores": rows}, region="512002", unit=unit)
+    [confirm] = campaign.ready("Task_score_confirmation", "512002")
+    assert engine.form_for(confirm)["properties"]["confirmation"]["title"] == "考核组确认结论"
+    campaign.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(campaign.scheme),
+                                            "comment": "确认"}, region="512002")
+    data = campaign.region_data("512002")
+    assert (str(data["score"]), data["grade"]) == ("91.5", "b")  # 85 ≤ score < 95
+
+
+def test_an_instance_past_a_changed_step_is_refused_with_the_reason_and_left_untouched(engine, campaign, tmp_path):
+    engine.deploy(changed_gateway(tmp_path))
+    before = _instances(engine, campaign.campaign.id)["512002"]
+    with engine.store.read() as session:
+        inbox_before = sorted((t.id, t.name, t.due_at) for t in session.scalars(
+            select(InboxTask).where(InboxTask.instance_id == before.id)))
+    plan = migration.preview(engine, campaign.campaign.id)
+    verdicts = {r.region: r for r in plan.rows}
+    assert verdicts["512002"].reasons == ["已办理的步骤“备案审核结论”在新版本中已改变：条件 (conditions) (changed)"]
+    assert [r for r in verdicts if not verdicts[r].migratable] == ["512002"]
+
+    done = {r.region: r for r in migration.migrate(engine, "admin", campaign.campaign.id).rows}
+    assert {region: r.outcome for region, r in done.items()} == {
+        None: "migrated", "512002": "refused", "512021": "migrated", "512022": "migrated"}
+    assert done["512002"].reasons == verdicts["512002"].reasons
+    after = _instances(engine, campaign.campaign.id)
+    untouched = after["512002"]
+    assert (untouched.state, untouched.revision, untouched.version_id, untouched.updated_at) == (
+        before.state, before.revision, before.version_id, before.updated_at)
+    with engine.store.read() as session:
+        assert sorted((t.id, t.name, t.due_at) for t in session.scalars(
+            select(InboxTask).where(InboxTask.instance_id == before.id))) == inbox_before
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "instance_migrate", AuditEntry.instance_id == before.id)) == 0
+        # The campaign stays on version 1 while one of its instances does.
+        assert session.get(Campaign, campaign.campaign.id).version_id == before.version_id
+    assert _version(engine, after["512021"]) == 2 and _version(engine, after["512022"]) == 2
+    # The refused one still runs on version 1, the moved ones on version 2, under the new condition.
+    campaign.do("Task_filing_review", {"filing_decision": "return", "comment": "退回修改"}, region="512021")
+    assert [t.bpmn_id for t in campaign.ready(region="512021")] == ["Task_target_filing"]
+    campaign.do("Task_self_evaluation", region="512002")
+
+
+def test_refusals_name_what_is_wrong_and_write_nothing(engine, campaign, tmp_path):
+    engine.deploy(presentation_only(tmp_path))
+    states = {r: i.state for r, i in _instances(engine, campaign.campaign.id).items()}
+    with pytest.raises(NotFound, match=r"没有第 7 版（已部署：1, 2）"):
+        migration.migrate(engine, "admin", campaign.campaign.id, to_version=7)
+    with pytest.raises(NotFound, match="考核 999 不存在"):
+        migration.preview(engine, 999)
+    with pytest.raises(ValidationError, match="请指定考核或流程实例"):
+        migration.preview(engine)
+    other = Driver(engine, "national-2013", ["110000"]).campaign
+    national = [i.id for i in engine.campaign_instances(other.id)]
+    with pytest.raises(NotFound, match="不属于该考核"):
+        migration.migrate(engine, "admin", campaign.campaign.id, instance_ids=national)
+    same = migration.migrate(engine, "admin", campaign.campaign.id, to_version=1)
+    assert {r.outcome for r in same.rows} == {"refused"}
+    assert same.rows[0].reasons == ["已在第 1 版，不早于第 1 版 (already on version 1, not older than 1)"]
+    assert {r: i.state for r, i in _instances(engine, campaign.campaign.id).items()} == states
+
+
+def test_chosen_instances_move_alone(engine, campaign, tmp_path):
+    engine.deploy(presentation_only(tmp_path))
+    chosen = _instances(engine, campaign.campaign.id)["512022"].id
+    plan = migration.migrate(engine, "admin", instance_ids=[chosen])
+    assert [(r.instance_id, r.outcome) for r in plan.rows] == [(chosen, "migrated")]
+    versions = {r: _version(engine, i) for r, i in _instances(engine, campaign.campaign.id).items()}
+    assert versions == {None: 1, "512002": 1, "512021": 1, "512022": 2}
+
+
+def test_an_ended_instance_is_not_moved(engine, tmp_path):
+    driver = Driver(engine, "ziyang-2016", ["512002"])
+    engine.deploy(presentation_only(tmp_path))
+    with engine.store.write() as session:
+        row = session.scalars(select(Instance).where(Instance.region == "512002")).one()
+        row.status = "cancelled"
+    verdicts = {r.region: r for r in migration.preview(engine, driver.campaign.id).rows}
+    assert verdicts["512002"].reasons == ["流程实例已结束，无需迁移 (the instance has ended)"]
+
+
+def test_a_waiting_timer_keeps_its_due_time_through_the_move(lab, tmp_path):
+    campaign = lab.start_campaign("timer-lab", 2025, ["990001"])
+    instance = next(i.id for i in lab.campaign_instances(campaign.id) if i.region == "990001")
+    [wait] = _waiting(lab, instance)
+    lab.clock.set(wait.due_at)
+    assert fire_due_timers(lab) == 1
+    [late] = _waiting(lab, instance)
+    assert late.bpmn_id == "Late_file"  # 30 days after the task became ready
+    lab.clock.advance(days=10)
+    lab.deploy(edited(tmp_path, LAB, "lab-v2", {"lab.bpmn": [('name="报送材料"', 'name="报送整改材料"')]}))
+    [moved] = migration.migrate(lab, "admin", instance_ids=[instance]).rows
+    assert moved.outcome == "migrated", moved.reasons
+    [kept] = _waiting(lab, instance)
+    assert (kept.id, kept.due_at) == (late.id, late.due_at)  # not restarted on the day of the move
+    [task] = [t for t in lab.tasks(campaign_id=campaign.id) if t.region == "990001"]
+    assert (task.name, task.due_at) == ("报送整改材料", late.due_at)
+    lab.clock.set(late.due_at - timedelta(seconds=1))
+    assert fire_due_timers(lab) == 0
+    lab.clock.set(late.due_at)
+    assert fire_due_timers(lab) == 1
+    assert [t.bpmn_id for t in lab.tasks(campaign_id=campaign.id) if t.region == "990001"] == ["Task_chase"]
+
+
+def _waiting(engine, instance_id: int) -> list[Timer]:
+    with engine.store.read() as session:
+        return list(session.scalars(select(Timer).where(Timer.instance_id == instance_id, timers.WAITING)))
+
+
+def test_a_plan_is_json_for_the_api(engine, campaign, tmp_path):
+    engine.deploy(changed_gateway(tmp_path))
+    body = json.loads(json.dumps(migration.preview(engine, campaign.campaign.id).as_json()))
+    assert (body["to_version"], body["migratable"], body["refused"]) == (2, 3, 1)
+    [refused] = [i for i in body["instances"] if not i["migratable"]]
+    assert (refused["region"], refused["region_name"], refused["at"]) == ("512002", "雁江区", ["自我评价"])
