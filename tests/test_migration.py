@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import LAB, ZIYANG
 from drive import Driver, unit_scores, veto_rows
 from sqlalchemy import func, select
 
 from engine import migration, timers
+from engine.cli import main
 from engine.errors import NotFound, ValidationError
 from engine.serializer import find_task
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Timer
@@ -239,3 +241,24 @@ def test_a_plan_is_json_for_the_api(engine, campaign, tmp_path):
     assert (body["to_version"], body["migratable"], body["refused"]) == (2, 3, 1)
     [refused] = [i for i in body["instances"] if not i["migratable"]]
     assert (refused["region"], refused["region_name"], refused["at"]) == ("512002", "雁江区", ["自我评价"])
+
+
+def test_the_command_line_previews_with_dry_run_then_migrates(sqlite_engine, tmp_path, monkeypatch):
+    engine = sqlite_engine
+    driver = Driver(engine, "ziyang-2016", REGIONS)
+    driver.file_targets("512002")
+    engine.deploy(changed_gateway(tmp_path))
+    monkeypatch.setenv("KAOHE_DATABASE_URL", str(engine.store.url))
+    runner = CliRunner()
+    states = {r: i.state for r, i in _instances(engine, driver.campaign.id).items()}
+    result = runner.invoke(main, ["procedures", "migrate", str(driver.campaign.id), "--to", "2", "--dry-run"])
+    assert result.exit_code == 1
+    assert "ziyang-2016 → 第 2 版 (version 2)（预览 dry run）" in result.stdout
+    assert "雁江区 v1: 不可迁移 cannot move\n      已办理的步骤“备案审核结论”在新版本中已改变" in result.stdout
+    assert "可迁移 3，不可迁移 1" in result.stdout
+    assert {r: i.state for r, i in _instances(engine, driver.campaign.id).items()} == states
+    result = runner.invoke(main, ["procedures", "migrate", str(driver.campaign.id), "--as", "admin"])
+    assert result.exit_code == 1 and result.stdout.count("已迁移 migrated") == 3
+    assert "雁江区 v1: 未迁移 refused" in result.stdout
+    result = runner.invoke(main, ["procedures", "migrate", str(driver.campaign.id), "--to", "9"])
+    assert result.exit_code == 2 and "没有第 9 版（已部署：1, 2）" in result.stderr

@@ -75,9 +75,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
 
-    from . import admin, api, auth, campaigns, inbox, incidents, instances, tasks
+    # migrating adds its API routes to api.bp when imported, so before any app registers that blueprint
+    from . import admin, api, auth, campaigns, inbox, incidents, instances, migrating, tasks
 
-    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, api):
+    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, migrating, api):
         app.register_blueprint(module.bp)
     return app
 
