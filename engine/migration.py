@@ -42,16 +42,17 @@ logger = logging.getLogger(__name__)
 PRESENTATION = {"bpmn_name", "documentation", "lane"}
 #: Spiff extensions that are presentation too: instructions, and the properties (form files, due date).
 PRESENTATION_EXTENSIONS = {"instructionsForEndUser", "properties"}
-#: What a changed attribute means, for the reason an administrator reads.
+#: What a changed attribute means, for the reason an administrator reads: (Chinese, English).
 WORDS = {
-    "outputs": "后续流向 (outgoing flows)", "inputs": "前序流向 (incoming flows)", "typename": "元素类型 (type)",
-    "prescript": "前置脚本 (pre-script)", "postscript": "后置脚本 (post-script)", "script": "脚本 (script)",
-    "cond_task_specs": "条件 (conditions)", "default_task_spec": "默认流向 (default flow)",
-    "event_definition": "事件定义（计时器或消息） (event: timer or message)", "extensions": "扩展属性 (extensions)",
-    "decision_table": "决策表 (decision table)", "task_spec": "多实例步骤 (multi-instance step)",
-    "loop_input": "多实例输入 (multi-instance input)", "cardinality": "多实例数量 (multi-instance count)",
-    "data_input": "多实例输入 (multi-instance input)", "data_output": "多实例输出 (multi-instance output)",
-    "condition": "完成条件 (completion condition)", "cancel_activity": "是否中断 (interrupting)",
+    "outputs": ("后续流向", "outgoing flows"), "inputs": ("前序流向", "incoming flows"),
+    "typename": ("元素类型", "type"),
+    "prescript": ("前置脚本", "pre-script"), "postscript": ("后置脚本", "post-script"), "script": ("脚本", "script"),
+    "cond_task_specs": ("条件", "conditions"), "default_task_spec": ("默认流向", "default flow"),
+    "event_definition": ("事件定义（计时器或消息）", "event: timer or message"),
+    "extensions": ("扩展属性", "extensions"), "decision_table": ("决策表", "decision table"),
+    "task_spec": ("多实例步骤", "multi-instance step"), "cardinality": ("多实例数量", "multi-instance count"),
+    "data_input": ("多实例输入", "multi-instance input"), "data_output": ("多实例输出", "multi-instance output"),
+    "condition": ("完成条件", "completion condition"), "cancel_activity": ("是否中断", "interrupting"),
 }
 AT = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 PASSED = TaskState.COMPLETED
@@ -244,18 +245,26 @@ def _reasons(registry, diff, workflow) -> list[str]:
     for task in workflow.get_tasks(skip_subprocesses=True):
         if task.id not in removed and task.id not in material:
             continue
-        what = ("已删除 (was removed)" if task.id in removed
-                else "已改变：" + "、".join(WORDS.get(k, k) for k in material[task.id]) + " (changed)")
         if task.has_state(TaskState.CANCELLED) and task.id not in removed:
             continue  # a branch not taken (a boundary event whose task finished first): never runs again
-        if task.has_state(PASSED | TaskState.CANCELLED):
-            reasons.append(f"已办理的步骤“{_name(task)}”在新版本中{what}")
+        name = _name(task)
+        if task.id in removed:
+            zh, en = "已删除", "was removed"
+        else:
+            words = [WORDS.get(k, (k, k)) for k in material[task.id]]
+            zh = "已改变：" + "、".join(w[0] for w in words)
+            en = "changed: " + ", ".join(w[1] for w in words)
+        if task.has_state(TaskState.CANCELLED):  # its spec is gone: the state would not load on the new version
+            reasons.append(f"未走的分支上的步骤“{name}”在新版本中{zh} (the step '{name}' on a branch it did not take "
+                           f"{en})")
+        elif task.has_state(PASSED):
+            reasons.append(f"已办理的步骤“{name}”在新版本中{zh} (the step '{name}' it has passed {en})")
         elif task.has_state(AT):
-            reasons.append(f"所在的步骤“{_name(task)}”在新版本中{what}")
+            reasons.append(f"所在的步骤“{name}”在新版本中{zh} (the step '{name}' it is at {en})")
         elif task.has_state(AHEAD) and not _under(task, repredicted):
-            holder = _holder(task)
-            reasons.append(f"步骤“{_name(holder)}”进行中，其后的步骤“{_name(task)}”在新版本中{what}"
-                           " (a step ahead of one in progress)")
+            holder = _name(_holder(task))
+            reasons.append(f"步骤“{holder}”进行中，其后的步骤“{name}”在新版本中{zh} (the step '{name}' after "
+                           f"'{holder}', which is in progress, {en})")
     return reasons
 
 
@@ -293,8 +302,14 @@ def _holder(task):
 
 
 def _name(task) -> str:
+    """The step's name; a multi-instance's own spec has none, the spec of its instances does (same BPMN id)."""
     spec = task.task_spec
-    return getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name
+    bpmn_id = getattr(spec, "bpmn_id", None)
+    if getattr(spec, "bpmn_name", None) or not bpmn_id:
+        return spec.bpmn_name or spec.name
+    named = (s.bpmn_name for s in task.workflow.spec.task_specs.values()
+             if getattr(s, "bpmn_id", None) == bpmn_id and getattr(s, "bpmn_name", None))
+    return next(named, bpmn_id)
 
 
 # -- moving one instance --------------------------------------------------------------------------------

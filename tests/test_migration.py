@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -80,7 +81,8 @@ def _finish(driver: Driver) -> None:
             ready = {"Task_filing_review"}
         if "Task_filing_review" in ready:
             driver.do("Task_filing_review", {"filing_decision": "accept", "comment": "予以备案"}, region=region)
-        driver.do("Task_self_evaluation", region=region)
+        if driver.ready("Task_self_evaluation", region):
+            driver.do("Task_self_evaluation", region=region)
         for unit, scores in unit_scores(driver.scheme, "95").items():
             driver.do("Task_indicator_scoring", {"scores": scores}, region=region, unit=unit)
         driver.do("Task_score_confirmation", {"confirmation": "confirm", "veto_items": veto_rows(driver.scheme),
@@ -144,7 +146,8 @@ def test_an_instance_past_a_changed_step_is_refused_with_the_reason_and_left_unt
             select(InboxTask).where(InboxTask.instance_id == before.id)))
     plan = migration.preview(engine, campaign.campaign.id)
     verdicts = {r.region: r for r in plan.rows}
-    assert verdicts["512002"].reasons == ["已办理的步骤“备案审核结论”在新版本中已改变：条件 (conditions) (changed)"]
+    assert verdicts["512002"].reasons == [
+        "已办理的步骤“备案审核结论”在新版本中已改变：条件 (the step '备案审核结论' it has passed changed: conditions)"]
     assert [r for r in verdicts if not verdicts[r].migratable] == ["512002"]
 
     done = {r.region: r for r in migration.migrate(engine, "admin", campaign.campaign.id).rows}
@@ -262,3 +265,54 @@ def test_the_command_line_previews_with_dry_run_then_migrates(sqlite_engine, tmp
     assert "雁江区 v1: 未迁移 refused" in result.stdout
     result = runner.invoke(main, ["procedures", "migrate", str(driver.campaign.id), "--to", "9"])
     assert result.exit_code == 2 and "没有第 9 版（已部署：1, 2）" in result.stderr
+
+
+def test_a_changed_step_ahead_of_a_multi_instance_in_progress_is_named_and_ahead_of_the_others_runs_new(
+        engine, campaign, tmp_path):
+    campaign.do("Task_self_evaluation", region="512002")  # 雁江区: the member units are scoring
+    engine.deploy(edited(tmp_path, ZIYANG, "ziyang-v2", {"assessment.bpmn": [
+        ("<bpmn:script>score = total_score(unit_scores)</bpmn:script>",
+         "<bpmn:script>score = total_score(unit_scores)\nrecounted = True</bpmn:script>")]}))
+    done = {r.region: r for r in migration.migrate(engine, "admin", campaign.campaign.id).rows}
+    assert done["512002"].reasons == [
+        "步骤“指标评分”进行中，其后的步骤“计算得分”在新版本中已改变：脚本 (the step '计算得分' after '指标评分', "
+        "which is in progress, changed: script)"]
+    assert {region: r.outcome for region, r in done.items()} == {
+        None: "migrated", "512002": "refused", "512021": "migrated", "512022": "migrated"}
+    _finish(campaign)
+    assert "recounted" not in campaign.region_data("512002")  # still on version 1
+    assert campaign.region_data("512021")["recounted"] is True  # reached the changed script on version 2
+
+
+def without_filing_review(tmp_path: Path) -> Path:
+    """Ziyang with its filing review (审核备案) removed: filing goes straight to the gateway."""
+    folder = edited(tmp_path, ZIYANG, "ziyang-v2", {"assessment.bpmn": [
+        ("<bpmn:flowNodeRef>Task_filing_review</bpmn:flowNodeRef>", ""),
+        ('<bpmn:sequenceFlow id="Flow_r02" sourceRef="Task_target_filing" targetRef="Task_filing_review" />',
+         '<bpmn:sequenceFlow id="Flow_r02" sourceRef="Task_target_filing" targetRef="Gateway_filing" />'),
+        ('<bpmn:sequenceFlow id="Flow_r04" sourceRef="Task_filing_review" targetRef="Gateway_filing" />', ""),
+        ("<bpmn:incoming>Flow_r04</bpmn:incoming>", "<bpmn:incoming>Flow_r02</bpmn:incoming>"),
+        (FILING_CONDITION, "False")]})  # nobody decides on the filing any more
+    path = folder / "assessment.bpmn"
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r'<bpmn:userTask id="Task_filing_review".*?</bpmn:userTask>', "", text, flags=re.S)
+    text = re.sub(r'<bpmndi:BPMN(Shape|Edge) id="(Task_filing_review|Flow_r04)_di".*?</bpmndi:BPMN\1>', "", text)
+    path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_removed_step_an_instance_is_at_or_has_passed_is_named(engine, campaign, tmp_path):
+    engine.deploy(without_filing_review(tmp_path))
+    states = {r: i.state for r, i in _instances(engine, campaign.campaign.id).items()}
+    verdicts = {r.region: r for r in migration.migrate(engine, "admin", campaign.campaign.id).rows}
+    passed = "已办理的步骤“审核备案”在新版本中已删除 (the step '审核备案' it has passed was removed)"
+    assert passed in verdicts["512002"].reasons
+    at = "所在的步骤“审核备案”在新版本中已删除 (the step '审核备案' it is at was removed)"
+    assert at in verdicts["512021"].reasons
+    # Filing itself now flows elsewhere: changed for the one at it, as for those past it.
+    assert verdicts["512022"].reasons == [
+        "所在的步骤“目标备案”在新版本中已改变：后续流向 (the step '目标备案' it is at changed: outgoing flows)"]
+    assert {r: v.outcome for r, v in verdicts.items()} == {
+        None: "migrated", "512002": "refused", "512021": "refused", "512022": "refused"}
+    after = {r: i.state for r, i in _instances(engine, campaign.campaign.id).items()}
+    assert {r: after[r] == states[r] for r in REGIONS} == dict.fromkeys(REGIONS, True)

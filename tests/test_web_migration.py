@@ -50,7 +50,8 @@ def test_an_administrator_previews_confirms_and_sees_the_result(client, behind):
     page = client.get(f"/admin/campaigns/{campaign.id}/migrate")
     assert page.status_code == 200
     text = html.unescape(page.text)
-    assert "已办理的步骤“备案审核结论”在新版本中已改变：条件 (conditions) (changed)" in text
+    assert ("已办理的步骤“备案审核结论”在新版本中已改变：条件 "
+            "(the step '备案审核结论' it has passed changed: conditions)") in text
     assert "雁江区" in text and "安岳县" in text and "自我评价" in text  # names, and where each stands
     boxes = [i.id for i in engine.campaign_instances(campaign.id) if i.region != "512002"]
     refused = next(i.id for i in engine.campaign_instances(campaign.id) if i.region == "512002")
