@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import audit, sampling, timers
-from .errors import NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
 from .instances import LoadedVersion, Rows, _ready_ids, rows_of
 from .procedure import versions
 from .store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
@@ -137,6 +137,11 @@ def migrate(engine, actor: str, campaign_id: int | None = None, to_version: int 
                     verdict.outcome = "refused"
         except (SQLAlchemyError, NotFound):
             raise
+        except Conflict as busy:  # another transaction held its lock past the lock timeout: try it again later
+            if verdict is None:
+                verdict = _busy(engine, instance_id, names)
+            verdict.reasons.append(busy.message)
+            verdict.outcome = "refused"
         except Exception as exc:  # rolled back: the instance stays as it was, and the others still move
             if verdict is None:
                 raise
@@ -150,6 +155,14 @@ def migrate(engine, actor: str, campaign_id: int | None = None, to_version: int 
             _follow_campaign(session, campaign_id, target)
     engine.timers_changed()
     return Plan(target.variant, target.version, target.id, campaign_id, rows)
+
+
+def _busy(engine, instance_id: int, names: dict) -> Verdict:
+    """The verdict of an instance whose lock could not be had (read without it)."""
+    with engine.store.read() as session:
+        row = session.get(Instance, instance_id)
+        version = session.get(ProcessVersion, row.version_id).version
+    return Verdict(row.id, row.process_id, row.region, names.get(row.region), row.status, version)
 
 
 # -- choosing what to migrate ---------------------------------------------------------------------------

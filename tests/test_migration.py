@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import LAB, ZIYANG
+from conftest import LAB, ZIYANG, make_engine
 from drive import Driver, unit_scores, veto_rows
 from sqlalchemy import func, select
 
@@ -18,6 +18,7 @@ from engine import migration, timers
 from engine.cli import main
 from engine.errors import NotFound, ValidationError
 from engine.serializer import find_task
+from engine.store import db
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Timer
 from engine.timers import fire_due_timers
 
@@ -316,3 +317,28 @@ def test_a_removed_step_an_instance_is_at_or_has_passed_is_named(engine, campaig
         None: "migrated", "512002": "refused", "512021": "refused", "512022": "refused"}
     after = {r: i.state for r, i in _instances(engine, campaign.campaign.id).items()}
     assert {r: after[r] == states[r] for r in REGIONS} == dict.fromkeys(REGIONS, True)
+
+
+@pytest.mark.postgres
+def test_an_instance_another_transaction_holds_is_reported_busy_and_the_others_move(pg_store, clock, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setattr(db, "LOCK_TIMEOUT_SECONDS", 0.5)
+    pg_store.engine.dispose()  # new connections take the short lock timeout
+    engine = make_engine(pg_store, clock)
+    driver = Driver(engine, "ziyang-2016", REGIONS)
+    engine.deploy(presentation_only(tmp_path))
+    held = _instances(engine, driver.campaign.id)["512021"]
+    other = pg_store.another()
+    try:
+        with other.write() as session:
+            other.lock_instance(session, held.id)  # a completion in progress, say
+            plan = {r.region: r for r in migration.migrate(engine, "admin", driver.campaign.id).rows}
+    finally:
+        other.dispose()
+    assert plan["512021"].outcome == "refused"
+    assert plan["512021"].reasons == ["另一个操作正在处理该流程实例，请稍后重试 (the instance is busy; try again)"]
+    assert {r: v.outcome for r, v in plan.items() if r != "512021"} == dict.fromkeys([None, "512002", "512022"],
+                                                                                      "migrated")
+    assert _instances(engine, driver.campaign.id)["512021"].state == held.state
+    again = {r.region: r for r in migration.migrate(engine, "admin", driver.campaign.id).rows}
+    assert again["512021"].outcome == "migrated"  # once it is free, the same command moves it
