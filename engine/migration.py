@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, sampling, timers
 from .errors import Conflict, NotFound, ValidationError
-from .instances import LoadedVersion, Rows, _ready_ids, rows_of
+from .instances import LoadedVersion, rows_of
 from .procedure import versions
 from .store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
 
@@ -231,7 +231,7 @@ def _judge(engine, session: Session, row: Instance, target: ProcessVersion, name
                                f"process '{row.process_id}')")
         return verdict, None
     spec, dependencies = new.specs[row.process_id]
-    registry = engine.serializer._registry
+    registry = engine.serializer.registry
     top, subprocesses = diff_workflow(registry, workflow, spec, dependencies)
     reasons = _reasons(registry, top, workflow)
     for sp_id, diff in subprocesses.items():
@@ -327,6 +327,7 @@ def _name(task) -> str:
 
 # -- moving one instance --------------------------------------------------------------------------------
 def _move(engine, session: Session, row: Instance, judged, target: ProcessVersion, actor: str) -> None:
+    """Put the judged instance on the target version and bring its rows along, in the caller's transaction."""
     workflow, top, subprocesses, new = judged
     before_timers = rows_of(workflow).timers
     before_ready = rows_of(workflow).ready
@@ -354,7 +355,6 @@ def _move(engine, session: Session, row: Instance, judged, target: ProcessVersio
     _update_inbox(engine, session, row, workflow, new, waiting, before_ready)
     row.revision += 1
     row.updated_at = now
-    workflow.kaohe_rows = Rows(_ready_ids(workflow), {k: due for k, (_, _, due) in waiting.items()})
     audit.record(session, now, actor, "instance_migrate", instance_id=row.id,
                  data={"variant": target.variant, "from": old_version, "to": target.version})
     logger.info("instance %s moved from version %s to %s of %s", row.id, old_version, target.version,
