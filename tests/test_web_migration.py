@@ -8,6 +8,7 @@ import pytest
 from drive import Driver
 from sqlalchemy import select
 from test_migration import REGIONS, changed_gateway, presentation_only
+from test_web_browser import Person, browser, server  # noqa: F401 — the fixtures
 from web_fixtures import login, post, set_passwords
 
 from engine import signin
@@ -64,7 +65,7 @@ def test_an_administrator_previews_confirms_and_sees_the_result(client, behind):
     done = post(client, f"/admin/campaigns/{campaign.id}/migrate",
                 {"to_version": "2", "instance": [str(i) for i in boxes + [refused]]})
     assert done.status_code == 200
-    assert "已迁移到第 2 版：3 个；未迁移、保持原状：1 个。" in html.unescape(done.text)
+    assert "已迁移到第 2 版：3 个；未迁移、保持原状：1 个；未勾选：0 个。" in html.unescape(done.text)
     assert "已办理的步骤“备案审核结论”在新版本中已改变" in html.unescape(done.text)  # said again on the result
     assert _versions(engine, campaign.id) == {None: 2, "512002": 1, "512021": 2, "512022": 2}
     assert _states(engine, campaign.id)["512002"] == before
@@ -164,3 +165,33 @@ def test_a_campaign_up_to_date_has_nothing_to_migrate(client, engine, tmp_path):
     assert f"/admin/campaigns/{campaign.id}/migrate" not in listed
     engine.deploy(presentation_only(tmp_path))
     assert f"/admin/campaigns/{campaign.id}/migrate" in client.get("/admin/procedures/migrations").text
+
+
+@pytest.mark.browser
+def test_an_administrator_migrates_a_campaign_in_the_browser(browser, server, engine, tmp_path):  # noqa: F811
+    if engine.store.dialect != "sqlite":
+        pytest.skip("the browser sees the same pages on either backend; the route tests run on both")
+    sqlite_engine = engine
+    set_passwords(sqlite_engine)
+    driver = Driver(sqlite_engine, "ziyang-2016", REGIONS)
+    driver.file_targets("512002")
+    sqlite_engine.deploy(changed_gateway(tmp_path))
+    admin = Person(browser, server, "admin")
+    admin.sign_in()
+    admin.page.goto(f"{server}/campaigns/{driver.campaign.id}")
+    admin.page.click("#migrate-link")
+    admin.page.wait_for_selector("#migration-plan")
+    refused = admin.page.inner_text(f"#instance-{_instance(sqlite_engine, driver, '512002')} .reasons")
+    assert "已办理的步骤“备案审核结论”在新版本中已改变：条件" in refused
+    admin.shot("migration-preview")
+    admin.page.click("#confirm-migration")
+    admin.page.wait_for_selector("#outcome")
+    assert "已迁移到第 2 版：3 个；未迁移、保持原状：0 个；未勾选：1 个。" in admin.page.inner_text("#outcome")
+    assert "未勾选" in admin.page.inner_text(f"#instance-{_instance(sqlite_engine, driver, '512002')}")
+    admin.shot("migration-result")
+    admin.close()
+    assert _versions(sqlite_engine, driver.campaign.id) == {None: 2, "512002": 1, "512021": 2, "512022": 2}
+
+
+def _instance(engine, driver, region: str) -> int:
+    return next(i.id for i in engine.campaign_instances(driver.campaign.id) if i.region == region)

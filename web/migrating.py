@@ -56,6 +56,14 @@ def migrate(campaign_id: int):
         raise ValidationError("请至少选择一个流程实例 (choose at least one instance)",
                               [{"field": "instance", "message": "必填 (required)"}])
     plan = migration.migrate(engine(), g.viewer.username, campaign_id, to_version, chosen)
+    with engine().store.read() as db:
+        rest = list(db.scalars(select(Instance.id).where(Instance.campaign_id == campaign_id,
+                                                         Instance.id.not_in(chosen))))
+    if rest:  # the result shows the whole campaign: those not ticked stay where they are
+        left = migration.preview(engine(), campaign_id, to_version, rest).rows
+        for row in left:
+            row.outcome = "skipped"
+        plan.rows = sorted(plan.rows + left, key=lambda r: (r.region is not None, r.region or "", r.instance_id))
     return _page(campaign_id, plan, done=True)
 
 
@@ -63,7 +71,9 @@ def _page(campaign_id: int, plan: migration.Plan, done: bool = False):
     with engine().store.read() as db:
         campaign = db.get(Campaign, campaign_id)
         choices = [v.version for v in versions.versions(db, campaign.variant)]
-    return render_template("admin/migrate.html", campaign=campaign, plan=plan, choices=choices, done=done)
+        title = db.get(ProcessVersion, plan.to_version_id).title
+    return render_template("admin/migrate.html", campaign=campaign, plan=plan, choices=choices, done=done,
+                           title=title)
 
 
 def _number(text) -> int | None:
