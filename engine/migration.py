@@ -232,7 +232,13 @@ def _judge(engine, session: Session, row: Instance, target: ProcessVersion, name
         return verdict, None
     spec, dependencies = new.specs[row.process_id]
     registry = engine.serializer.registry
-    top, subprocesses = diff_workflow(registry, workflow, spec, dependencies)
+    try:
+        top, subprocesses = diff_workflow(registry, workflow, spec, dependencies)
+    except Exception as exc:  # an alignment SpiffWorkflow cannot make: this instance cannot be judged, so stays
+        logger.warning("instance %s: no diff against version %s", row.id, target.version, exc_info=True)
+        verdict.reasons.append(f"无法与第 {target.version} 版比较 (SpiffWorkflow could not compare it with version "
+                               f"{target.version}): {type(exc).__name__}: {exc}"[:500])
+        return verdict, None
     reasons = _reasons(registry, top, workflow)
     for sp_id, diff in subprocesses.items():
         sub = workflow.subprocesses[sp_id]

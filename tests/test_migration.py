@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 
 from engine import migration, timers
 from engine.cli import main
+from engine.config import PROCESSES
 from engine.errors import NotFound, ValidationError
 from engine.serializer import find_task
 from engine.store import db
-from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Timer
+from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Timer
 from engine.timers import fire_due_timers
 
 REGIONS = ["512002", "512021", "512022"]
@@ -342,3 +343,21 @@ def test_an_instance_another_transaction_holds_is_reported_busy_and_the_others_m
     assert _instances(engine, driver.campaign.id)["512021"].state == held.state
     again = {r.region: r for r in migration.migrate(engine, "admin", driver.campaign.id).rows}
     assert again["512021"].outcome == "migrated"  # once it is free, the same command moves it
+
+
+@pytest.mark.parametrize("variant", sorted(p.name for p in PROCESSES.iterdir() if (p / "bundle.yaml").exists()))
+def test_every_shipped_procedure_moves_to_a_version_that_changes_nothing_that_runs(sqlite_engine, tmp_path, variant):
+    engine = sqlite_engine
+    folder = PROCESSES / variant
+    engine.load_regions(engine.check(folder))
+    engine.deploy(folder)
+    with engine.store.read() as session:
+        first = session.scalars(select(Region.code).where(Region.region_set == variant).order_by(Region.code)).first()
+    campaign = engine.start_campaign(variant, 2025, [first])
+    bpmn = next(folder.glob("*.bpmn")).name
+    engine.deploy(edited(tmp_path, folder, "v2", {bpmn: [("</bpmn:definitions>",
+                                                           "<!-- 第 2 版 -->\n</bpmn:definitions>")]}))
+    plan = migration.migrate(engine, "admin", campaign.id)
+    assert [(r.outcome, r.reasons) for r in plan.rows] == [("migrated", [])] * 2
+    for instance in engine.campaign_instances(campaign.id):  # each loads and waits where it waited
+        assert engine.waiting_on(instance.id) == next(r.at for r in plan.rows if r.instance_id == instance.id)
