@@ -361,3 +361,72 @@ def test_every_shipped_procedure_moves_to_a_version_that_changes_nothing_that_ru
     assert [(r.outcome, r.reasons) for r in plan.rows] == [("migrated", [])] * 2
     for instance in engine.campaign_instances(campaign.id):  # each loads and waits where it waited
         assert engine.waiting_on(instance.id) == next(r.at for r in plan.rows if r.instance_id == instance.id)
+
+
+SUB_REGION = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="sub_definitions"
+                  targetNamespace="http://kaohe.example/migration">
+  <bpmn:process id="corpus_region" name="子流程地区" isExecutable="true">
+    <bpmn:laneSet id="Lanes">
+      <bpmn:lane id="Lane_region" name="地区">
+        <bpmn:flowNodeRef>Start_region</bpmn:flowNodeRef><bpmn:flowNodeRef>Sub</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>Sub_start</bpmn:flowNodeRef><bpmn:flowNodeRef>Task_inner</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>Sub_end</bpmn:flowNodeRef><bpmn:flowNodeRef>Task_after</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>End_region</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="Start_region"/>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_region" targetRef="Sub"/>
+    <bpmn:subProcess id="Sub" name="材料准备">
+      <bpmn:startEvent id="Sub_start"/>
+      <bpmn:sequenceFlow id="S1" sourceRef="Sub_start" targetRef="Task_inner"/>
+      <bpmn:manualTask id="Task_inner" name="准备材料"/>
+      <bpmn:sequenceFlow id="S2" sourceRef="Task_inner" targetRef="Sub_end"/>
+      <bpmn:endEvent id="Sub_end"/>
+    </bpmn:subProcess>
+    <bpmn:sequenceFlow id="F2" sourceRef="Sub" targetRef="Task_after"/>
+    <bpmn:manualTask id="Task_after" name="送达材料"/>
+    <bpmn:sequenceFlow id="F3" sourceRef="Task_after" targetRef="End_region"/>
+    <bpmn:endEvent id="End_region"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def _sub_bundle(tmp_path: Path, name: str, region: str = SUB_REGION) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(Path(__file__).parent / "corpus" / "base", folder)
+    (folder / "decision-caller.bpmn").unlink()
+    (folder / "region.bpmn").write_text(region, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("inner, outcome", [
+    ('<bpmn:manualTask id="Task_inner" name="准备并上传材料"/>', "migrated"),  # a new name: presentation
+    ('<bpmn:scriptTask id="Task_inner" name="准备材料"><bpmn:script>ready = True</bpmn:script></bpmn:scriptTask>',
+     "refused"),  # now a script: the step it is at inside the sub-process changed its type
+])
+def test_an_instance_inside_a_sub_process_moves_with_it_or_is_refused_by_the_inner_step(engine, tmp_path, inner,
+                                                                                        outcome):
+    folder = _sub_bundle(tmp_path, "v1")
+    engine.load_regions(engine.check(folder))
+    engine.deploy(folder)
+    campaign = engine.start_campaign("corpus", 2025, ["990001"])
+    [inner_task] = engine.tasks(campaign_id=campaign.id)
+    assert inner_task.bpmn_id == "Task_inner"
+    engine.deploy(_sub_bundle(tmp_path, "v2", SUB_REGION.replace('<bpmn:manualTask id="Task_inner" name="准备材料"/>',
+                                                                 inner)))
+    [region] = [r for r in migration.migrate(engine, "admin", campaign.id).rows if r.region == "990001"]
+    assert region.outcome == outcome
+    if outcome == "refused":
+        assert region.reasons == ["所在的步骤“准备材料”在新版本中已改变：元素类型 (the step '准备材料' it is at "
+                                  "changed: type)"]
+        assert [t.id for t in engine.tasks(campaign_id=campaign.id)] == [inner_task.id]
+        return
+    [moved] = engine.tasks(campaign_id=campaign.id)
+    assert (moved.id, moved.name) == (inner_task.id, "准备并上传材料")
+    engine.complete(moved.id, {}, "assessed")
+    [after] = engine.tasks(campaign_id=campaign.id)
+    assert after.name == "送达材料"
+    engine.complete(after.id, {}, "assessed")
+    assert {i.status for i in engine.campaign_instances(campaign.id)} == {"completed"}
