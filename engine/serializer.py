@@ -51,6 +51,11 @@ class StateSerializer:
         self._spec_serializer = BpmnWorkflowSerializer(registry)
         self.version = self._spec_serializer.VERSION
 
+    @property
+    def registry(self):
+        """The converter registry: what SpiffWorkflow's diff utilities compare task specs with."""
+        return self._registry
+
     # -- specs, once per deployed version
     def dump_specs(self, specs: dict) -> str:
         """``{process_id: (spec, subprocess_specs)}`` as JSON."""

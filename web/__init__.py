@@ -76,25 +76,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
     app.jinja_env.filters["by_file"] = problems.by_file  # admin/_findings.html
 
-    # dryrun adds its API routes to procedures.api_bp when imported: before that blueprint is registered.
-    from . import (
-        admin,
-        api,
-        auditlog,
-        auth,
-        campaigns,
-        diffs,
-        dryrun,
-        inbox,
-        incidents,
-        instances,
-        procedures,
-        procedures_api,
-        tasks,
-    )
+    # dryrun adds its API routes to procedures.api_bp, migrating its own to api.bp, when imported: before those
+    # blueprints are registered.
+    from . import (admin, api, auditlog, auth, campaigns, diffs, dryrun, inbox, incidents, instances, migrating,
+                   procedures, procedures_api, tasks)
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, diffs,
-                   api):
+                   migrating, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
     return app

@@ -101,6 +101,19 @@ def document() -> dict:
                 tag="procedures")},
             **_procedures(),
             **_dry_run_paths(),
+            "/procedures/migration-preview": {"get": _op(
+                "Each instance of a campaign: whether it can move to a newer version of its procedure, and why "
+                "not (administrators)", _json(_ref("MigrationPlan")),
+                [dict(_query("campaign", "campaign id", "integer"), required=True),
+                 _query("to_version", "version number of the campaign's procedure (default: its current one)",
+                        "integer")], tag="procedures")},
+            "/procedures/migrations": {"post": _op(
+                "Migrate a campaign's instances (all, or those listed) to a newer version, one transaction each; "
+                "an instance that cannot move is refused and left as it was (administrators)",
+                _json(_ref("MigrationPlan")), body={"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "campaign": {"type": "integer"}, "to_version": {"type": "integer"},
+                        "instances": {"type": "array", "items": {"type": "integer"}}}}}}}, tag="procedures")},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
                                       "responses": {"200": _json({"type": "object"})}}},
         },
@@ -179,6 +192,20 @@ def document() -> dict:
                         "before": {"type": "string", "nullable": True},
                         "after": {"type": "string", "nullable": True}}}}}},
                 **_PROCEDURE_SCHEMAS,
+                "MigrationPlan": {"type": "object", "properties": {
+                    "variant": {"type": "string"}, "to_version": {"type": "integer"},
+                    "campaign": {"type": "integer", "nullable": True}, "migratable": {"type": "integer"},
+                    "refused": {"type": "integer"}, "migrated": {"type": "integer"},
+                    "instances": {"type": "array", "items": {"type": "object", "properties": {
+                        "instance": {"type": "integer"}, "process": {"type": "string"},
+                        "region": {"type": "string", "nullable": True},
+                        "region_name": {"type": "string", "nullable": True}, "status": {"type": "string"},
+                        "from_version": {"type": "integer"},
+                        "at": {"type": "array", "items": {"type": "string"}, "description": "The steps it waits at"},
+                        "migratable": {"type": "boolean"},
+                        "reasons": {"type": "array", "items": {"type": "string"},
+                                    "description": "Why it cannot move, in words (Chinese with English)"},
+                        "outcome": {"type": "string", "enum": ["preview", "migrated", "refused"]}}}}}},
                 "Campaign": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
                     "label": {"type": "string"},
