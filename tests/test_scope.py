@@ -24,8 +24,8 @@ def test_a_gateway_sees_what_the_steps_before_it_define(files):
 
 
 def test_a_flow_sees_what_its_source_did(files):
-    assert "approval" in scope.in_scope(files, "assessment.bpmn", "Flow_c10").variables
-    assert "approval" not in scope.in_scope(files, "assessment.bpmn", "Task_approve_results").variables
+    assert "announced_on" in scope.in_scope(files, "assessment.bpmn", "Flow_c12").variables
+    assert "announced_on" not in scope.in_scope(files, "assessment.bpmn", "Task_notify_results").variables
 
 
 def test_an_unknown_element_is_refused(files):
