@@ -75,9 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
 
-    from . import admin, api, auth, campaigns, inbox, incidents, instances, tasks
+    from . import admin, api, auth, campaigns, edit_bpmn, inbox, incidents, instances, tasks
 
-    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, api):
+    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, edit_bpmn, api):
         app.register_blueprint(module.bp)
     return app
 
