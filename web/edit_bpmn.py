@@ -96,6 +96,8 @@ def modeler(draft_id: int, name: str):
         "bodies": bodies_of(manifest),
         "forms": sorted(n.removeprefix("forms/") for n in files
                         if n.startswith("forms/") and n.endswith(".schema.json")),
+        "uiForms": sorted(n.removeprefix("forms/") for n in files
+                          if n.startswith("forms/") and n.endswith(".uischema.json")),
         "lanes": manifest.get("lanes") or {}, "deadlines": manifest.get("deadlines") or {},
         "reminders": manifest.get("reminders") or {},
         "extendWeekends": bool((manifest.get("calendar") or {}).get("extend_weekends")),
