@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, render_template, request, session
 
 from engine.accounts import ROLE_NAMES
 from engine.errors import KaoheError, ValidationError
-from engine.procedure import manifest_edit, scope
+from engine.procedure import drafts, manifest_edit, scope
 from engine.procedure.yamlfile import load
 
 from . import errors
@@ -40,8 +40,6 @@ def _text(body: dict, key: str, limit: int = 2_000_000) -> str:
 
 
 def _draft(draft_id: int):
-    from engine.procedure import drafts  # helper lib-drafts' module (DRAFTS-CORE)
-
     with engine().store.read() as db:
         draft = drafts.get(db, draft_id)
         db.expunge(draft)
