@@ -185,7 +185,8 @@ export function start(setup) {
       const element = p.element && registry.get(p.element);
       const item = document.createElement("li");
       item.className = p.severity;
-      const text = `${p.file ?? ""}${p.line ? `:${p.line}` : ""} ${p.name ?? p.element ?? ""} — ${p.reason}`;
+      const who = p.name ?? (element && element.businessObject.name) ?? p.element ?? "";
+      const text = `${p.file ?? ""}${p.line ? `:${p.line}` : ""} ${who} — ${p.reason}`;
       if (element) {
         canvas.addMarker(element.id, "kh-has-problem"); marked.push(element.id);
         overlays.add(element.id, "kh-problem", { position: { top: -12, right: 12 },
