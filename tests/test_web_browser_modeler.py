@@ -71,7 +71,7 @@ def draft_files(engine, draft_id):
         return dict(row.files), drafts.findings(row, engine.runner.script_engine.environment.globals)
 
 
-def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):
+def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("a[data-tool=bpmn]:has-text('assessment.bpmn')")
     page.wait_for_selector("#save-status.saved")
@@ -95,7 +95,7 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     assert task["lanes"] == ["市质量强市工作领导小组办公室"]
 
     # It becomes a user task (the context pad's 更改类型), which is saved at once and found to lack a form.
-    page.click(f"[data-element-id={task['id']}] .djs-hit")
+    select(page, task["id"])
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-user-task']")
     saved(page)
@@ -108,7 +108,7 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
 
     # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
-    page.click("#panel .bio-properties-panel-group-header:has-text('考核设置')")
+    open_group(page)
     page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered below
     page.wait_for_selector("select#bio-properties-panel-kh-form option[value='initial-review.schema.json']",
                            state="attached")
@@ -138,7 +138,7 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     assert "<bpmn:loopDataInputRef>units</bpmn:loopDataInputRef>" in files["assessment.bpmn"]
 
 
-def test_undo_redo_and_a_stale_copy(page, server, sqlite_engine, draft_id):
+def test_undo_redo_and_a_stale_copy(page, server, sqlite_engine, draft_id):  # noqa: F811
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn")
     page.wait_for_selector("#save-status.saved")
     page.click("[data-element-id=Task_self_evaluation] .djs-hit")
@@ -164,3 +164,88 @@ def test_undo_redo_and_a_stale_copy(page, server, sqlite_engine, draft_id):
     page.click("#reload")
     page.wait_for_selector("#save-status.saved")
     assert element(page, "自我评价") is not None
+
+
+def select(page, element_id: str, at: tuple[float, float] | None = None) -> None:
+    """Scroll the diagram to an element and click it (at a point of the diagram when given, else its middle)
+    as a user would."""
+    x, y = page.evaluate("""([id, at]) => { const m = window.kaoheModeler, canvas = m.get('canvas');
+        const element = m.get('elementRegistry').get(id);
+        const w = element.waypoints;
+        const [dx, dy] = at || (w ? [(w[0].x + w[1].x) / 2, (w[0].y + w[1].y) / 2]
+                                  : [element.x + element.width / 2, element.y + element.height / 2]);
+        const { width, height } = canvas.viewbox().outer;  // at scale 1, centred on the point
+        canvas.viewbox({x: dx - width / 2, y: dy - height / 2, width, height});
+        const box = canvas.getContainer().getBoundingClientRect(), view = canvas.viewbox();
+        return [box.x + (dx - view.x) * view.scale, box.y + (dy - view.y) * view.scale]; }""", [element_id, at])
+    from playwright.sync_api import TimeoutError as Timeout
+
+    selected = "id => window.kaoheModeler.get('selection').get().map(e => e.id).join() === id"
+    page.mouse.click(x, y)
+    try:
+        page.wait_for_function(selected, arg=element_id, timeout=2000)
+    except Timeout:  # right after a label was typed, the first click may only end that editing
+        page.mouse.click(x, y)
+        page.wait_for_function(selected, arg=element_id)
+
+
+def open_group(page, label: str = "考核设置") -> None:
+    """Open a group of the panel (the panel keeps a group open from one element to the next)."""
+    header = page.locator(f"#panel .bio-properties-panel-group-header:has-text('{label}')")
+    if "open" not in (header.get_attribute("class") or "").split():
+        header.click()
+
+
+def test_conditions_lanes_and_instructions_in_the_panel(page, server, sqlite_engine, draft_id):  # noqa: F811
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn")
+    page.wait_for_selector("#save-status.saved")
+
+    # A gateway's flow: its condition read back as picks, from the variables in scope there.
+    select(page, "Flow_r13", (1490, 1150))  # below its label
+    open_group(page)
+    variable = page.locator("[aria-label='变量 variable']")
+    page.wait_for_selector("[aria-label='变量 variable'] option[value='score']", state="attached")
+    assert variable.input_value() == "confirmation"
+    assert page.locator("[aria-label='比较 comparison']").input_value() == "=="
+    page.fill("[aria-label='值 value']", "recheck")
+    page.press("[aria-label='值 value']", "Tab")
+    condition = ("() => window.kaoheModeler.get('elementRegistry').get('Flow_r13')"
+                 ".businessObject.conditionExpression.body")
+    assert page.evaluate(condition) == "confirmation == 'recheck'"
+    # the raw mode: checked by the server as it is typed
+    page.check(".kh-condition input[type=checkbox]")
+    raw = page.locator("[aria-label='原始表达式']")
+    raw.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("confirmaton == 'rescore'")
+    page.wait_for_selector(".kh-problem:has-text('confirmaton')")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("confirmation == 'rescore' and score < 60")
+    page.wait_for_selector(".kh-ok")
+    page.press("[aria-label='原始表达式']", "Tab")
+    assert page.evaluate(condition) == "confirmation == 'rescore' and score < 60"
+    shot(page, "5-condition")
+
+    # A lane: its body picked, and its name changed; bundle.yaml follows both.
+    select(page, "Lane_r_member", (205, 1050))  # its name band
+    open_group(page)
+    body = page.locator("select#bio-properties-panel-kh-lane-body")
+    assert body.input_value() == "member_unit"
+    body.select_option("assessment_group")
+    open_group(page, "常规")
+    page.fill("#bio-properties-panel-name", "市级有关部门")
+    page.press("#bio-properties-panel-name", "Tab")
+    page.wait_for_timeout(1500)
+    saved(page)
+    files, findings = draft_files(sqlite_engine, draft_id)
+    lanes = yaml.safe_load(files["bundle.yaml"])["lanes"]
+    assert lanes["市级有关部门"] == "assessment_group" and "市级相关部门" not in lanes
+    assert "lane name in assessment.bpmn -> role code" in files["bundle.yaml"]  # its comments are kept
+    assert findings == []
+
+    # A user task's instructions, previewed as the task page shows them.
+    select(page, "Task_self_evaluation")
+    open_group(page)
+    page.click("button:has-text('预览')")
+    page.wait_for_selector(".kh-preview strong:has-text('年末')")
+    shot(page, "6-instructions")

@@ -47,16 +47,12 @@ def _draft(draft_id: int):
 
 
 def _files(draft, name: str, xml: str | None = None) -> dict[str, str]:
-    """The draft's files with the modeler's unsaved XML in place of ``name``, plus library forms it lacks."""
+    """The draft's files (library forms included, as deployed) with the modeler's unsaved XML for ``name``."""
     files = dict(draft.files)
     if name not in files:
         raise ValidationError(f"草稿中没有文件 {name} (the draft has no file {name})")
     if xml is not None:
         files[name] = xml
-    library = engine().forms_library
-    if library is not None and library.is_dir():
-        for path in sorted(library.glob("*.json")):
-            files.setdefault(f"forms/{path.name}", path.read_text(encoding="utf-8"))
     return files
 
 

@@ -12,6 +12,8 @@ import * as duedate from "./duedate.js";
 import { getProperty, getText, setProperty, setText } from "./spiff.js";
 
 const NEW_FORM = "__new__";
+// preact/compat, which bpmn-js-properties-panel loads, fires onChange of a text field on every keystroke: the
+// condition's value and the raw expressions keep what is typed (onInput) and commit on blur, one undo step each.
 
 function services() {
   return { modeling: useService("modeling"), bpmnFactory: useService("bpmnFactory") };
@@ -110,7 +112,7 @@ function DueDate({ element, id, timer }) {
   "期限类型 kind"))];
   if (rule.kind === "fixed") {
     parts.push(field("月-日 MM-DD", h("input", { value: rule.date, "aria-label": "月-日 MM-DD", pattern: "\\d{2}-\\d{2}",
-      onChange: (e) => write({ ...rule, date: e.target.value.trim() }) })));
+      onInput: (e) => write({ ...rule, date: e.target.value.trim() }) })));
     parts.push(field("年份 year", select(String(rule.year), [["-1", "考核年度上一年"], ["0", "考核年度"],
       ["1", "考核年度次年"], ["2", "考核年度第三年"]], (year) => write({ ...rule, year: Number(year) }), "年份 year")));
   } else if (rule.kind === "after") {
@@ -119,12 +121,12 @@ function DueDate({ element, id, timer }) {
     parts.push(field("起算事件 event", select(rule.event, [["", "（请选择）"], ...options.map((e) => [e.value, e.label])],
       (event) => write({ ...rule, event }), "起算事件 event")));
     parts.push(field("期间 amount", h("input", { type: "number", min: 1, max: 366, value: rule.amount,
-      "aria-label": "期间 amount", onChange: (e) => write({ ...rule, amount: Number(e.target.value) }) })));
+      "aria-label": "期间 amount", onInput: (e) => write({ ...rule, amount: Number(e.target.value) }) })));
     parts.push(field("单位 unit", select(rule.unit, Object.entries(duedate.UNITS).map(([v, u]) => [v, u.zh]),
       (unit) => write({ ...rule, unit }), "单位 unit")));
   } else if (rule.kind === "raw") {
     parts.push(field("表达式 expression", h("input", { value: rule.expression, "aria-label": "表达式 expression",
-      onChange: (e) => write({ ...rule, expression: e.target.value }) })));
+      onInput: (e) => setRule({ ...rule, expression: e.target.value }), onBlur: () => write(rule) })));
   }
   const label = (event) => events.find((e) => e.value === event)?.label ?? event;
   return h("div", { class: "bio-properties-panel-entry kh-duedate", id },
@@ -183,6 +185,7 @@ function Condition({ element, id }) {
     return () => clearTimeout(timer);
   }, [raw, text]);
   const write = (body) => {
+    if (body === current()) return;
     const conditionExpression = body ? bpmnFactory.create("bpmn:FormalExpression", { body }) : undefined;
     modeling.updateProperties(element, { conditionExpression });
   };
@@ -197,14 +200,15 @@ function Condition({ element, id }) {
     Object.entries(condition.OPS).map(([v, l]) => h("option", { value: v }, l))));
     if (!["truthy", "falsy"].includes(picked.op)) {
       parts.push(h("input", { "aria-label": "值 value", value: picked.value ?? "",
-        onChange: (e) => {
+        onInput: (e) => {
           const t = e.target.value.trim();
-          pick({ ...picked, value: /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : t });
-        } }));
+          setPicked({ ...picked, value: /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : t });
+        },
+        onBlur: () => pick(picked) }));
     }
   } else {
     parts.push(h("textarea", { "aria-label": translate("Raw expression"), rows: 3, value: text,
-      onInput: (e) => setText_(e.target.value), onChange: (e) => write(e.target.value.trim()) }));
+      onInput: (e) => setText_(e.target.value), onBlur: () => write(text.trim()) }));
     if (verdict) parts.push(h("p", { class: verdict.ok ? "kh-ok" : "kh-problem" }, verdict.ok ? "✓ 检查通过 (passes)" : verdict.message));
   }
   return h("div", { class: "bio-properties-panel-entry kh-condition", id },
