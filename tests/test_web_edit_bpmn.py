@@ -56,6 +56,8 @@ def test_the_draft_page_links_the_modeler_and_the_modeler_page_carries_the_draft
 def test_a_missing_draft_or_file_is_refused(admin, draft_id):
     assert admin.get("/admin/procedures/drafts/999/bpmn/assessment.bpmn").status_code == 404
     assert admin.get(f"/admin/procedures/drafts/{draft_id}/bpmn/nope.bpmn").status_code == 400
+    refused = admin.get(f"/admin/procedures/drafts/{draft_id}/bpmn/bundle.yaml")
+    assert refused.status_code == 400 and "only a .bpmn file" in refused.text
 
 
 def test_the_variables_in_scope_follow_the_unsaved_diagram(admin, engine, draft_id):

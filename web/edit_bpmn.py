@@ -77,6 +77,8 @@ def bodies_of(manifest: dict) -> list[dict]:
 @bp.get("/drafts/<int:draft_id>/bpmn/<path:name>")
 @admin_required
 def modeler(draft_id: int, name: str):
+    if not name.endswith(".bpmn"):
+        raise ValidationError(f"只有 BPMN 文件可在流程建模中编辑 (only a .bpmn file opens in the modeler: {name[:80]})")
     draft = _draft(draft_id)
     files = _files(draft, name)
     manifest = _manifest(files)

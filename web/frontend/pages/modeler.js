@@ -228,7 +228,7 @@ export function start(setup) {
     say("已载入 (loaded)", "saved");
     window.kaoheEditor = { save, context, showProblems };
     return modeler;
-  });
+  }, (error) => say(`无法打开此流程图 (cannot open this diagram)：${error.message}`, "error"));
 }
 
 const found = typeof document !== "undefined" && document.getElementById("modeler-setup");
