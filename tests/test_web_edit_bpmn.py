@@ -164,3 +164,15 @@ def test_only_the_administrator_asks(client, engine, draft_id, url):
     client.post("/logout")
     login(client, "admin")
     assert client.post(url, json={"text": "x"}).status_code == 400  # no CSRF token
+
+
+def test_the_modeler_speaks_the_users_language(admin, draft_id):
+    url = f"/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn"
+
+    def setup():
+        html = admin.get(url).text
+        return json.loads(re.search(r'id="modeler-setup">(.*?)</script>', html, re.S).group(1))
+
+    assert setup()["lang"] == "zh" and "撤销" in admin.get(url).text
+    admin.get("/lang/en")
+    assert setup()["lang"] == "en" and ">Undo<" in admin.get(url).text
