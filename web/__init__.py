@@ -78,11 +78,26 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # dryrun adds its API routes to procedures.api_bp, migrating its own to api.bp, when imported: before those
     # blueprints are registered.
-    from . import (admin, api, auditlog, auth, campaigns, diffs, dryrun, inbox, incidents, instances, migrating,
-                   procedures, procedures_api, tasks)
+    from . import (
+        admin,
+        api,
+        auditlog,
+        auth,
+        campaigns,
+        diffs,
+        dryrun,
+        edit_bpmn,
+        inbox,
+        incidents,
+        instances,
+        migrating,
+        procedures,
+        procedures_api,
+        tasks,
+    )
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, diffs,
-                   migrating, api):
+                   migrating, edit_bpmn, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
     return app

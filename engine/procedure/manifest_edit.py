@@ -1,0 +1,100 @@
+"""Rewrite one top-level section of a draft's bundle.yaml, keeping the rest of the file as it was written.
+
+The modeler keeps lanes → bodies, fixed deadlines and the reminder policy in bundle.yaml, where the engine reads
+them. bundle.yaml is written by hand and its comments cite the 办法: only the section changed is rewritten, and
+an entry that stays keeps its comment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..errors import BundleError
+from .yamlfile import load
+
+#: The sections the modeler writes, and the shape each must have.
+SECTIONS = ("lanes", "deadlines", "reminders")
+_BARE = re.compile(r"^[^\s:#'\"{}\[\],&*!|>%@`?-][^:#{}\[\],]*(?<!\s)$")
+_ENTRY = re.compile(r"^  (\"[^\"]*\"|'[^']*'|[^\s:#][^:#]*?)\s*:(.*)$")
+
+
+def _key(text: str) -> str:
+    return text if _BARE.match(text) and text not in ("true", "false", "null", "yes", "no", "on", "off") \
+        and not re.fullmatch(r"[\d.+-].*", text) else json.dumps(text, ensure_ascii=False)
+
+
+def _flow(value) -> str:
+    """A value in YAML flow style: what bundle.yaml's hand-written entries look like."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if value is None:
+        return "null"
+    return json.dumps(str(value), ensure_ascii=False) if not _BARE.match(str(value)) or "-" in str(value) \
+        else str(value)
+
+
+def _comment(rest: str) -> str:
+    """The trailing ``# ...`` of a line's value part, outside quotes ('' when none)."""
+    quote = None
+    for i, char in enumerate(rest):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and (i == 0 or rest[i - 1].isspace()):
+            return rest[i:].strip()
+    return ""
+
+
+def _placed(line: str, rest: str) -> tuple[str, int]:
+    """A line's comment and the column it starts at."""
+    comment = _comment(rest)
+    return comment, line.rfind(comment) if comment else 0
+
+
+def _with(text: str, placed: tuple[str, int]) -> str:
+    comment, column = placed
+    return f"{text}{' ' * max(1, column - len(text))}{comment}" if comment else text
+
+
+def set_section(text: str, section: str, value: dict) -> str:
+    """``text`` with its top-level ``section:`` replaced by ``value``; BundleError for what cannot be written."""
+    if section not in SECTIONS:
+        raise BundleError(f"不能由编辑器修改的设置 (not a section the editor writes: {section})", file="bundle.yaml")
+    if not isinstance(value, dict):
+        raise BundleError(f"{section} 须为映射 ({section} must be a mapping)", file="bundle.yaml")
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(rf"^{section}\s*:", line)), None)
+    comments: dict[str, tuple[str, int]] = {}
+    header = ("", 0)
+    if start is None:
+        start = end = len(lines)
+    else:
+        header = _placed(lines[start], lines[start].split(":", 1)[1])
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+            entry = _ENTRY.match(lines[end])
+            if entry:
+                key = load(entry.group(1), "bundle.yaml")
+                comments[str(key)] = _placed(lines[end], entry.group(2))
+            end += 1
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1  # keep the blank lines before the next section
+    block = [_with(f"{section}:", header)] if value else [f"{section}: {{}}"]
+    for key, item in value.items():
+        if isinstance(item, dict) and (len(item) > 3 or any(isinstance(v, dict) for v in item.values())):
+            block.append(_with(f"  {_key(str(key))}:", comments.get(str(key), ("", 0))))
+            block += [f"    {_key(str(k))}: {_flow(v)}" for k, v in item.items()]
+            continue
+        block.append(_with(f"  {_key(str(key))}: {_flow(item)}", comments.get(str(key), ("", 0))))
+    new = "\n".join(lines[:start] + block + lines[end:]) + "\n"
+    if load(new, "bundle.yaml").get(section) != (value or {}):
+        raise BundleError(f"无法写入 {section} (could not write {section} as given)", file="bundle.yaml")
+    return new

@@ -1,0 +1,46 @@
+"""engine/procedure/manifest_edit.py: one section of bundle.yaml rewritten, the rest and its comments kept."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.errors import BundleError
+from engine.procedure.manifest_edit import set_section
+
+TEXT = (Path(__file__).resolve().parent.parent / "processes" / "ziyang-2016" / "bundle.yaml").read_text()
+
+
+def test_only_the_section_changes_and_kept_entries_keep_their_comments():
+    new = set_section(TEXT, "deadlines", {"Task_target_filing": {"date": "03-31", "year": 0},
+                                          "Task_initial_review": {"date": "01-20", "year": 1}})
+    assert yaml.safe_load(new)["deadlines"] == {"Task_target_filing": {"date": "03-31", "year": 0},
+                                                "Task_initial_review": {"date": "01-20", "year": 1}}
+    assert '  Task_target_filing: {date: "03-31", year: 0}     # 第八条（一）每年年初' in new
+    assert "Task_self_evaluation" not in new
+    old_lines = [line for line in TEXT.splitlines() if not line.startswith("  Task_")]
+    new_lines = [line for line in new.splitlines() if not line.startswith("  Task_")]
+    assert old_lines == new_lines
+
+
+def test_a_lane_name_that_needs_quotes_is_quoted():
+    lanes = yaml.safe_load(TEXT)["lanes"] | {"初审: 专家组": "assessment_group", "yes": "approver"}
+    assert yaml.safe_load(set_section(TEXT, "lanes", lanes))["lanes"] == lanes
+
+
+def test_a_missing_section_is_added_and_an_empty_one_written_as_empty():
+    text = "key: x\n"
+    assert yaml.safe_load(set_section(text, "deadlines", {"T": {"date": "06-30", "year": 0}}))["deadlines"] == {
+        "T": {"date": "06-30", "year": 0}}
+    assert yaml.safe_load(set_section(TEXT, "deadlines", {}))["deadlines"] == {}
+
+
+def test_reminders_with_a_nested_escalation_round_trip():
+    reminders = yaml.safe_load(TEXT)["reminders"] | {"before_days": [3]}
+    assert yaml.safe_load(set_section(TEXT, "reminders", reminders))["reminders"] == reminders
+
+
+@pytest.mark.parametrize(("section", "value"), [("scale", {"a": 1}), ("lanes", ["x"])])
+def test_other_sections_and_shapes_are_refused(section, value):
+    with pytest.raises(BundleError):
+        set_section(TEXT, section, value)

@@ -1,0 +1,251 @@
+"""The BPMN modeler in Chromium (issue 11): a 文审初评 step dropped on the flow between 自我评价 and the on-site
+scoring of a draft of 资阳, given its form (new) and due date in our panel, autosaved; the draft then checks
+clean. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from lxml import etree
+from test_web_browser import ARTIFACTS, app, browser, server  # noqa: F401  (fixtures)
+from web_fixtures import PASSWORD, set_passwords
+
+from engine.procedure import drafts, versions
+
+pytestmark = pytest.mark.browser
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+SAVED = "() => document.querySelector('#save-status').classList.contains('saved')"
+
+
+@pytest.fixture
+def draft_id(sqlite_engine) -> int:
+    with sqlite_engine.store.write() as db:
+        return drafts.create(db, versions.current_version(db, "ziyang-2016"), "admin", sqlite_engine.clock.now(),
+                             "加一步文审初评").id
+
+
+@pytest.fixture
+def page(browser, server, sqlite_engine):  # noqa: F811
+    set_passwords(sqlite_engine)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept("initial-review"))  # the new form's name
+    page.goto(server + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url("**/inbox")
+    yield page
+    context.close()
+    assert errors == []
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"modeler-{name}.png"))
+
+
+def saved(page) -> None:
+    page.wait_for_function(SAVED)
+
+
+def element(page, name: str) -> dict:
+    """The diagram element named ``name``: its id, type, lane and neighbours, as the modeler holds them."""
+    return page.evaluate("""name => { const registry = window.kaoheModeler.get('elementRegistry');
+        const shape = registry.filter(e => e.businessObject.name === name && !e.labelTarget)[0];
+        if (!shape) return null;
+        const lanes = registry.filter(e => e.type === 'bpmn:Lane'
+            && (e.businessObject.flowNodeRef || []).includes(shape.businessObject));
+        return {id: shape.id, type: shape.type, lanes: lanes.map(l => l.businessObject.name),
+                from: shape.incoming.map(f => f.source.businessObject.name),
+                to: shape.outgoing.map(f => f.target.businessObject.name)}; }""", name)
+
+
+def draft_files(engine, draft_id):
+    with engine.store.read() as db:
+        row = drafts.get(db, draft_id)
+        return dict(row.files), drafts.findings(row, engine.runner.script_engine.environment.globals)
+
+
+def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
+    page.click("a[data-tool=bpmn]:has-text('assessment.bpmn')")
+    page.wait_for_selector("#save-status.saved")
+    assert page.get_attribute(".djs-palette [data-action='create.task']", "aria-label") == "新建任务"
+    shot(page, "1-opened")
+
+    # The flow 自我评价 -> 指标评分 runs down x=965 through the lead office's lane (y 700-980): drop a task on it.
+    x, y, width, height = page.eval_on_selector(
+        "#canvas", "e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }")
+    page.evaluate(f"() => window.kaoheModeler.get('canvas').viewbox({{x: 700, y: 550, width: {width}, "
+                  f"height: {height}}})")
+    page.hover(".djs-palette [data-action='create.task']")
+    page.mouse.down()
+    page.mouse.move(x + 200, y + 200, steps=5)
+    page.mouse.move(x + 265, y + 290, steps=10)
+    page.mouse.up()
+    page.keyboard.type("文审初评")
+    page.keyboard.press("Enter")  # ends editing the label
+    task = element(page, "文审初评")
+    assert task["from"] == ["自我评价"] and task["to"] == ["指标评分"]
+    assert task["lanes"] == ["市质量强市工作领导小组办公室"]
+
+    # It becomes a user task (the context pad's 更改类型), which is saved at once and found to lack a form.
+    select(page, task["id"])
+    page.click(".djs-context-pad [data-action='replace']")
+    page.click(".djs-popup [data-id='replace-with-user-task']")
+    saved(page)
+    problem = page.locator("#problems li button", has_text="names no form")
+    problem.wait_for()
+    assert page.locator(f"[data-element-id={task['id']}].kh-has-problem").count() == 1
+    shot(page, "2-problem-on-the-element")
+    page.click("#canvas .djs-container", position={"x": width - 60, "y": 15})  # select something else
+    problem.click()  # the list jumps to the element
+    assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
+
+    # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
+    open_group(page)
+    page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered below
+    page.wait_for_selector("select#bio-properties-panel-kh-form option[value='initial-review.schema.json']",
+                           state="attached")
+    page.select_option("[aria-label='期限类型 kind']", "fixed")
+    page.fill("[aria-label='月-日 MM-DD']", "01-20")
+    page.press("[aria-label='月-日 MM-DD']", "Tab")
+    page.select_option("[aria-label='年份 year']", "1")
+    page.wait_for_selector(".kh-rule:has-text('考核年度次年1月20日前')")
+    page.wait_for_selector(".kh-legal:has-text('期限至')")
+    page.wait_for_timeout(300)
+    saved(page)
+    page.wait_for_function("() => document.querySelector('#problems-count').textContent.includes('无')")
+    shot(page, "3-set-up-and-saved")
+
+    files, findings = draft_files(sqlite_engine, draft_id)
+    assert findings == []
+    tree = etree.fromstring(files["assessment.bpmn"].encode())
+    [node] = tree.xpath("//bpmn:userTask[@name='文审初评']", namespaces=NS)
+    props = {p.get("name"): p.get("value") for p in node.iterfind(".//spiffworkflow:property", NS)}
+    assert props == {"formJsonSchemaFilename": "initial-review.schema.json",
+                     "formUiSchemaFilename": "initial-review.uischema.json"}
+    assert yaml.safe_load(files["bundle.yaml"])["deadlines"][node.get("id")] == {"date": "01-20", "year": 1}
+    assert "forms/initial-review.schema.json" in files
+    lane = tree.xpath(f"//bpmn:lane[bpmn:flowNodeRef='{node.get('id')}']/@name", namespaces=NS)
+    assert lane == ["市质量强市工作领导小组办公室"]
+    # the multi-instance scoring keeps its collection through bpmn-js (SpiffWorkflow reads it as a name)
+    assert "<bpmn:loopDataInputRef>units</bpmn:loopDataInputRef>" in files["assessment.bpmn"]
+
+
+def test_undo_redo_and_a_stale_copy(page, server, sqlite_engine, draft_id):  # noqa: F811
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn")
+    page.wait_for_selector("#save-status.saved")
+    page.click("[data-element-id=Task_self_evaluation] .djs-hit")
+    page.keyboard.press("Delete")
+    assert element(page, "自我评价") is None
+    page.keyboard.press("Control+z")
+    assert element(page, "自我评价") is not None
+    page.click("#redo")
+    assert element(page, "自我评价") is None
+    page.click("#undo")
+    saved(page)
+
+    with sqlite_engine.store.write() as db:  # someone else saves meanwhile
+        row = drafts.get(db, draft_id)
+        drafts.save_file(db, row, "bundle.yaml", row.files["bundle.yaml"] + "# 另一人的修改\n", row.revision,
+                         "lead_agency", sqlite_engine.clock.now())
+    page.click("[data-element-id=Task_self_evaluation] .djs-hit")
+    page.keyboard.press("Delete")
+    page.wait_for_selector("#save-status.error")
+    assert "lead_agency" in page.inner_text("#save-status")
+    assert page.is_visible("#reload")
+    shot(page, "4-stale")
+    page.click("#reload")
+    page.wait_for_selector("#save-status.saved")
+    assert element(page, "自我评价") is not None
+
+
+def select(page, element_id: str, at: tuple[float, float] | None = None) -> None:
+    """Scroll the diagram to an element and click it (at a point of the diagram when given, else its middle)
+    as a user would."""
+    x, y = page.evaluate("""([id, at]) => { const m = window.kaoheModeler, canvas = m.get('canvas');
+        const element = m.get('elementRegistry').get(id);
+        const w = element.waypoints;
+        const [dx, dy] = at || (w ? [(w[0].x + w[1].x) / 2, (w[0].y + w[1].y) / 2]
+                                  : [element.x + element.width / 2, element.y + element.height / 2]);
+        const { width, height } = canvas.viewbox().outer;  // at scale 1, centred on the point
+        canvas.viewbox({x: dx - width / 2, y: dy - height / 2, width, height});
+        const box = canvas.getContainer().getBoundingClientRect(), view = canvas.viewbox();
+        return [box.x + (dx - view.x) * view.scale, box.y + (dy - view.y) * view.scale]; }""", [element_id, at])
+    from playwright.sync_api import TimeoutError as Timeout
+
+    selected = "id => window.kaoheModeler.get('selection').get().map(e => e.id).join() === id"
+    page.mouse.click(x, y)
+    try:
+        page.wait_for_function(selected, arg=element_id, timeout=2000)
+    except Timeout:  # right after a label was typed, the first click may only end that editing
+        page.mouse.click(x, y)
+        page.wait_for_function(selected, arg=element_id)
+
+
+def open_group(page, label: str = "考核设置") -> None:
+    """Open a group of the panel (the panel keeps a group open from one element to the next)."""
+    header = page.locator(f"#panel .bio-properties-panel-group-header:has-text('{label}')")
+    if "open" not in (header.get_attribute("class") or "").split():
+        header.click()
+
+
+def test_conditions_lanes_and_instructions_in_the_panel(page, server, sqlite_engine, draft_id):  # noqa: F811
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn")
+    page.wait_for_selector("#save-status.saved")
+
+    # A gateway's flow: its condition read back as picks, from the variables in scope there.
+    select(page, "Flow_r13", (1490, 1150))  # below its label
+    open_group(page)
+    variable = page.locator("[aria-label='变量 variable']")
+    page.wait_for_selector("[aria-label='变量 variable'] option[value='score']", state="attached")
+    assert variable.input_value() == "confirmation"
+    assert page.locator("[aria-label='比较 comparison']").input_value() == "=="
+    page.fill("[aria-label='值 value']", "recheck")
+    page.press("[aria-label='值 value']", "Tab")
+    condition = ("() => window.kaoheModeler.get('elementRegistry').get('Flow_r13')"
+                 ".businessObject.conditionExpression.body")
+    assert page.evaluate(condition) == "confirmation == 'recheck'"
+    # the raw mode: checked by the server as it is typed
+    page.check(".kh-condition input[type=checkbox]")
+    raw = page.locator("[aria-label='原始表达式']")
+    raw.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("confirmaton == 'rescore'")
+    page.wait_for_selector(".kh-problem:has-text('confirmaton')")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("confirmation == 'rescore' and score < 60")
+    page.wait_for_selector(".kh-ok")
+    page.press("[aria-label='原始表达式']", "Tab")
+    assert page.evaluate(condition) == "confirmation == 'rescore' and score < 60"
+    shot(page, "5-condition")
+
+    # A lane: its body picked, and its name changed; bundle.yaml follows both.
+    select(page, "Lane_r_member", (205, 1050))  # its name band
+    open_group(page)
+    body = page.locator("select#bio-properties-panel-kh-lane-body")
+    assert body.input_value() == "member_unit"
+    body.select_option("assessment_group")
+    open_group(page, "常规")
+    page.fill("#bio-properties-panel-name", "市级有关部门")
+    page.press("#bio-properties-panel-name", "Tab")
+    page.wait_for_timeout(1500)
+    saved(page)
+    files, findings = draft_files(sqlite_engine, draft_id)
+    lanes = yaml.safe_load(files["bundle.yaml"])["lanes"]
+    assert lanes["市级有关部门"] == "assessment_group" and "市级相关部门" not in lanes
+    assert "lane name in assessment.bpmn -> role code" in files["bundle.yaml"]  # its comments are kept
+    assert findings == []
+
+    # A user task's instructions, previewed as the task page shows them.
+    select(page, "Task_self_evaluation")
+    open_group(page)
+    page.click("button:has-text('预览')")
+    page.wait_for_selector(".kh-preview strong:has-text('年末')")
+    shot(page, "6-instructions")
