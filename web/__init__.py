@@ -80,6 +80,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, procedures, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures.api_bp)
+    from . import edit_grades, edit_regions  # the editors of a draft's grade table, regions and bodies (issue 11)
+
+    for module in (edit_grades, edit_regions):
+        app.register_blueprint(module.bp)
     return app
 
 

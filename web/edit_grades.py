@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 
 from engine.errors import NotFound
-from engine.procedure import drafts, grading, problems
+from engine.procedure import drafts, grading
 
 from .security import admin_required, engine
 
@@ -39,12 +39,13 @@ def grade_table(draft_id: int):
 def page(draft_id: int, name: str):
     with engine().store.read() as db:
         draft = drafts.get(db, draft_id)
-        files, revision = dict(draft.files), draft.revision
-        title, variant = draft.title, draft.variant
-    if not name.endswith(".dmn") or name not in files:
-        raise NotFound(f"草稿 {draft_id} 没有 DMN 文件 {name} (draft {draft_id} has no DMN file '{name}')")
-    data = {"draft": draft_id, "file": name, "revision": revision, "text": files[name], **grading.settings(files),
-            "findings": [f.as_dict() for f in problems.check_all(files) if f.file == name],
-            "api": f"/api/v1/procedures/drafts/{draft_id}/files/{name}"}
-    return render_template("admin/grades.html", data=data, title=title, variant=variant, draft_id=draft_id,
-                           name=name, others=sorted(n for n in files if n.endswith(".dmn") and n != name))
+        files = dict(draft.files)
+        if not name.endswith(".dmn") or name not in files:
+            raise NotFound(f"草稿 {draft_id} 没有 DMN 文件 {name} (draft {draft_id} has no DMN file '{name}')")
+        findings = drafts.findings(draft, engine().runner.script_engine.environment.globals)
+    data = {"draft": draft_id, "file": name, "revision": draft.revision, "text": files[name],
+            "editable": draft.published_version_id is None, **grading.settings(files),
+            "findings": [f.as_dict() for f in findings if f.file == name],
+            "api": url_for("procedures_api.api_save_file", draft_id=draft_id, name=name)}
+    return render_template("admin/grades.html", data=data, draft=draft, name=name,
+                           others=sorted(n for n in files if n.endswith(".dmn") and n != name))

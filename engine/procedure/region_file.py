@@ -25,8 +25,10 @@ BODY_COLUMNS = {"code": {"code", "代码", "机构代码"}, "name": {"name", "�
 
 def file_name(files: dict[str, str]) -> str:
     """The name bundle.yaml gives its regions file (``regions.yaml`` when it names none or cannot be read)."""
-    manifest = _manifest(files)
-    return str(manifest.get("regions") or DEFAULT_NAME)
+    try:
+        return str(manifest(files).get("regions") or DEFAULT_NAME)
+    except BundleError:
+        return DEFAULT_NAME
 
 
 def read(files: dict[str, str]) -> dict:
@@ -42,7 +44,7 @@ def read(files: dict[str, str]) -> dict:
     for row in listed:
         columns += [str(k) for k in row if str(k) not in columns]
     rows = [{str(k): "" if v is None else str(v) for k, v in row.items()} for row in listed]
-    declared = _manifest(files).get("bodies") or []
+    declared = manifest(files).get("bodies") or []
     if not isinstance(declared, list):
         raise BundleError("bodies 应为列表 (bodies must be a list)", file="bundle.yaml")
     entries = [{"code": str(e.get("code", "")), "name": str(e.get("name", "")),
@@ -166,6 +168,7 @@ def _headings(cells: list, known: dict[str, set[str]]) -> dict[str, int]:
     return found
 
 
-def _manifest(files: dict[str, str]) -> dict:
+def manifest(files: dict[str, str]) -> dict:
+    """bundle.yaml of ``files`` as a mapping ({} if it is not one); BundleError if it is not YAML."""
     manifest = yamlfile.load(files.get("bundle.yaml", ""), "bundle.yaml")
     return manifest if isinstance(manifest, dict) else {}

@@ -130,3 +130,12 @@ function bodyLines(body) {
   out.push(body.like ? `    like: ${body.like}` : `    powers: [${(body.powers || []).join(", ")}]`);
   return out;
 }
+
+/** bundle.yaml naming its regions file ``name`` (added before `lanes:` when it names none). */
+export function withRegionsFile(text, name) {
+  if (/^regions:/m.test(text)) return text;
+  const lines = text.split("\n");
+  const lanes = lines.findIndex((line) => /^lanes:/.test(line));
+  lines.splice(lanes < 0 ? lines.length - (lines[lines.length - 1] === "" ? 1 : 0) : lanes, 0, `regions: ${name}`);
+  return lines.join("\n");
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { bodyProblems, regionLines, regionProblems, regionsYaml, scalar, withBodies } from "./regions.js";
+import { bodyProblems, regionLines, regionProblems, regionsYaml, scalar, withBodies, withRegionsFile } from "./regions.js";
 
 const file = (path) => readFileSync(new URL(`../../../${path}`, import.meta.url), "utf8");
 
@@ -70,4 +70,11 @@ test("a bodies block is replaced in place, its comment kept", () => {
     "like: approver")); // a comment inside the block is not kept
   assert.equal(withBodies("key: x\n", bodies), `key: x\n${["bodies:", "  - code: quality_group", "    name: 市质量强市工作领导小组",
     "    like: approver", "  - code: city_government", "    name: 市人民政府", "    powers: [sees_all_regions]"].join("\n")}\n`);
+});
+
+test("a bundle that names no regions file is given one, once", () => {
+  const text = "key: x\nlanes:\n  a: assessed\n";
+  assert.equal(withRegionsFile(text, "regions.yaml"), "key: x\nregions: regions.yaml\nlanes:\n  a: assessed\n");
+  assert.equal(withRegionsFile(withRegionsFile(text, "regions.yaml"), "regions.yaml"),
+    "key: x\nregions: regions.yaml\nlanes:\n  a: assessed\n");
 });

@@ -255,7 +255,8 @@ async function save() {
   const answer = await putFile(data.api, state.xml, state.revision, data.csrf);
   if (answer.stale) {
     $("conflict").hidden = false;
-    $("conflict-text").textContent = words.stale.replace("%(who)s", answer.savedBy ?? "?").replace("%(at)s", answer.savedAt ?? "?");
+    $("conflict-text").textContent = answer.message
+      || words.stale.replace("{who}", answer.savedBy ?? "?").replace("{at}", answer.savedAt ?? "?");
     $("status").textContent = words.failed;
     return;
   }
@@ -266,7 +267,7 @@ async function save() {
   state.revision = answer.revision;
   state.findings = answer.problems.filter((f) => f.file === data.file);
   setDirty(false);
-  $("status").textContent = words.saved.replace("%(n)s", answer.revision);
+  $("status").textContent = words.saved.replace("{n}", answer.revision);
   renderPlain();
   markRaw();
 }
