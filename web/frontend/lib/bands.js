@@ -157,7 +157,10 @@ export function strip(bands, scale) {
   return segments.map((s) => ({ ...s, kind: s.grades.length === 1 ? "ok" : s.grades.length ? "overlap" : "gap" }));
 }
 
-/** What is wrong with the bands over the scale, for people: [{kind, from, to, bands: [index], text}]. */
+/**
+ * What is wrong with the bands over the scale, for people: [{kind, from, to, bands: [index], text}] — for a gap,
+ * the bands beside it; for an overlap, the bands that overlap.
+ */
 export function problems(bands, scale) {
   const found = [];
   bands.forEach((band, i) => {
@@ -174,7 +177,10 @@ export function problems(bands, scale) {
     const names = s.grades.map((i) => bands[i].grade);
     const text = s.kind === "gap" ? `${where}没有等级 (no grade ${at})`
       : `${where} ${names.join("、")} 同时适用 (${names.join(", ")} overlap ${at})`;
-    found.push({ kind: s.kind, from: s.from, to: s.to, bands: s.grades, text });
+    // A gap belongs to the bands on either side of it: one of them has to move.
+    const near = s.kind === "gap" ? bands.flatMap((band, i) => (band.to === s.from || band.from === s.to ? [i] : []))
+      : s.grades;
+    found.push({ kind: s.kind, from: s.from, to: s.to, bands: near, text });
   }
   return found;
 }

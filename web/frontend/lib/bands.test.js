@@ -39,7 +39,8 @@ test("b set to 86–94 leaves scores from 85 to 86 without a grade", () => {
   bands[1].from = 86;
   const gap = strip(bands, 100).find((s) => s.kind === "gap");
   assert.deepEqual([gap.from, gap.fromIncl, gap.to, gap.toIncl], [85, true, 86, false]);
-  assert.deepEqual(problems(bands, 100).map((p) => p.text), ["在 85 至 86 分之间没有等级 (no grade between 85 and 86)"]);
+  assert.deepEqual(problems(bands, 100).map((p) => [p.text, p.bands]),
+    [["在 85 至 86 分之间没有等级 (no grade between 85 and 86)", [1, 2]]]);
 });
 
 test("an upper bound written as 94 inclusive leaves the decimals between 94 and 95 without a grade", () => {

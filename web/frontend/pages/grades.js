@@ -66,9 +66,14 @@ async function readBands() {
   }
 }
 
-// A change made in the plain editor: remembered for undo, written into the XML, shown in dmn-js.
-async function plainChanged() {
+// A change made in the plain editor (``change`` runs it): remembered for undo, written into the XML, shown in dmn-js.
+const change = (fn) => async () => {
   history.push(snapshot());
+  fn();
+  await plainChanged();
+};
+
+async function plainChanged() {
   state.xml = await withRules(state.xml, data.decision, bandsToRules(state.model));
   setDirty(true);
   renderPlain();
@@ -114,7 +119,6 @@ function renderPlain() {
 }
 
 function bandRow(band, i, rowsOf) {
-  const change = (fn) => async () => { fn(); await plainChanged(); };
   const id = (what) => `band-${i}-${what}`;
   const grade = el("select", { id: id("grade"), ariaLabel: `${words.grade} ${i + 1}` },
     ...[...new Set([...data.grades, band.grade])].map((g) => el("option", { value: g, textContent: g, selected: g === band.grade })));
@@ -187,7 +191,9 @@ function renderStrip() {
     return part;
   }));
   $("strip").ariaLabel = segments.map(label).join("; ");
-  const marks = [...new Set(segments.flatMap((s) => [s.from, s.to]))];
+  // Each edge once, and not two labels on top of each other (85 and 86 of a one-point gap): the first is kept.
+  const marks = [...new Set(segments.flatMap((s) => [s.from, s.to]))].filter((m, i, all) =>
+    i === 0 || m === scale || (m - all[i - 1]) / scale > 0.03);
   $("strip-axis").replaceChildren(...marks.map((m) => {
     const tick = el("span", { textContent: num(m) });
     tick.style.left = `${scale ? (m / scale) * 100 : 0}%`;
@@ -277,16 +283,16 @@ $("reload").addEventListener("click", () => window.location.reload());
 $("undo").addEventListener("click", () => restore(history.undo(snapshot())));
 $("redo").addEventListener("click", () => restore(history.redo(snapshot())));
 $("add-band").addEventListener("click", async () => {
-  const grade = data.grades.find((g) => !state.model.bands.some((b) => b.grade === g)) ?? data.grades[0] ?? "A";
-  state.model.bands.push({ grade, from: null, fromIncl: true, to: null, toIncl: false, note: null });
-  await plainChanged();
+  await change(() => {
+    const grade = data.grades.find((g) => !state.model.bands.some((b) => b.grade === g)) ?? data.grades[0] ?? "A";
+    state.model.bands.push({ grade, from: null, fromIncl: true, to: null, toIncl: false, note: null });
+  })();
   document.querySelector(`#band-${state.model.bands.length - 1} select`)?.focus();
 });
-$("veto-grade").addEventListener("change", async () => {
+$("veto-grade").addEventListener("change", change(() => {
   const grade = $("veto-grade").value;
   state.model.veto = grade ? { ...(state.model.veto || {}), grade, note: null } : null;
-  await plainChanged();
-});
+}));
 document.addEventListener("keydown", (event) => {
   if (!(event.ctrlKey || event.metaKey)) return;
   const key = event.key.toLowerCase();
