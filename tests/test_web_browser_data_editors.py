@@ -175,3 +175,35 @@ def test_regions_imported_from_excel_and_a_body_added(browser, server, sqlite_en
             in draft.files["bundle.yaml"])
     assert [f for f in problems.check_all(dict(draft.files)) if f.file in ("regions.yaml", "bundle.yaml")] == []
     context.close()
+
+
+def test_an_overlap_saved_is_marked_on_its_band_and_its_dmn_row(browser, server, sqlite_engine):  # noqa: F811
+    set_passwords(sqlite_engine)
+    draft_id = new_draft(sqlite_engine)
+    context, page = admin_page(browser, server)
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
+    page.wait_for_selector("body[data-ready=true]")
+    set_bound(page, 2, 1, "86")  # c up to 86 while b starts at 85: both hold from 85 to 86
+    assert page.locator("#strip .segment.overlap").count() == 1
+    page.click("#save")
+    expect(page.locator("#findings li")).to_have_count(1)
+    assert "同时适用" in page.inner_text("#findings")
+    assert page.locator("#raw .finding").count() > 0  # the DMN row the server named
+    assert "同时适用" in page.inner_text("#band-1") and page.locator("#band-1.has-error").count() == 1
+    shot(page, "editor-grades-05-overlap-found-on-saving")
+    context.close()
+
+
+def test_a_table_that_is_not_bands_opens_in_the_dmn_table_only(browser, server, sqlite_engine):  # noqa: F811
+    set_passwords(sqlite_engine)
+    first = (ROOT / "processes/ziyang-2016/grade.dmn").read_text(encoding="utf-8").replace(
+        'hitPolicy="UNIQUE"', 'hitPolicy="FIRST"')
+    draft_id = new_draft(sqlite_engine, first)
+    context, page = admin_page(browser, server)
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#plain-off").is_visible() and not page.locator("#plain-on").is_visible()
+    assert "FIRST" in page.inner_text("#plain-off") and "请在下方的决策表中编辑" in page.inner_text("#plain-off")
+    assert page.locator("#raw td[data-row-id]").count() > 0
+    shot(page, "editor-grades-06-raw-only")
+    context.close()
