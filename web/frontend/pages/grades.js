@@ -12,6 +12,7 @@ import DmnModeler from "dmn-js/lib/Modeler";
 
 import { bandsToRules, describe, num, problems, strip, tableToBands } from "../lib/bands.js";
 import { open, plain, ruleLines, ruleOf, withRules } from "../lib/dmntable.js";
+import { TranslateZh } from "../lib/dmn-zh.js";
 import { History, putFile } from "../lib/editing.js";
 
 const data = JSON.parse(document.getElementById("grade-data").textContent);
@@ -25,7 +26,9 @@ const el = (tag, props = {}, ...children) => {
 const scale = Number(data.scale);
 const state = { xml: data.text, revision: data.revision, model: null, findings: data.findings, dirty: false };
 const history = new History();
-const modeler = new DmnModeler({ container: $("raw"), common: { keyboard: { bindTo: $("raw") } } });
+const chinese = document.documentElement.lang.startsWith("zh");
+const modeler = new DmnModeler({ container: $("raw"), common: { keyboard: { bindTo: $("raw") } },
+  decisionTable: { additionalModules: chinese ? [TranslateZh] : [] } });
 let importing = false;
 
 async function showRaw(xml) {
