@@ -10,6 +10,7 @@ from test_web_procedures import GAP, bearer, draft_row, new_draft
 from web_fixtures import add_web_user, csrf, login, set_passwords
 
 from engine.accounts import Grant
+from engine.procedure import drafts
 
 
 @pytest.fixture
@@ -96,3 +97,27 @@ def test_only_an_administrator_opens_the_editor(admin, engine, app):
     login(other, "lead_agency")
     assert other.get(f"/admin/procedures/drafts/{draft_id}/grades/grade.dmn").status_code == 403
     assert other.get(f"/admin/procedures/drafts/{draft_id}/grades").status_code == 403
+
+
+def test_the_editors_speak_chinese_and_english_when_chosen(admin, engine):
+    draft_id = new_draft(admin, engine)
+    grades = f"/admin/procedures/drafts/{draft_id}/grades/grade.dmn"
+    regions = f"/admin/procedures/drafts/{draft_id}/regions"
+    assert "按得分评定等级" in admin.get(grades).text and "添加地区" in admin.get(regions).text
+    admin.get("/lang/en")
+    assert "Grades by score" in admin.get(grades).text and "Add a region" in admin.get(regions).text
+    assert 'lang="en"' in admin.get(grades).text  # dmn-js's own words follow the page's language
+
+
+def test_a_published_draft_is_shown_not_changed(admin, engine):
+    draft_id = new_draft(admin, engine)
+    url = f"/api/v1/procedures/drafts/{draft_id}/files/grade.dmn"
+    text = draft_row(engine, draft_id).files["grade.dmn"].replace("? &gt;= 95", "? &gt;= 96").replace(
+        "85 &lt;= ? &lt; 95", "85 &lt;= ? &lt; 96")
+    assert admin.put(url, data=text.encode(), headers={"If-Match": "1", "X-CSRF-Token": csrf(admin)}).status_code == 200
+    drafts.publish(engine, draft_id, "a 级改为 96 分", "admin")
+    page = admin.get(f"/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
+    assert page_data(page)["editable"] is False and 'id="read-only"' in page.text
+    assert re.search(r'id="save"[^>]*disabled', page.text)
+    regions = admin.get(f"/admin/procedures/drafts/{draft_id}/regions")
+    assert 'id="read-only"' in regions.text and re.search(r'id="save"[^>]*disabled', regions.text)
