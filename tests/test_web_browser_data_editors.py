@@ -68,6 +68,9 @@ def test_the_grade_table_set_to_ziyangs_bands_in_the_plain_editor(browser, serve
         national = national.replace(f'"{grade}"', f'"{grade.lower()}"')
     draft_id = new_draft(sqlite_engine, national)
     context, page = admin_page(browser, server)
+    errors = []  # a script error or a refused load (the Content-Security-Policy) would show here
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-grades")
     page.wait_for_selector("body[data-ready=true]")
@@ -107,6 +110,7 @@ def test_the_grade_table_set_to_ziyangs_bands_in_the_plain_editor(browser, serve
         assert cell in text, cell
     assert grading.settings(draft.files)["grades"] == ["a", "b", "c", "d"]
     assert [f for f in problems.check_all(dict(draft.files)) if f.file == "grade.dmn"] == []
+    assert errors == []
     context.close()
 
 
@@ -142,6 +146,9 @@ def test_regions_imported_from_excel_and_a_body_added(browser, server, sqlite_en
     set_passwords(sqlite_engine)
     draft_id = new_draft(sqlite_engine)
     context, page = admin_page(browser, server)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-regions")
     page.wait_for_selector("body[data-ready=true]")
@@ -174,6 +181,7 @@ def test_regions_imported_from_excel_and_a_body_added(browser, server, sqlite_en
     assert ("bodies:\n  - code: quality_group\n    name: 市质量强市工作领导小组\n    like: approver\n"
             in draft.files["bundle.yaml"])
     assert [f for f in problems.check_all(dict(draft.files)) if f.file in ("regions.yaml", "bundle.yaml")] == []
+    assert [e for e in errors if "400" not in e] == []  # the refused import's answer is a 400, by design
     context.close()
 
 

@@ -29,6 +29,12 @@ export class History {
     return this.undone.pop();
   }
 
+  /** Forget every step: what they would restore no longer applies (the file was changed another way). */
+  clear() {
+    this.done = [];
+    this.undone = [];
+  }
+
   canUndo() { return this.done.length > 0; }
 
   canRedo() { return this.undone.length > 0; }

@@ -15,6 +15,8 @@ test("undo goes back change by change, redo forward, a new change drops what was
   history.push("b");
   assert.ok(!history.canRedo());
   assert.equal(history.redo("x"), undefined);
+  history.clear();
+  assert.ok(!history.canUndo() && !history.canRedo());
 });
 
 const answer = (status, body) => async (url, options) => {

@@ -27,7 +27,7 @@ const scale = Number(data.scale);
 const state = { xml: data.text, revision: data.revision, model: null, findings: data.findings, dirty: false };
 const history = new History();
 const chinese = document.documentElement.lang.startsWith("zh");
-const modeler = new DmnModeler({ container: $("raw"), common: { keyboard: { bindTo: $("raw") } },
+const modeler = new DmnModeler({ container: $("raw"),
   decisionTable: { additionalModules: chinese ? [TranslateZh] : [] } });
 let importing = false;
 
@@ -52,6 +52,7 @@ async function showRaw(xml) {
 async function rawChanged() {
   const { xml } = await modeler.saveXML({ format: true });
   state.xml = xml;
+  history.clear(); // the bands' undo would write over the table's change; dmn-js's own undo still has it
   setDirty(true);
   await readBands();
   renderPlain();
