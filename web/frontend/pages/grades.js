@@ -7,7 +7,7 @@ import "dmn-js/dist/assets/dmn-js-shared.css";
 import "dmn-js/dist/assets/dmn-js-decision-table.css";
 import "dmn-js/dist/assets/dmn-js-decision-table-controls.css";
 import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
-import "./grades.css";
+import "./editors.css";
 import DmnModeler from "dmn-js/lib/Modeler";
 
 import { bandsToRules, describe, num, problems, strip, tableToBands } from "../lib/bands.js";

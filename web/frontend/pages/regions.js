@@ -2,7 +2,7 @@
 // edited in place with undo, imported from Excel or CSV (read by the server, shown here, saved when saved), and
 // written back by lib/regions.js through the draft file API. Rows that the server would refuse are refused here
 // first, each named by its row number, and nothing is saved.
-import "./grades.css";
+import "./editors.css";
 import { History, putFile } from "../lib/editing.js";
 import {
   bodyProblems, POWERS, PRESETS, regionLines, regionProblems, regionsYaml, withBodies, withRegionsFile,
