@@ -77,11 +77,18 @@ const change = (fn) => async () => {
   await plainChanged();
 };
 
-async function plainChanged() {
-  state.xml = await withRules(state.xml, data.decision, bandsToRules(state.model));
+// One rewrite of the XML at a time, in the order of the changes: each starts from the one before.
+let pending = Promise.resolve();
+function plainChanged() {
+  const rules = bandsToRules(state.model);
   setDirty(true);
   renderPlain();
-  await showRaw(state.xml);
+  pending = pending.then(async () => {
+    state.xml = await withRules(state.xml, data.decision, rules);
+    renderPlain();
+    await showRaw(state.xml);
+  });
+  return pending;
 }
 
 const snapshot = () => JSON.stringify({ bands: state.model.bands, veto: state.model.veto });
@@ -89,10 +96,7 @@ const snapshot = () => JSON.stringify({ bands: state.model.bands, veto: state.mo
 async function restore(shot) {
   if (!shot || !state.model) return;
   Object.assign(state.model, JSON.parse(shot));
-  state.xml = await withRules(state.xml, data.decision, bandsToRules(state.model));
-  setDirty(true);
-  renderPlain();
-  await showRaw(state.xml);
+  await plainChanged();
 }
 
 function renderPlain() {
@@ -113,7 +117,8 @@ function renderPlain() {
   renderStrip();
   const veto = $("veto-grade");
   veto.replaceChildren(el("option", { value: "", textContent: words.none }),
-    ...data.grades.map((g) => el("option", { value: g, textContent: g, selected: state.model.veto?.grade === g })));
+    ...[...new Set([...data.grades, state.model.veto?.grade].filter(Boolean))]
+      .map((g) => el("option", { value: g, textContent: g, selected: state.model.veto?.grade === g })));
   $("veto-items").replaceChildren(...(data.veto.length ? [el("li", { textContent: words.items })] : []),
     ...data.veto.map((v) => el("li", { textContent: `${v.code} ${v.name}` })),
     ...(data.veto.length && !state.model.veto ? [el("li", { className: "danger", textContent: words.noveto })] : []));
@@ -261,7 +266,9 @@ function setDirty(dirty) {
 }
 
 async function save() {
+  if (!data.editable) return;
   $("status").textContent = words.saving;
+  await pending; // the last change written into the XML first
   const answer = await putFile(data.api, state.xml, state.revision, data.csrf);
   if (answer.stale) {
     $("conflict").hidden = false;
