@@ -9,6 +9,7 @@ import click
 
 from .cli import _engine, _reports_errors
 from .clock import local
+from .engine import FORMS_LIBRARY
 from .errors import NotFound, ValidationError
 from .procedure import bundle, drafts, library, problems, versions
 
@@ -91,23 +92,39 @@ def procedures_import(source: Path, comment: str, actor: str) -> None:
 @click.argument("target")
 @_reports_errors
 def procedures_check(target: str) -> None:
-    """Every problem of a draft (its id) or a bundle folder; exits 1 when one is an error."""
-    engine = _engine()
-    helpers = engine.runner.script_engine.environment.globals
-    if target.isdigit():
+    """Every problem of a draft (its id), a bundle folder or a bundle .zip, by file; exits 1 on an error."""
+    path = Path(target)
+    if path.is_dir():
+        found = problems.check_all(bundle.read_folder(path, FORMS_LIBRARY))
+    elif path.is_file() and path.suffix.lower() == ".zip":
+        files = drafts.unzip(path.read_bytes())
+        for form in sorted(FORMS_LIBRARY.glob("*.json")):  # as a folder's are, by read_folder
+            files.setdefault(f"forms/{form.name}", form.read_text(encoding="utf-8"))
+        found = problems.check_all(files)
+    elif target.isdigit():
+        engine = _engine()
         with engine.store.read() as session:
-            found = drafts.findings(drafts.get(session, int(target)), helpers)
-    elif Path(target).is_dir():
-        found = problems.check_all(bundle.read_folder(Path(target), engine.forms_library), helpers)
+            found = drafts.findings(drafts.get(session, int(target)), engine.runner.script_engine.environment.globals)
     else:
-        raise NotFound(f"没有草稿或文件夹 {target} (no draft or folder {target})")
-    for f in found:
-        click.echo(f"{drafts.where(f) or '-'}: {'错误 error' if f.severity == 'error' else '警告 warning'}: "
-                   f"{f.name + ': ' if f.name else ''}{f.reason}")
-    errors = problems.errors(found)
-    click.echo(f"{len(errors)} errors, {len(found) - len(errors)} warnings")
-    if errors:
+        raise NotFound(f"没有草稿、文件夹或 .zip {target} (no draft, folder or .zip {target})")
+    for file, group in _by_file(found):
+        click.echo(file or "（整个流程包） (the bundle)")
+        for f in group:
+            where = f"{f.line or '-'}" + (f" [{f.element}]" if f.element else "")
+            kind = "错误 error" if f.severity == "error" else "警告 warning"
+            click.echo(f"  {where} {kind}: {f.reason}")
+    count = len(problems.errors(found))
+    warnings = len(found) - count
+    click.echo(f"{count} 个错误 (errors), {warnings} 个警告 (warnings)" if found else "没有问题 (no problems)")
+    if count:
         sys.exit(1)
+
+
+def _by_file(found: list) -> list[tuple[str | None, list]]:
+    groups: dict[str | None, list] = {}
+    for finding in found:
+        groups.setdefault(finding.file, []).append(finding)
+    return sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
 
 
 @procedures.command("publish")

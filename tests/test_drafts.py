@@ -270,3 +270,15 @@ def test_a_zip_of_the_bundle_folder_alone_keeps_the_shared_library_forms(sqlite_
         drafts.upload(db, drafts.get(db, draft_id), "ziyang.zip", a_zip({n: t.encode() for n, t in own.items()}), 1,
                       "admin", sqlite_engine.clock.now())
     assert files_of(sqlite_engine, draft_id) == before
+
+
+@pytest.mark.parametrize("title", ["眉山市质量工作考核", "2024", "yes", "眉山: 考核 # 试行", '引号"与\\反斜杠'])
+def test_a_new_title_is_written_so_that_yaml_reads_it_back_and_comments_stay(sqlite_engine, title):
+    from engine.procedure import yamlfile
+
+    with sqlite_engine.store.write() as db:
+        base = versions.current_version(db, "ziyang-2016")
+        row = drafts.create(db, base, "admin", sqlite_engine.clock.now(), variant="meishan-2024", title=title)
+        manifest = yamlfile.load(row.files["bundle.yaml"], "bundle.yaml")
+    assert (manifest["key"], manifest["title"]) == ("meishan-2024", title)
+    assert row.files["bundle.yaml"].count("#") >= base.files["bundle.yaml"].count("#")

@@ -39,7 +39,7 @@ def test_export_edit_import_check_and_publish(kaohe, tmp_path):
     code, out, _ = kaohe("procedures", "import", str(tmp_path / "ziyang"), "--comment", "试改")
     assert code == 0 and "ziyang-2016: draft 1" in out
     code, out, _ = kaohe("procedures", "check", "1")
-    assert code == 1 and "grade.dmn" in out and "85 至 86" in out and "1 errors" in out
+    assert code == 1 and out.startswith("grade.dmn\n") and "85 至 86" in out and "1 个错误 (errors)" in out
     code, _, err = kaohe("procedures", "publish", "1", "--comment", "有缺口")
     assert code == 2 and "85 至 86" in err
     code, out, _ = kaohe("procedures", "list")
@@ -59,7 +59,9 @@ def test_export_edit_import_check_and_publish(kaohe, tmp_path):
 
 def test_check_of_a_folder_and_refusals(kaohe, tmp_path):
     code, out, _ = kaohe("procedures", "check", str(ZIYANG))
-    assert code == 0 and "0 errors" in out
+    assert code == 0 and "没有问题 (no problems)" in out
+    kaohe("procedures", "export", "ziyang-2016", "-o", str(tmp_path / "z.zip"))
+    assert kaohe("procedures", "check", str(tmp_path / "z.zip"))[:2] == (0, "没有问题 (no problems)\n")
     assert kaohe("procedures", "check", "nowhere")[0] == 2
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x.txt").write_text("x")

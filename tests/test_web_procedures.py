@@ -68,7 +68,7 @@ def test_a_draft_copies_every_file_of_a_version_and_shows_its_problems(admin, en
     row = draft_row(engine, draft_id)
     assert row.files == current(engine, "ziyang-2016").files and row.owner == "admin" and row.comment == "调整等级"
     page = admin.get(f"/admin/procedures/drafts/{draft_id}")
-    assert page.status_code == 200 and 'id="no-findings"' in page.text and 'id="draft-tools"' in page.text
+    assert page.status_code == 200 and 'data-errors="0"' in page.text and 'id="draft-tools"' in page.text
     assert "grade.dmn" in page.text and "调整等级" in page.text
     files_url = re.search(r'data-files-url="([^"]+)"', page.text).group(1)
     token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
@@ -122,7 +122,7 @@ def test_an_uploaded_grade_table_with_a_gap_is_reported_and_blocks_publishing(ad
     assert current(engine, "ziyang-2016").version == 1
     assert upload(admin, draft_id, "grade.dmn", grade.replace("a级：95分及以上", "a级：95分以上").encode(),
                   2).status_code == 302
-    assert 'id="no-findings"' in admin.get(f"/admin/procedures/drafts/{draft_id}").text
+    assert 'data-errors="0"' in admin.get(f"/admin/procedures/drafts/{draft_id}").text
 
 
 def test_a_hostile_zip_upload_is_refused_and_nothing_stored(admin, engine):
@@ -196,8 +196,9 @@ def test_a_file_is_edited_as_text_and_deleted(admin, engine):
     text = draft_row(engine, draft_id).files["scheme.yaml"] + "\n# 备注\n"
     saved = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": text, "revision": "1"})
     assert saved.status_code == 302 and draft_row(engine, draft_id).files["scheme.yaml"] == text
-    stale = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": "x", "revision": "1"})
+    stale = post(admin, f"/admin/procedures/drafts/{draft_id}/edit/scheme.yaml", {"text": "我的改动", "revision": "1"})
     assert stale.status_code == 409 and draft_row(engine, draft_id).files["scheme.yaml"] == text
+    assert 'id="stale"' in stale.text and "admin" in stale.text and "我的改动</textarea>" in stale.text  # kept
     gone = post(admin, f"/admin/procedures/drafts/{draft_id}/delete-file", {"name": "regions.yaml", "revision": "2"})
     assert gone.status_code == 302 and "regions.yaml" not in draft_row(engine, draft_id).files
 
@@ -352,3 +353,24 @@ def test_the_openapi_document_describes_the_library(client):
             "/procedures/drafts/{draft_id}/publish", "/procedures/drafts/{draft_id}/check",
             "/procedures/{variant}/versions/{number}/current"} <= set(paths)
     assert paths["/procedures/drafts/{draft_id}/files/{name}"]["put"]["parameters"][2]["name"] == "If-Match"
+
+
+def test_a_lead_agency_of_one_variant_reads_only_that_variants_library(client, engine):
+    admin = bearer(engine, "admin")
+    national = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "national-2013"}).get_json()
+    ziyang = client.post("/api/v1/procedures/drafts", headers=admin, json={"variant": "ziyang-2016"}).get_json()
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=admin).get_json()["drafts"]] == [
+        ziyang["id"], national["id"]]
+    add_web_user(engine, "lead-ziyang", Grant("lead_agency", variant="ziyang-2016"))
+    lead = bearer(engine, "lead-ziyang")
+    listed = client.get("/api/v1/procedures", headers=lead).get_json()["procedures"]
+    assert [p["variant"] for p in listed] == ["ziyang-2016"]
+    assert [d["id"] for d in client.get("/api/v1/procedures/drafts", headers=lead).get_json()["drafts"]] == [
+        ziyang["id"]]
+    assert client.get(f"/api/v1/procedures/drafts/{ziyang['id']}", headers=lead).status_code == 200
+    assert client.get(f"/api/v1/procedures/drafts/{national['id']}", headers=lead).status_code == 403
+    assert client.get("/api/v1/procedures/national-2013/versions", headers=lead).status_code == 403
+    login(client, "lead-ziyang")
+    page = client.get("/admin/procedures").text
+    assert 'id="variant-ziyang-2016"' in page and 'id="variant-national-2013"' not in page
+    assert client.get(f"/admin/procedures/drafts/{national['id']}").status_code == 403

@@ -34,11 +34,11 @@ def test_a_grade_table_with_a_gap_is_caught_fixed_and_published(browser, server,
     admin.shot("library-01-variants")
     page.fill("#variant-ziyang-2016 tr.current .new-draft input[name=comment]", "调整b级分数线")
     page.click("#variant-ziyang-2016 tr.current .new-draft button")
-    page.wait_for_selector("#no-findings")
+    page.wait_for_selector("#findings[data-errors='0']")
 
     page.set_input_files("#upload-form input[type=file]", str(tmp_path / "gap" / "grade.dmn"))
     page.click("#upload-form button")
-    page.wait_for_selector("#findings-summary")
+    page.wait_for_selector("#findings[data-errors='1']")
     findings = page.inner_text("#findings")
     assert "grade.dmn" in findings and "85 至 86" in findings
     assert page.is_disabled("#publish-form button")
@@ -46,7 +46,7 @@ def test_a_grade_table_with_a_gap_is_caught_fixed_and_published(browser, server,
 
     page.set_input_files("#upload-form input[type=file]", str(tmp_path / "fixed" / "grade.dmn"))
     page.click("#upload-form button")
-    page.wait_for_selector("#no-findings")
+    page.wait_for_selector("#findings[data-errors='0']")
     page.fill("#publish-form input[name=comment]", "a级说明修订")
     page.click("#publish-form button")
     page.wait_for_selector("#variant-ziyang-2016 tr[data-version='2'].current")

@@ -181,7 +181,11 @@ def _procedures() -> dict:
         "/procedures/{variant}/versions/{number}/current": {"post": op(
             "Make an earlier version current again (new campaigns start on it); a reason is required",
             _json({"type": "object"}), [variant, number], body(reason="string"))},
-        "/procedures/drafts": {"post": op(
+        "/procedures/drafts": {"get": op("Open drafts, newest first (their file names; ?variant= of one variant)",
+                                         _json({"type": "object", "properties": {
+                                             "drafts": {"type": "array", "items": _ref("Draft")}}}),
+                                         [_query("variant", "a variant's code")]),
+                               "post": op(
             "A new draft copying a version (default: the current one); new_variant makes a variant derived from it",
             _json(_ref("Draft")), None, body(variant="string", version="integer", new_variant="string",
                                              title="string", comment="string"))},

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from engine.errors import NotFound, PermissionDenied, ValidationError
+from engine.errors import NotFound, PermissionDenied, StaleDraft, ValidationError
 from engine.procedure import drafts, library, versions
 from engine.store.models import ProcedureDraft, ProcessVersion, User
 
@@ -177,10 +177,16 @@ def edit_file(draft_id: int, name: str):
 @bp.post("/drafts/<int:draft_id>/edit/<path:name>")
 @admin_required
 def save_file(draft_id: int, name: str):
-    with engine().store.write() as db:
-        row = draft_of(db, draft_id)
-        drafts.save_file(db, row, name, request.form.get("text", "").replace("\r\n", "\n"),
-                         revision_of(request.form.get("revision")), g.viewer.username, now())
+    text, revision = request.form.get("text", "").replace("\r\n", "\n"), revision_of(request.form.get("revision"))
+    try:
+        with engine().store.write() as db:
+            row = draft_of(db, draft_id)
+            drafts.save_file(db, row, name, text, revision, g.viewer.username, now())
+    except StaleDraft as exc:  # the page again, with what they typed, so that nothing of theirs is lost either
+        with engine().store.read() as db:
+            row = draft_of(db, draft_id)
+        return render_template("admin/draft_file.html", draft=row, name=name, text=text, revision=revision,
+                               stale=exc.message), 409
     flash(_("%(name)s saved.", name=name), "success")
     return redirect(url_for("procedures.draft", draft_id=draft_id))
 

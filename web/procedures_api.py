@@ -105,6 +105,17 @@ def api_make_current(variant: str, number: int):
         return jsonify({"variant": variant, "current": row.version, "previous": previous})
 
 
+@api_bp.get("/drafts")
+def api_drafts():
+    """Open drafts (``?variant=`` of one variant), newest first, without their files' text."""
+    variant = request.args.get("variant") or None
+    require_reader(variant)
+    seen = readable_variants()
+    with engine().store.read() as db:
+        rows = [d for d in drafts.of_variant(db, variant) if seen is None or d.variant in seen]
+        return jsonify({"drafts": [_draft_json(d) for d in rows]})
+
+
 @api_bp.post("/drafts")
 def api_create_draft():
     """A new draft: ``{"variant", "version"}`` of the version to copy (default: the current one), and optionally

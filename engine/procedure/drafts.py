@@ -11,9 +11,11 @@ current for new campaigns; running instances stay on theirs. Everything is recor
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime
 
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -138,15 +140,33 @@ def create_from_files(session: Session, files: dict[str, str], actor: str, at: d
 
 def _set_top_level(text: str, key: str, value: str) -> str:
     """``text`` (a bundle.yaml) with its top-level ``key`` set to ``value``, its comments kept."""
-    quoted = value if re.fullmatch(r"[\w\-\u4e00-\u9fff（）〔〕《》、·]+", value) else _yaml_string(value)
-    line = re.compile(rf"^{key}:[ \t]*[^#\n]*?([ \t]+#[^\n]*)?$", re.MULTILINE)
-    if line.search(text):
-        return line.sub(lambda m: f"{key}: {quoted}{m.group(1) or ''}", text, count=1)
-    return f"{key}: {quoted}\n{text}"
+    line = re.compile(rf"^{key}:(.*)$", re.MULTILINE)
+    found = line.search(text)
+    if found is None:
+        return f"{key}: {_scalar(value)}\n{text}"
+    return text[:found.start()] + f"{key}: {_scalar(value)}{_comment(found.group(1))}" + text[found.end():]
 
 
-def _yaml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _scalar(value: str) -> str:
+    """``value`` as a YAML scalar: plain when YAML reads it back as the same string, else double-quoted."""
+    try:
+        plain = yaml.safe_load(value) == value and value == value.strip() and "#" not in value
+    except yaml.YAMLError:
+        plain = False
+    return value if plain else json.dumps(value, ensure_ascii=False)
+
+
+def _comment(rest: str) -> str:
+    """The comment at the end of a YAML line's value (with the blanks before it), outside any quotes."""
+    quote = None
+    for at, char in enumerate(rest):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and at and rest[at - 1] in " \t":
+            return rest[len(rest[:at].rstrip()):]
+    return ""
 
 
 def _manifest_key(files: dict) -> str | None:
