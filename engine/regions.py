@@ -96,22 +96,17 @@ def import_file(session: Session, name: str, content: bytes, variant: str | None
 def read_file(name: str, content: bytes, variant: str | None = None, deployed: set[str] | None = None) -> list[Row]:
     """The rows of a .csv or .xlsx file; ValidationError names every row that is not a region (of a variant
     in ``deployed``, when given)."""
-    if name.lower().endswith(".xlsx"):
-        table = _xlsx_rows(content)
-    elif name.lower().endswith(".csv"):
-        table = _csv_rows(content)
-    else:
-        raise ValidationError(f"{name}: 只接受 .csv 或 .xlsx 文件 (only .csv and .xlsx files are read)")
+    table = read_table(name, content)
     if not table:
         raise ValidationError(f"{name}: 文件为空 (the file is empty)")
     columns = _columns(table[0], variant is not None, name)
     rows, errors, seen = [], [], {}
     for line, cells in enumerate(table[1:], start=2):
-        values = {key: _text(cells[i]) if i < len(cells) else "" for key, i in columns.items()}
+        values = {key: cell_text(cells[i]) if i < len(cells) else "" for key, i in columns.items()}
         if not any(values.values()):
             continue  # a blank line
         row = Row(line, values["code"], values["name"], values.get("variant") or variant or "")
-        problems = [p for p in (code_problem(row.code), _name_problem(row.name),
+        problems = [p for p in (code_problem(row.code), name_problem(row.name),
                                 _variant_problem(row.variant, deployed)) if p]
         if row.code in seen:
             problems.append(f"代码 {row.code} 与第 {seen[row.code]} 行重复 (code repeats row {seen[row.code]})")
@@ -124,6 +119,16 @@ def read_file(name: str, content: bytes, variant: str | None = None, deployed: s
         raise ValidationError(f"{name}: {len(errors)} 处错误，未导入任何地区 ({len(errors)} errors; nothing imported)",
                               errors)
     return rows
+
+
+def read_table(name: str, content: bytes, sheet: str | None = None) -> list[list]:
+    """The cells of a .csv file, or of the first sheet of an .xlsx file (or the one whose title holds ``sheet``),
+    row by row; ValidationError when it is neither."""
+    if name.lower().endswith(".xlsx"):
+        return _xlsx_rows(content, sheet)
+    if name.lower().endswith(".csv"):
+        return _csv_rows(content)
+    raise ValidationError(f"{name}: 只接受 .csv 或 .xlsx 文件 (only .csv and .xlsx files are read)")
 
 
 def import_rows(session: Session, rows: list[Row], actor: str, at: datetime) -> ImportReport:
@@ -189,7 +194,8 @@ def _csv_rows(content: bytes) -> list[list]:
     return [row for row in csv.reader(io.StringIO(text))]
 
 
-def _xlsx_rows(content: bytes) -> list[list]:
+def _xlsx_rows(content: bytes, titled: str | None = None) -> list[list]:
+    """The first sheet's rows, or (``titled``) those of the sheet whose title holds that word ([] if none)."""
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
@@ -199,8 +205,9 @@ def _xlsx_rows(content: bytes) -> list[list]:
     except (BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValidationError(f"不是有效的 Excel 文件 (not a valid .xlsx file): {exc}") from None
     try:
+        sheets = [s for s in book.worksheets if titled is None or titled in s.title.lower()]
         rows = []
-        for row in book.worksheets[0].iter_rows(values_only=True):
+        for row in sheets[0].iter_rows(values_only=True) if sheets else ():
             rows.append(list(row))
             if len(rows) > MAX_ROWS + 1:
                 break
@@ -209,7 +216,8 @@ def _xlsx_rows(content: bytes) -> list[list]:
         book.close()
 
 
-def _text(value) -> str:
+def cell_text(value) -> str:
+    """A cell as text: None is empty, a whole float (Excel's 110000) an integer."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel stores 110000 as a number
     return "" if value is None else str(value).strip()
@@ -218,7 +226,7 @@ def _text(value) -> str:
 def _columns(headings: list, variant_given: bool, name: str) -> dict[str, int]:
     found = {}
     for i, cell in enumerate(headings):
-        words = set(re.split(r"[\s/()（）]+", _text(cell).lower()))
+        words = set(re.split(r"[\s/()（）]+", cell_text(cell).lower()))
         for key, aliases in COLUMNS.items():
             if key not in found and words & aliases:
                 found[key] = i
@@ -230,7 +238,8 @@ def _columns(headings: list, variant_given: bool, name: str) -> dict[str, int]:
     return found
 
 
-def _name_problem(name: str) -> str | None:
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a region's name, or None."""
     if not name:
         return "名称为空 (no name)"
     if len(name) > 100 or any(ord(c) < 32 for c in name):

@@ -100,6 +100,10 @@ def create_app(test_config: dict | None = None) -> Flask:
                    migrating, edit_bpmn, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
+    from . import edit_grades, edit_regions  # the editors of a draft's grade table, regions and bodies (issue 11)
+
+    for module in (edit_grades, edit_regions):
+        app.register_blueprint(module.bp)
     return app
 
 

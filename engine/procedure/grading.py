@@ -20,6 +20,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
 from .. import sandbox
 from ..errors import BundleError
+from . import yamlfile
 
 GRID = 50  # even steps over the scale, besides the numbers in the table
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
@@ -153,3 +154,28 @@ def _plain(value: Decimal) -> str:
 def _line(dmn, rule_id: str) -> int | None:
     found = dmn.node.getroottree().getroot().xpath(".//*[@id=$id]", id=rule_id)
     return found[0].sourceline if found else None
+
+
+def settings(files: dict[str, str]) -> dict:
+    """What the grade table editor needs from the rest of a bundle: its grades (best first), scale, the decision
+    that sets them and the veto items of its scheme; what a file that cannot be read leaves out is left empty."""
+    def load(name):
+        try:
+            data = yamlfile.load(files.get(name, ""), name)
+        except BundleError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    manifest = load("bundle.yaml")
+    scheme = load(str(manifest.get("scheme") or "scheme.yaml"))
+    grades = manifest.get("grades")
+    veto = scheme.get("veto")
+    try:
+        scale = Decimal(str(manifest.get("scale", 100)))
+    except ArithmeticError:
+        scale = Decimal(100)
+    return {"grades": [str(g) for g in grades] if isinstance(grades, list) else [],
+            "scale": _plain(scale) if scale > 0 else "100",
+            "decision": str(manifest.get("grade_decision") or "grade"),
+            "veto": [{"code": str(v.get("code", "")), "name": str(v.get("name", ""))}
+                     for v in veto if isinstance(v, dict)] if isinstance(veto, list) else []}

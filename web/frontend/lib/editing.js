@@ -1,0 +1,69 @@
+// What every plain editor of a draft file shares: undo within the page, and saving through the draft file API
+// (PUT with If-Match: the revision read; 409 when somebody saved in between, naming them).
+
+/** Undo and redo over snapshots (any value), the newest last; a new change clears what was undone. */
+export class History {
+  constructor(limit = 200) {
+    this.done = [];
+    this.undone = [];
+    this.limit = limit;
+  }
+
+  /** Remember the state before a change. */
+  push(before) {
+    this.done.push(before);
+    if (this.done.length > this.limit) this.done.shift();
+    this.undone = [];
+  }
+
+  /** The state to go back to, given the current one (kept for redo); undefined when there is none. */
+  undo(current) {
+    if (!this.done.length) return undefined;
+    this.undone.push(current);
+    return this.done.pop();
+  }
+
+  redo(current) {
+    if (!this.undone.length) return undefined;
+    this.done.push(current);
+    return this.undone.pop();
+  }
+
+  /** Forget every step: what they would restore no longer applies (the file was changed another way). */
+  clear() {
+    this.done = [];
+    this.undone = [];
+  }
+
+  canUndo() { return this.done.length > 0; }
+
+  canRedo() { return this.undone.length > 0; }
+}
+
+/**
+ * PUT ``text`` to a draft file ``url`` as of ``revision``: {ok, revision, problems} | {ok: false, stale, savedBy,
+ * savedAt, message} | {ok: false, message}. ``fetcher`` is for tests.
+ */
+export async function putFile(url, text, revision, csrf, fetcher = globalThis.fetch) {
+  let response;
+  try {
+    response = await fetcher(url, {
+      method: "PUT", body: text, credentials: "same-origin",
+      headers: { "Content-Type": "text/plain; charset=utf-8", "If-Match": String(revision), "X-CSRF-Token": csrf },
+    });
+  } catch (error) {
+    return { ok: false, message: `网络错误，未保存 (network error; nothing saved): ${error.message}` };
+  }
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    body = {};
+  }
+  if (response.ok) return { ok: true, revision: body.revision, problems: body.problems || [] };
+  if (response.status === 409) {
+    return { ok: false, stale: true, savedBy: body.saved_by ?? null, savedAt: body.saved_at ?? null,
+      message: body.message || "" };
+  }
+  return { ok: false, message: body.message || `HTTP ${response.status}`, errors: body.errors || [] };
+}
