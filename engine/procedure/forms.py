@@ -339,7 +339,9 @@ def _message(error, root: dict) -> str:
         return f"最多 {value} 个字段"
     if kind == "multipleOf":
         places = -Decimal(str(value)).normalize().as_tuple().exponent
-        return f"最多保留 {places} 位小数" if Decimal(str(value)) == Decimal(1).scaleb(-places) else f"应为 {value} 的整数倍"
+        if Decimal(str(value)) == Decimal(1).scaleb(-places):
+            return f"最多保留 {places} 位小数"
+        return f"应为 {value} 的整数倍"
     return clip(error.message)
 
 

@@ -30,6 +30,7 @@ HEADERS = {"part": ("一级指标", "考核项目", "一级"), "group": ("二级
 KIND_WORDS = {"shortfall": "差额扣分", "interpolate": "插值", "per_occurrence": "按次扣分", "bonus": "加分"}
 KEY_WORDS = {"target": "目标", "per": "每", "deduct": "扣", "cap": "上限", "add": "加", "low": "低", "high": "高"}
 CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+CODE_WORDS = "代码「{}」应为 1 至 32 个字母、数字、下划线、点或连字符 (a code is letters, digits, _ . -)"
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -49,7 +50,8 @@ def to_xlsx(scheme: dict) -> bytes:
         rule = indicator.get("rule")
         main.append([parts.get(str(indicator.get("part")), {}).get("name", indicator.get("part")),
                      indicator.get("group", ""), indicator.get("code"), indicator.get("name"),
-                     indicator.get("points"), units.get(str(indicator.get("unit")), {}).get("name", indicator.get("unit")),
+                     indicator.get("points"),
+                     units.get(str(indicator.get("unit")), {}).get("name", indicator.get("unit")),
                      rule_words(rule) if rule else "", scoring_rules.describe(indicator) if rule else ""])
     sheets = ((PARTS, ["代码", "名称", "分值"], [[p.get("code"), p.get("name"), p.get("points")]
                                                for p in scheme.get("parts", [])]),
@@ -99,8 +101,8 @@ def parse_rule(text: str) -> dict:
     rest = tail[0] if tail else ""
     kind = kinds.get(head.strip())
     if kind is None:
-        raise ValueError(f"评分规则应以 {'、'.join(KIND_WORDS.values())} 之一开头，如「差额扣分：目标=95，每=1，扣=0.25」"
-                         f" (a rule starts with its kind)")
+        raise ValueError(f"评分规则应以 {'、'.join(KIND_WORDS.values())} 之一开头，"
+                         f"如「差额扣分：目标=95，每=1，扣=0.25」 (a rule starts with its kind)")
     rule: dict = {"kind": kind}
     for item in filter(None, (part.strip() for part in re.split(r"[,，;；]", rest))):
         name, equals, value = item.partition("=")
@@ -116,7 +118,8 @@ def parse_rule(text: str) -> dict:
             else:
                 rule[key] = _number(value.strip())
         except InvalidOperation:
-            raise ValueError(f"「{item[:40]}」的数值有误 (not a number{'; low/high are value/points' if key in ('low', 'high') else ''})") from None
+            pair = "; low/high are value/points" if key in ("low", "high") else ""
+            raise ValueError(f"「{item[:40]}」的数值有误 (not a number{pair})") from None
     return rule
 
 
@@ -153,7 +156,8 @@ class _Reader:
 
     def problem(self, sheet: str, row: int | None, message: str) -> None:
         where = f"「{sheet}」表第 {row} 行" if row else f"「{sheet}」表"
-        self.errors.append({"sheet": sheet, "row": row, "field": f"{sheet}/{row or ''}", "message": f"{where}：{message}"})
+        self.errors.append({"sheet": sheet, "row": row, "field": f"{sheet}/{row or ''}",
+                            "message": f"{where}：{message}"})
 
     def rows(self, title: str) -> list[tuple[int, dict[str, object]]]:
         """Non-empty rows of a sheet under its header row, as (row number, {header: value})."""
@@ -231,8 +235,7 @@ class _Reader:
         for number, row in self.rows(sheet):
             code, name = _text(row.get("代码")), _text(row.get("名称"))
             if not CODE.match(code):
-                self.problem(sheet, number, f"代码「{code[:32]}」应为字母、数字、下划线、点或连字符 (a code is letters, "
-                             f"digits, _ . -)")
+                self.problem(sheet, number, CODE_WORDS.format(code[:32]))
                 continue
             if not name:
                 self.problem(sheet, number, "名称为空 (the name is empty)")
@@ -283,8 +286,7 @@ class _Reader:
         elif unit is None:
             self.problem(sheet, number, "责任单位为空 (no member unit)")
         if code and not CODE.match(code):
-            self.problem(sheet, number, f"代码「{code[:32]}」应为字母、数字、下划线、点或连字符 (a code is letters, "
-                         f"digits, _ . -)")
+            self.problem(sheet, number, CODE_WORDS.format(code[:32]))
         points = self.points(sheet, number, cell.get("points"))
         indicator = {"code": code, "part": part and part["code"], "group": _text(cell.get("group")),
                      "name": name, "points": points, "unit": unit and unit["code"], "row": number}
