@@ -14,7 +14,8 @@ export const RULE_KEYS = { target: "目标值", per: "每", deduct: "扣分", ca
 /** A decimal sum without binary float noise: points have few decimals (2.5, 3.5). */
 export function add(values) {
   const scale = 1e6;
-  return Math.round(values.reduce((sum, v) => sum + Math.round(Number(v || 0) * scale), 0)) / scale;
+  const number = (v) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+  return Math.round(values.reduce((sum, v) => sum + Math.round(number(v) * scale), 0)) / scale;
 }
 
 /** Running totals: each part's indicators against the part's points, the parts against the scale. */
@@ -79,4 +80,28 @@ export function placeOf(finding, scheme, text = "") {
   const part = /part '([^']+)'/.exec(finding.reason || "");
   if (part && codes("parts").includes(part[1])) return { list: "parts", index: codes("parts").indexOf(part[1]) };
   return finding.line ? itemAtLine(text, finding.line) : null;
+}
+
+/** Move indicator ``index`` past the next one of its own part (``delta`` -1 or 1); its new index. */
+export function moveInPart(indicators, index, delta) {
+  const part = String(indicators[index].part);
+  let other = index + delta;
+  while (other >= 0 && other < indicators.length && String(indicators[other].part) !== part) other += delta;
+  if (other < 0 || other >= indicators.length) return index;
+  [indicators[index], indicators[other]] = [indicators[other], indicators[index]];
+  return other;
+}
+
+/** A starting rule of ``kind`` for ``indicator`` (none: scored directly), with every required key filled. */
+export function startRule(indicator, kind) {
+  const points = Number(indicator.points) || 1;
+  const rules = {
+    shortfall: { kind, target: 100, per: 1, deduct: 1 },
+    interpolate: { kind, low: [0, 0], high: [100, points] },
+    per_occurrence: { kind, deduct: 1 },
+    bonus: { kind, add: 1 },
+  };
+  if (rules[kind]) indicator.rule = rules[kind];
+  else delete indicator.rule;
+  return indicator;
 }

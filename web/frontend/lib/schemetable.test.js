@@ -32,6 +32,7 @@ test("running totals: a part short of its points is not ok until the missing ind
 test("sums are exact for points with decimals", () => {
   assert.equal(table.add([0.1, 0.2]), 0.3);
   assert.equal(table.add([2.5, 3.5, "1.25"]), 7.25);
+  assert.equal(table.add([1, "abc", null]), 1);
 });
 
 test("a new code is the next free one of its prefix, across indicators and veto items", () => {
@@ -51,4 +52,25 @@ test("a finding lands on its row by element, by the code in its words, or by its
   assert.deepEqual(table.itemAtLine(text, 6), { list: "units", index: 0 });
   assert.equal(table.itemAtLine(text, 1), null);
   assert.equal(table.placeOf({ reason: "the parts add up to 40 points, not 100 (the scale)" }, s), null);
+});
+
+test("an indicator moves past its neighbours of the same part only", () => {
+  const list = [{ code: "a", part: "x" }, { code: "b", part: "y" }, { code: "c", part: "x" }];
+  assert.equal(table.moveInPart(list, 0, 1), 2);
+  assert.deepEqual(list.map((i) => i.code), ["c", "b", "a"]);
+  assert.equal(table.moveInPart(list, 1, -1), 1);
+  assert.equal(table.moveInPart(list, 0, -1), 0);
+});
+
+test("a new rule has every key its kind requires; none removes it", () => {
+  const indicator = { code: "S1", points: 10 };
+  table.startRule(indicator, "interpolate");
+  assert.deepEqual(indicator.rule, { kind: "interpolate", low: [0, 0], high: [100, 10] });
+  for (const kind of Object.keys(table.RULES)) {
+    table.startRule(indicator, kind);
+    const required = { shortfall: ["target", "deduct"], interpolate: ["low", "high"], per_occurrence: ["deduct"], bonus: ["add"] }[kind];
+    for (const key of required) assert.ok(key in indicator.rule, `${kind} ${key}`);
+  }
+  table.startRule(indicator, "");
+  assert.equal("rule" in indicator, false);
 });
