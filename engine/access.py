@@ -105,6 +105,11 @@ class Viewer:
         return region is not None and any(g.region is None or g.region == region
                                           for g in self.holding("own_region", variant))
 
+    def reads_library(self, variant: str | None = None) -> bool:
+        """The procedure library (its versions, drafts and files): administrators, and read-only the bodies
+        that supervise a variant (the lead agency) for that variant (any, with None)."""
+        return self.is_admin or bool(self.holding("supervises", variant))
+
     def sees_board(self, variant: str) -> bool:
         """The campaign board: overseers of the variant who are not limited to one region."""
         return any(g.region is None for g in self.holding("sees_all_regions", variant))

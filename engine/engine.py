@@ -24,7 +24,7 @@ from .deadlines import DueDates
 from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
 from .instances import Advance, LoadedVersion, Runner
 from .procedure import forms, scoring, versions
-from .procedure.bundle import Bundle, load_bundle
+from .procedure.bundle import Bundle, check_bundle, load_bundle
 from .regions import load_defaults
 from .serializer import StateSerializer, find_task
 from .store import Store
@@ -87,10 +87,23 @@ class Engine:
         """Check a bundle folder without storing anything."""
         return load_bundle(Path(folder), self.forms_library, helpers=self.runner.script_engine.environment.globals)
 
+    def check_files(self, files: dict[str, str]) -> Bundle:
+        """Check a bundle given as ``{relative name: text}`` (a draft of the library) without storing anything."""
+        return check_bundle(files, helpers=self.runner.script_engine.environment.globals)
+
     def deploy(self, folder: Path, actor: str = "system", make_current: bool = False) -> tuple[ProcessVersion, bool]:
         """Store a bundle as a new, current version of its variant; identical content gives the existing version,
         made current again only with ``make_current``."""
-        bundle = self.check(folder)
+        return self._store_version(self.check(folder), actor, make_current)
+
+    def deploy_files(self, files: dict[str, str], actor: str = "system", make_current: bool = False,
+                     comment: str | None = None, parent_variant: str | None = None) -> tuple[ProcessVersion, bool]:
+        """``deploy`` of a bundle given as ``{relative name: text}``, with why it is published and the variant it
+        was derived from (the library's drafts are published this way)."""
+        return self._store_version(self.check_files(files), actor, make_current, comment, parent_variant)
+
+    def _store_version(self, bundle: Bundle, actor: str, make_current: bool, comment: str | None = None,
+                       parent_variant: str | None = None) -> tuple[ProcessVersion, bool]:
         with self.store.write() as session:
             existing = session.scalars(select(ProcessVersion)
                                        .where(ProcessVersion.content_hash == bundle.content_hash)).one_or_none()
@@ -104,12 +117,14 @@ class Engine:
             row = ProcessVersion(variant=bundle.key, version=number, content_hash=bundle.content_hash,
                                  title=bundle.manifest["title"], manifest=manifest, scheme=bundle.scheme,
                                  files=bundle.files, specs=self.serializer.dump_specs(bundle.specs),
-                                 deployed_at=self.clock.now(), deployed_by=actor)
+                                 deployed_at=self.clock.now(), deployed_by=actor, comment=comment or None,
+                                 parent_variant=parent_variant)
             session.add(row)
             session.flush()
             versions.make_current(session, row)
             audit.record(session, self.clock.now(), actor, "deploy",
-                         data={"variant": bundle.key, "version": number, "hash": bundle.content_hash})
+                         data={"variant": bundle.key, "version": number, "hash": bundle.content_hash,
+                               **({"comment": comment} if comment else {})})
             logger.info("deployed %s version %d", bundle.key, number)
             return row, True
 

@@ -84,3 +84,14 @@ class Conflict(KaoheError):
     """Somebody else changed the instance first: the task is no longer ready, or the instance is busy."""
 
     code = "conflict"
+
+
+class StaleDraft(Conflict):
+    """A draft of the library was saved by somebody else after the copy being saved was read."""
+
+    code = "stale_draft"
+
+    def __init__(self, message: str, *, saved_by: str | None, saved_at, revision: int):
+        super().__init__(message)
+        self.details.update(saved_by=saved_by, saved_at=saved_at, revision=revision)
+        self.saved_by, self.saved_at, self.revision = saved_by, saved_at, revision

@@ -75,10 +75,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
 
-    from . import admin, api, auth, campaigns, inbox, incidents, instances, tasks
+    from . import admin, api, auth, campaigns, inbox, incidents, instances, procedures, tasks
 
-    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, api):
+    for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, procedures, api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(procedures.api_bp)
     return app
 
 

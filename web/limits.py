@@ -19,7 +19,8 @@ JSON_DEPTH = 32
 #: The largest integer a BIGINT column (and SQLite's INTEGER) holds.
 BIGGEST = 2**63 - 1
 #: Routes that take files, and how many files one request may carry.
-UPLOADS = {"api.upload": "one", "tasks.submit": "many"}
+UPLOADS = {"api.upload": "one", "tasks.submit": "many", "procedures.upload": "one",
+           "procedures_api.api_upload": "one", "procedures_api.api_save_file": "one", "procedures.save_file": "one"}
 
 
 def largest_body(config) -> int:

@@ -85,6 +85,7 @@ def document() -> dict:
             "/incidents/{incident_id}/cancel": {"post": _op(
                 "Cancel the instance; a reason is required", _json({"type": "object"}),
                 [_path_param("incident_id", "integer")], _REASON, tag="incidents")},
+            **_procedures(),
             "/openapi.json": {"get": {"summary": "This document", "security": [], "tags": ["meta"],
                                       "responses": {"200": _json({"type": "object"})}}},
         },
@@ -136,6 +137,7 @@ def document() -> dict:
                     "role": {"type": "string", "nullable": True}, "region": {"type": "string", "nullable": True},
                     "unit": {"type": "string", "nullable": True}, "actor": {"type": "string"},
                     "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}},
+                **_PROCEDURE_SCHEMAS,
                 "Campaign": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "variant": {"type": "string"}, "year": {"type": "integer"},
                     "label": {"type": "string"}, "status": {"type": "string"},
@@ -145,3 +147,91 @@ def document() -> dict:
             },
         },
     }
+
+
+_REVISION = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "The draft's revision that was read (its ETag); a stale one is a 409 naming who saved"}
+
+
+def _procedures() -> dict:
+    """The procedure library (administrators; the lead agency reads)."""
+    draft_id, name = _path_param("draft_id", "integer"), _path_param("name")
+    variant, number = _path_param("variant"), _path_param("number", "integer")
+    saved = _json(_ref("DraftSaved"))
+    text_body = {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    upload = {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {"file": {"type": "string", "format": "binary"},
+                                         "revision": {"type": "integer"}}}}}}
+
+    def body(**properties) -> dict:
+        return {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {k: {"type": v} for k, v in properties.items()}}}}}
+
+    def op(summary, ok, params=None, request_body=None):
+        return _op(summary, ok, params, request_body, tag="procedures")
+
+    return {
+        "/procedures": {"get": op("Every variant: its parent, versions (with campaigns and running instances on "
+                                  "each), the current one, and its drafts", _json({"type": "object", "properties": {
+                                      "procedures": {"type": "array", "items": _ref("Procedure")}}}))},
+        "/procedures/{variant}/versions": {"get": op("One variant with its versions", _json(_ref("Procedure")),
+                                                     [variant])},
+        "/procedures/{variant}/versions/{number}": {"get": op("One version with every file's text",
+                                                              _json({"type": "object"}), [variant, number])},
+        "/procedures/{variant}/versions/{number}/current": {"post": op(
+            "Make an earlier version current again (new campaigns start on it); a reason is required",
+            _json({"type": "object"}), [variant, number], body(reason="string"))},
+        "/procedures/drafts": {"post": op(
+            "A new draft copying a version (default: the current one); new_variant makes a variant derived from it",
+            _json(_ref("Draft")), None, body(variant="string", version="integer", new_variant="string",
+                                             title="string", comment="string"))},
+        "/procedures/drafts/{draft_id}": {
+            "get": op("A draft with every file's text", _json(_ref("Draft")), [draft_id]),
+            "delete": op("Delete a draft that is not published", _json({"type": "object"}), [draft_id])},
+        "/procedures/drafts/{draft_id}/files/{name}": {
+            "get": op("One file's text; the draft's revision is its ETag", {
+                "description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}, [draft_id, name]),
+            "put": op("Save one file (the body is its text)", saved, [draft_id, name, _REVISION], text_body),
+            "delete": op("Delete one file", saved, [draft_id, name, _REVISION])},
+        "/procedures/drafts/{draft_id}/upload": {"post": op(
+            "Upload one bundle file (.bpmn, .dmn, form .json, .yaml) or a whole bundle .zip (it replaces every file)",
+            saved, [draft_id], upload)},
+        "/procedures/drafts/{draft_id}/zip": {"get": op("Every file of the draft as a .zip", {
+            "description": "OK", "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+            [draft_id])},
+        "/procedures/drafts/{draft_id}/check": {"get": op("Every problem of the draft at once", _json({
+            "type": "object", "properties": {"revision": {"type": "integer"}, "publishable": {"type": "boolean"},
+                                             "problems": {"type": "array", "items": _ref("Finding")}}}),
+            [draft_id])},
+        "/procedures/drafts/{draft_id}/publish": {"post": op(
+            "Publish the draft as a new version, current for new campaigns (running ones stay on theirs); a draft "
+            "with errors is refused with every finding in `errors`", _json({"type": "object"}), [draft_id],
+            body(comment="string"))},
+    }
+
+
+_PROCEDURE_SCHEMAS = {
+    "Finding": {"type": "object", "properties": {
+        "file": {"type": "string", "nullable": True}, "line": {"type": "integer", "nullable": True},
+        "element": {"type": "string", "nullable": True}, "name": {"type": "string", "nullable": True},
+        "severity": {"type": "string", "enum": ["error", "warning"]}, "reason": {"type": "string"}}},
+    "DraftSaved": {"type": "object", "properties": {
+        "revision": {"type": "integer"}, "problems": {"type": "array", "items": _ref("Finding")}}},
+    "Draft": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "variant": {"type": "string"}, "title": {"type": "string"},
+        "base_version": {"type": "integer", "nullable": True}, "parent_variant": {"type": "string", "nullable": True},
+        "owner": {"type": "string"}, "comment": {"type": "string"}, "revision": {"type": "integer"},
+        "saved_by": {"type": "string"}, "saved_at": {"type": "string", "format": "date-time"},
+        "published_version": {"type": "integer", "nullable": True},
+        "files": {"description": "names (in lists) or {name: text} (a draft read alone)"}}},
+    "Procedure": {"type": "object", "properties": {
+        "variant": {"type": "string"}, "title": {"type": "string"}, "parent": {"type": "string", "nullable": True},
+        "current": {"type": "integer", "nullable": True},
+        "versions": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "version": {"type": "integer"}, "title": {"type": "string"},
+            "author": {"type": "string"}, "deployed_at": {"type": "string", "format": "date-time"},
+            "comment": {"type": "string", "nullable": True}, "content_hash": {"type": "string"},
+            "current": {"type": "boolean"}, "campaigns": {"type": "integer"},
+            "running_instances": {"type": "integer"}}}},
+        "drafts": {"type": "array", "items": _ref("Draft")}}},
+}

@@ -37,11 +37,22 @@ def csrf_token() -> str:
     return session[CSRF_FIELD]
 
 
+#: API blueprints that a page's own script may also call with the browser's session and its CSRF token in an
+#: ``X-CSRF-Token`` header (the library's editors save files this way); a call with a bearer token is an API call.
+SESSION_OR_TOKEN = {"procedures_api"}
+
+
+def token_call() -> bool:
+    """Whether this request is signed in by a bearer token (the API), not by the session cookie."""
+    return request.blueprint == "api" or (
+        request.blueprint in SESSION_OR_TOKEN and request.headers.get("Authorization", "").lower().startswith("bearer"))
+
+
 def load_user() -> None:
     """Before each request: the viewer of the session whose id the cookie holds, if it is still live."""
     g.viewer = g.session_id = None
     token = session.get(SESSION_ID)
-    if not token or request.endpoint == "static" or request.blueprint == "api":
+    if not token or request.endpoint == "static" or token_call():
         return
     found = sessions.resume(engine().store, now(), token, current_app.config["SESSION_LIFETIME"])
     if isinstance(found, str):
@@ -60,7 +71,7 @@ def load_user() -> None:
 
 def check_csrf() -> None:
     """Refuse a state-changing request whose token does not match the session's."""
-    if request.method not in UNSAFE or request.blueprint == "api":
+    if request.method not in UNSAFE or token_call():
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
     expected = session.get(CSRF_FIELD)

@@ -19,6 +19,7 @@ from ..engine import Engine
 from ..regions import load_defaults
 from ..store.models import ProcessVersion, Region, RoleAssignment, User
 from . import versions
+from .bundle import read_folder
 
 
 @dataclass
@@ -37,11 +38,20 @@ class DeployReport:
 def deploy(engine: Engine, folder: Path, actor: str = "system", make_current: bool = False,
            create_accounts: bool = False) -> DeployReport:
     """Deploy a bundle folder, load its regions and (on request) the assessed governments' accounts."""
-    bundle = engine.check(folder)
+    files = read_folder(Path(folder), engine.forms_library)
+    return deploy_files(engine, files, actor, make_current, create_accounts)
+
+
+def deploy_files(engine: Engine, files: dict[str, str], actor: str = "system", make_current: bool = False,
+                 create_accounts: bool = False, comment: str | None = None,
+                 parent_variant: str | None = None) -> DeployReport:
+    """``deploy`` of a bundle given as ``{relative name: text}``: a draft of the library, a folder read."""
+    bundle = engine.check_files(files)
     with engine.store.read() as session:
         previous = session.scalar(select(ProcessVersion.version).where(ProcessVersion.variant == bundle.key,
                                                                        ProcessVersion.is_current.is_(True)))
-    version, created = engine.deploy(folder, actor=actor, make_current=make_current)
+    version, created = engine.deploy_files(files, actor=actor, make_current=make_current, comment=comment,
+                                           parent_variant=parent_variant)
     report = DeployReport(version, created, 0, previous)
     with engine.store.write() as session:
         report.current = versions.current_version(session, bundle.key).version

@@ -44,8 +44,10 @@ def make_current(session: Session, row: ProcessVersion) -> None:
     session.flush()
 
 
-def publish(session: Session, variant: str, number: int, actor: str, at: datetime) -> tuple[ProcessVersion, int]:
-    """Make version ``number`` of ``variant`` current, in the audit log; returns it and the one it replaced."""
+def publish(session: Session, variant: str, number: int, actor: str, at: datetime,
+            reason: str | None = None) -> tuple[ProcessVersion, int]:
+    """Make version ``number`` of ``variant`` current, in the audit log (with the ``reason``, when an
+    administrator goes back to an earlier version); returns it and the one it replaced."""
     row = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == variant,
                                                        ProcessVersion.version == number)).first()
     if row is None:
@@ -55,5 +57,6 @@ def publish(session: Session, variant: str, number: int, actor: str, at: datetim
     previous = current_version(session, variant).version
     if not row.is_current:
         make_current(session, row)
-    audit.record(session, at, actor, "publish", data={"variant": variant, "version": number, "previous": previous})
+    audit.record(session, at, actor, "publish", data={"variant": variant, "version": number, "previous": previous,
+                                                      **({"reason": reason} if reason else {})})
     return row, previous

@@ -55,6 +55,29 @@ class ProcessVersion(Base):
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(64))
     is_current: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    comment: Mapped[str | None] = mapped_column(Text)  # why it was published (migration 0015)
+    parent_variant: Mapped[str | None] = mapped_column(String(64))  # the variant it was derived from
+
+
+class ProcedureDraft(Base):
+    """A bundle being edited in the library: every file as text, saved with a revision so that a stale copy
+    is refused (migration 0015). Published, it becomes a ProcessVersion and stays as the record of it."""
+
+    __tablename__ = "procedure_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_version.id"))
+    parent_variant: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[dict[str, Any]]  # name -> text
+    revision: Mapped[int] = mapped_column(default=1)
+    saved_by: Mapped[str | None] = mapped_column(String(64))
+    saved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    published_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_version.id"))
 
 
 class Region(Base):
