@@ -80,6 +80,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, procedures, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures.api_bp)
+    from . import edit_forms, edit_scheme  # the draft's form builder and scheme editor
+
+    app.register_blueprint(edit_forms.bp)
+    app.register_blueprint(edit_scheme.bp)
     return app
 
 

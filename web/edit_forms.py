@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from engine.engine import FORMS_LIBRARY
-from engine.errors import BundleError, PermissionDenied, ValidationError
+from engine.errors import BundleError, KaoheError, PermissionDenied, ValidationError
 from engine.procedure import drafts, forms, yamlfile
 from engine.store.models import ProcedureDraft
 
-from . import formview, tasks
+from . import errors, formview, tasks
 from .security import admin_required, engine
 
 bp = Blueprint("edit_forms", __name__, url_prefix="/admin/procedures/drafts/<int:draft_id>/forms")
@@ -26,6 +26,24 @@ bp = Blueprint("edit_forms", __name__, url_prefix="/admin/procedures/drafts/<int
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: The most a previewed form and its sample data may weigh (a form file is at most 2 MiB in a bundle).
 PREVIEW_BYTES = 2 * 1024 * 1024
+
+
+def json_errors(blueprint: Blueprint) -> None:
+    """Answer a refused POST of ``blueprint`` (the page scripts' calls) with JSON ``{error, message, errors}``; a
+    page keeps the error page."""
+
+    @blueprint.errorhandler(KaoheError)
+    def refused(exc: KaoheError):
+        if request.method != "POST":
+            return errors.kaohe_error(exc)
+        status = next(code for cls, code in errors.STATUS if isinstance(exc, cls))
+        body = {"error": exc.code, "message": errors.short(exc.message)}
+        if getattr(exc, "errors", None):
+            body["errors"] = errors.short_errors(exc.errors)
+        return jsonify(body), status
+
+
+json_errors(bp)
 
 
 def _draft(db, draft_id: int) -> ProcedureDraft:

@@ -17,9 +17,11 @@ from engine.errors import BundleError, PermissionDenied, ValidationError
 from engine.procedure import drafts, scheme_excel, scheme_yaml, scoring, scoring_rules, yamlfile
 from engine.store.models import ProcedureDraft
 
+from .edit_forms import json_errors
 from .security import admin_required, engine
 
 bp = Blueprint("edit_scheme", __name__, url_prefix="/admin/procedures/drafts/<int:draft_id>/scheme")
+json_errors(bp)
 
 SCHEME = "scheme.yaml"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
