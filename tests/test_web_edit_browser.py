@@ -80,6 +80,11 @@ def test_a_number_field_with_bounds_is_added_to_a_form_and_previewed(browser, se
                                               "minimum": 0, "maximum": 100}
     ui = json.loads(saved(sqlite_engine, draft_id, "forms/document-review.uischema.json"))
     assert ui["ui:order"] == ["field_1"]
+    page.click("#mode")  # the raw JSON is what was saved
+    assert json.loads(page.input_value("#raw-schema")) == schema
+    page.goto(f"{server}/lang/en?next=/admin/procedures/drafts/{draft_id}/forms/document-review")
+    page.wait_for_selector("#field-list li[data-key=field_1]")
+    assert "Number" in page.inner_text("#field-list") and page.locator("#save").inner_text() == "Save"
     admin.close()
 
 

@@ -132,8 +132,10 @@ function select(index) {
 }
 
 // -- one field's panel --------------------------------------------------------------------------------------
+let serial = 0;
 function input(labelText, value, onchange, attrs = {}) {
-  const id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  serial += 1;
+  const id = `control-${serial}`;
   const control = attrs.tag === "textarea"
     ? el("textarea", { id, rows: attrs.rows || 3, disabled: !state.editable }, value ?? "")
     : el("input", { id, value: value ?? "", type: attrs.type || "text", disabled: !state.editable,
@@ -147,26 +149,27 @@ function numberOrEmpty(text) {
   return value === "" || Number.isNaN(Number(value)) ? "" : Number(value);
 }
 
-function fieldPanel(field, types, onchange) {
+// ``onchange(true)`` when the panel itself must be drawn again (a new type, a column added), else only the list.
+function fieldPanel(field, types, onchange, prefix = "f") {
   const controls = [
     input(T.label, field.prop.title, (v) => { spec.setProp(field, "title", v); onchange(); }, { prop: "title" }),
     input(T.key, field.key, (v) => { field.key = v.trim(); onchange(); }, { prop: "key" }),
   ];
-  const typeSelect = el("select", { id: "f-type", disabled: !state.editable || field.type === "other",
-    onchange: (e) => { spec.retype(field, e.target.value); onchange(); } },
+  const typeSelect = el("select", { id: `${prefix}-type`, disabled: !state.editable || field.type === "other",
+    onchange: (e) => { spec.retype(field, e.target.value); onchange(true); } },
   ...types.map((t) => el("option", { value: t, selected: t === field.type }, typeName(t))),
   field.type === "other" ? el("option", { value: "other", selected: true }, typeName("other")) : null);
-  controls.push(el("label", { class: "fb-control", for: "f-type" }, el("span", {}, T.type), typeSelect));
+  controls.push(el("label", { class: "fb-control", for: `${prefix}-type` }, el("span", {}, T.type), typeSelect));
   controls.push(el("label", { class: "fb-control fb-check" },
-    el("input", { type: "checkbox", id: "f-required", checked: field.required, disabled: !state.editable,
+    el("input", { type: "checkbox", id: `${prefix}-required`, checked: field.required, disabled: !state.editable,
       onchange: (e) => { field.required = e.target.checked; onchange(); } }), ` ${T.required}`));
   controls.push(input(T.description, field.prop.description, (v) => { spec.setProp(field, "description", v); onchange(); },
     { tag: "textarea", rows: 2 }));
   controls.push(input(T.help, field.ui["ui:help"], (v) => { spec.setUi(field, "ui:help", v); onchange(); }));
   if (field.type === "number") {
     const places = spec.decimals(field);
-    controls.push(el("label", { class: "fb-control", for: "f-decimals" }, el("span", {}, T.decimals),
-      el("select", { id: "f-decimals", disabled: !state.editable,
+    controls.push(el("label", { class: "fb-control", for: `${prefix}-decimals` }, el("span", {}, T.decimals),
+      el("select", { id: `${prefix}-decimals`, disabled: !state.editable,
         onchange: (e) => { spec.setDecimals(field, e.target.value); onchange(); } },
       el("option", { value: "", selected: places === null }, T.any),
       ...[0, 1, 2, 3, 4].map((n) => el("option", { value: String(n), selected: places === n }, String(n))))));
@@ -188,8 +191,8 @@ function fieldPanel(field, types, onchange) {
       }));
       onchange();
     }, { tag: "textarea", rows: 4 }));
-    controls.push(el("label", { class: "fb-control", for: "f-display" }, el("span", {}, T.display),
-      el("select", { id: "f-display", disabled: !state.editable,
+    controls.push(el("label", { class: "fb-control", for: `${prefix}-display` }, el("span", {}, T.display),
+      el("select", { id: `${prefix}-display`, disabled: !state.editable,
         onchange: (e) => { spec.setUi(field, "ui:widget", e.target.value === "radio" ? "radio" : ""); onchange(); } },
       el("option", { value: "radio", selected: field.ui["ui:widget"] === "radio" }, T.radio),
       el("option", { value: "select", selected: field.ui["ui:widget"] !== "radio" }, T.select))));
@@ -204,12 +207,12 @@ function tablePanel(field, onchange) {
     el("select", { id: "f-rows", disabled: !state.editable, onchange: (e) => {
       field.rows = e.target.value;
       field.rowField = undefined;
-      onchange();
+      onchange(true);
     } }, ...["indicator", "veto"].map((r) => el("option", { value: r, selected: field.rows === r }, T[r])))));
   field.columns.forEach((column, n) => {
     const part = el("div", { class: "fb-column", "data-column": column.key },
-      ...fieldPanel(column, spec.COLUMN_TYPES, onchange),
-      el("button", { type: "button", disabled: !state.editable, onclick: () => { field.columns.splice(n, 1); onchange(); } },
+      ...fieldPanel(column, spec.COLUMN_TYPES, onchange, `c${n}`),
+      el("button", { type: "button", disabled: !state.editable, onclick: () => { field.columns.splice(n, 1); onchange(true); } },
         `${T.remove} ${column.prop.title || column.key}`));
     box.append(part);
   });
@@ -217,7 +220,7 @@ function tablePanel(field, onchange) {
     const column = spec.newField("text", field.columns, "");
     column.key = `column_${field.columns.length + 1}`;
     field.columns.push(column);
-    onchange();
+    onchange(true);
   } }, T.addColumn));
   return box;
 }
@@ -228,16 +231,16 @@ function renderEditor() {
   const field = state.model.fields[state.selected];
   if (!field) return;
   box.append(el("h3", {}, say(T.editing, { label: field.prop.title || field.key })),
-    ...fieldPanel(field, spec.TYPES.map((t) => t.type), () => changed(true)));
+    ...fieldPanel(field, spec.TYPES.map((t) => t.type), (full) => changed(full ? "editor" : "list")));
 }
 
 function renderFormProps() {
   const box = $("form-props");
   box.replaceChildren(
-    input(T.formTitle, state.model.form.title, (v) => { state.model.form.title = v; changed(); }, { prop: "form-title" }),
+    input(T.formTitle, state.model.form.title, (v) => { state.model.form.title = v; changed("list"); }, { prop: "form-title" }),
     input(T.formDescription, state.model.form.description, (v) => {
       if (v) state.model.form.description = v; else delete state.model.form.description;
-      changed();
+      changed("list");
     }, { tag: "textarea", rows: 2 }));
 }
 
@@ -274,14 +277,18 @@ function render() {
 
 // -- preview --------------------------------------------------------------------------------------------------
 let timer = null;
-function changed(keepEditorFocus = false) {
-  if (keepEditorFocus) {
-    renderList();
-    const active = document.activeElement?.id;
-    renderEditor();
-    if (active) document.getElementById(active)?.focus();
-  } else {
+// ``list``: a value typed in the panel (the panel stays, and the focus in it); ``editor``: the panel too.
+function changed(scope = "all") {
+  if (scope === "all") {
     render();
+  } else {
+    renderList();
+    renderFindings();
+    if (scope === "editor") {
+      const active = document.activeElement?.id;
+      renderEditor();
+      if (active) document.getElementById(active)?.focus();
+    }
   }
   clearTimeout(timer);
   timer = setTimeout(() => preview(false), 300);

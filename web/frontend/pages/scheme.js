@@ -57,7 +57,7 @@ function cell(item, key, label, attrs = {}) {
   control.addEventListener("change", () => {
     const value = attrs.number ? asNumber(control.value) : control.value.trim();
     if (value === "" && attrs.optional) delete item[key]; else item[key] = value;
-    changed();
+    if (attrs.full) changed(); else refresh();
   });
   return el("td", {}, control);
 }
@@ -156,7 +156,7 @@ function renderIndicators() {
       const indicator = scheme.indicators[n];
       const label = `${indicator.code} ${indicator.name || ""}`;
       const row = el("tr", { "data-indicator": indicator.code },
-        cell(indicator, "group", T.group, { size: 12, optional: true }), cell(indicator, "code", T.code, { size: 5 }),
+        cell(indicator, "group", T.group, { size: 12, optional: true }), cell(indicator, "code", T.code, { size: 5, full: true }),
         cell(indicator, "name", T.name, { size: 26 }), cell(indicator, "points", T.points, { number: true, size: 5 }),
         picker(indicator, "unit", units, T.unit), picker(indicator, "part", parts, T.part),
         el("td", {}, el("button", { type: "button", class: "link", "aria-expanded": String(state.open === n),
@@ -215,12 +215,26 @@ function render() {
   renderTotals();
   renderFindings();
   renderIndicators();
-  renderList("parts", "parts", [["code", T.code, { size: 8 }], ["name", T.partName, { size: 16 }], ["points", T.points, { number: true, size: 5 }]],
+  renderList("parts", "parts", [["code", T.code, { size: 8, full: true }], ["name", T.partName, { size: 16, full: true }],
+    ["points", T.points, { number: true, size: 5 }]],
     T.addPart, () => ({ code: table.freeCode({ indicators: state.scheme.parts }, "P"), name: "", points: 0 }));
-  renderList("units", "units", [["code", T.code, { size: 10 }], ["name", T.unitName, { size: 18 }]], T.addUnit,
+  renderList("units", "units", [["code", T.code, { size: 10, full: true }], ["name", T.unitName, { size: 18, full: true }]], T.addUnit,
     () => ({ code: table.freeCode({ indicators: state.scheme.units }, "U"), name: "" }));
   renderList("veto", "veto", [["code", T.code, { size: 5 }], ["name", T.vetoName, { size: 30 }], ["domain", T.domain, { size: 6, optional: true }]],
     T.addVeto, () => ({ code: table.freeCode(state.scheme, "V"), name: "" }));
+}
+
+/** After a typed value: the totals and the part headers again, the table left as it is (focus stays put). */
+function refresh() {
+  renderTotals();
+  const sums = table.totals(state.scheme, data.scale);
+  for (const part of sums.parts) {
+    const header = document.querySelector(`#indicators tr.part-row[data-part="${CSS.escape(String(part.code))}"]`);
+    if (!header) continue;
+    header.classList.toggle("off", !part.ok);
+    header.firstChild.textContent = say(T.subtotal, { part: part.name, sum: part.sum, points: part.points });
+  }
+  $("dirty").textContent = T.unsaved;
 }
 
 function changed() {
