@@ -4,6 +4,7 @@ read; a bad row refuses the whole workbook, naming the sheet and the row."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 import yaml
@@ -96,6 +97,16 @@ def test_what_is_not_a_scheme_workbook_is_refused(data, words):
     with pytest.raises(ValidationError) as refused:
         scheme_excel.from_xlsx(data)
     assert words in refused.value.message
+
+
+def test_a_workbook_that_unpacks_to_gigabytes_is_refused_before_it_is_read():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"\0" * (scheme_excel.MAX_UNPACKED + 1))
+    assert len(out.getvalue()) < 1024 * 1024
+    with pytest.raises(ValidationError) as refused:
+        scheme_excel.from_xlsx(out.getvalue())
+    assert "解压后超过" in refused.value.message
 
 
 @pytest.mark.parametrize(("text", "rule"), [

@@ -24,8 +24,6 @@ from .security import admin_required, engine
 bp = Blueprint("edit_forms", __name__, url_prefix="/admin/procedures/drafts/<int:draft_id>/forms")
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-#: The most a previewed form and its sample data may weigh (a form file is at most 2 MiB in a bundle).
-PREVIEW_BYTES = 2 * 1024 * 1024
 
 
 def json_errors(blueprint: Blueprint) -> None:
@@ -129,8 +127,6 @@ def builder(draft_id: int, name: str):
 @admin_required
 def preview(draft_id: int):
     """The form as the task page draws it: POST ``{schema, ui, data, check}`` (JSON), answer HTML."""
-    if (request.content_length or 0) > PREVIEW_BYTES:
-        raise ValidationError(f"预览内容过大 (the form and its data exceed {PREVIEW_BYTES} bytes)")
     sent = request.get_json(silent=True)
     if not isinstance(sent, dict):
         raise ValidationError("预览需要 JSON 对象 {schema, ui, data} (the preview takes a JSON object)")

@@ -33,6 +33,8 @@ CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 CODE_WORDS = "代码「{}」应为 1 至 32 个字母、数字、下划线、点或连字符 (a code is letters, digits, _ . -)"
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
+#: The most a workbook may unpack to: a small .xlsx that inflates to gigabytes is a zip bomb, not a scheme.
+MAX_UNPACKED = 50 * 1024 * 1024
 
 
 def to_xlsx(scheme: dict) -> bytes:
@@ -138,6 +140,11 @@ def from_xlsx(data: bytes) -> dict:
         raise ValidationError(f"文件过大，上限 {MAX_BYTES // 1024 // 1024} MB (the workbook exceeds "
                               f"{MAX_BYTES // 1024 // 1024} MB)")
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+        if unpacked > MAX_UNPACKED:
+            raise ValidationError(f"工作簿解压后超过 {MAX_UNPACKED // 1024 // 1024} MB (the workbook unpacks to more "
+                                  f"than {MAX_UNPACKED // 1024 // 1024} MB)")
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValidationError("不是 Excel 工作簿 (.xlsx)，无法读取 (not an .xlsx workbook)") from exc
