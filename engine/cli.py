@@ -409,3 +409,8 @@ def serve(host: str, port: int, demo: bool, scheduler: bool, processes: int, thr
         web_serve.worker(worker_socket, worker_notify, worker_parent, threads)
         return
     web_serve.run(host, port, demo, threads=threads, scheduler=scheduler, processes=processes)
+
+
+from .procedures_cli import procedures  # noqa: E402 - it takes _engine and _reports_errors from this module
+
+main.add_command(procedures)

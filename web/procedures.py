@@ -110,7 +110,7 @@ def _revision(value) -> int:
 def _grouped(findings) -> list[tuple[str, list]]:
     groups: dict[str, list] = {}
     for finding in findings:
-        groups.setdefault(finding.file or "bundle", []).append(finding)
+        groups.setdefault(finding.file or _("The bundle"), []).append(finding)
     return sorted(groups.items())
 
 

@@ -124,6 +124,32 @@ def create(session: Session, base: ProcessVersion, actor: str, at: datetime, com
     return row
 
 
+def create_from_files(session: Session, files: dict[str, str], actor: str, at: datetime,
+                      comment: str = "") -> ProcedureDraft:
+    """A draft holding ``files`` (a bundle folder or .zip brought in from outside): of the variant its bundle.yaml
+    names, on that variant's current version when there is one, else of a new variant."""
+    for name, text in files.items():
+        _text(clean_name(name), text.encode("utf-8"))
+    key = _manifest_key(files)
+    if key is None or not VARIANT_KEY.fullmatch(key):
+        raise _refused("bundle.yaml 缺失或没有有效的 key (bundle.yaml is missing or names no valid variant key)")
+    base = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == key)
+                           .order_by(ProcessVersion.is_current.desc(), ProcessVersion.version.desc())).first()
+    try:
+        title = str(yamlfile.load(files["bundle.yaml"], "bundle.yaml").get("title") or key)[:200]
+    except (BundleError, AttributeError):
+        title = key
+    row = ProcedureDraft(variant=key, title=title, base_version_id=base.id if base else None,
+                         parent_variant=base.parent_variant if base else None, owner=actor,
+                         comment=(comment or "").strip(), files=dict(files), revision=1, saved_by=actor, saved_at=at,
+                         created_at=at)
+    session.add(row)
+    session.flush()
+    audit.record(session, at, actor, "draft_create", data={"draft": row.id, "variant": key, "imported": True,
+                                                           "comment": row.comment})
+    return row
+
+
 def _set_top_level(text: str, key: str, value: str) -> str:
     """``text`` (a bundle.yaml) with its top-level ``key`` set to ``value``, its comments kept."""
     quoted = value if re.fullmatch(r"[\w\-\u4e00-\u9fff（）〔〕《》、·]+", value) else _yaml_string(value)

@@ -14,9 +14,10 @@ from ..errors import NotFound
 from ..store.models import Campaign, Instance, ProcedureDraft, ProcessVersion
 from . import versions
 
-#: The national template (国办发〔2013〕47号) every shipped local variant changes: the parent of a variant
-#: deployed from a folder, where nothing recorded one.
+#: The national template (国办发〔2013〕47号): the parent of a variant deployed from a folder, where nothing
+#: recorded one, but for the shipped variants made from another (docs/bundles.md#shipped-variants).
 TEMPLATE = "national-2013"
+SHIPPED_PARENTS = {"dazhou-2015": "ziyang-2016"}
 
 
 @dataclass
@@ -52,10 +53,11 @@ class VariantEntry:
 
 
 def parent_of(row: ProcessVersion) -> str | None:
-    """The variant ``row`` was derived from: as recorded, else the national template for any other variant."""
+    """The variant ``row`` was derived from: as recorded when it was published from a draft, else as the shipped
+    variants say, else the national template for any other variant."""
     if row.parent_variant:
         return row.parent_variant
-    return TEMPLATE if row.variant != TEMPLATE else None
+    return SHIPPED_PARENTS.get(row.variant) or (TEMPLATE if row.variant != TEMPLATE else None)
 
 
 def overview(session: Session, variants: set[str] | None = None) -> list[VariantEntry]:
