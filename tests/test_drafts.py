@@ -256,3 +256,17 @@ def test_a_discarded_draft_is_gone_but_a_published_one_stays(sqlite_engine, draf
     with sqlite_engine.store.read() as db:
         assert db.get(ProcedureDraft, draft_id) is None
         assert db.scalars(select(ProcessVersion)).first() is not None
+
+
+def test_a_zip_of_the_bundle_folder_alone_keeps_the_shared_library_forms(sqlite_engine, draft_id):
+    from conftest import ZIYANG
+
+    from engine.procedure import bundle
+
+    own = bundle.read_folder(ZIYANG)  # without the shared forms kaohe deploy adds from forms/
+    before = files_of(sqlite_engine, draft_id)
+    assert set(before) - set(own)  # the version holds library forms the folder lacks
+    with sqlite_engine.store.write() as db:
+        drafts.upload(db, drafts.get(db, draft_id), "ziyang.zip", a_zip({n: t.encode() for n, t in own.items()}), 1,
+                      "admin", sqlite_engine.clock.now())
+    assert files_of(sqlite_engine, draft_id) == before

@@ -70,6 +70,12 @@ def test_a_draft_copies_every_file_of_a_version_and_shows_its_problems(admin, en
     page = admin.get(f"/admin/procedures/drafts/{draft_id}")
     assert page.status_code == 200 and 'id="no-findings"' in page.text and 'id="draft-tools"' in page.text
     assert "grade.dmn" in page.text and "调整等级" in page.text
+    files_url = re.search(r'data-files-url="([^"]+)"', page.text).group(1)
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    assert files_url == f"/api/v1/procedures/drafts/{draft_id}/files/"
+    saved = admin.put(files_url + "scheme.yaml", data=row.files["scheme.yaml"].encode() + b"\n# x\n",
+                      headers={"If-Match": '"1"', "X-CSRF-Token": token})
+    assert saved.status_code == 200 and saved.get_json()["revision"] == 2  # what an editor on the page does
 
 
 def test_the_file_api_saves_with_the_revision_read_and_refuses_a_stale_copy(admin, engine):

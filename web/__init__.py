@@ -75,11 +75,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
 
-    from . import admin, api, auth, campaigns, inbox, incidents, instances, procedures, tasks
+    from . import admin, api, auth, campaigns, inbox, incidents, instances, procedures, procedures_api, tasks
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, incidents, procedures, api):
         app.register_blueprint(module.bp)
-    app.register_blueprint(procedures.api_bp)
+    app.register_blueprint(procedures_api.api_bp)
     from . import edit_forms, edit_scheme  # the draft's form builder and scheme editor
 
     app.register_blueprint(edit_forms.bp)

@@ -1,8 +1,9 @@
 """Drafts of the procedure library: a bundle being edited in the database, published as a new version.
 
 A draft is a copy of a published version's files (``create``) that administrators change file by file
-(``save_file``, ``delete_file``, ``upload`` of one file or a whole bundle as a .zip). Every change carries the
-revision the editor read: a stale copy is refused with ``StaleDraft``, naming who saved in between and when.
+(``save_file``, ``delete_file``, ``upload`` of one file or a whole bundle as a .zip: ``archive`` checks what
+comes in). Every change carries the revision the editor read: a stale copy is refused with ``StaleDraft``,
+naming who saved in between and when.
 ``publish`` checks the draft (``problems.check_all``: any error refuses it) and stores it as a new version,
 current for new campaigns; running instances stay on theirs. Everything is recorded in the audit log.
 """
@@ -10,14 +11,8 @@ current for new campaigns; running instances stay on theirs. Everything is recor
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import stat
-import unicodedata
-import zipfile
-import zlib
 from datetime import datetime
-from pathlib import PurePosixPath
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,23 +22,14 @@ from ..clock import local
 from ..errors import BundleError, Conflict, NotFound, StaleDraft, ValidationError
 from ..store.models import ProcedureDraft, ProcessVersion
 from . import bundle, problems, yamlfile
+from .archive import ZIP_BYTES as ZIP_BYTES
+from .archive import clean_name as clean_name
+from .archive import file_text, refused, unzip
+from .archive import zip_bytes as zip_bytes
 from .problems import Finding
 
 #: A variant's key: what bundle.yaml ``key`` holds, and what its regions and grants name.
 VARIANT_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-#: The most a bundle .zip may be, and what all its files may unpack to (each file: ``bundle.MAX_FILE_BYTES``).
-ZIP_BYTES = 10 * 1024 * 1024
-ZIP_UNPACKED = 40 * 1024 * 1024
-#: A member larger than this may not unpack to more than ``ZIP_RATIO`` times its compressed size (a zip bomb).
-ZIP_RATIO = 100
-ZIP_RATIO_FLOOR = 64 * 1024
-#: Entries of a .zip made by an archiver, not by the author: skipped.
-_ARCHIVER_LITTER = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|\._|Thumbs\.db$|desktop\.ini$)")
-_RESERVED = re.compile(r'[<>:"|?*\\]')
-
-
-def _refused(message: str, field: str = "file") -> ValidationError:
-    return ValidationError(message, [{"field": field, "message": message}])
 
 
 class DraftHasErrors(ValidationError):
@@ -101,7 +87,7 @@ def create(session: Session, base: ProcessVersion, actor: str, at: datetime, com
     parent = base.parent_variant
     if variant is not None and variant != base.variant:
         if not VARIANT_KEY.fullmatch(variant):
-            raise _refused(f"流程代号 {variant[:70]} 无效：只用小写字母、数字和连字符，至多 64 个 "
+            raise refused(f"流程代号 {variant[:70]} 无效：只用小写字母、数字和连字符，至多 64 个 "
                            f"(a variant key is 1 to 64 lower-case letters, digits and dashes)", "variant")
         taken = session.scalars(select(ProcessVersion.id).where(ProcessVersion.variant == variant).limit(1)).first()
         if taken is not None or of_variant(session, variant):
@@ -129,10 +115,10 @@ def create_from_files(session: Session, files: dict[str, str], actor: str, at: d
     """A draft holding ``files`` (a bundle folder or .zip brought in from outside): of the variant its bundle.yaml
     names, on that variant's current version when there is one, else of a new variant."""
     for name, text in files.items():
-        _text(clean_name(name), text.encode("utf-8"))
+        file_text(clean_name(name), text.encode("utf-8"))
     key = _manifest_key(files)
     if key is None or not VARIANT_KEY.fullmatch(key):
-        raise _refused("bundle.yaml 缺失或没有有效的 key (bundle.yaml is missing or names no valid variant key)")
+        raise refused("bundle.yaml 缺失或没有有效的 key (bundle.yaml is missing or names no valid variant key)")
     base = session.scalars(select(ProcessVersion).where(ProcessVersion.variant == key)
                            .order_by(ProcessVersion.is_current.desc(), ProcessVersion.version.desc())).first()
     try:
@@ -178,34 +164,6 @@ def _key_line(text: str) -> int | None:
 
 
 # -- changing one ----------------------------------------------------------------------------------------------
-def clean_name(name: str) -> str:
-    """A file name inside a bundle (``grade.dmn``, ``forms/x.schema.json``); ValidationError for anything that
-    could leave the bundle or is not one of its kinds of file."""
-    name = unicodedata.normalize("NFC", str(name or "")).strip()
-    parts = name.split("/")
-    if (not name or len(name) > 200 or name.startswith("/") or _RESERVED.search(name)
-            or any(unicodedata.category(c)[0] == "C" for c in name)
-            or any(p in ("", ".", "..") or p != p.strip() for p in parts) or len(parts) > 4):
-        raise _refused(f"文件名 {name[:80]!r} 无效 (not a file name inside a bundle)")
-    if PurePosixPath(name).suffix.lower() not in bundle.TEXT_SUFFIXES:
-        raise _refused(f"不能放入流程包的文件类型：{name[:80]}，只接受 {', '.join(sorted(bundle.TEXT_SUFFIXES))} "
-                       f"(not a kind of file a bundle holds)")
-    return name
-
-
-def _text(name: str, data: bytes) -> str:
-    if len(data) > bundle.MAX_FILE_BYTES:
-        raise _refused(f"文件 {name} 超过 {bundle.MAX_FILE_BYTES // 1024} KiB (the file is larger than "
-                       f"{bundle.MAX_FILE_BYTES // 1024} KiB)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _refused(f"文件 {name} 不是 UTF-8 文本（第 {exc.start} 字节） (not UTF-8 text)") from None
-    if "\x00" in text:
-        raise _refused(f"文件 {name} 含空字符，不是文本 (the file holds NUL characters)")
-    return text
-
-
 def _writable(draft: ProcedureDraft) -> None:
     if draft.published_version_id is not None:
         raise Conflict(f"草稿 {draft.id} 已发布，不能再修改；请从该版本新建草稿 (draft {draft.id} is published; "
@@ -228,10 +186,10 @@ def _write(session: Session, draft: ProcedureDraft, files: dict[str, str], revis
     try:
         revision = int(revision)
     except (TypeError, ValueError):
-        raise _refused("缺少草稿版本号 (If-Match: the revision of the draft that was read is required)",
+        raise refused("缺少草稿版本号 (If-Match: the revision of the draft that was read is required)",
                        "revision") from None
     if len(files) > bundle.MAX_FILES:
-        raise _refused(f"流程包至多 {bundle.MAX_FILES} 个文件 (a bundle has at most {bundle.MAX_FILES} files)")
+        raise refused(f"流程包至多 {bundle.MAX_FILES} 个文件 (a bundle has at most {bundle.MAX_FILES} files)")
     done = session.execute(update(ProcedureDraft)
                            .where(ProcedureDraft.id == draft.id, ProcedureDraft.revision == revision,
                                   ProcedureDraft.published_version_id.is_(None))
@@ -253,7 +211,7 @@ def save_file(session: Session, draft: ProcedureDraft, name: str, text: str, rev
               at: datetime) -> int:
     """Save one file of a draft read at ``revision``; returns the new revision (StaleDraft if it moved on)."""
     name = clean_name(name)
-    text = _text(name, text.encode("utf-8")) if isinstance(text, str) else _text(name, text)
+    text = file_text(name, text.encode("utf-8")) if isinstance(text, str) else file_text(name, text)
     new = _write(session, draft, {**draft.files, name: text}, revision, actor, at)
     audit.record(session, at, actor, "draft_save", data={"draft": draft.id, "file": name, "revision": new,
                                                          "sha256": _digest(text)})
@@ -265,7 +223,7 @@ def delete_file(session: Session, draft: ProcedureDraft, name: str, revision, ac
     if name not in draft.files:
         raise NotFound(f"草稿中没有文件 {name[:80]} (the draft has no file {name[:80]})")
     if name == "bundle.yaml":
-        raise _refused("bundle.yaml 不能删除 (bundle.yaml cannot be deleted: it is what makes the files a bundle)")
+        raise refused("bundle.yaml 不能删除 (bundle.yaml cannot be deleted: it is what makes the files a bundle)")
     new = _write(session, draft, {k: v for k, v in draft.files.items() if k != name}, revision, actor, at)
     audit.record(session, at, actor, "draft_delete_file", data={"draft": draft.id, "file": name, "revision": new})
     return new
@@ -289,7 +247,7 @@ def upload(session: Session, draft: ProcedureDraft, filename: str, data: bytes, 
     name = clean_name(sent if sent.startswith("forms/") else sent.rsplit("/", 1)[-1])
     if "/" not in name and name.lower().endswith(".json"):
         name = f"forms/{name}"
-    text = _text(name, data)
+    text = file_text(name, data)
     new = _write(session, draft, {**draft.files, name: text}, revision, actor, at)
     audit.record(session, at, actor, "draft_upload",
                  data={"draft": draft.id, "file": name, "revision": new, "sha256": _digest(text)})
@@ -308,76 +266,6 @@ def _library_form(name: str, text: str) -> bool:
         return False
 
 
-def unzip(data: bytes) -> dict[str, str]:
-    """The files of a bundle .zip, each checked; ValidationError for a hostile or broken archive: too large,
-    too many files, paths that leave the bundle, links, encryption, a member that unpacks far beyond its size."""
-    if len(data) > ZIP_BYTES:
-        raise _refused(f"压缩包超过 {ZIP_BYTES // 1024 // 1024} MiB (the .zip is larger than "
-                       f"{ZIP_BYTES // 1024 // 1024} MiB)")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = [e for e in archive.infolist() if not e.is_dir() and not _ARCHIVER_LITTER.search(e.filename)]
-            _check_entries(entries)
-            files: dict[str, str] = {}
-            for entry in entries:
-                name = clean_name(entry.filename)
-                with archive.open(entry) as member:
-                    content = member.read(bundle.MAX_FILE_BYTES + 1)
-                if name in files:
-                    raise _refused(f"压缩包中 {name} 出现两次 (the .zip holds {name} twice)")
-                files[name] = _text(name, content)
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise _refused("损坏、加密或无法读取的压缩包 (a broken, encrypted or unreadable .zip)") from None
-    return _strip_folder(files)
-
-
-def _check_entries(entries: list[zipfile.ZipInfo]) -> None:
-    if len(entries) > bundle.MAX_FILES:
-        raise _refused(f"压缩包含 {len(entries)} 个文件，至多 {bundle.MAX_FILES} 个 (the .zip holds more than "
-                       f"{bundle.MAX_FILES} files)")
-    if sum(e.file_size for e in entries) > ZIP_UNPACKED:
-        raise _refused(f"压缩包解压后超过 {ZIP_UNPACKED // 1024 // 1024} MiB（疑为压缩炸弹） (the .zip unpacks to more "
-                       f"than {ZIP_UNPACKED // 1024 // 1024} MiB)")
-    for entry in entries:
-        if entry.flag_bits & 0x1:
-            raise _refused("不接受加密的压缩包 (an encrypted .zip is refused)")
-        if stat.S_ISLNK(entry.external_attr >> 16):
-            raise _refused(f"压缩包中的 {entry.filename[:80]} 是符号链接 (symbolic links are refused)")
-        if entry.file_size > bundle.MAX_FILE_BYTES:
-            raise _refused(f"压缩包中的 {entry.filename[:80]} 超过 {bundle.MAX_FILE_BYTES // 1024} KiB (a file of the "
-                           f".zip is larger than {bundle.MAX_FILE_BYTES // 1024} KiB)")
-        if entry.file_size > ZIP_RATIO_FLOOR and entry.file_size > ZIP_RATIO * max(entry.compress_size, 1):
-            raise _refused(f"压缩包中的 {entry.filename[:80]} 压缩比超过 {ZIP_RATIO} 倍（疑为压缩炸弹） (a member "
-                           f"unpacks to more than {ZIP_RATIO} times its size: a zip bomb?)")
-
-
-def _strip_folder(files: dict[str, str]) -> dict[str, str]:
-    """A bundle zipped with its folder (``ziyang-2016/bundle.yaml``) is the same bundle."""
-    if "bundle.yaml" in files:
-        return files
-    tops = {name.split("/", 1)[0] for name in files}
-    if len(tops) == 1 and all("/" in name for name in files):
-        top = tops.pop()
-        if f"{top}/bundle.yaml" in files:
-            return {name.split("/", 1)[1]: text for name, text in files.items()}
-    raise _refused("压缩包中没有 bundle.yaml：请上传整个流程包 (the .zip has no bundle.yaml: upload a whole bundle)")
-
-
-def zip_bytes(draft) -> bytes:
-    """Every file of a draft (or of a version: anything with ``variant`` and ``files``) as a .zip, in a folder
-    named for its variant; an upload of it gives the same files."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(draft.files):
-            info = zipfile.ZipInfo(f"{draft.variant}/{name}", date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, draft.files[name].encode("utf-8"))
-    return out.getvalue()
-
-
 def discard(session: Session, draft: ProcedureDraft, actor: str, at: datetime) -> None:
     """Delete a draft that is not published (a published one is the record of its version)."""
     _writable(draft)
@@ -393,7 +281,7 @@ def publish(engine, draft_id: int, comment: str, actor: str) -> ProcessVersion:
 
     comment = (comment or "").strip()
     if not comment:
-        raise _refused("发布须填写说明：改了什么、为什么 (publishing needs a comment: what changed and why)", "comment")
+        raise refused("发布须填写说明：改了什么、为什么 (publishing needs a comment: what changed and why)", "comment")
     with engine.store.read() as session:
         draft = get(session, draft_id)
         _writable(draft)
