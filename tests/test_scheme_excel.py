@@ -99,6 +99,18 @@ def test_what_is_not_a_scheme_workbook_is_refused(data, words):
     assert words in refused.value.message
 
 
+def test_a_damaged_workbook_is_refused_in_words():
+    good = zipfile.ZipFile(io.BytesIO(scheme_excel.to_xlsx({"parts": [], "units": [], "indicators": []})))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for entry in good.infolist():
+            damaged = entry.filename == "xl/worksheets/sheet1.xml"
+            archive.writestr(entry.filename, b"<worksheet><sheetData><row" if damaged else good.read(entry))
+    with pytest.raises(ValidationError) as refused:
+        scheme_excel.from_xlsx(out.getvalue())
+    assert "无法读取" in refused.value.message
+
+
 def test_a_workbook_that_unpacks_to_gigabytes_is_refused_before_it_is_read():
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

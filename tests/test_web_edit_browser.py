@@ -126,3 +126,35 @@ def test_the_environment_indicator_is_added_with_its_points_and_the_total_closes
                      "points": 6, "unit": "environment"}
     assert [i["code"] for i in written["indicators"]][:6] == ["T1", "T2", "T3", "T4", "T5", "T6"]
     admin.close()
+
+
+def test_a_finding_lands_on_its_field_and_a_stale_save_says_who_saved(browser, server, sqlite_engine):
+    set_passwords(sqlite_engine)
+    draft_id = ziyang_draft(sqlite_engine)
+    admin = Admin(browser, server)
+    admin.sign_in()
+    page = admin.page
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/forms/score-confirmation")
+    page.wait_for_selector("#own-note")
+    page.click("#mode")
+    schema = json.loads(page.input_value("#raw-schema"))
+    schema["properties"]["comment"] = {"type": "string", "title": "确认意见", "$ref": "https://example.com/c.json"}
+    page.fill("#raw-schema", json.dumps(schema, ensure_ascii=False, indent=2))
+    page.wait_for_selector("#preview-error")  # the preview refuses what deploying would
+    page.click("#save")
+    page.wait_for_selector("#status .success")
+    page.click("#mode")
+    flagged = page.locator("#field-list li.has-error")
+    assert flagged.get_attribute("data-key") == "comment" and "$ref" in flagged.inner_text()
+    admin.shot("editor-03-finding-on-field")
+
+    with sqlite_engine.store.write() as db:  # another administrator saves meanwhile
+        row = drafts.get(db, draft_id)
+        drafts.save_file(db, row, "forms/score-confirmation.uischema.json", "{}\n", row.revision, "admin2",
+                         sqlite_engine.clock.now())
+    page.click("#save")
+    page.wait_for_selector("#stale")
+    assert "admin2" in page.inner_text("#stale")
+    page.click("#stale button")
+    page.wait_for_selector("#own-note")
+    admin.close()

@@ -112,7 +112,8 @@ def test_a_table_of_indicator_rows_gets_one_row_per_indicator_of_the_drafts_sche
 @pytest.mark.parametrize(("body", "words"), [
     ("not json", "JSON"),
     ({"schema": {"type": "object", "properties": {"a": {"type": "nonsense"}}}}, "not a valid JSON Schema"),
-    ({"schema": {"type": "object", "properties": {"a": {"$ref": "https://example.com/x.json"}}}}, "$ref"),
+    ({"name": "review", "schema": {"type": "object", "properties": {"a": {"$ref": "https://example.com/x.json"}}}},
+     "forms/review.schema.json:4: $ref"),
     ({"schema": [], "ui": {}}, "JSON 对象"),
     ({"schema": NUMBER_FORM, "posted": [["rate", 5]]}, "posted"),
 ])

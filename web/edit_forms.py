@@ -132,12 +132,14 @@ def preview(draft_id: int):
         raise ValidationError("预览需要 JSON 对象 {schema, ui, data} (the preview takes a JSON object)")
     with engine().store.read() as db:
         files = dict(_draft(db, draft_id).files)
+    name = sent.get("name") if isinstance(sent.get("name"), str) and NAME.match(sent["name"]) else "preview"
     fields, unplaced = render_preview(files, library_forms(), sent.get("schema"), sent.get("ui") or {},
-                                      sent.get("data") or {}, bool(sent.get("check")), sent.get("posted"))
+                                      sent.get("data") or {}, bool(sent.get("check")), sent.get("posted"), name)
     return render_template("admin/form_preview.html", fields=fields, unplaced=unplaced, checked=bool(sent.get("check")))
 
 
-def render_preview(files: dict[str, str], library: dict[str, str], schema, ui, data, check: bool, posted=None):
+def render_preview(files: dict[str, str], library: dict[str, str], schema, ui, data, check: bool, posted=None,
+                   name: str = "preview"):
     """The fields the task page would draw for ``schema`` and ``ui`` holding ``data`` (or ``posted``: the
     preview's inputs as ``[[name, value], …]``, read as the task page reads a submission), one table row per
     indicator (or veto item) of the draft's scheme; with ``check``, the data is validated and each error
@@ -150,7 +152,7 @@ def render_preview(files: dict[str, str], library: dict[str, str], schema, ui, d
     others = {**{n: t for n, t in library.items()},
               **{n.removeprefix("forms/"): t for n, t in files.items() if n.startswith("forms/")}}
     text = json.dumps(schema, ensure_ascii=False, indent=2)
-    forms.check_form_file("forms/preview.schema.json", text, others)
+    forms.check_form_file(f"forms/{name}.schema.json", text, others)
     if posted is not None:
         data = formview.parse(schema, MultiDict(posted))
     scheme = _scheme(files)

@@ -35,6 +35,8 @@ MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
 #: The most a workbook may unpack to: a small .xlsx that inflates to gigabytes is a zip bomb, not a scheme.
 MAX_UNPACKED = 50 * 1024 * 1024
+#: What openpyxl raises on a file that is not a workbook or is a damaged one (XML parse errors are SyntaxErrors).
+UNREADABLE = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError, AttributeError, SyntaxError)
 
 
 def to_xlsx(scheme: dict) -> bytes:
@@ -146,10 +148,12 @@ def from_xlsx(data: bytes) -> dict:
             raise ValidationError(f"工作簿解压后超过 {MAX_UNPACKED // 1024 // 1024} MB (the workbook unpacks to more "
                                   f"than {MAX_UNPACKED // 1024 // 1024} MB)")
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except UNREADABLE as exc:
         raise ValidationError("不是 Excel 工作簿 (.xlsx)，无法读取 (not an .xlsx workbook)") from exc
     try:
         return _Reader(book).scheme()
+    except UNREADABLE as exc:  # read_only sheets are parsed as they are read
+        raise ValidationError("工作簿内容损坏，无法读取 (the workbook is damaged and cannot be read)") from exc
     finally:
         book.close()
 

@@ -289,3 +289,22 @@ export function sample(fields) {
   }
   return data;
 }
+
+/** The key of the top-level field whose property holds ``line`` (1-based) of a schema written as the builder
+ * writes it (JSON, two spaces), or null: how a finding that names only a line lands on its field. */
+export function fieldAtLine(text, line) {
+  const lines = String(text).split("\n");
+  let section = null;
+  let key = null;
+  for (let n = 0; n < Math.min(line, lines.length); n += 1) {
+    const top = /^ {2}"([^"]+)":/.exec(lines[n]);
+    if (top) {
+      section = top[1];
+      key = null;
+      continue;
+    }
+    const inner = /^ {4}"([^"]+)":/.exec(lines[n]);
+    if (inner && section === "properties") key = inner[1];
+  }
+  return section === "properties" ? key : null;
+}

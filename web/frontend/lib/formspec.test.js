@@ -128,3 +128,13 @@ test("sample data fills each simple field so the preview shows it", () => {
   spec.setProp(fields[0], "minimum", 5);
   assert.deepEqual(spec.sample(fields), { field_1: 5, ok: true });
 });
+
+test("a finding's line of the schema names the field whose property holds it", () => {
+  const text = `${JSON.stringify({ title: "t", properties: { a: { type: "string" }, b: { type: "number",
+    maximum: 1 } }, required: ["a"] }, null, 2)}\n`;
+  const lineOf = (words) => text.split("\n").findIndex((l) => l.includes(words)) + 1;
+  assert.equal(spec.fieldAtLine(text, lineOf('"maximum"')), "b");
+  assert.equal(spec.fieldAtLine(text, lineOf('"a": {')), "a");
+  assert.equal(spec.fieldAtLine(text, lineOf('"required"')), null);
+  assert.equal(spec.fieldAtLine(text, 1), null);
+});

@@ -23,7 +23,7 @@ const T = EN ? {
   options: "选项，每行一个：值=显示文字", display: "显示为", radio: "按钮", select: "下拉菜单",
   rows: "每行一个", indicator: "指标", veto: "否决项", columns: "列", addColumn: "添加列",
   add: "添加字段", up: "上移", down: "下移", edit: "编辑", remove: "删除", formTitle: "表单标题",
-  formDescription: "表单说明", saved: "已保存（第 {n} 版）。", saving: "正在保存…", copied: "已复制到本办法，现在可以修改。",
+  formDescription: "表单说明", saved: "已保存（第 {n} 次修订）。", saving: "正在保存…", copied: "已复制到本办法，现在可以修改。",
   stale: "草稿已被他人保存：{message}", reload: "重新载入", badJson: "JSON 格式有误：{message}",
   readOnly: "共享表单：复制到本办法后才能修改。", fixFirst: "请先改正标出的字段。",
   previewFailed: "无法预览：{message}", rowsOf: "行", noFields: "还没有字段：请在下方添加。",
@@ -41,7 +41,7 @@ const state = {
   selected: null, // index of the field whose panel is open
   raw: false,
   findings: data.findings || [],
-  posted: null, // what the preview's inputs hold, sent back so typed sample data survives a redraw
+  savedSchema: data.schema, // the schema file as last saved: a finding's line is a line of it
 };
 
 function parse(text, fallback) {
@@ -75,8 +75,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** The field a finding concerns: by its element (a field's path), else by its line in the saved schema. */
+function fieldOf(finding) {
+  if (finding.element) return String(finding.element).split("/")[0];
+  if (finding.line && String(finding.file).endsWith(".schema.json")) return spec.fieldAtLine(state.savedSchema, finding.line);
+  return null;
+}
+
 function findingsOf(key) {
-  return state.findings.filter((f) => String(f.element || "").split("/")[0] === key);
+  return state.findings.filter((f) => fieldOf(f) === key);
 }
 
 function renderList() {
@@ -260,7 +267,7 @@ function renderAdd() {
 function renderFindings() {
   const list = $("file-findings");
   const keys = new Set(state.model.fields.map((f) => f.key));
-  const loose = state.findings.filter((f) => !keys.has(String(f.element || "").split("/")[0]));
+  const loose = state.findings.filter((f) => !keys.has(fieldOf(f)));
   list.replaceChildren(...loose.map((f) => el("li", { class: `finding ${f.severity}` },
     `${f.file}${f.line ? `:${f.line}` : ""} ${f.reason}`)));
   list.setAttribute("aria-label", T.problems);
@@ -309,7 +316,7 @@ async function preview(check) {
   const fields = state.raw ? [] : state.model.fields;
   const response = await fetch(data.previewUrl, {
     method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: JSON.stringify({ schema, ui, data: spec.sample(fields), posted: posted && posted.length ? posted : null, check }),
+    body: JSON.stringify({ name: data.name, schema, ui, data: spec.sample(fields), posted: posted && posted.length ? posted : null, check }),
   });
   if (response.ok) {
     $("preview").innerHTML = `<form id="preview-form-el" novalidate>${await response.text()}</form>`;
@@ -353,6 +360,7 @@ async function save() {
     if (result.stale) return staleNotice(result.body);
     if (!result.ok) return status(result.body.message || String(result.status), "error");
     state.revision = result.body.revision;
+    if (part === "schema") state.savedSchema = text;
     findings.push(...(result.body.problems || []).filter((f) => f.file === name));
   }
   state.findings = findings;

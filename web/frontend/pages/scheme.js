@@ -21,7 +21,7 @@ const T = EN ? {
   part: "一级指标", group: "二级指标", code: "代码", name: "指标", points: "分值", unit: "责任单位",
   rule: "评分规则", direct: "直接评分", edit: "规则与试算", remove: "删除", up: "上移", down: "下移",
   addIndicator: "在「{part}」下添加指标", subtotal: "{part}：{sum} / {points} 分", total: "一级指标合计 {parts}，满分 {scale}；指标合计 {sum}",
-  measured: "实测值", tryIt: "试算", gives: "得 {points} 分（满分 {maximum}）", saved: "已保存（第 {n} 版）。",
+  measured: "实测值", tryIt: "试算", gives: "得 {points} 分（满分 {maximum}）", saved: "已保存（第 {n} 次修订）。",
   saving: "正在保存…", stale: "草稿已被他人保存：{message}", reload: "重新载入",
   imported: "已从工作簿导入 {n} 个指标，尚未保存：请核对后保存。", unplaced: "未归属一级指标的指标",
   partName: "名称", unitName: "名称", vetoName: "否决项", domain: "领域", addPart: "添加一级指标", addUnit: "添加责任单位",
