@@ -128,12 +128,18 @@ def test_the_environment_indicator_is_added_with_its_points_and_the_total_closes
     admin.close()
 
 
-def test_a_finding_lands_on_its_field_and_a_stale_save_says_who_saved(browser, server, sqlite_engine):
+def test_a_shared_form_is_copied_to_change_a_finding_marks_its_field_stale_says_who(browser, server, sqlite_engine):
     set_passwords(sqlite_engine)
     draft_id = ziyang_draft(sqlite_engine)
     admin = Admin(browser, server)
     admin.sign_in()
     page = admin.page
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/forms/self-evaluation")  # a shared form: read only
+    page.wait_for_selector("#shared-note")
+    assert page.is_disabled("#add") and page.is_disabled("#field-editor input, #form-props input")
+    page.click("#copy-form")
+    page.wait_for_selector("#status .success")
+    assert not page.is_disabled("#add") and page.locator("#shared-note").count() == 0
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}/forms/score-confirmation")
     page.wait_for_selector("#own-note")
     page.click("#mode")
