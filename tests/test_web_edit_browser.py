@@ -164,3 +164,30 @@ def test_a_shared_form_is_copied_to_change_a_finding_marks_its_field_stale_says_
     page.click("#stale button")
     page.wait_for_selector("#own-note")
     admin.close()
+
+
+def test_a_table_of_indicator_rows_previews_one_row_per_indicator(browser, server, sqlite_engine):
+    set_passwords(sqlite_engine)
+    draft_id = ziyang_draft(sqlite_engine)
+    admin = Admin(browser, server)
+    admin.sign_in()
+    page = admin.page
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/forms/indicator-review")
+    page.select_option("#new-type", "table")
+    page.click("#add")
+    page.fill("#field-editor [data-prop=title] >> nth=0", "逐项初评")
+    page.press("#field-editor [data-prop=title] >> nth=0", "Tab")
+    page.click("#field-editor button:has-text('添加列')")
+    page.fill("#field-editor .fb-column[data-column=column_2] [data-prop=title]", "初评意见")
+    page.press("#field-editor .fb-column[data-column=column_2] [data-prop=title]", "Tab")
+    page.wait_for_selector("#preview th:has-text('初评意见')")
+    table = page.inner_text("#preview table")
+    assert "T6 水、空气质量及减排总量指标（6 分）" in table and "S1 " in table
+    assert page.locator("#preview input[name$='-score']").count() == 24  # 资阳's 24 indicators
+    admin.shot("editor-04-indicator-table")
+    page.click("#save")
+    page.wait_for_selector("#status .success")
+    items = json.loads(saved(sqlite_engine, draft_id, "forms/indicator-review.schema.json"))["properties"]["field_1"]
+    assert list(items["items"]["properties"]) == ["indicator", "score", "column_2"]
+    assert items["items"]["properties"]["column_2"]["title"] == "初评意见"
+    admin.close()
