@@ -11,6 +11,7 @@ from test_web_procedures import draft_row, new_draft
 from web_fixtures import add_web_user, csrf, login, set_passwords
 
 from engine.accounts import Grant
+from engine.procedure import drafts
 
 NUMBER_FORM = {
     "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "文审初评", "type": "object",
@@ -160,3 +161,14 @@ def test_the_builders_save_goes_through_the_file_api_and_its_findings_come_back_
     again = page_data(admin.get(f"/admin/procedures/drafts/{draft_id}/forms/document-review").text)
     assert again["status"] == "own" and again["revision"] == saved.json["revision"] + 1
     assert [f["file"] for f in again["findings"]] == ["forms/document-review.schema.json"]
+
+
+def test_a_published_draft_is_shown_in_the_editors_not_offered_for_change(admin, engine, draft_id):
+    headers = {"X-CSRF-Token": csrf(admin), "If-Match": "1"}
+    url = f"/api/v1/procedures/drafts/{draft_id}/files/forms/document-review.schema.json"
+    assert admin.put(url, data=json.dumps(NUMBER_FORM, ensure_ascii=False), headers=headers).status_code == 200
+    drafts.publish(engine, draft_id, "加文审初评表", "admin")
+    page = admin.get(f"/admin/procedures/drafts/{draft_id}/forms/document-review").text
+    assert page_data(page)["published"] is True and 'id="published-note"' in page
+    scheme = admin.get(f"/admin/procedures/drafts/{draft_id}/scheme").text
+    assert 'id="published-note"' in scheme and '"published": true' in scheme

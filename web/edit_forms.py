@@ -57,8 +57,8 @@ def library_forms() -> dict[str, str]:
 
 
 def listing(files: dict[str, str], library: dict[str, str]) -> list[dict]:
-    """Every form the draft can name: ``{name, title, status}``, status ``own`` (the draft's, or the library's
-    changed), ``shared`` (the library's as shipped) or ``library`` (the library's, not copied into the draft)."""
+    """Every form the draft can name: ``{name, title, status, in_draft, in_library}``, status ``own`` (the
+    variant's, or a library form it changed) or ``shared`` (the library's as shipped, copied or not)."""
     names = {n.removeprefix("forms/").removesuffix(".schema.json") for n in files
              if n.startswith("forms/") and n.endswith(".schema.json")}
     names |= {n.removesuffix(".schema.json") for n in library if n.endswith(".schema.json")}
@@ -107,20 +107,21 @@ def builder(draft_id: int, name: str):
     library = library_forms()
     with engine().store.read() as db:
         row = _draft(db, draft_id)
-        files, revision = dict(row.files), row.revision
+        files, revision, published = dict(row.files), row.revision, row.published_version_id is not None
         found = [f for f in drafts.findings(row, engine().runner.script_engine.environment.globals)
                  if f.file in (f"forms/{name}.schema.json", f"forms/{name}.uischema.json")]
     state = status(files, library, name)
     texts = {part: files.get(f"forms/{name}.{part}.json") or library.get(f"{name}.{part}.json")
              for part in ("schema", "uischema")}
-    data = {"draft": draft_id, "name": name, "revision": revision, **state,
+    data = {"draft": draft_id, "name": name, "revision": revision, "published": published, **state,
             "schema": texts["schema"] or "", "ui": texts["uischema"] or "",
             "library": {"schema": library.get(f"{name}.schema.json"), "ui": library.get(f"{name}.uischema.json")},
             "fileUrl": url_for("procedures_api.api_file", draft_id=draft_id, name="forms/x")[:-1],
             "previewUrl": url_for(".preview", draft_id=draft_id),
             "draftUrl": url_for("procedures.draft", draft_id=draft_id),
-            "findings": [f.as_dict() if hasattr(f, "as_dict") else vars(f) for f in found]}
-    return render_template("admin/draft_form.html", draft_id=draft_id, name=name, data=data, state=state)
+            "findings": [f.as_dict() for f in found]}
+    return render_template("admin/draft_form.html", draft_id=draft_id, name=name, data=data, state=state,
+                           published=published)
 
 
 @bp.post("/preview")

@@ -57,8 +57,8 @@ def _scale(files: dict[str, str]) -> str:
 def editor(draft_id: int):
     with engine().store.read() as db:
         row = _draft(db, draft_id)
-        files, revision = dict(row.files), row.revision
-        found = [f for f in drafts.findings(row, engine().runner.script_engine.environment.globals)]
+        files, revision, published = dict(row.files), row.revision, row.published_version_id is not None
+        found = drafts.findings(row, engine().runner.script_engine.environment.globals)
     name = _scheme_name(files)
     text = files.get(name, "")
     try:
@@ -67,14 +67,16 @@ def editor(draft_id: int):
         scheme, problem = {}, exc.message
     if not isinstance(scheme, dict):
         scheme, problem = {}, f"{name} 应为映射 (the scheme must be a mapping)"
-    data = {"draft": draft_id, "file": name, "revision": revision, "scale": _scale(files), "scheme": scheme,
+    data = {"draft": draft_id, "file": name, "revision": revision, "published": published, "scale": _scale(files),
+            "scheme": scheme,
             "text": text, "problem": problem, "kinds": list(scoring_rules.KINDS),
-            "findings": [vars(f) if not hasattr(f, "as_dict") else f.as_dict() for f in found if f.file == name],
+            "findings": [f.as_dict() for f in found if f.file == name],
             "fileUrl": url_for("procedures_api.api_file", draft_id=draft_id, name=name),
             "textUrl": url_for(".text", draft_id=draft_id), "tryUrl": url_for(".try_rule", draft_id=draft_id),
             "importUrl": url_for(".import_xlsx", draft_id=draft_id),
             "exportUrl": url_for(".export_xlsx", draft_id=draft_id)}
-    return render_template("admin/draft_scheme.html", draft_id=draft_id, data=data, problem=problem)
+    return render_template("admin/draft_scheme.html", draft_id=draft_id, data=data, problem=problem,
+                           published=published)
 
 
 def _json() -> dict:

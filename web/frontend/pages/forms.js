@@ -36,7 +36,7 @@ const data = JSON.parse(document.getElementById("form-data").textContent);
 const $ = (id) => document.getElementById(id);
 const state = {
   revision: data.revision,
-  editable: data.status !== "shared",
+  editable: data.status !== "shared" && !data.published,
   model: null,
   selected: null, // index of the field whose panel is open
   raw: false,

@@ -291,6 +291,9 @@ async function importWorkbook(event) {
 }
 
 if (data.problem === null) render();
+if (data.published) {
+  for (const control of document.querySelectorAll("main input, main select, main button")) control.disabled = true;
+}
 $("save").addEventListener("click", save);
 $("import-form").addEventListener("submit", importWorkbook);
 document.addEventListener("keydown", (event) => {
