@@ -173,7 +173,7 @@ function renderIndicators() {
         const at = table.addIndicator(scheme, { part: partCode, points: 1 });
         state.open = null;
         changed();
-        document.querySelector(`tr[data-indicator="${scheme.indicators[at].code}"] input[data-key=name]`)?.focus();
+        document.querySelector(`tr[data-indicator="${CSS.escape(String(scheme.indicators[at].code))}"] input[data-key=name]`)?.focus();
       } }, say(T.addIndicator, { part: part.name })))));
     }
   }
@@ -242,7 +242,7 @@ function changed() {
   const where = active && active.closest("tr") ? [active.closest("tr").dataset.indicator, active.dataset.key] : null;
   render();
   $("dirty").textContent = T.unsaved;
-  if (where && where[0]) document.querySelector(`tr[data-indicator="${where[0]}"] [data-key="${where[1]}"]`)?.focus();
+  if (where && where[0]) document.querySelector(`tr[data-indicator="${CSS.escape(where[0])}"] [data-key="${CSS.escape(String(where[1]))}"]`)?.focus();
 }
 
 // -- saving, importing -------------------------------------------------------------------------------------------
