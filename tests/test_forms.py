@@ -141,3 +141,26 @@ def test_ordinary_patterns_are_accepted():
     schema = {"type": "object", "properties": {"id": {"type": "string", "pattern": r"^[A-Z]{2}-\d+(\.\d+)*$"}},
               "patternProperties": {r"^x-\d{1,3}$": {"type": "string"}}}
     forms.check_form_file("forms/ok.schema.json", json.dumps(schema))
+
+
+DECIMALS = {"type": "object", "title": "达标", "additionalProperties": False,
+            "properties": {"rate": {"type": "number", "title": "达标率", "multipleOf": 0.01}}}
+
+
+@pytest.mark.parametrize("value", [0.07, 89.99, 3.3, 100])
+def test_a_number_with_two_decimals_is_taken_whatever_binary_floats_make_of_it(value):
+    forms.validate(DECIMALS, {"rate": value})
+
+
+@pytest.mark.parametrize("data", [{"rate": 1.005}, {"rate": 1.005, "extra": 1}])
+def test_a_third_decimal_is_refused_in_words_and_a_valid_one_is_not_blamed_beside_another_error(data):
+    with pytest.raises(ValidationError) as refused:
+        forms.validate(DECIMALS, data)
+    assert "达标率：最多保留 2 位小数" in refused.value.message
+
+
+def test_only_the_real_error_is_named_when_a_two_decimal_number_sits_beside_it():
+    with pytest.raises(ValidationError) as refused:
+        forms.validate(DECIMALS, {"rate": 0.07, "extra": 1})
+    assert [e["field"] for e in refused.value.errors] == [""]
+    assert "小数" not in refused.value.message

@@ -87,6 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         diffs,
         dryrun,
         edit_bpmn,
+        edit_forms,
+        edit_grades,
+        edit_regions,
+        edit_scheme,
         inbox,
         incidents,
         instances,
@@ -97,13 +101,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, diffs,
-                   migrating, edit_bpmn, api):
+                   migrating, edit_bpmn, edit_grades, edit_regions, edit_forms, edit_scheme, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
-    from . import edit_grades, edit_regions  # the editors of a draft's grade table, regions and bodies (issue 11)
-
-    for module in (edit_grades, edit_regions):
-        app.register_blueprint(module.bp)
     return app
 
 

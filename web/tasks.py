@@ -70,7 +70,7 @@ def _earlier(shown, task: InboxTask) -> dict:
     return {}
 
 
-def _table_prefill(schema: dict, rows: list[dict], data: dict, scheme: dict) -> dict[str, list[dict]]:
+def table_prefill(schema: dict, rows: list[dict], data: dict, scheme: dict) -> dict[str, list[dict]]:
     """Tables of indicators (of veto items) start with one row each, or with the rows the same step filed before
     for the same codes (a filing sent back for revision keeps what was filed)."""
     tables = {"indicator": rows, "veto": [{"veto": v["code"]} for v in scoring.veto_items(scheme)]}
@@ -137,7 +137,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
         if values is None:
             values = draft.data if draft else {}
         fields = formview.build(schema, ui, values, grouped,
-                                _table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
+                                table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
                                 choices=choices_of(db, instance))
         context = {
             "task": task, "instance": instance, "schema": schema, "fields": fields,
