@@ -1,4 +1,5 @@
-"""``kaohe procedures``: the procedure library from the command line (list, export, import, check, diff, publish)."""
+"""``kaohe procedures``: the procedure library from the command line (list, export, import, check, diff, publish,
+migrate)."""
 
 from __future__ import annotations
 
@@ -162,3 +163,35 @@ def _library() -> Path:
     from .engine import FORMS_LIBRARY
 
     return FORMS_LIBRARY
+
+
+@procedures.command("migrate")
+@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.option("--to", "to_version", type=int, help="Version number to move to (default: the current one).")
+@click.option("--instance", "instances", type=int, multiple=True, help="Only this instance (repeat).")
+@click.option("--dry-run", is_flag=True, help="Only say which instances can move and why the others cannot.")
+@click.option("--as", "actor", default="admin", show_default=True, help="Who migrates (for the audit log).")
+@_reports_errors
+def procedures_migrate(campaign_id: int, to_version: int | None, instances: tuple[int, ...], dry_run: bool,
+                       actor: str) -> None:
+    """Move CAMPAIGN's running instances to a newer version of its procedure; exit 1 if any was refused."""
+    from . import migration
+
+    engine = _engine()
+    if dry_run:
+        plan = migration.preview(engine, campaign_id, to_version, list(instances) or None)
+    else:
+        plan = migration.migrate(engine, actor, campaign_id, to_version, list(instances) or None)
+    click.echo(f"{plan.variant} → 第 {plan.to_version} 版 (version {plan.to_version})"
+               + ("（预览 dry run）" if dry_run else ""))
+    for row in plan.rows:
+        where = row.region_name or row.region or "考核实例 (campaign instance)"
+        verdict = {"migrated": "已迁移 migrated", "refused": "未迁移 refused"}.get(
+            row.outcome, "可迁移 can move" if row.migratable else "不可迁移 cannot move")
+        click.echo(f"  #{row.instance_id} {where} v{row.from_version}: {verdict}"
+                   + "".join(f"\n      {reason}" for reason in row.reasons))
+    refused = sum(not r.migratable and r.status == "running" for r in plan.rows)  # an ended one has nothing to do
+    movable = sum(r.migratable for r in plan.rows)
+    click.echo(f"可迁移 {movable}，不可迁移 {refused} ({movable} can move, {refused} running cannot)")
+    if refused:
+        sys.exit(1)
