@@ -23,7 +23,7 @@ MACHINE = re.compile(r"Task_\w+|\w+_region\b|\w+_campaign\b|\b[0-9a-f]{8}-[0-9a-
                      r"[0-9a-f]{12}\b|national-2013|\b(?:self_scores|unit_scores|veto_items|filing_decision|"
                      r"must_rectify|region_scored|results_announced)\b")
 #: Links a walk does not follow: signing out, downloads and files, the language switch, the API.
-SKIP = re.compile(r"/logout|\.xlsx|\.csv|\.bpmn|/files/|/download|/lang/|/api/|/static/")
+SKIP = re.compile(r"/logout|\.xlsx|\.csv|\.bpmn|\.zip|/files/|/download|/lang/|/api/|/static/")
 PAGES_PER_ROLE = 40
 
 

@@ -167,6 +167,6 @@ KINDS = {"before-7d": _l("Due in 7 days"), "before-1d": _l("Due tomorrow"), "due
 @bp.post("/notifications/read")
 @login_required
 def mark_read():
-    which = [int(i) for i in request.form.getlist("id") if i.isdigit()][:1000]
+    which = [int(i) for i in request.form.getlist("id") if i.isdigit() and len(i) <= 18][:1000]
     inbox.mark_read(engine().store, g.viewer, now(), which or None)
     return redirect(url_for("inbox.notifications"))

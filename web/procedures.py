@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from engine.errors import NotFound, PermissionDenied, StaleDraft, ValidationError
 from engine.procedure import drafts, library, versions
@@ -266,8 +267,12 @@ def version(version_id: int):
     with engine().store.read() as db:
         row = version_of(db, version_id)
         names = _names(db, [row.deployed_by])
-    return render_template("admin/version.html", version=row, names=names, parent=library.parent_of(row),
-                           can_edit=g.viewer.is_admin)
+        parent = library.parent_of(row)
+        parent_title = parent and db.scalar(select(ProcessVersion.title).where(ProcessVersion.variant == parent)
+                                            .order_by(ProcessVersion.is_current.desc(), ProcessVersion.version.desc())
+                                            .limit(1))
+    return render_template("admin/version.html", version=row, names=names, parent=parent,
+                           parent_title=parent_title or parent, can_edit=g.viewer.is_admin)
 
 
 @bp.post("/versions/<int:version_id>/current")
