@@ -20,11 +20,12 @@ import webapp
 from harness import USER, VARIANT, YEAR, Options, Row, Sample, add_regions, duration, ready_engine
 from sqlalchemy import insert
 
-from engine import accounts, board
-from engine.accounts import Grant
 from engine.clock import CHINA
 from engine.config import ROOT
 from engine.engine import Engine
+from engine.people import accounts
+from engine.people.accounts import Grant
+from engine.records import board
 from engine.store import Store
 from engine.store.models import Region
 

@@ -19,10 +19,11 @@ from datetime import datetime
 
 from sqlalchemy import insert, text
 
-from engine import accounts, config
-from engine.accounts import Grant
+from engine import config
 from engine.clock import CHINA, VirtualClock
 from engine.engine import Engine
+from engine.people import accounts
+from engine.people.accounts import Grant
 from engine.store import Store, upgrade
 from engine.store.models import Region
 

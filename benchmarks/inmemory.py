@@ -13,7 +13,7 @@ from SpiffWorkflow.task import TaskState
 from engine.engine import FORMS_LIBRARY
 from engine.procedure import scoring
 from engine.procedure.bundle import load_bundle
-from engine.serializer import StateSerializer
+from engine.running.serializer import StateSerializer
 
 
 class InMemory:

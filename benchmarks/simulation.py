@@ -10,7 +10,7 @@ from pathlib import Path
 from harness import VARIANT, YEAR, Options, Row, Sample, duration, log_profile
 
 from engine import config
-from engine.simulate import run_simulation
+from engine.running.simulate import run_simulation
 
 logger = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import func, select
 
-from engine import timer_events
 from engine.clock import CHINA, SystemClock, VirtualClock
 from engine.engine import Engine
-from engine.scheduler import Scheduler
+from engine.running import timer_events
+from engine.running.scheduler import Scheduler
+from engine.running.timers import WAITING, fire_due_timers
 from engine.store import Store
 from engine.store.models import AuditEntry, Timer
-from engine.timers import WAITING, fire_due_timers
 
 logger = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from uuid import UUID
 from harness import USER, VARIANT, YEAR, Options, Row, Sample, add_regions, duration, log_profile, ready_engine
 from sqlalchemy import func, insert, select
 
-from engine import accounts, signin
-from engine.accounts import Grant
 from engine.engine import Engine
+from engine.people import accounts, signin
+from engine.people.accounts import Grant
 from engine.store import Store
 from engine.store.models import InboxTask, Instance, ProcessVersion
 

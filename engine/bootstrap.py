@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import accounts, config
-from .accounts import Grant
+from . import config
 from .engine import Engine
+from .people import accounts
+from .people.accounts import Grant
 from .procedure import bodies
 from .store import upgrade
 from .store.models import User

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import bootstrap, config, deadlines
+from . import bootstrap, config
 from .engine import Engine
 from .errors import KaoheError, NotFound, ValidationError
+from .running import deadlines
 from .store import Store
 from .store.migrate import is_current
 
@@ -150,7 +151,7 @@ def regions() -> None:
 @_reports_errors
 def regions_list(variant: str | None) -> None:
     """List the regions: code, name, variant."""
-    from . import regions as region_table
+    from .people import regions as region_table
 
     with _engine().store.read() as session:
         rows = region_table.listing(session, variant)
@@ -166,7 +167,7 @@ def regions_list(variant: str | None) -> None:
 @_reports_errors
 def regions_import(file: Path, variant: str | None, actor: str) -> None:
     """Add or update the regions in FILE (.csv or .xlsx): all of them, or none if a row is wrong."""
-    from . import regions as region_table
+    from .people import regions as region_table
 
     engine = _engine()
     with engine.store.write() as session:
@@ -181,8 +182,8 @@ def regions_import(file: Path, variant: str | None, actor: str) -> None:
 @_reports_errors
 def regions_export(file: Path, variant: str | None) -> None:
     """Write the regions to FILE (.csv or .xlsx, by its name), in the columns an import reads."""
-    from . import regions as region_table
     from .errors import ValidationError as Invalid
+    from .people import regions as region_table
 
     with _engine().store.read() as session:
         rows = region_table.listing(session, variant)
@@ -206,7 +207,7 @@ def campaign() -> None:
 @_reports_errors
 def campaign_start(variant: str, year: int, regions: tuple[str, ...], actor: str, shift_days: int) -> None:
     """Launch a campaign of VARIANT for an assessment year."""
-    from .campaign_guards import check_start
+    from .running.campaign_guards import check_start
 
     engine = _engine()
     with engine.store.read() as session:
@@ -272,7 +273,7 @@ def audit() -> None:
 @_reports_errors
 def audit_verify(anchor: str | None) -> None:
     """Recompute the audit log's hash chain; name the first broken link and exit 1 if one is."""
-    from . import audit as audit_log
+    from .records import audit as audit_log
 
     expected = None
     if anchor is not None:
@@ -305,8 +306,8 @@ def scheduler(link_base: str) -> None:
     import signal
     import threading
 
-    from . import mail
-    from .scheduler import Scheduler
+    from .records import mail
+    from .running.scheduler import Scheduler
 
     settings = mail.SmtpSettings.from_env()
     if settings is None:
@@ -335,7 +336,7 @@ def scheduler(link_base: str) -> None:
 @_reports_errors
 def simulate(variant: str, year: int, region_count: int | None, seed: int, as_json: bool) -> None:
     """Run a whole campaign of VARIANT (a shipped variant or a bundle folder) with scripted actors."""
-    from .simulate import run_simulation
+    from .running.simulate import run_simulation
 
     result = run_simulation(variant, year, regions=region_count, seed=seed)
     if as_json:
@@ -364,7 +365,7 @@ def sample() -> None:
 @_reports_errors
 def sample_verify(audit_id: int) -> None:
     """Draw again from the seed and population an audit record keeps, and compare with the sample it recorded."""
-    from .sampling import redraw
+    from .running.sampling import redraw
     from .store.models import AuditEntry
 
     with _engine().store.read() as session:

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from . import accounts
 from .engine import Engine
+from .people import accounts
 from .store.models import Campaign, ProcessVersion, Region, User
 
 logger = logging.getLogger(__name__)

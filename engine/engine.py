@@ -16,17 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, calendar, campaign_state, incidents, results, sandbox, timers
-from .accounts import Grant
-from .calendar import WorkCalendar
 from .clock import SystemClock, local
-from .deadlines import DueDates
 from .errors import Conflict, HeldUp, KaoheError, NotFound, PermissionDenied, RunFailed, ValidationError
-from .instances import Advance, LoadedVersion, Runner
+from .people import accounts
+from .people.accounts import Grant
+from .people.regions import load_defaults
 from .procedure import forms, scoring, versions
 from .procedure.bundle import Bundle, check_bundle, load_bundle
-from .regions import load_defaults
-from .serializer import StateSerializer, find_task
+from .records import audit
+from .running import calendar, campaign_state, incidents, results, sandbox, timers
+from .running.calendar import WorkCalendar
+from .running.deadlines import DueDates
+from .running.instances import Advance, LoadedVersion, Runner
+from .running.serializer import StateSerializer, find_task
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
 

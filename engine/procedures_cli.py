@@ -175,7 +175,7 @@ def _library() -> Path:
 def procedures_migrate(campaign_id: int, to_version: int | None, instances: tuple[int, ...], dry_run: bool,
                        actor: str) -> None:
     """Move CAMPAIGN's running instances to a newer version of its procedure; exit 1 if any was refused."""
-    from . import migration
+    from .procedure import migration
 
     engine = _engine()
     if dry_run:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from engine import accounts, config
-from engine.accounts import Grant
+from engine import config
 from engine.clock import CHINA, VirtualClock
 from engine.engine import Engine
+from engine.people import accounts
+from engine.people.accounts import Grant
 from engine.store import Store, upgrade
 
 PG_URL = os.environ.get("KAOHE_TEST_DATABASE_URL")

@@ -11,9 +11,10 @@ from drive import FORMS, Driver, veto_rows
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
 
-from engine import files, signin
-from engine.access import Viewer, Work
-from engine.accounts import Grant
+from engine.people import signin
+from engine.people.access import Viewer, Work
+from engine.people.accounts import Grant
+from engine.records import files
 from engine.store.models import AuditEntry
 
 SECRET_BASIS = "AQSIQ-CONFIDENTIAL-BASIS"

@@ -16,8 +16,8 @@ from drive import Driver
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit
 from engine.cli import main
+from engine.records import audit
 from engine.store import Store, upgrade
 from engine.store.migrate import alembic_config
 from engine.store.models import AuditEntry

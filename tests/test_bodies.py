@@ -13,12 +13,13 @@ from test_access import READS
 from test_web_api import bearer
 from web_fixtures import login, post, set_passwords
 
-from engine import access, accounts, bootstrap
-from engine.accounts import Grant
+from engine import bootstrap
 from engine.errors import BundleError, PermissionDenied
+from engine.people import access, accounts
+from engine.people.accounts import Grant
 from engine.procedure.bodies import PRESETS
-from engine.reminders import send_reminders
-from engine.simulate import run_simulation
+from engine.running.reminders import send_reminders
+from engine.running.simulate import run_simulation
 
 FIXTURE = Path(__file__).parent / "bundles" / "two-bodies"
 REGIONS = ["994001", "994002"]

@@ -314,8 +314,8 @@ def test_a_gap_that_would_fail_a_region_is_what_the_check_prevents(bundle):
     """What deploy refuses: with the gap, SpiffWorkflow's own DMN engine gives a 91.5-point region no grade."""
     from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-    from engine import sandbox
     from engine.procedure import bundle as bundles
+    from engine.running import sandbox
 
     parser = SpiffBpmnParser()
     parser.add_dmn_xml(bundles.parse_xml("gap.dmn", (GRADE_TABLES / "gap.dmn").read_text(encoding="utf-8")),

@@ -10,12 +10,12 @@ import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
 
-from engine.calendar import WorkCalendar, helpers, load_corrections
 from engine.clock import CHINA, VirtualClock
 from engine.errors import ExpressionError, ValidationError
-from engine.sandbox import SandboxEnvironment
+from engine.running.calendar import WorkCalendar, helpers, load_corrections
+from engine.running.sandbox import SandboxEnvironment
+from engine.running.timers import fire_due_timers
 from engine.store.models import CalendarDay
-from engine.timers import fire_due_timers
 
 D = date.fromisoformat
 EIGHT_HOURS = timedelta(hours=8)
@@ -160,7 +160,7 @@ def test_fixed_dates(cal, year, month_day, offset, extend_weekends, last_day):
 def test_a_year_without_data_counts_weekends_and_warns(cal, caplog):
     assert not cal.known(2027)
     assert cal.warnings() == []   # nothing counted yet
-    with caplog.at_level(logging.WARNING, logger="engine.calendar"):
+    with caplog.at_level(logging.WARNING, logger="engine.running.calendar"):
         plain = cal.deadline(D("2027-01-08"), months=1)   # 8 Feb 2027: a Monday
         weekend = cal.deadline(D("2027-01-06"), months=1, extend_weekends=True)   # Saturday 6 Feb
         working = cal.working_days(D("2027-02-05"), 1)
@@ -304,7 +304,7 @@ def test_the_variants_weekend_rule_reaches_deadline_in_its_expressions(engine, t
 
 def test_a_year_without_data_keeps_the_fixed_date_holidays_and_warns_of_the_rest(cal, caplog):
     assert not cal.known(2028)
-    with caplog.at_level(logging.WARNING, logger="engine.calendar"):
+    with caplog.at_level(logging.WARNING, logger="engine.running.calendar"):
         assert cal.holiday_name(D("2028-05-01")) == "劳动节" and cal.is_day_off(D("2028-05-02"))   # Mon, Tue
         assert cal.holiday_name(D("2028-01-01")) == "元旦"
         assert [cal.is_day_off(D(f"2028-10-0{n}")) for n in (2, 3, 4)] == [True, True, False]
@@ -329,7 +329,7 @@ def test_a_year_without_data_keeps_the_fixed_date_holidays_and_warns_of_the_rest
      [2027]),
 ])
 def test_holiday_warnings_name_the_years_a_campaign_would_need(manifest, now, years):
-    from engine.deadlines import holiday_warnings
+    from engine.running.deadlines import holiday_warnings
 
     moment = datetime.combine(D(now), datetime.min.time(), CHINA)
     warnings = holiday_warnings(WorkCalendar(), manifest, moment)

@@ -10,10 +10,10 @@ from drive import Driver
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN
 
-from engine import timers
 from engine.clock import CHINA
 from engine.errors import Conflict, ValidationError
-from engine.reminders import send_reminders
+from engine.running import timers
+from engine.running.reminders import send_reminders
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Timer
 
 

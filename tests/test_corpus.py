@@ -12,7 +12,7 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from engine.cli import main
 from engine.errors import BundleError
 from engine.procedure import bundle
-from engine.simulate import run_simulation
+from engine.running.simulate import run_simulation
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from engine.calendar import WorkCalendar
-from engine.deadlines import explain, legal_basis
+from engine.running.calendar import WorkCalendar
+from engine.running.deadlines import explain, legal_basis
 
 BUNDLE_YAML = """key: x
 deadlines:                      # fixed due dates of user tasks

@@ -12,13 +12,13 @@ from alembic.migration import MigrationContext
 from conftest import ZIYANG
 from sqlalchemy import select
 
-from engine import dryrun_runs
-from engine.calendar import WorkCalendar
-from engine.dryrun import DryRunRefused, allocate, check, choices, dry_run, parse_request
 from engine.engine import FORMS_LIBRARY
 from engine.errors import NotFound, ValidationError
 from engine.procedure import drafts, scoring_rules, versions
 from engine.procedure.bundle import read_folder
+from engine.running import dryrun_runs
+from engine.running.calendar import WorkCalendar
+from engine.running.dryrun import DryRunRefused, allocate, check, choices, dry_run, parse_request
 from engine.store.models import AuditEntry, Base
 
 FIXTURES = Path(__file__).parent / "bundles"

@@ -9,9 +9,10 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit, inbox
-from engine.accounts import Grant
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from engine.people import inbox
+from engine.people.accounts import Grant
+from engine.records import audit
 from engine.store.models import AuditEntry, InboxTask, Instance, Message, TaskDraft
 
 BEIJING, TIANJIN = "110000", "120000"

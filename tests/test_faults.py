@@ -20,9 +20,10 @@ from conftest import PG_URL, make_engine
 from drive import FORMS, Driver
 from sqlalchemy import func, make_url, select, text
 
-from engine import config, signin
+from engine import config
 from engine.clock import CHINA, VirtualClock
-from engine.scheduler import Scheduler
+from engine.people import signin
+from engine.running.scheduler import Scheduler
 from engine.store.models import AuditEntry, Instance, Message
 
 WORDS = "数据库暂时不可用，本次提交未保存，请稍后重试"

@@ -14,10 +14,11 @@ from drive import FORMS, Driver
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
-from engine import files, inbox, signin
-from engine.accounts import Grant
 from engine.errors import ValidationError
-from engine.scheduler import Scheduler
+from engine.people import inbox, signin
+from engine.people.accounts import Grant
+from engine.records import files
+from engine.running.scheduler import Scheduler
 from engine.store.models import AuditEntry, EvidenceFile
 
 PDF = b"%PDF-1.7\n%%EOF\n"

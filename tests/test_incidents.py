@@ -10,8 +10,8 @@ import pytest
 from drive import FORMS
 from sqlalchemy import func, select
 
-from engine import sandbox, timers
 from engine.errors import HeldUp, ValidationError
+from engine.running import sandbox, timers
 from engine.store.models import AuditEntry, InboxTask, Incident, Instance, Message, Notification, Region, Timer
 
 MASS = Path(__file__).parent / "bundles" / "mass-campaign"

@@ -17,10 +17,10 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from engine import mail
 from engine.clock import CHINA
 from engine.errors import ValidationError
-from engine.mail import Mailer, SendReport, SmtpSettings, send_pending
+from engine.records import mail
+from engine.records.mail import Mailer, SendReport, SmtpSettings, send_pending
 from engine.store.models import Mail
 
 SENDER = "考核系统 <kaohe@example.gov.cn>"
@@ -197,7 +197,7 @@ def test_no_server_is_a_temporary_failure_until_given_up(store, clock, refused_p
 def test_without_smtp_settings_mail_stays_queued(store, clock, caplog):
     assert SmtpSettings.from_env({"KAOHE_SMTP_FROM": SENDER}) is None
     mail_id = queue(store, clock)
-    with caplog.at_level(logging.WARNING, logger="engine.mail"):
+    with caplog.at_level(logging.WARNING, logger="engine.records.mail"):
         assert send_pending(store, clock, None) == SendReport()
     assert "SMTP is not configured" in caplog.text
     queued = row(store, mail_id)

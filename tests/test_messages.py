@@ -9,9 +9,9 @@ import pytest
 from drive import FORMS
 from sqlalchemy import select, text
 
-from engine import messages
 from engine.engine import Engine
 from engine.errors import Conflict
+from engine.running import messages
 from engine.store.models import Incident, Instance, Message, Region
 
 MASS = Path(__file__).parent / "bundles" / "mass-campaign"
@@ -163,7 +163,7 @@ def test_the_scheduler_delivers_what_a_crash_left_when_it_starts(mass, monkeypat
     """A restart after the crash: the scheduler's catch-up pass delivers the leftover rows."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from engine.scheduler import Scheduler
+    from engine.running.scheduler import Scheduler
     with monkeypatch.context() as patch:
         _crash_before_delivery(patch)
         campaign = mass.start_campaign("mass-campaign", 2025)

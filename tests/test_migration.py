@@ -14,14 +14,15 @@ from conftest import LAB, ZIYANG, make_engine
 from drive import Driver, unit_scores, veto_rows
 from sqlalchemy import func, select
 
-from engine import migration, timers
 from engine.cli import main
 from engine.config import PROCESSES
 from engine.errors import NotFound, ValidationError
-from engine.serializer import find_task
+from engine.procedure import migration
+from engine.running import timers
+from engine.running.serializer import find_task
+from engine.running.timers import fire_due_timers
 from engine.store import db
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Timer
-from engine.timers import fire_due_timers
 
 REGIONS = ["512002", "512021", "512022"]
 FILING_CONDITION = "filing_decision == 'return'"

@@ -9,10 +9,10 @@ from conftest import add_user
 from drive import race
 from sqlalchemy import func, select
 
-from engine import accounts
-from engine.accounts import Grant
 from engine.clock import CHINA
-from engine.reminders import policy_of, send_reminders, steps
+from engine.people import accounts
+from engine.people.accounts import Grant
+from engine.running.reminders import policy_of, send_reminders, steps
 from engine.store.models import InboxTask, Mail, Notification, Reminder, User
 
 BEIJING, TIANJIN = "110000", "120000"
@@ -133,7 +133,7 @@ def test_escalations_of_many_regions_go_out_as_one_digest_mail_a_day(engine):
     what comes after the day's digest waits for the next day's (issue 12, item 6)."""
     from web_fixtures import TIANJIN
 
-    from engine.reminders import send_digests
+    from engine.running.reminders import send_digests
 
     with engine.store.write() as session:
         accounts.create_user(session, "lead-office", "lead-office", [Grant("lead_agency")],
@@ -176,9 +176,9 @@ def test_a_digest_is_sent_once_when_two_schedulers_run(engine, filing):
 def test_the_lead_agency_extends_a_deadline_and_the_reminders_follow(engine, filing):
     """Overdue on 1 July, given until 15 July with a reason: no longer overdue, the holders told, the 7-day,
     1-day, due-day and overdue reminders go out again on the new dates; audited (issue 12)."""
-    from engine.access import viewer_of
     from engine.errors import PermissionDenied, ValidationError
-    from engine.reminders import extend
+    from engine.people.access import viewer_of
+    from engine.running.reminders import extend
     from engine.store.models import AuditEntry
 
     engine.clock.set(_at("2025-07-01"))

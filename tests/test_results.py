@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from drive import FORMS, Driver, race, unit_scores, veto_rows
 
-from engine import results
 from engine.engine import Engine
 from engine.errors import BundleError
+from engine.running import results
 from engine.store.models import Region
 
 MASS = Path(__file__).parent / "bundles" / "mass-campaign"

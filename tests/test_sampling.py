@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from web_fixtures import login, post, set_passwords
 
-from engine import audit, sampling
 from engine.cli import main
 from engine.errors import ExpressionError
-from engine.simulate import run_simulation
+from engine.records import audit
+from engine.running import sampling
+from engine.running.simulate import run_simulation
 from engine.store import Store
 from engine.store.models import AuditEntry
 

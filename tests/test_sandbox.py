@@ -10,9 +10,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-from engine import sandbox
 from engine.errors import BundleError, ExpressionError, ForbiddenCode
 from engine.procedure import scripts
+from engine.running import sandbox
 
 
 @pytest.fixture

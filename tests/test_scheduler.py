@@ -8,7 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from test_timers import _ready, _timers
 
-from engine.scheduler import Scheduler
+from engine.running.scheduler import Scheduler
 
 
 def _wait_for(condition, seconds: float = 20) -> bool:
@@ -73,7 +73,7 @@ def test_a_pass_the_database_failed_is_tried_again_within_seconds_not_at_the_swe
 
     monkeypatch.setattr(lab.store, "read", failing(read))
     monkeypatch.setattr(lab.store, "write", failing(write))
-    caplog.set_level(logging.WARNING, logger="engine.scheduler")
+    caplog.set_level(logging.WARNING, logger="engine.running.scheduler")
     scheduler = Scheduler(lab)
     scheduler.start()
     try:

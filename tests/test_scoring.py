@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine import years
 from engine.errors import BundleError, ExpressionError, ValidationError
 from engine.procedure import scoring
+from engine.running import years
 
 SCHEME = {
     "parts": [{"code": "targets", "points": 40}, {"code": "measures", "points": 60}],

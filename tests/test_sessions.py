@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine import sessions
+from engine.people import sessions
 from engine.store.models import User, WebSession
 
 LIFETIME = sessions.Lifetime(idle_minutes=30, hours=12)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from web_fixtures import PASSWORD, set_passwords
 
-from engine import signin
+from engine.people import signin
 from engine.store.models import AuditEntry, SignInThrottle
 
 POLICY = signin.Policy(address_failures=1000)

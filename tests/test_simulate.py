@@ -15,7 +15,7 @@ from engine.cli import main
 from engine.engine import FORMS_LIBRARY
 from engine.errors import BundleError
 from engine.procedure.bundle import load_bundle
-from engine.simulate import run_simulation, simulation_start
+from engine.running.simulate import run_simulation, simulation_start
 
 BANDS = {"national-2013": [(90, "A"), (80, "B"), (60, "C"), (0, "D")],
          "ziyang-2016": [(95, "a"), (85, "b"), (60, "c"), (0, "d")]}

@@ -10,9 +10,9 @@ import pytest
 from drive import Driver, race, unit_scores
 from sqlalchemy import text
 
-from engine import access, inbox
-from engine.accounts import Grant
 from engine.errors import Conflict
+from engine.people import access, inbox
+from engine.people.accounts import Grant
 from engine.store import db
 from engine.store.models import Role
 

@@ -8,7 +8,7 @@ import stat
 from sqlalchemy import select
 from web_fixtures import PASSWORD, set_passwords
 
-from engine import accounts, signin
+from engine.people import accounts, signin
 from engine.store.models import ApiToken, User
 
 

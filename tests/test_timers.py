@@ -10,11 +10,11 @@ from conftest import LAB, make_engine
 from drive import race
 from sqlalchemy import func, select
 
-from engine import timers
 from engine.clock import CHINA
 from engine.engine import Engine
+from engine.running import timers
+from engine.running.timers import fire_due_timers
 from engine.store.models import AuditEntry, Region, Timer
-from engine.timers import fire_due_timers
 
 REPORT = {"report": "报告"}
 
@@ -210,8 +210,8 @@ from datetime import datetime
 from engine.clock import VirtualClock
 from engine.engine import Engine
 from engine.store import Store
-from engine import timers
-from engine.timers import fire_due_timers
+from engine.running import timers
+from engine.running.timers import fire_due_timers
 store = Store(sys.argv[1], connect_args={"options": sys.argv[2]} if sys.argv[2] else {})
 engine = Engine(store, clock=VirtualClock(datetime.fromisoformat(sys.argv[3])))
 sys.stdin.readline()  # both processes start firing together

@@ -17,7 +17,7 @@ from lxml import etree
 from engine import config
 from engine.clock import CHINA
 from engine.procedure import yamlfile
-from engine.simulate import run_simulation, simulation_start
+from engine.running.simulate import run_simulation, simulation_start
 
 SHIPPED = ["yangling-2016", "dazhou-2015", "guangdong-2019"]
 

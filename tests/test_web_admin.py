@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from web_fixtures import BEIJING, login, post, set_passwords
 
-from engine import accounts
-from engine.accounts import Grant
 from engine.clock import CHINA
+from engine.people import accounts
+from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, Instance, Mail, Region, Role, Timer, User
 
 

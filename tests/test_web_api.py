@@ -9,8 +9,8 @@ import pytest
 from drive import FORMS, Driver
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
 
-from engine import signin
-from engine.accounts import Grant
+from engine.people import signin
+from engine.people.accounts import Grant
 
 PDF = b"%PDF-1.7\n%%EOF\n"
 

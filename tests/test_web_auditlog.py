@@ -51,7 +51,7 @@ def test_filters_by_actor_action_and_campaign_and_names_the_actions(client, engi
 
 
 def test_pages_through_the_log_newest_first(client, engine, drive):
-    from engine import audit
+    from engine.records import audit
 
     with engine.store.write() as session:
         for n in range(120):
@@ -68,7 +68,7 @@ def test_pages_through_the_log_newest_first(client, engine, drive):
 
 def test_exports_what_is_filtered_and_records_who_exported(client, engine, drive):
     with engine.store.write() as session:  # a hostile actor name must stay text in a spreadsheet
-        from engine import audit
+        from engine.records import audit
         audit.record(session, engine.clock.now(), "=HYPERLINK(\"http://x\")", "login_failed")
     login(client, "admin")
     answer = client.get("/admin/audit/export.csv", query_string={"action": ["complete", "login_failed"]})

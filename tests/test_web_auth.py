@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from web_fixtures import BEIJING, PASSWORD, add_web_user, csrf, login, post, set_passwords, token_of
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, User
 
 COOKIE = "kaohe_session"

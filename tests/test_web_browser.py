@@ -15,7 +15,7 @@ from drive import Driver, unit_scores, veto_rows
 from web_fixtures import BEIJING, PASSWORD, add_web_user, set_passwords
 
 from engine import config
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from drive import Driver, unit_scores
 from openpyxl import load_workbook
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 from engine.store.models import Region
 
 MASS = Path(__file__).parent / "bundles" / "mass-campaign"

@@ -11,8 +11,8 @@ from conftest import LAB, deploy_renamed_national
 from sqlalchemy import select
 from web_fixtures import BEIJING, add_web_user, login, set_passwords
 
-from engine import signin
-from engine.accounts import Grant
+from engine.people import signin
+from engine.people.accounts import Grant
 from engine.procedure import drafts
 from engine.store.models import ProcessVersion
 

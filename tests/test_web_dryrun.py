@@ -9,19 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from web_fixtures import login, post, set_passwords
 
-from engine import dryrun_runs, signin
+from engine.people import signin
 from engine.procedure import drafts, versions
-from engine.store.models import (
-    Campaign,
-    DryRun,
-    InboxTask,
-    Instance,
-    Mail,
-    Notification,
-    ProcessVersion,
-    Region,
-    User,
-)
+from engine.running import dryrun_runs
+from engine.store.models import Campaign, DryRun, InboxTask, Instance, Mail, Notification, ProcessVersion, Region, User
 from web.dryrun import QUEUE
 
 YANJIANG, ANYUE, LEZHI, JIANYANG = "512002", "512021", "512022", "512081"

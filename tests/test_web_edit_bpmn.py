@@ -9,7 +9,7 @@ import pytest
 import yaml
 from web_fixtures import csrf, login, set_passwords
 
-from engine.accounts import ROLE_NAMES
+from engine.people.accounts import ROLE_NAMES
 from engine.procedure import drafts, versions
 
 

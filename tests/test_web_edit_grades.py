@@ -9,7 +9,7 @@ import pytest
 from test_web_procedures import GAP, bearer, draft_row, new_draft
 from web_fixtures import add_web_user, csrf, login, set_passwords
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 from engine.procedure import drafts
 
 

@@ -12,7 +12,7 @@ import yaml
 from test_web_procedures import draft_row, new_draft
 from web_fixtures import add_web_user, csrf, login, set_passwords
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 from engine.procedure import scheme_excel
 
 

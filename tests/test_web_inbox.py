@@ -11,7 +11,7 @@ from drive import Driver
 from sqlalchemy import delete, func, insert, select, update
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords, task_ids
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, InboxTask, Notification, User
 
 
@@ -199,7 +199,7 @@ def test_the_notification_centre_groups_escalations_by_campaign_and_step(client,
     from datetime import datetime
 
     from engine.clock import CHINA
-    from engine.reminders import send_reminders
+    from engine.running.reminders import send_reminders
 
     campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
     set_passwords(engine)

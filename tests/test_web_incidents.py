@@ -10,7 +10,8 @@ from sqlalchemy import select
 from test_incidents import ANNOUNCE, broken  # noqa: F401 — the fixture
 from web_fixtures import login, post, set_passwords
 
-from engine import incidents, signin
+from engine.people import signin
+from engine.running import incidents
 from engine.store.models import AuditEntry, Instance
 
 

@@ -10,7 +10,7 @@ import pytest
 from drive import Driver
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
 
-from engine.accounts import Grant
+from engine.people.accounts import Grant
 
 
 @pytest.fixture

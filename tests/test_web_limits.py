@@ -14,8 +14,8 @@ from web_fixtures import BEIJING, TIANJIN, add_web_user, csrf, login, post, set_
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from engine import signin
-from engine.accounts import Grant
+from engine.people import signin
+from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, TaskDraft
 
 MIB = 1024 * 1024

@@ -11,7 +11,7 @@ from test_migration import REGIONS, changed_gateway, presentation_only
 from test_web_browser import Person, browser, server  # noqa: F401 — the fixtures
 from web_fixtures import login, post, set_passwords
 
-from engine import signin
+from engine.people import signin
 from engine.store.models import AuditEntry, Instance, ProcessVersion
 
 

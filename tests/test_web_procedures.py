@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from web_fixtures import add_web_user, csrf, login, post, set_passwords
 
-from engine import signin
-from engine.accounts import Grant
+from engine.people import signin
+from engine.people.accounts import Grant
 from engine.procedure import drafts
 from engine.store.models import AuditEntry, ProcedureDraft, ProcessVersion
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import board, config, demo
+from engine import config, demo
 from engine.cli import main
+from engine.records import board
 from engine.store.models import Campaign
 from web.serve import Workers, tell_timer_changes
 

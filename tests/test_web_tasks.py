@@ -12,9 +12,9 @@ from drive import FORMS, Driver, unit_scores
 from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords
 
-from engine import files
-from engine.accounts import Grant
 from engine.errors import ValidationError
+from engine.people.accounts import Grant
+from engine.records import files
 from engine.store.models import AuditEntry, EvidenceFile, TaskDraft
 from web.tasks import render_markdown
 

@@ -13,8 +13,8 @@ from drive import Driver
 from test_web_browser import ARTIFACTS, Person, browser, server  # noqa: F401 (fixtures)
 from web_fixtures import BEIJING, TIANJIN, add_web_user, set_passwords
 
-from engine.accounts import Grant
-from engine.reminders import send_reminders, urge
+from engine.people.accounts import Grant
+from engine.running.reminders import send_reminders, urge
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from engine import accounts
-from engine.accounts import Grant
 from engine.engine import Engine
+from engine.people import accounts
+from engine.people.accounts import Grant
 from engine.store.models import User
 
 PASSWORD = "Kaohe@2025"

@@ -11,14 +11,16 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 from markupsafe import Markup, escape
 
-from engine import access, config, files
-from engine.accounts import ROLE_NAMES
+from engine import config
 from engine.clock import local
 from engine.engine import Engine
-from engine.inbox import COUNT_CAP
+from engine.people import access
+from engine.people.accounts import ROLE_NAMES
+from engine.people.inbox import COUNT_CAP
+from engine.people.sessions import Lifetime
+from engine.people.signin import Policy
 from engine.procedure import bodies, problems
-from engine.sessions import Lifetime
-from engine.signin import Policy
+from engine.records import files
 from engine.store import Store
 
 from . import limits
@@ -160,7 +162,7 @@ def body_name(code: str, variant: str | None = None) -> str:
 
 
 def _template_globals() -> dict:
-    from engine import inbox  # not at the top: web.inbox, the blueprint, takes that name in this package
+    from engine.people import inbox  # not at the top: web.inbox, the blueprint, takes that name in this package
 
     from .security import csrf_token, engine, now
 

@@ -8,13 +8,15 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from engine import accounts, audit, calendar, mail, sessions, signin
-from engine import regions as regions_table
-from engine import timers as timer_rows
-from engine.accounts import ROLE_NAMES, Grant
 from engine.clock import CHINA
 from engine.errors import Conflict, NotFound, ValidationError
+from engine.people import accounts, sessions, signin
+from engine.people import regions as regions_table
+from engine.people.accounts import ROLE_NAMES, Grant
 from engine.procedure import bodies, versions
+from engine.records import audit, mail
+from engine.running import calendar
+from engine.running import timers as timer_rows
 from engine.store.models import CalendarDay, Instance, ProcessVersion, Region, Role, RoleAssignment, User
 
 from .security import admin_required, engine, now

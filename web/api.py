@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from engine import access, audit, board, files, inbox, signin, submissions
 from engine.errors import PermissionDenied, ValidationError
+from engine.people import access, inbox, signin
+from engine.records import audit, board, files, submissions
 from engine.store.models import Campaign, Instance
 
 from . import diffs, openapi

@@ -11,10 +11,10 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import audit
-from engine.board import FORMULA_STARTS, as_text
 from engine.clock import CHINA, local
 from engine.errors import ValidationError
+from engine.records import audit
+from engine.records.board import FORMULA_STARTS, as_text
 from engine.store.models import Campaign
 
 from .security import admin_required, engine

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import sessions, signin
 from engine.errors import ValidationError
+from engine.people import sessions, signin
 
 from .security import engine, login_required, now, safe_next, sign_in
 

@@ -8,8 +8,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from engine import access, board, campaign_guards, reminders, workbook
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from engine.people import access
+from engine.records import board, workbook
+from engine.running import campaign_guards, reminders
 from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
 from .security import engine, login_required, now

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import dryrun, dryrun_runs
 from engine.errors import Conflict, PermissionDenied, ValidationError
 from engine.procedure import drafts
+from engine.running import dryrun, dryrun_runs
 
 from .campaigns import chart
 from .procedures import api_bp

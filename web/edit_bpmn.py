@@ -12,8 +12,8 @@ from datetime import date
 
 from flask import Blueprint, jsonify, render_template, request, session
 
-from engine.accounts import ROLE_NAMES
 from engine.errors import KaoheError, ValidationError
+from engine.people.accounts import ROLE_NAMES
 from engine.procedure import drafts, manifest_edit, scope
 from engine.procedure.yamlfile import load
 

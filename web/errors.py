@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
-from engine.signin import SignInFailed
+from engine.people.signin import SignInFailed
 
 logger = logging.getLogger(__name__)
 

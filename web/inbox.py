@@ -10,8 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from engine import inbox, mail, reminders
 from engine.errors import ValidationError
+from engine.people import inbox
+from engine.records import mail
+from engine.running import reminders
 from engine.store.models import Campaign, ProcessVersion, Region
 
 from .security import engine, login_required, now, safe_next

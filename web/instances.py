@@ -11,8 +11,10 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from lxml import etree
 from sqlalchemy import select
 
-from engine import access, audit, board, files, incidents, submissions
 from engine.errors import NotFound
+from engine.people import access
+from engine.records import audit, board, files, submissions
+from engine.running import incidents
 from engine.store.models import Campaign, Instance, Region
 
 from .security import engine, login_required, now

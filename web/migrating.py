@@ -6,9 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, render_template, request
 from sqlalchemy import func, select
 
-from engine import migration
 from engine.errors import PermissionDenied, ValidationError
-from engine.procedure import versions
+from engine.procedure import migration, versions
 from engine.store.models import Campaign, Instance, ProcessVersion
 
 from . import api

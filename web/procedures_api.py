@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from engine import signin
 from engine.errors import NotFound, StaleDraft, ValidationError
+from engine.people import signin
 from engine.procedure import drafts, library, versions
 from engine.procedure.library import VariantEntry
 from engine.store.models import ProcedureDraft

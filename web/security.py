@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import access, sessions
 from engine.engine import Engine
+from engine.people import access, sessions
 
 CSRF_FIELD = "csrf_token"
 SESSION_ID = "sid"

@@ -51,9 +51,10 @@ def run(host: str = "127.0.0.1", port: int = 8000, demo: bool = False, threads: 
     """
     from waitress import serve as waitress_serve
 
-    from engine import bootstrap, mail
+    from engine import bootstrap
     from engine import demo as demo_data
-    from engine.scheduler import Scheduler
+    from engine.records import mail
+    from engine.running.scheduler import Scheduler
 
     from . import create_app
 

@@ -11,10 +11,12 @@ from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
-from engine import access, board, files, inbox, incidents
-from engine import submissions as engine_submissions
 from engine.errors import HeldUp, NotFound, PermissionDenied, ValidationError
+from engine.people import access, inbox
 from engine.procedure import scoring, scoring_rules
+from engine.records import board, files
+from engine.records import submissions as engine_submissions
+from engine.running import incidents
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
 from . import formview

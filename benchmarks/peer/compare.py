@@ -27,8 +27,8 @@ from one_action import INSTANCES, PER_CAMPAIGN, TASK
 from sqlalchemy import select, text
 from webapp import kaohe_serve
 
-from engine import signin
 from engine.engine import Engine
+from engine.people import signin
 from engine.store import Store
 from engine.store.models import InboxTask, ProcessVersion
 

@@ -12,8 +12,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..accounts import ROLE_NAMES
 from ..errors import BundleError
+from ..people.accounts import ROLE_NAMES
 from ..store.models import ProcessVersion
 
 #: What a body may be given, in bundle.yaml's words: follow every region of a procedure (the campaign board,

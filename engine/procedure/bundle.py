@@ -14,9 +14,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from .. import results, timer_events
 from ..errors import BundleError
-from ..regions import code_problem
+from ..people.regions import code_problem
+from ..running import results, timer_events
 from . import checks, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
 from . import manifest as manifests
 from .findings import Report

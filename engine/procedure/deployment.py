@@ -13,10 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .. import accounts, audit
-from ..accounts import Grant
 from ..engine import Engine
-from ..regions import load_defaults
+from ..people import accounts
+from ..people.accounts import Grant
+from ..people.regions import load_defaults
+from ..records import audit
 from ..store.models import ProcessVersion, Region, RoleAssignment, User
 from . import problems, versions
 from .bundle import read_folder

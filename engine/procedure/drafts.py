@@ -19,9 +19,9 @@ import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..clock import local
 from ..errors import BundleError, Conflict, NotFound, StaleDraft, ValidationError
+from ..records import audit
 from ..store.models import ProcedureDraft, ProcessVersion
 from . import bundle, problems, yamlfile
 from .archive import ZIP_BYTES as ZIP_BYTES

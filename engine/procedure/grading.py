@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
-from .. import sandbox
 from ..errors import BundleError
+from ..running import sandbox
 from . import yamlfile
 
 GRID = 50  # even steps over the scale, besides the numbers in the table

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import results, years
 from ..errors import BundleError
+from ..running import results, years
 from . import bodies, yamlfile
 from .findings import Report
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .. import calendar, results, sandbox
 from ..errors import BundleError
+from ..running import calendar, results, sandbox
 from . import scripts
 
 #: What ``Engine.start_campaign`` puts in the campaign and region instances' start data.

@@ -13,7 +13,7 @@ import io
 import re
 
 from ..errors import BundleError, ValidationError
-from ..regions import COLUMNS, HEADINGS, MAX_ROWS, cell_text, code_problem, name_problem, read_table
+from ..people.regions import COLUMNS, HEADINGS, MAX_ROWS, cell_text, code_problem, name_problem, read_table
 from . import bodies as body_rules
 from . import yamlfile
 

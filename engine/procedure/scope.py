@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import BundleError, ForbiddenCode
-from ..sandbox import check
+from ..running.sandbox import check
 from . import names
 from .bundle import parse_xml
 from .yamlfile import load

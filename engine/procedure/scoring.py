@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from .. import years
 from ..errors import BundleError, ExpressionError, ValidationError
+from ..running import years
 from . import scoring_rules
 
 #: The scale of a variant that states none (``scale:`` in bundle.yaml).

@@ -13,7 +13,7 @@ import re
 from lxml import etree
 
 from ..errors import BundleError, ForbiddenCode
-from ..sandbox import check
+from ..running.sandbox import check
 
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

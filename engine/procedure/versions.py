@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..errors import NotFound
+from ..records import audit
 from ..store.models import ProcessVersion
 
 

@@ -286,7 +286,7 @@ class Result(Base):
 
 class DryRun(Base):
     """One dry run of a procedure draft (migration 0016): what was asked, and the report or why it failed.
-    Only the last few of each draft are kept (``engine.dryrun_runs.KEEP``)."""
+    Only the last few of each draft are kept (``engine.running.dryrun_runs.KEEP``)."""
 
     __tablename__ = "dry_run"
     __table_args__ = (Index("ix_dry_run_draft", "draft_id", "id"),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...accounts import ROLE_NAMES
+from ...people.accounts import ROLE_NAMES
 from . import bpmn
 from .model import Change, Item, Side, compare_items, text
 

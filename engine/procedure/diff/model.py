@@ -9,8 +9,8 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import PurePosixPath
 
-from ...accounts import ROLE_NAMES
 from ...errors import BundleError
+from ...people.accounts import ROLE_NAMES
 from .. import yamlfile
 from ..bundle import parse_xml
 
