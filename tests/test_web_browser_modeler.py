@@ -71,13 +71,13 @@ def draft_files(engine, draft_id):
         return dict(row.files), drafts.findings(row, engine.runner.script_engine.environment.globals)
 
 
-def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
+def drop_initial_review(page, server, draft_id: int) -> dict:  # noqa: F811
+    """Open the draft's diagram and drop a task named 文审初评 on the flow 自我评价 -> 指标评分, as a user drags it
+    from the palette; the new element, as the modeler holds it."""
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("a[data-tool=bpmn]:has-text('assessment.bpmn')")
     page.wait_for_selector("#save-status.saved")
     assert page.get_attribute(".djs-palette [data-action='create.task']", "aria-label") == "新建任务"
-    shot(page, "1-opened")
-
     # The flow 自我评价 -> 指标评分 runs down x=965 through the lead office's lane (y 700-980): drop a task on it.
     x, y, width, height = page.eval_on_selector(
         "#canvas", "e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }")
@@ -93,23 +93,21 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     task = element(page, "文审初评")
     assert task["from"] == ["自我评价"] and task["to"] == ["指标评分"]
     assert task["lanes"] == ["市质量强市工作领导小组办公室"]
+    return task
 
-    # It becomes a user task (the context pad's 更改类型), which is saved at once and found to lack a form.
-    select(page, task["id"])
+
+def make_user_task(page, task_id: str) -> None:
+    """The context pad's 更改类型 → 用户任务; saved at once."""
+    select(page, task_id)
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-user-task']")
     saved(page)
-    problem = page.locator("#problems li button", has_text="names no form")
-    problem.wait_for()
-    assert page.locator(f"[data-element-id={task['id']}].kh-has-problem").count() == 1
-    shot(page, "2-problem-on-the-element")
-    page.click("#canvas .djs-container", position={"x": width - 60, "y": 15})  # select something else
-    problem.click()  # the list jumps to the element
-    assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
 
-    # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
+
+def give_new_form_and_due_date(page) -> None:
+    """In our group of the selected user task: a new form (named by the prompt) and 考核年度次年1月20日前."""
     open_group(page)
-    page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered below
+    page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered by the fixture
     page.wait_for_selector("select#bio-properties-panel-kh-form option[value='initial-review.schema.json']",
                            state="attached")
     page.select_option("[aria-label='期限类型 kind']", "fixed")
@@ -120,7 +118,30 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     page.wait_for_selector(".kh-legal:has-text('期限至')")
     page.wait_for_timeout(300)
     saved(page)
+    clean(page)
+
+
+def clean(page) -> None:
     page.wait_for_function("() => document.querySelector('#problems-count').textContent.includes('无')")
+
+
+def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
+    task = drop_initial_review(page, server, draft_id)
+    shot(page, "1-dropped")
+
+    # It becomes a user task, which is saved at once and found to lack a form.
+    make_user_task(page, task["id"])
+    problem = page.locator("#problems li button", has_text="names no form")
+    problem.wait_for()
+    assert page.locator(f"[data-element-id={task['id']}].kh-has-problem").count() == 1
+    shot(page, "2-problem-on-the-element")
+    width = page.eval_on_selector("#canvas", "e => e.getBoundingClientRect().width")
+    page.click("#canvas .djs-container", position={"x": width - 60, "y": 15})  # select something else
+    problem.click()  # the list jumps to the element
+    assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
+
+    # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
+    give_new_form_and_due_date(page)
     shot(page, "3-set-up-and-saved")
 
     files, findings = draft_files(sqlite_engine, draft_id)
