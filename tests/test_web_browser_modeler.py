@@ -1,6 +1,7 @@
 """The BPMN modeler in Chromium (issue 11): a 文审初评 step dropped on the flow between 自我评价 and the on-site
-scoring of a draft of 资阳, given its form (new) and due date in our panel, autosaved; the draft then checks
-clean. Screenshots go to test-artifacts/."""
+scoring of a draft of 资阳, given its form (new), due date and lane in our panel, autosaved; the draft then checks
+clean, is published, and the diff against the version before shows exactly that step; a campaign of the new
+version gives a county the step with its due date. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -229,6 +230,8 @@ def test_a_step_added_in_the_modeler_is_published_and_the_diff_shows_only_it(pag
     sections = {}
     for section, _element, _change, _text in rows:
         sections[section] = sections.get(section, 0) + 1
+    # the diagram: the step, the flow it split, the flow after it; the deadline; the form (its schema, the one
+    # field of the stub, its layout file). No other section has a row: no lane, no setting, no reminder.
     assert sections == {"bpmn": 3, "deadlines": 1, "forms": 3}
     found = {(section, element_id): (change, text) for section, element_id, change, text in rows}
     [flow] = [e for s, e in found if s == "bpmn" and e not in (task["id"], "Flow_r08")]
