@@ -44,3 +44,22 @@ def test_reminders_with_a_nested_escalation_round_trip():
 def test_other_sections_and_shapes_are_refused(section, value):
     with pytest.raises(BundleError):
         set_section(TEXT, section, value)
+
+
+def test_entries_that_stay_keep_their_place_whatever_order_they_are_given_in():
+    """The modeler's page gets bundle.yaml's sections as JSON with sorted keys: saving them back moves nothing."""
+    reminders = yaml.safe_load(TEXT)["reminders"]
+    given = {key: dict(sorted(value.items())) if isinstance(value, dict) else value
+             for key, value in sorted(reminders.items())}
+    assert set_section(TEXT, "reminders", given) == TEXT
+    lanes = yaml.safe_load(TEXT)["lanes"]
+    assert set_section(TEXT, "lanes", dict(sorted(lanes.items()))) == TEXT
+    # a renamed lane stays where it was given; a new deadline goes where it was given (last)
+    renamed = {("市级有关部门" if name == "市级相关部门" else name): code for name, code in lanes.items()}
+    new = set_section(TEXT, "lanes", renamed)
+    assert list(yaml.safe_load(new)["lanes"]) == list(renamed)
+    deadlines = {"Task_self_evaluation": {"date": "12-31", "year": 0},
+                 "Task_target_filing": {"date": "03-31", "year": 0},
+                 "Task_initial_review": {"date": "01-20", "year": 1}}
+    assert list(yaml.safe_load(set_section(TEXT, "deadlines", deadlines))["deadlines"]) == [
+        "Task_target_filing", "Task_self_evaluation", "Task_initial_review"]

@@ -1,20 +1,28 @@
 """The BPMN modeler in Chromium (issue 11): a 文审初评 step dropped on the flow between 自我评价 and the on-site
-scoring of a draft of 资阳, given its form (new) and due date in our panel, autosaved; the draft then checks
-clean. Screenshots go to test-artifacts/."""
+scoring of a draft of 资阳, given its form (new), due date and lane in our panel, autosaved; the draft then checks
+clean, is published, and the diff against the version before shows exactly that step; a campaign of the new
+version gives a county the step with its due date. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import difflib
+from datetime import datetime
+
 import pytest
 import yaml
+from drive import Driver
 from lxml import etree
-from test_web_browser import ARTIFACTS, app, browser, server  # noqa: F401  (fixtures)
+from test_web_browser import ARTIFACTS, Person, app, browser, server  # noqa: F401  (fixtures)
 from web_fixtures import PASSWORD, set_passwords
 
+from engine.clock import CHINA
 from engine.procedure import drafts, versions
+from engine.store.models import ProcessVersion
 
 pytestmark = pytest.mark.browser
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+ANYUE = "512021"  # 安岳县
 SAVED = "() => document.querySelector('#save-status').classList.contains('saved')"
 
 
@@ -71,13 +79,13 @@ def draft_files(engine, draft_id):
         return dict(row.files), drafts.findings(row, engine.runner.script_engine.environment.globals)
 
 
-def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
+def drop_initial_review(page, server, draft_id: int) -> dict:  # noqa: F811
+    """Open the draft's diagram and drop a task named 文审初评 on the flow 自我评价 -> 指标评分, as a user drags it
+    from the palette; the new element, as the modeler holds it."""
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("a[data-tool=bpmn]:has-text('assessment.bpmn')")
     page.wait_for_selector("#save-status.saved")
     assert page.get_attribute(".djs-palette [data-action='create.task']", "aria-label") == "新建任务"
-    shot(page, "1-opened")
-
     # The flow 自我评价 -> 指标评分 runs down x=965 through the lead office's lane (y 700-980): drop a task on it.
     x, y, width, height = page.eval_on_selector(
         "#canvas", "e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }")
@@ -93,23 +101,21 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     task = element(page, "文审初评")
     assert task["from"] == ["自我评价"] and task["to"] == ["指标评分"]
     assert task["lanes"] == ["市质量强市工作领导小组办公室"]
+    return task
 
-    # It becomes a user task (the context pad's 更改类型), which is saved at once and found to lack a form.
-    select(page, task["id"])
+
+def make_user_task(page, task_id: str) -> None:
+    """The context pad's 更改类型 → 用户任务; saved at once."""
+    select(page, task_id)
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-user-task']")
     saved(page)
-    problem = page.locator("#problems li button", has_text="names no form")
-    problem.wait_for()
-    assert page.locator(f"[data-element-id={task['id']}].kh-has-problem").count() == 1
-    shot(page, "2-problem-on-the-element")
-    page.click("#canvas .djs-container", position={"x": width - 60, "y": 15})  # select something else
-    problem.click()  # the list jumps to the element
-    assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
 
-    # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
+
+def give_new_form_and_due_date(page) -> None:
+    """In our group of the selected user task: a new form (named by the prompt) and 考核年度次年1月20日前."""
     open_group(page)
-    page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered below
+    page.select_option("select#bio-properties-panel-kh-form", "__new__")  # the prompt is answered by the fixture
     page.wait_for_selector("select#bio-properties-panel-kh-form option[value='initial-review.schema.json']",
                            state="attached")
     page.select_option("[aria-label='期限类型 kind']", "fixed")
@@ -120,7 +126,30 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     page.wait_for_selector(".kh-legal:has-text('期限至')")
     page.wait_for_timeout(300)
     saved(page)
+    clean(page)
+
+
+def clean(page) -> None:
     page.wait_for_function("() => document.querySelector('#problems-count').textContent.includes('无')")
+
+
+def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, server, sqlite_engine, draft_id):  # noqa: F811
+    task = drop_initial_review(page, server, draft_id)
+    shot(page, "1-dropped")
+
+    # It becomes a user task, which is saved at once and found to lack a form.
+    make_user_task(page, task["id"])
+    problem = page.locator("#problems li button", has_text="names no form")
+    problem.wait_for()
+    assert page.locator(f"[data-element-id={task['id']}].kh-has-problem").count() == 1
+    shot(page, "2-problem-on-the-element")
+    width = page.eval_on_selector("#canvas", "e => e.getBoundingClientRect().width")
+    page.click("#canvas .djs-container", position={"x": width - 60, "y": 15})  # select something else
+    problem.click()  # the list jumps to the element
+    assert page.evaluate("() => window.kaoheModeler.get('selection').get().map(e => e.id)") == [task["id"]]
+
+    # Its lane's body is the lead office, shown in our group; its form is new; its due date is picked.
+    give_new_form_and_due_date(page)
     shot(page, "3-set-up-and-saved")
 
     files, findings = draft_files(sqlite_engine, draft_id)
@@ -136,6 +165,116 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     assert lane == ["市质量强市工作领导小组办公室"]
     # the multi-instance scoring keeps its collection through bpmn-js (SpiffWorkflow reads it as a name)
     assert "<bpmn:loopDataInputRef>units</bpmn:loopDataInputRef>" in files["assessment.bpmn"]
+
+
+def test_a_step_added_in_the_modeler_is_published_and_the_diff_shows_only_it(page, server, sqlite_engine,  # noqa: F811
+                                                                             draft_id):
+    engine = sqlite_engine
+    with engine.store.read() as db:
+        before = versions.current_version(db, "ziyang-2016")
+        old_files, old_id = dict(before.files), before.id
+    task = drop_initial_review(page, server, draft_id)
+    make_user_task(page, task["id"])
+    give_new_form_and_due_date(page)
+
+    # Each pool says what the engine starts it for, in words.
+    select(page, "Participant_campaign", (1375, 290))  # its name band
+    open_group(page)
+    assert page.inner_text(".kh-level-text").startswith("年度流程 (campaign-level)：每个考核年度启动一次")
+    select(page, "Participant_region", (175, 900))
+    assert page.inner_text(".kh-level-text").startswith("地区流程 (region-level)：每个考核对象")
+    shot(page, "7-region-level-pool")
+
+    # The 文审 is the assessment group's (审查资料, 第八条): its lane picked by that body, the step moves there.
+    select(page, task["id"])
+    open_group(page)
+    lane = page.locator("select#bio-properties-panel-kh-step-lane")
+    options = lane.locator("option").all_inner_texts()
+    assert options == ["县（市、区）人民政府 — 被考核政府（assessed）",
+                       "市质量强市工作领导小组办公室 — 牵头部门（lead_agency）",
+                       "市级相关部门 — 成员单位（member_unit）",
+                       "市质量工作考核组 — 考核工作组/专家（assessment_group）"]
+    assert lane.input_value() == "Lane_r_lead"
+    lane.select_option(label="市质量工作考核组 — 考核工作组/专家（assessment_group）")
+    moved = element(page, "文审初评")
+    assert moved["lanes"] == ["市质量工作考核组"]
+    assert (moved["from"], moved["to"]) == (["自我评价"], ["指标评分"])
+    page.wait_for_timeout(300)
+    saved(page)
+    clean(page)
+    shot(page, "8-lane-picked")
+    files, findings = draft_files(engine, draft_id)
+    assert findings == []
+    # bundle.yaml gained one line, the deadline: the lanes and the reminders are as they were written.
+    added = [line for line in difflib.ndiff(old_files["bundle.yaml"].splitlines(), files["bundle.yaml"].splitlines())
+             if line[:1] in "+-"]
+    assert added == [f'+   {task["id"]}: {{date: "01-20", year: 1}}']
+
+    # Published with a comment from the draft's page.
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
+    page.fill("#publish-form input[name=comment]", "增加文审初评（市质量工作考核组，次年1月20日前）")
+    page.click("#publish-form button")
+    page.wait_for_selector("#variant-ziyang-2016 tr[data-version='2'].current")
+    with engine.store.read() as db:
+        new_id = db.query(ProcessVersion).filter_by(variant="ziyang-2016", version=2).one().id
+
+    # The version's diff against the one before: the step, the flow split, its form, its deadline; nothing else.
+    page.goto(f"{server}/admin/procedures/versions/{new_id}")
+    page.click("#version-diff a:has-text('与上一版比较')")
+    page.wait_for_selector("#diff-diagrams[data-ready=true]")
+    assert page.url.endswith(f"/admin/procedures/diff?from={old_id}&to={new_id}")
+    assert "7 处不同" in page.inner_text("#diff-summary")
+    rows = page.eval_on_selector_all(".diff-table .diff-row", """rows => rows.map(r => [
+        r.closest('table').dataset.section, r.dataset.element, r.className.split(' ').find(c => c.startsWith('diff-')
+        && c !== 'diff-row'), r.innerText])""")
+    sections = {}
+    for section, _element, _change, _text in rows:
+        sections[section] = sections.get(section, 0) + 1
+    # the diagram: the step, the flow it split, the flow after it; the deadline; the form (its schema, the one
+    # field of the stub, its layout file). No other section has a row: no lane, no setting, no reminder.
+    assert sections == {"bpmn": 3, "deadlines": 1, "forms": 3}
+    found = {(section, element_id): (change, text) for section, element_id, change, text in rows}
+    [flow] = [e for s, e in found if s == "bpmn" and e not in (task["id"], "Flow_r08")]
+    change, text = found["bpmn", task["id"]]
+    assert change == "diff-added" and "文审初评" in text and "用户任务" in text and "市质量工作考核组" in text
+    assert "initial-review.schema.json" in text and "initial-review.uischema.json" in text
+    change, text = found["bpmn", "Flow_r08"]  # the flow split: it now ends at the new step
+    assert change == "diff-changed" and "终点 (to)" in text and "指标评分\n文审初评" in text
+    change, text = found["bpmn", flow]  # and a new flow goes on from it
+    assert change == "diff-added" and "文审初评 → 指标评分" in text
+    change, text = found["deadlines", task["id"]]
+    assert change == "diff-added" and "次年 1月20日" in text
+    assert {e: c for (s, e), (c, _t) in found.items() if s == "forms"} == {
+        "forms/initial-review.schema.json": "diff-added", "forms/initial-review.schema.json#opinion": "diff-added",
+        "forms/initial-review.uischema.json": "diff-added"}
+    # The diagrams colour the same three elements and nothing else, moved or not.
+    coloured = """side => Object.fromEntries([...document.querySelectorAll(side + " .djs-element[class*='diff-']")]
+        .map(e => [e.dataset.elementId, [...e.classList].filter(c => c.startsWith('diff-')).join()]))"""
+    assert page.evaluate(coloured, "#diff-after") == {task["id"]: "diff-added", flow: "diff-added",
+                                                      "Flow_r08": "diff-changed"}
+    assert page.evaluate(coloured, "#diff-before") == {"Flow_r08": "diff-changed"}
+    page.click(f'.diff-table[data-section=bpmn] .diff-row[data-element="{task["id"]}"]')
+    page.screenshot(path=str(ARTIFACTS / "modeler-9-diff.png"), full_page=True)
+
+    # A campaign of the new version: in a county, after its self-evaluation, the new step is the assessment
+    # group's, with its form, due by 20 January of the year after (24:00, China time), and leads on to scoring.
+    drive = Driver(engine, "ziyang-2016", [ANYUE], year=2025)
+    assert drive.campaign.version_id == new_id
+    drive.file_targets(ANYUE, opinions=False)
+    drive.do("Task_self_evaluation", region=ANYUE)
+    [review] = drive.ready(region=ANYUE)
+    assert (review.bpmn_id, review.name, review.role, review.lane) == (
+        task["id"], "文审初评", "assessment_group", "市质量工作考核组")
+    assert review.due_at == datetime(2026, 1, 21, tzinfo=CHINA)
+    group = Person(page.context.browser, server, "assessment_group")  # and it is in the group's inbox
+    group.sign_in()
+    group.page.goto(f"{server}/inbox?scope=claimable")
+    row = group.page.locator(f"#tasks tr[data-step='{task['id']}'][data-region='{ANYUE}']")
+    assert "文审初评" in row.inner_text() and "2026-01-21 00:00" in row.inner_text()
+    group.shot("modeler-10-new-step-in-the-inbox")
+    group.close()
+    drive.do(task["id"], {"opinion": "材料齐全，进入指标评分"}, region=ANYUE)
+    assert {t.bpmn_id for t in drive.ready(region=ANYUE)} == {"Task_indicator_scoring"}
 
 
 def test_undo_redo_and_a_stale_copy(page, server, sqlite_engine, draft_id):  # noqa: F811

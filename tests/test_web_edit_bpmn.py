@@ -51,6 +51,9 @@ def test_the_draft_page_links_the_modeler_and_the_modeler_page_carries_the_draft
     assert {"code": "assessment_group", "name": ROLE_NAMES["assessment_group"]} in setup["bodies"]
     assert "admin" not in {b["code"] for b in setup["bodies"]}
     assert "self-evaluation.schema.json" in setup["forms"]
+    # the lanes in bundle.yaml's order (the JSON's keys are sorted), and which process is which, for the panel
+    assert setup["laneOrder"] == list(yaml.safe_load(files["bundle.yaml"])["lanes"])
+    assert (setup["campaignProcess"], setup["regionProcess"]) == ("ziyang_campaign", "ziyang_region")
 
 
 def test_a_missing_draft_or_file_is_refused(admin, draft_id):

@@ -95,6 +95,9 @@ def modeler(draft_id: int, name: str):
         "uiForms": sorted(n.removeprefix("forms/") for n in files
                           if n.startswith("forms/") and n.endswith(".uischema.json")),
         "lanes": manifest.get("lanes") or {}, "deadlines": manifest.get("deadlines") or {},
+        # the page's JSON has its keys sorted: the lanes' order in the file, to keep it when one is renamed
+        "laneOrder": list(manifest.get("lanes") or {}),
+        "campaignProcess": manifest.get("campaign_process"), "regionProcess": manifest.get("region_process"),
         "reminders": manifest.get("reminders") or {},
         "extendWeekends": bool((manifest.get("calendar") or {}).get("extend_weekends")),
         "sampleYear": engine().clock.now().year,

@@ -2,7 +2,7 @@
 
 The modeler keeps lanes → bodies, fixed deadlines and the reminder policy in bundle.yaml, where the engine reads
 them. bundle.yaml is written by hand and its comments cite the 办法: only the section changed is rewritten, and
-an entry that stays keeps its comment.
+an entry that stays keeps its place and its comment.
 """
 
 from __future__ import annotations
@@ -64,12 +64,29 @@ def _with(text: str, placed: tuple[str, int]) -> str:
     return f"{text}{' ' * max(1, column - len(text))}{comment}" if comment else text
 
 
+def _in_file_order(value: dict, old) -> dict:
+    """``value`` with the entries the file already has in the file's order, nested mappings too; a new entry
+    stays where it was given. The page's JSON may list them otherwise (Flask sorts its keys): an unchanged
+    entry must not move."""
+    if not isinstance(old, dict):
+        return value
+    kept = iter([key for key in old if key in value])
+    ordered = {}
+    for key in value:
+        key = next(kept) if key in old else key
+        ordered[key] = _in_file_order(value[key], old[key]) if isinstance(value[key], dict) and key in old \
+            else value[key]
+    return ordered
+
+
 def set_section(text: str, section: str, value: dict) -> str:
     """``text`` with its top-level ``section:`` replaced by ``value``; BundleError for what cannot be written."""
     if section not in SECTIONS:
         raise BundleError(f"不能由编辑器修改的设置 (not a section the editor writes: {section})", file="bundle.yaml")
     if not isinstance(value, dict):
         raise BundleError(f"{section} 须为映射 ({section} must be a mapping)", file="bundle.yaml")
+    found = load(text, "bundle.yaml") if text.strip() else {}
+    value = _in_file_order(value, found.get(section) if isinstance(found, dict) else None)
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if re.match(rf"^{section}\s*:", line)), None)
     comments: dict[str, tuple[str, int]] = {}

@@ -9,6 +9,7 @@ import { useService } from "bpmn-js-properties-panel";
 import { is } from "bpmn-js/lib/util/ModelUtil";
 import * as condition from "./condition.js";
 import * as duedate from "./duedate.js";
+import { processLevel } from "./levels.js";
 import { getProperty, getText, setProperty, setText } from "./spiff.js";
 
 const NEW_FORM = "__new__";
@@ -29,6 +30,58 @@ function LaneBody({ element, id }) {
     getOptions: () => [{ value: "", label: "（请选择 choose）" },
       ...ctx.bodies.map((b) => ({ value: b.code, label: `${b.name}（${b.code}）` }))],
   });
+}
+
+/** The pool or lanes around an element: its participant (or the process, a diagram without pools). */
+function poolOf(element) {
+  let found = element.parent;
+  while (found && !is(found, "bpmn:Participant")) found = found.parent;
+  return found;
+}
+
+function bodyName(ctx, laneId) {
+  const code = ctx.laneBodies[laneId];
+  const body = ctx.bodies.find((b) => b.code === code);
+  return body ? `${body.name}（${body.code}）` : code || "未指定承办主体 (no body)";
+}
+
+/** The lanes a step can be in: the innermost lanes of its pool, top to bottom. */
+function lanesIn(registry, pool) {
+  return registry.filter((e) => is(e, "bpmn:Lane") && poolOf(e) === pool
+    && !(e.businessObject.childLaneSet?.lanes ?? []).length).sort((a, b) => a.y - b.y);
+}
+
+/** A step's lane, picked by the body that does it: the step moves into that lane (bpmn-js then updates the
+ * lane's flowNodeRef, and the flows follow), one command, on the undo stack. */
+function StepLane({ element, id }) {
+  const ctx = useService("assessmentContext");
+  const translate = useService("translate");
+  const registry = useService("elementRegistry");
+  const { modeling } = services();
+  const lanes = () => lanesIn(registry, poolOf(element));
+  const current = () => lanes().find((l) => (l.businessObject.flowNodeRef ?? []).includes(element.businessObject));
+  return h(SelectEntry, {
+    id, element, label: translate("Lane (who does it)"),
+    getValue: () => current()?.id ?? "",
+    setValue: (laneId) => {
+      const lane = registry.get(laneId);
+      if (!lane || lane === current()) return;
+      const dy = lane.y + lane.height / 2 - (element.y + element.height / 2);
+      modeling.moveElements([element], { x: 0, y: dy });
+    },
+    getOptions: () => [...(current() ? [] : [{ value: "", label: "（不在任何泳道 in no lane）" }]),
+      ...lanes().map((l) => ({ value: l.id, label: `${l.businessObject.name || l.id} — ${bodyName(ctx, l.id)}` }))],
+  });
+}
+
+function ProcessLevel({ element, id }) {
+  const ctx = useService("assessmentContext");
+  const translate = useService("translate");
+  const bo = element.businessObject;
+  const processId = is(element, "bpmn:Participant") ? bo.processRef?.id : bo.id;
+  return h("div", { class: "bio-properties-panel-entry kh-level", id },
+    h("div", { class: "bio-properties-panel-label" }, translate("Process level")),
+    h("p", { class: "kh-level-text", "data-level": processLevel(processId, ctx).level }, processLevel(processId, ctx).text));
 }
 
 function TaskForm({ element, id }) {
@@ -223,6 +276,11 @@ function entriesFor(element) {
   const entries = [];
   const add = (id, component, extra = {}) => entries.push({ id, element, component, ...extra });
   if (is(element, "bpmn:Lane")) add("kh-lane-body", LaneBody);
+  if (is(element, "bpmn:Participant") || is(element, "bpmn:Process")) add("kh-process-level", ProcessLevel);
+  if (is(element, "bpmn:FlowNode") && !is(element, "bpmn:BoundaryEvent") && element.type !== "label"
+      && (poolOf(element)?.children ?? []).some((c) => is(c, "bpmn:Lane"))) {
+    add("kh-step-lane", StepLane);
+  }
   if (is(element, "bpmn:UserTask")) {
     add("kh-form", TaskForm);
     add("kh-instructions", Instructions);

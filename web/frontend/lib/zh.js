@@ -124,6 +124,8 @@ export default {
   // ours
   "Assessment settings": "考核设置",
   "Body": "承办主体",
+  "Lane (who does it)": "办理泳道（承办主体）",
+  "Process level": "流程层级",
   "Form": "表单",
   "New form…": "新建表单……",
   "Instructions (Markdown)": "办理说明（Markdown）",

@@ -42,6 +42,7 @@ export function start(setup) {
     bodies: setup.bodies, forms: [...setup.forms], uiForms: [...(setup.uiForms ?? [])],
     laneBodies: {}, deadlines: {}, reminders: { ...setup.reminders },
     eventLabels: { announced_on: "公告日期" },
+    campaignProcess: setup.campaignProcess, regionProcess: setup.regionProcess,
     setLaneBody(id, code) { this.laneBodies[id] = code; this.touchManifest(); },
     setDeadline(id, deadline) {
       if (deadline) this.deadlines[id] = deadline; else delete this.deadlines[id];
@@ -123,11 +124,19 @@ export function start(setup) {
   }
 
   function manifestSections() {
-    const lanes = Object.fromEntries(Object.entries(setup.lanes).filter(([name]) => !Object.values(laneNames).includes(name)));
-    for (const lane of lanesOf()) {
+    // The lanes in the order bundle.yaml lists them (a renamed lane keeps its place), then new ones.
+    const lanes = {};
+    const put = (lane) => {
       const code = context.laneBodies[lane.id];
-      if (code && lane.businessObject.name) lanes[lane.businessObject.name] = code;
+      const name = lane.businessObject.name;
+      if (code && name && !(name in lanes)) lanes[name] = code;
+    };
+    for (const name of setup.laneOrder) {
+      const mine = lanesOf().filter((lane) => laneNames[lane.id] === name);
+      if (mine.length) mine.forEach(put);
+      else if (name in setup.lanes) lanes[name] = setup.lanes[name];
     }
+    lanesOf().forEach(put);
     const deadlines = Object.fromEntries(Object.entries(setup.deadlines).filter(([id]) => !taskIds.has(id)));
     for (const task of modeler.get("elementRegistry").filter((e) => e.type === "bpmn:UserTask")) {
       if (context.deadlines[task.id]) deadlines[task.id] = context.deadlines[task.id];
@@ -135,7 +144,7 @@ export function start(setup) {
     return { lanes, deadlines, reminders: context.reminders };
   }
 
-  let savedSections = "";
+  let savedSections = {}; // section -> its JSON as last saved: only a section that changed is rewritten
 
   async function save() {
     if (saving) await saving;
@@ -145,13 +154,17 @@ export function start(setup) {
         let problems = null;
         if (bpmnDirty) { bpmnDirty = false; problems = await put(setup.name, await context.xml()); }
         // bundle.yaml follows the diagram: a renamed lane renames its key, a deleted task loses its deadline.
-        const sections = manifestSections();
-        if (JSON.stringify(sections) !== savedSections) {
-          const { text } = await call(setup.endpoints.manifest, sections);
+        const changed = Object.fromEntries(Object.entries(manifestSections())
+          .filter(([section, value]) => JSON.stringify(value) !== savedSections[section]));
+        if (Object.keys(changed).length) {
+          const { text } = await call(setup.endpoints.manifest, changed);
           problems = await put("bundle.yaml", text);
-          savedSections = JSON.stringify(sections);
-          Object.assign(setup, sections);
-          for (const lane of lanesOf()) laneNames[lane.id] = lane.businessObject.name;
+          for (const [section, value] of Object.entries(changed)) savedSections[section] = JSON.stringify(value);
+          Object.assign(setup, changed);
+          if (changed.lanes) {
+            setup.laneOrder = Object.keys(changed.lanes);
+            for (const lane of lanesOf()) laneNames[lane.id] = lane.businessObject.name;
+          }
         }
         if (problems) showProblems(problems);
         say(`已保存 (saved) · 第 ${revision} 版 · ${new Date().toLocaleTimeString()}`, "saved");
@@ -222,7 +235,7 @@ export function start(setup) {
       taskIds.add(task.id);
       if (setup.deadlines[task.id]) context.deadlines[task.id] = setup.deadlines[task.id];
     }
-    savedSections = JSON.stringify(manifestSections());
+    savedSections = Object.fromEntries(Object.entries(manifestSections()).map(([k, v]) => [k, JSON.stringify(v)]));
     modeler.get("canvas").zoom("fit-viewport");
     modeler.on("commandStack.changed", () => { bpmnDirty = true; schedule(); });
     say("已载入 (loaded)", "saved");
