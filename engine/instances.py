@@ -17,7 +17,7 @@ from sqlalchemy import delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, results, sampling, timers
-from .procedure import forms
+from .procedure import english, forms
 from .serializer import StateSerializer
 from .store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 
@@ -44,6 +44,11 @@ class LoadedVersion:
     def extend_weekends(self) -> bool:
         """The variant's weekend rule: a last day on a plain weekend moves to the next working day."""
         return bool((self.manifest.get("calendar") or {}).get("extend_weekends", False))
+
+    @cached_property
+    def english(self) -> english.Catalogue:
+        """The bundle's English catalogue (english.yaml); empty when it has none."""
+        return english.Catalogue.of(self.files)
 
     @cached_property
     def user_tasks(self) -> dict:

@@ -17,7 +17,7 @@ from lxml import etree
 from .. import results, timer_events
 from ..errors import BundleError
 from ..regions import code_problem
-from . import checks, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
+from . import checks, english, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
 from . import manifest as manifests
 from .findings import Report
 
@@ -164,7 +164,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
             regions = _regions(files, manifest.get("regions"), report)
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
     refused = report.errors()
-    _check_forms(files, form_names, scheme, report)
+    documents = _check_forms(files, form_names, scheme, report)
     forms_whole = report.errors() == refused  # the names check reads the forms' fields
 
     trees = {}
@@ -187,6 +187,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
     needed = [manifest[k] for k in ("campaign_process", "region_process") if whole and manifest.get(k)]
     modelers.check(trees, needed, report)
     structure.check(trees, report)
+    english.check(files, manifest, scheme, documents, trees, report)
 
     before = len(report.findings)
     left_out = {p.file for p in unreadable} | {n for n in files if Path(n).suffix in XML_SUFFIXES and n not in trees}
@@ -250,9 +251,9 @@ def _drop_repeated(report: Report, since: int) -> None:
     report.drop(repeated)
 
 
-def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | None, report: Report) -> None:
+def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | None, report: Report) -> dict:
     """Every form file parses and is a valid schema whose references resolve; no score field caps below an
-    indicator's points."""
+    indicator's points. Returns the forms that parsed, by name."""
     texts = {name: files[f"forms/{name}"] for name in form_names}
     documents = {}
     for name in sorted(form_names):
@@ -267,6 +268,7 @@ def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | Non
         for name, form in sorted(documents.items()):
             with report.guard(f"forms/{name}"):
                 _check_score_maximum(f"forms/{name}", form, scheme)
+    return documents
 
 
 def parse_xml(name: str, text: str) -> etree._Element:
