@@ -12,6 +12,7 @@ from engine import access, board, campaign_guards, reminders, workbook
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
+from . import english
 from .security import engine, login_required, now
 
 bp = Blueprint("campaigns", __name__)
@@ -60,8 +61,7 @@ def _index(**start):
         startable = startable_variants(db)
         regions = list(db.scalars(select(Region).where(Region.region_set.in_(startable))
                                   .order_by(Region.region_set, Region.code)))
-        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
-                                 .where(ProcessVersion.is_current.is_(True))).all())
+        titles = english.current_titles(db)
     return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles,
                            start=start, status_names=STATUS), 400 if start else 200
 
@@ -109,6 +109,11 @@ def show(campaign_id: int):
         wanted = _board_filter()
         view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int), wanted=wanted)
         steers = campaign.variant in startable_variants(db)
+        words = english.of(engine().version(db, campaign.version_id))
+    if words:  # the steps' headings and the procedure's title in English
+        view.steps = [(bpmn_id, words.step(bpmn_id, name)) for bpmn_id, name in view.steps]
+        view.campaign_steps = [(bpmn_id, words.step(bpmn_id, name)) for bpmn_id, name in view.campaign_steps]
+        view.title = words.title or view.title
     supervises = g.viewer.is_admin or bool(g.viewer.holding("supervises", campaign.variant))
     return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises,
                            steers=steers, status_names=STATUS, wanted=wanted,

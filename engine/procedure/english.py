@@ -279,3 +279,23 @@ def _line_of(lines: dict[tuple, int], path: tuple) -> int | None:
     while path and path not in lines:
         path = path[:-1]
     return lines.get(path)
+
+
+#: content hash -> catalogue: a version's content never changes, so each is read once.
+_BY_CONTENT: dict[str, Catalogue] = {}
+
+
+def of_versions(session, version_ids) -> dict[int, Catalogue]:
+    """The catalogue of each of these deployed versions, read from its files only the first time."""
+    from sqlalchemy import select
+
+    from ..store.models import ProcessVersion
+
+    hashes = dict(session.execute(select(ProcessVersion.id, ProcessVersion.content_hash)
+                                  .where(ProcessVersion.id.in_(set(version_ids)))).all())
+    missing = set(hashes.values()) - set(_BY_CONTENT)
+    if missing:
+        for digest, files in session.execute(select(ProcessVersion.content_hash, ProcessVersion.files)
+                                             .where(ProcessVersion.content_hash.in_(missing))):
+            _BY_CONTENT[digest] = Catalogue.of(files)
+    return {version_id: _BY_CONTENT[digest] for version_id, digest in hashes.items()}
