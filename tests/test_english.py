@@ -118,3 +118,14 @@ def test_the_catalogue_keeps_the_chinese_texts_of_the_bundle():
     catalogue = yaml.safe_load((NATIONAL / "english.yaml").read_text(encoding="utf-8"))
     assert 'name="目标备案"' in (NATIONAL / "assessment.bpmn").read_text(encoding="utf-8")
     assert catalogue["steps"]["Task_target_filing"] == "Target filing"
+
+
+@pytest.mark.parametrize("broken", ["assessment.bpmn", "forms/target-filing.schema.json"])
+def test_a_file_refused_on_its_own_is_not_blamed_on_the_catalogue(broken):
+    """A BPMN file or form that does not parse is its own check's finding: the catalogue's entries for it are
+    left unchecked rather than all reported as naming nothing."""
+    files = _files(NATIONAL)
+    files[broken] = files[broken].replace("<", "<<", 1) if broken.endswith(".bpmn") else "{,"
+    _, report = bundle.inspect(files)
+    assert report.errors() and [f for f in report.findings if f.file == broken]
+    assert not [f for f in report.findings if f.file == "english.yaml"]

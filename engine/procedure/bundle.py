@@ -187,7 +187,6 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
     needed = [manifest[k] for k in ("campaign_process", "region_process") if whole and manifest.get(k)]
     modelers.check(trees, needed, report)
     structure.check(trees, report)
-    english.check(files, manifest, scheme, documents, trees, report)
 
     before = len(report.findings)
     left_out = {p.file for p in unreadable} | {n for n in files if Path(n).suffix in XML_SUFFIXES and n not in trees}
@@ -198,6 +197,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
     # Checks that read every file's definitions would only repeat, as their own, the problem of a file left out.
     xml_whole = not failed
     if not whole:
+        english.check(files, manifest, scheme, documents, trees, report)
         report.name_elements(trees)
         return None
     for key in ("campaign_process", "region_process"):
@@ -222,6 +222,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
         with report.guard():
             for problem in names.check_names(trees, files, manifest, helpers):
                 report.add(problem)
+    english.check(files, manifest, scheme, documents, trees, report)  # last: what it names, the others check
     report.name_elements(trees)
     if report.errors():
         return None

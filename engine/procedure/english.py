@@ -122,21 +122,24 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
         if "title" in data:
             _text(data["title"], ("title",), error)
         known = _known(manifest, trees)
+        if any(n.endswith(".bpmn") and n not in trees for n in files):  # a BPMN file was refused: its ids unknown
+            known.update(dict.fromkeys(("processes", "steps", "instructions", "lanes")))
         for section in NAMED:
             if section in data:
                 _names(data[section], (section,), known.get(section), error)
         if "scheme" in data:
             _scheme(data["scheme"], scheme, error)
         if "forms" in data:
-            _forms(data["forms"], forms, error)
+            _forms(data["forms"], forms, {n.removeprefix("forms/") for n in files if n.startswith("forms/")}, error)
 
 
 def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str, set[str] | None]:
     """What each named section may name (None: cannot be known, the file it needs was refused)."""
-    ids, processes, tasks = set(), set(), set()
+    ids, processes, tasks, lane_names = set(), set(), set(), set()
     for name, tree in trees.items():
         if not name.endswith(".bpmn"):
             continue
+        lane_names |= {lane.get("name") for lane in tree.iter(f"{{{BPMN_NS}}}lane") if lane.get("name")}
         for node in tree.iter(etree.Element):
             if node.get("id") and node.get("name") is not None:
                 ids.add(node.get("id"))
@@ -144,14 +147,13 @@ def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str,
         tasks |= {t.get("id") for kind in ("userTask", "manualTask") for t in tree.iter(f"{{{BPMN_NS}}}{kind}")}
     from . import bodies
 
-    lanes = manifest.get("lanes") if manifest and isinstance(manifest.get("lanes"), dict) else None
     try:
         codes = bodies.codes(manifest) if manifest else None
     except (KeyError, TypeError, AttributeError):  # bodies: refused by the manifest's own check
         codes = None
     grades = manifest.get("grades") if manifest else None
     return {"processes": processes if trees else None, "steps": ids if trees else None,
-            "instructions": tasks if trees else None, "lanes": set(map(str, lanes)) if lanes is not None else None,
+            "instructions": tasks if trees else None, "lanes": lane_names if trees else None,
             "bodies": codes, "grades": set(map(str, grades)) if isinstance(grades, list) else set()}
 
 
@@ -210,11 +212,14 @@ def _scheme(entries, scheme: dict | None, error) -> None:
                                    f"known: {', '.join(SCHEME_SECTIONS)})")
 
 
-def _forms(entries, forms: dict[str, dict], error) -> None:
+def _forms(entries, forms: dict[str, dict], present: set[str], error) -> None:
+    """``forms``: the forms that parsed; ``present``: every form file (one refused by its own check is skipped)."""
     if not _mapping(entries, ("forms",), error):
         return
     for name, words in entries.items():
         path = ("forms", name)
+        if name in present and name not in forms:
+            continue
         if name not in forms:
             error(path, f"english.yaml 中的表单 {name} 不在流程包的 forms/ 或表单库中 (form '{name}' is not in the "
                         f"bundle's forms/ or the form library; name the .schema.json file)")
