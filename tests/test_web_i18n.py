@@ -142,3 +142,60 @@ def test_a_bundle_without_a_catalogue_shows_its_chinese_in_english(client, engin
     assert "<h1>目标备案 · " in task and "<h2>目标备案</h2>" in task and ">质量目标" in task
     assert "Role: Assessed government" in task  # the built-in role's English name: the bundle has none of its own
     assert "Inbox" in task  # the frame is English all the same
+
+
+def test_in_english_a_group_of_notices_is_headed_by_the_steps_english_name(client, engine):
+    """The notices themselves were written once, in Chinese; the heading of their group names the step."""
+    from datetime import datetime
+
+    from web_fixtures import BEIJING, TIANJIN, login, set_passwords
+
+    from engine.clock import CHINA
+    from engine.reminders import send_reminders
+
+    engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    set_passwords(engine)
+    engine.clock.set(datetime(2025, 7, 1, 9, tzinfo=CHINA))
+    send_reminders(engine)
+    client.get("/lang/en")
+    login(client, "lead_agency")
+    notices = client.get("/notifications").text.split('id="notices"')[1]
+    group = notices.split('class="group unread"')[1]
+    assert 'data-step="Target filing"' in group and "：Target filing</strong>" in group
+
+
+def test_in_english_grades_that_are_words_take_the_catalogues_names(client, engine, tmp_path):
+    """thousand-points grades 优秀 … 不合格: with a catalogue naming them, the board's ranking and chart say
+    Excellent in English, 优秀 in Chinese; the Excel export keeps the bundle's own."""
+    import io
+    import shutil
+    from pathlib import Path
+
+    from drive import Driver
+    from openpyxl import load_workbook
+    from web_fixtures import login, set_passwords
+
+    folder = tmp_path / "thousand-points"
+    shutil.copytree(Path(__file__).parent / "bundles" / "thousand-points", folder)
+    (folder / "english.yaml").write_text("title: Thousand-point assessment (test)\n"
+                                         "grades: {优秀: Excellent, 良好: Good, 合格: Pass, 不合格: Fail}\n",
+                                         encoding="utf-8")
+    engine.load_regions(engine.check(folder))
+    engine.deploy(folder)
+    set_passwords(engine)
+    drive = Driver(engine, "thousand-points", ["991001"])
+    drive.file_targets("991001", opinions=False)
+    drive.score("991001", "905.5", onsite=False)
+    login(client, "lead_agency")
+    chinese = client.get(f"/campaigns/{drive.campaign.id}").text.split('id="grade-chart"')[1]
+    assert "<td>优秀</td>" in chinese and ">优秀</text>" in chinese
+    client.get("/lang/en")
+    board = client.get(f"/campaigns/{drive.campaign.id}").text
+    assert "Thousand-point assessment (test)" in board
+    shown = board.split('id="grade-chart"')[1]
+    assert "<td>Excellent</td>" in shown and ">Excellent</text>" in shown and ">Fail</text>" in shown
+    assert ">优秀<" not in shown  # (its bar keeps the class grade-优秀)
+    results = client.get(f"/campaigns/{drive.campaign.id}/results").text
+    assert "<td>Excellent</td>" in results
+    sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
+    assert sheet["E3"].value == "优秀"

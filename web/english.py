@@ -106,3 +106,16 @@ def body_names() -> dict[tuple[str, str], str]:
         with engine().store.read() as db:
             found = g.english_bodies = current_bodies(db)
     return found
+
+
+def name_grades(version, view, drawn: dict | None = None) -> dict | None:
+    """Grades that are words (优秀, 良好 …) in English, where the catalogue's ``grades`` names them: in the
+    ranking rows of a board (``view.results``) and under the bars of its chart (``drawn``, returned)."""
+    names = of(version).grades
+    if names:
+        for row in view.results:
+            if row.get("grade") in names:
+                row["grade"] = names[row["grade"]]
+        for bar in (drawn or {}).get("bars", []):
+            bar["label"] = names.get(bar["grade"], bar["grade"])
+    return drawn

@@ -183,7 +183,16 @@ def notifications():
         rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
         labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
             Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
-    return render_template("notifications.html", groups=inbox.group_notices(rows), labels=labels, kinds=KINDS)
+        groups = inbox.group_notices(rows)
+        if english.wanted():  # a group's heading names its step: in English from its campaign's version
+            version_of = dict(db.execute(select(Campaign.id, Campaign.version_id).where(
+                Campaign.id.in_(labels))).all())
+            words = english.of_versions(db, set(version_of.values()))
+            for group in groups:
+                said = words.get(version_of.get(group.campaign_id))
+                if said and group.notices[0].bpmn_id:
+                    group.step_name = said.step(group.notices[0].bpmn_id, group.step_name)
+    return render_template("notifications.html", groups=groups, labels=labels, kinds=KINDS)
 
 
 #: What each kind of notice is, as a group's heading says it.

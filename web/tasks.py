@@ -162,7 +162,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
             "files": shown.file_map,
             "outcome": (outcome := _outcome(db, task)),
-            "chart": chart(outcome.distribution) if outcome else None,
+            "chart": english.name_grades(version, outcome, chart(outcome.distribution)) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
             "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
         }
