@@ -51,7 +51,8 @@ class Catalogue:
                    scheme=data.get("scheme") or {}, forms=data.get("forms") or {})
 
     def __bool__(self) -> bool:
-        return bool(self.title or self.steps or self.forms or self.scheme or self.bodies or self.processes)
+        """Whether the catalogue says anything at all."""
+        return bool(self.title) or any(getattr(self, section) for section in (*NAMED, "scheme", "forms"))
 
     def step(self, bpmn_id: str, chinese: str) -> str:
         return self.steps.get(bpmn_id) or chinese
