@@ -108,9 +108,8 @@ def for_display(text: str, words=english.NONE) -> bytes:
         message.attrib.pop("name", None)
     if words:
         for node in root.iter(etree.Element):
-            said = (words.lanes.get(node.get("name") or "") if node.tag == f"{{{BPMN}}}lane"
-                    else words.processes.get(node.get("id") or "") if node.tag == f"{{{BPMN}}}process"
-                    else words.steps.get(node.get("id") or ""))
+            said = (words.lanes if node.tag == f"{{{BPMN}}}lane" else words.processes
+                    if node.tag == f"{{{BPMN}}}process" else words.steps).get(node.get("id") or "")
             if said and node.get("name") is not None:
                 node.set("name", said)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -136,11 +136,11 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
 
 def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str, set[str] | None]:
     """What each named section may name (None: cannot be known, the file it needs was refused)."""
-    ids, processes, tasks, lane_names = set(), set(), set(), set()
+    ids, processes, tasks, lane_ids = set(), set(), set(), set()
     for name, tree in trees.items():
         if not name.endswith(".bpmn"):
             continue
-        lane_names |= {lane.get("name") for lane in tree.iter(f"{{{BPMN_NS}}}lane") if lane.get("name")}
+        lane_ids |= {lane.get("id") for lane in tree.iter(f"{{{BPMN_NS}}}lane") if lane.get("id")}
         for node in tree.iter(etree.Element):
             if node.get("id") and node.get("name") is not None:
                 ids.add(node.get("id"))
@@ -154,7 +154,7 @@ def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str,
         codes = None
     grades = manifest.get("grades") if manifest else None
     return {"processes": processes if trees else None, "steps": ids if trees else None,
-            "instructions": tasks if trees else None, "lanes": lane_names if trees else None,
+            "instructions": tasks if trees else None, "lanes": lane_ids if trees else None,
             "bodies": codes, "grades": set(map(str, grades)) if isinstance(grades, list) else set()}
 
 
