@@ -106,6 +106,17 @@ def test_in_english_the_pages_show_the_bundles_english_names(client, national):
     assert 'name="Target filing"' in pages["diagram"] and 'name="Provincial people\'s government"' in pages["diagram"]
 
 
+
+def test_in_english_the_inbox_finds_a_step_by_its_english_name(client, national):
+    from web_fixtures import login
+
+    login(client, "gov-bj")
+    client.get("/lang/en")
+    assert ">Self-evaluation</a>" in client.get("/inbox?scope=claimable&q=self-eval").text
+    assert 'id="inbox-empty"' in client.get("/inbox?scope=claimable&q=Interview").text
+    assert ">Self-evaluation</a>" in client.get("/inbox?scope=claimable&q=自我").text  # the Chinese still finds it
+
+
 def test_in_chinese_the_pages_are_as_they_were(client, national):
     pages = _pages(client, national)
     assert ">自我评价</a>" in pages["inbox"]

@@ -45,9 +45,14 @@ def index():
             figures = inbox.counts(db, g.viewer, moment)
             if not figures["mine"] and figures["claimable"]:
                 wanted = dataclasses.replace(wanted, scope="claimable")
+        menus = inbox.menus(db, engine(), g.viewer)
+        if wanted.search and english.wanted():  # a row keeps the Chinese name: find the English one by its step
+            words = english.of_versions(db, {c.version_id for c in menus.campaigns.values()}).values()
+            typed = wanted.search.lower()
+            wanted = dataclasses.replace(wanted, search_steps=tuple(sorted(
+                {bpmn_id for w in words for bpmn_id, name in w.steps.items() if typed in name.lower()})))
         rows = inbox.tasks(db, g.viewer, moment, wanted, limit=PAGE + 1, offset=(page - 1) * PAGE)
         more, rows = len(rows) > PAGE, rows[:PAGE]
-        menus = inbox.menus(db, engine(), g.viewer)
         regions = dict(menus.regions)
         if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
