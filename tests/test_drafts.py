@@ -69,6 +69,9 @@ def test_a_new_variant_gets_its_key_and_title_and_remembers_its_parent(sqlite_en
         assert "# 资阳市人民政府办公室" in text  # its comments are kept
         assert (row.variant, row.title, row.parent_variant) == ("meishan-2024", "眉山市质量工作考核", "ziyang-2016")
         assert drafts.findings(row) == []
+        # Ziyang's English title would name the wrong city: it goes, the rest of its English stays
+        assert "Ziyang" not in row.files["english.yaml"].split("\nprocesses:")[0]
+        assert "Task_target_filing: Target filing" in row.files["english.yaml"]
 
 
 @pytest.mark.parametrize("key, refusal", [("Meishan 2024", ValidationError), ("a" * 65, ValidationError),

@@ -301,6 +301,10 @@ def without_filing_review(tmp_path: Path) -> Path:
     text = re.sub(r'<bpmn:userTask id="Task_filing_review".*?</bpmn:userTask>', "", text, flags=re.S)
     text = re.sub(r'<bpmndi:BPMN(Shape|Edge) id="(Task_filing_review|Flow_r04)_di".*?</bpmndi:BPMN\1>', "", text)
     path.write_text(text, encoding="utf-8")
+    # and its English: a catalogue naming a step the bundle no longer has is refused
+    path = folder / "english.yaml"
+    text = path.read_text(encoding="utf-8").replace("  Task_filing_review: Filing review\n", "")
+    path.write_text(re.sub(r"  Task_filing_review: \|-\n(    .*\n|\n)*", "", text), encoding="utf-8")
     return folder
 
 

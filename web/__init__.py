@@ -152,8 +152,14 @@ def _headers(response):
 
 def body_name(code: str, variant: str | None = None) -> str:
     """The name of a role or of a variant's body (bundle.yaml ``bodies``), read once a request."""
+    from . import english
     from .security import engine
+    from .words import ROLES
 
+    if english.wanted():  # the procedure's own English name, else the built-in role's
+        found = english.body_names().get((variant, code)) or (str(ROLES[code]) if code in ROLES else None)
+        if found:
+            return found
     names = g.get("body_names")
     if names is None:
         with engine().store.read() as db:

@@ -14,6 +14,7 @@ from engine.records import board, workbook
 from engine.running import campaign_guards, reminders
 from engine.store.models import Campaign, InboxTask, ProcessVersion, Region
 
+from . import english
 from .security import engine, login_required, now
 
 bp = Blueprint("campaigns", __name__)
@@ -31,8 +32,8 @@ def chart(distribution: list[tuple[str, int]], width: int = 360, height: int = 1
     bars = []
     for n, (grade, count) in enumerate(distribution):
         h = round((height - 40) * count / top)
-        bars.append({"grade": grade, "count": count, "x": round(n * slot + slot * 0.2), "w": round(slot * 0.6),
-                     "y": height - 20 - h, "h": h})
+        bars.append({"grade": grade, "label": grade, "count": count, "x": round(n * slot + slot * 0.2),
+                     "w": round(slot * 0.6), "y": height - 20 - h, "h": h})
     return {"width": width, "height": height, "bars": bars}
 
 
@@ -62,8 +63,7 @@ def _index(**start):
         startable = startable_variants(db)
         regions = list(db.scalars(select(Region).where(Region.region_set.in_(startable))
                                   .order_by(Region.region_set, Region.code)))
-        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
-                                 .where(ProcessVersion.is_current.is_(True))).all())
+        titles = english.current_titles(db)
     return render_template("campaigns.html", rows=shown, startable=startable, regions=regions, titles=titles,
                            start=start, status_names=STATUS), 400 if start else 200
 
@@ -111,8 +111,15 @@ def show(campaign_id: int):
         wanted = _board_filter()
         view = board.build(db, engine(), campaign, now(), page=request.args.get("page", 1, type=int), wanted=wanted)
         steers = campaign.variant in startable_variants(db)
+        version = engine().version(db, campaign.version_id)
+        words = english.of(version)
+    if words:  # the steps' headings and the procedure's title in English
+        view.steps = [(bpmn_id, words.step(bpmn_id, name)) for bpmn_id, name in view.steps]
+        view.campaign_steps = [(bpmn_id, words.step(bpmn_id, name)) for bpmn_id, name in view.campaign_steps]
+        view.title = words.title or view.title
     supervises = g.viewer.is_admin or bool(g.viewer.holding("supervises", campaign.variant))
-    return render_template("board.html", board=view, chart=chart(view.distribution), supervises=supervises,
+    drawn = english.name_grades(version, view, chart(view.distribution))
+    return render_template("board.html", board=view, chart=drawn, supervises=supervises,
                            steers=steers, status_names=STATUS, wanted=wanted,
                            filtered={k: v for k, v in (("state", wanted.state), ("step", wanted.step),
                                                        ("q", wanted.search)) if v})
@@ -183,11 +190,19 @@ def _results(campaign_id: int, public: bool):
     return campaign, view
 
 
+def _shown_results(campaign_id: int, public: bool):
+    """The results page: the ranking and its chart, grades that are words named as the viewer reads them."""
+    campaign, view = _results(campaign_id, public)
+    with engine().store.read() as db:
+        version = engine().version(db, campaign.version_id)
+    drawn = english.name_grades(version, view, chart(view.distribution))
+    return render_template("results.html", board=view, chart=drawn, public=public)
+
+
 @bp.get("/campaigns/<int:campaign_id>/results")
 @login_required
 def results(campaign_id: int):
-    campaign, view = _results(campaign_id, public=False)
-    return render_template("results.html", board=view, chart=chart(view.distribution), public=False)
+    return _shown_results(campaign_id, public=False)
 
 
 @bp.get("/campaigns/<int:campaign_id>/results.xlsx")
@@ -217,5 +232,4 @@ def public_index():
 @bp.get("/public/campaigns/<int:campaign_id>")
 def public(campaign_id: int):
     """The announcement to the public (向社会公告): results only, no sign-in, once announced."""
-    _, view = _results(campaign_id, public=True)
-    return render_template("results.html", board=view, chart=chart(view.distribution), public=True)
+    return _shown_results(campaign_id, public=True)

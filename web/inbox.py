@@ -14,8 +14,9 @@ from engine.errors import ValidationError
 from engine.people import inbox
 from engine.records import mail
 from engine.running import reminders
-from engine.store.models import Campaign, ProcessVersion, Region
+from engine.store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
 
+from . import english
 from .security import engine, login_required, now, safe_next
 
 bp = Blueprint("inbox", __name__)
@@ -46,21 +47,48 @@ def index():
             figures = inbox.counts(db, g.viewer, moment)
             if not figures["mine"] and figures["claimable"]:
                 wanted = dataclasses.replace(wanted, scope="claimable")
+        menus = inbox.menus(db, engine(), g.viewer)
+        if wanted.search and english.wanted():  # a row keeps the Chinese name: find the English one by its step
+            words = english.of_versions(db, {c.version_id for c in menus.campaigns.values()}).values()
+            typed = wanted.search.lower()
+            wanted = dataclasses.replace(wanted, search_steps=tuple(sorted(
+                {bpmn_id for w in words for bpmn_id, name in w.steps.items() if typed in name.lower()})))
         rows = inbox.tasks(db, g.viewer, moment, wanted, limit=PAGE + 1, offset=(page - 1) * PAGE)
         more, rows = len(rows) > PAGE, rows[:PAGE]
-        menus = inbox.menus(db, engine(), g.viewer)
         regions = dict(menus.regions)
         if missing := {t.region for t in rows if t.region} - regions.keys():  # a region dropped from a campaign
             regions.update(db.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).all())
         saved = inbox.saved_filters(db, g.viewer)
-        titles = dict(db.execute(select(ProcessVersion.variant, ProcessVersion.title)
-                                 .where(ProcessVersion.is_current.is_(True))).all())
+        titles = english.current_titles(db)
         units = unit_names(db, {c.version_id for c in menus.campaigns.values()})
+        names, steps = _in_english(db, rows, menus)
     supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
-                           steps=menus.steps, region_menu=menus.regions.items(), saved=saved, titles=titles,
+                           steps=steps, region_menu=menus.regions.items(), saved=saved, titles=titles,
                            units=units, supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page,
-                           more=more, current=_arguments(wanted))
+                           more=more, current=_arguments(wanted), names=names)
+
+
+def _in_english(db, rows: list[InboxTask], menus: inbox.Menus) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The rows' step names (task id -> name) and the step menu as the viewer reads them. An inbox row keeps the
+    step's Chinese name: in English it is looked up in the catalogue of the row's version, read once a page."""
+    if not english.wanted():
+        return {}, menus.steps
+    version_of = {c.id: c.version_id for c in menus.campaigns.values()}
+    if missing := {t.campaign_id for t in rows if t.campaign_id is not None} - version_of.keys():
+        version_of.update(db.execute(select(Campaign.id, Campaign.version_id).where(Campaign.id.in_(missing))).all())
+    outside = dict(db.execute(select(Instance.id, Instance.version_id).where(
+        Instance.id.in_({t.instance_id for t in rows if t.campaign_id is None}))).all()) if any(
+        t.campaign_id is None for t in rows) else {}
+    words = english.of_versions(db, set(version_of.values()) | set(outside.values()))
+    names = {}
+    for t in rows:
+        said = words.get(version_of.get(t.campaign_id) if t.campaign_id is not None else outside.get(t.instance_id))
+        names[t.id] = said.step(t.bpmn_id, t.name) if said else t.name
+    menu_words = [words[v] for v in {c.version_id for c in menus.campaigns.values()} if v in words]
+    steps = [(bpmn_id, next((w.steps[bpmn_id] for w in menu_words if bpmn_id in w.steps), name))
+             for bpmn_id, name in menus.steps]
+    return names, steps
 
 
 def _arguments(wanted: inbox.Filter) -> dict[str, str]:
@@ -72,10 +100,14 @@ def _arguments(wanted: inbox.Filter) -> dict[str, str]:
 
 
 def unit_names(db, version_ids: set[int]) -> dict[str, str]:
-    """Member units' names by code, from the schemes of these versions."""
+    """Member units' names by code, from the schemes of these versions (their English ones in English)."""
     names = {}
-    for scheme in db.scalars(select(ProcessVersion.scheme).where(ProcessVersion.id.in_(version_ids))):
-        names.update((str(u["code"]), u.get("name") or str(u["code"])) for u in (scheme or {}).get("units", []))
+    words = english.of_versions(db, version_ids)
+    for version_id, scheme in db.execute(select(ProcessVersion.id, ProcessVersion.scheme)
+                                         .where(ProcessVersion.id.in_(version_ids))):
+        said = words.get(version_id, english.NONE)
+        names.update((str(u["code"]), said.scheme_name("units", u["code"], u.get("name") or str(u["code"])))
+                     for u in (scheme or {}).get("units", []))
     return names
 
 
@@ -158,7 +190,16 @@ def notifications():
         rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
         labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
             Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
-    return render_template("notifications.html", groups=inbox.group_notices(rows), labels=labels, kinds=KINDS)
+        groups = inbox.group_notices(rows)
+        if english.wanted():  # a group's heading names its step: in English from its campaign's version
+            version_of = dict(db.execute(select(Campaign.id, Campaign.version_id).where(
+                Campaign.id.in_(labels))).all())
+            words = english.of_versions(db, set(version_of.values()))
+            for group in groups:
+                said = words.get(version_of.get(group.campaign_id))
+                if said and group.notices[0].bpmn_id:
+                    group.step_name = said.step(group.notices[0].bpmn_id, group.step_name)
+    return render_template("notifications.html", groups=groups, labels=labels, kinds=KINDS)
 
 
 #: What each kind of notice is, as a group's heading says it.

@@ -17,6 +17,7 @@ from engine.records import audit, board, files, submissions
 from engine.running import incidents
 from engine.store.models import Campaign, Instance, Region
 
+from . import english
 from .security import engine, login_required, now
 from .tasks import choices_of, submission
 from .words import ACTIONS
@@ -44,9 +45,9 @@ def index():
 
 
 def process_name(version, process_id: str) -> str:
-    """A process as people call it (its name in the BPMN), the id only where it has none."""
+    """A process as people call it (its name in the BPMN, or in English), the id only where it has none."""
     spec = version.specs.get(process_id, (None,))[0]
-    return getattr(spec, "description", None) or process_id
+    return english.of(version).processes.get(process_id) or getattr(spec, "description", None) or process_id
 
 
 def diagram_file(version, process_id: str) -> str:
@@ -82,8 +83,9 @@ def show(instance_id: int):
                            marks_json=json.dumps(marks), current=current, timeline=timeline, now=moment,
                            data_json=data_json, result=shown.result, submissions=items,
                            evidence=[e.file for e in shown.files], files=shown.file_map,
-                           process=process_name(version, instance.process_id), title=version.manifest["title"],
-                           steps=version.step_names, actions=ACTIONS)
+                           process=process_name(version, instance.process_id),
+                           title=english.of(version).title or version.manifest["title"],
+                           steps=english.step_names(version), actions=ACTIONS)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
@@ -93,17 +95,25 @@ def diagram(instance_id: int):
         instance, _ = access.visible_instance(db, g.viewer, instance_id)
         version = engine().version(db, instance.version_id)
         text = version.files[diagram_file(version, instance.process_id)]
-    return Response(for_display(text), mimetype="application/xml")
+        words = english.of(version)
+    return Response(for_display(text, words), mimetype="application/xml")
 
 
-def for_display(text: str) -> bytes:
+def for_display(text: str, words=english.NONE) -> bytes:
     """The diagram as people read it: bpmn-js writes a message's name under its envelope, and a message's name is
-    the engine's identifier (``region_scored``); the message flow beside it carries the name for people."""
+    the engine's identifier (``region_scored``); the message flow beside it carries the name for people. In
+    English, the names the bundle's catalogue gives its elements, lanes and processes."""
     from engine.procedure.bundle import parse_xml
 
     root = parse_xml("diagram.bpmn", text)
     for message in root.iter(f"{{{BPMN}}}message"):
         message.attrib.pop("name", None)
+    if words:
+        for node in root.iter(etree.Element):
+            said = (words.lanes if node.tag == f"{{{BPMN}}}lane" else words.processes
+                    if node.tag == f"{{{BPMN}}}process" else words.steps).get(node.get("id") or "")
+            if said and node.get("name") is not None:
+                node.set("name", said)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

@@ -19,7 +19,7 @@ from engine.records import submissions as engine_submissions
 from engine.running import incidents
 from engine.store.models import AuditEntry, Campaign, InboxTask, Instance, Region
 
-from . import formview
+from . import english, formview
 from .campaigns import chart
 from .errors import short, short_errors
 from .security import engine, login_required, now
@@ -37,6 +37,9 @@ def render_markdown(text: str) -> str:
 
 
 def instructions(version, process_id: str, bpmn_id: str) -> str:
+    """A user task's instructions (Markdown), in English when the viewer chose it and the bundle has them."""
+    if said := english.of(version).instructions.get(bpmn_id):
+        return said
     for spec in version.specs[process_id][0].task_specs.values():
         if getattr(spec, "bpmn_id", None) == bpmn_id:
             return (getattr(spec, "extensions", None) or {}).get("instructionsForEndUser", "")
@@ -50,6 +53,11 @@ def form_of(version, bpmn_id: str) -> tuple[dict, dict]:
         return {"type": "object", "properties": {}}, {}
     ui_file = version.files.get(f"forms/{info.get('ui')}") if info.get("ui") else None
     return version.form(info["form"]), json.loads(ui_file) if ui_file else {}
+
+
+def shown_form(version, bpmn_id: str) -> tuple[dict, dict]:
+    """The JSON Schema and UI schema of a user task as the viewer reads them (English titles in English)."""
+    return english.form(version, version.user_tasks.get(bpmn_id, {}).get("form"), *form_of(version, bpmn_id))
 
 
 def indicator_rows(scheme: dict, unit: str | None) -> tuple[list[dict], dict[str, str]]:
@@ -108,9 +116,10 @@ def choices_of(db, instance: Instance) -> dict[str, list[tuple[str, str]]]:
 
 
 def submission(version, entry: AuditEntry, choices: dict | None = None) -> dict:
-    schema, ui = form_of(version, entry.bpmn_id)
+    schema, ui = shown_form(version, entry.bpmn_id)
     _, labels = indicator_rows(version.scheme, None)
-    name = version.step_names.get(entry.bpmn_id, entry.bpmn_id)
+    labels = english.scheme_labels(version, labels)
+    name = english.of(version).step(entry.bpmn_id, version.step_names.get(entry.bpmn_id, entry.bpmn_id))
     return {"entry": entry, "name": name,
             "fields": formview.build(schema, ui, entry.data or {}, labels=labels, readonly=True, choices=choices)}
 
@@ -130,29 +139,32 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
         instance = db.get(Instance, task.instance_id)
         variant = task.variant
         version = engine().version(db, instance.version_id)
-        schema, ui = form_of(version, task.bpmn_id)
+        schema, ui = shown_form(version, task.bpmn_id)
         rows, labels = indicator_rows(version.scheme, task.unit)
+        labels = english.scheme_labels(version, labels)
         draft = inbox.draft(db, task.id, g.viewer.username)
         shown, items = submissions(db, instance, variant)
         grouped = formview.errors_by_path(errors or [])
         region = db.get(Region, task.region) if task.region else None
+        units = {u["code"]: u["name"] for u in version.scheme.get("units", [])}
         if values is None:
             values = draft.data if draft else {}
         fields = formview.build(schema, ui, values, grouped,
                                 table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
                                 choices=choices_of(db, instance))
         context = {
+            "step_name": english.of(version).step(task.bpmn_id, task.name),
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
             "instructions": render_markdown(instructions(version, instance.process_id, task.bpmn_id)),
             "can_act": g.viewer.can_act(task), "can_supervise": g.viewer.can_supervise(task),
             "region_name": region.name if region else "",
-            "unit_name": {u["code"]: u["name"] for u in version.scheme.get("units", [])}.get(task.unit, task.unit),
+            "unit_name": english.unit_name(version, task.unit, units.get(task.unit, task.unit)),
             "submissions": items,
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
             "files": shown.file_map,
             "outcome": (outcome := _outcome(db, task)),
-            "chart": chart(outcome.distribution) if outcome else None,
+            "chart": english.name_grades(version, outcome, chart(outcome.distribution)) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
             "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
         }
@@ -226,7 +238,7 @@ def submit(task_id: str):
     except HeldUp:  # nothing was saved; the administrators have an incident to act on
         page, _status = _page(task_id, values=data)
         return page, 409
-    flash(_("Submitted: %(name)s.", name=task.name), "success")
+    flash(_("Submitted: %(name)s.", name=english.of(version).step(task.bpmn_id, task.name)), "success")
     session["submitted_task"] = task.id  # the next page tells the browser to drop its copy of the form
     with engine().store.read() as db:
         variant = access.instance_variant(db, db.get(Instance, task.instance_id))

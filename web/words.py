@@ -23,3 +23,10 @@ ACTIONS = {
     "due_extend": _l("Deadline extended"), "audit_export": _l("Audit log exported"), "scheduler": _l("Scheduler"),
     "system": _l("System"),
 }
+
+#: The built-in roles' names in English mode, where the procedure's catalogue names no body of its own.
+ROLES = {
+    "assessed": _l("Assessed government"), "lead_agency": _l("Lead agency"), "member_unit": _l("Member unit"),
+    "assessment_group": _l("Assessment group / experts"), "approver": _l("Approving authority"),
+    "recipient": _l("Recipient of the results"), "admin": _l("Administrator"),
+}

@@ -34,6 +34,7 @@ class Filter:
     region: str | None = None
     state: str | None = None  # due_soon | overdue
     search: str | None = None  # a region's or a step's name, or part of it
+    search_steps: tuple[str, ...] = ()  # bpmn ids the search also finds (their names in the viewer's language)
     sort: str = "due"  # one of SORTS
     descending: bool = False
 
@@ -68,7 +69,8 @@ def listing(who: Viewer, now: datetime, wanted: Filter) -> Select:
     if wanted.search:
         words = f"%{wanted.search.replace('%', '').replace('_', '')[:50]}%"
         named = select(Region.code).where(Region.name.like(words))
-        query = query.where(or_(InboxTask.name.like(words), InboxTask.region.in_(named)))
+        query = query.where(or_(InboxTask.name.like(words), InboxTask.region.in_(named),
+                                InboxTask.bpmn_id.in_(wanted.search_steps)))
     if wanted.campaign_id:
         query = query.where(InboxTask.campaign_id == wanted.campaign_id)
     if wanted.step:

@@ -17,7 +17,7 @@ from lxml import etree
 from ..errors import BundleError
 from ..people.regions import code_problem
 from ..running import results, timer_events
-from . import checks, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
+from . import checks, english, forms, grading, modelers, names, references, scoring, scripts, spiff, structure, yamlfile
 from . import manifest as manifests
 from .findings import Report
 
@@ -164,7 +164,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
             regions = _regions(files, manifest.get("regions"), report)
     form_names = {name.removeprefix("forms/") for name in files if name.startswith("forms/")}
     refused = report.errors()
-    _check_forms(files, form_names, scheme, report)
+    documents = _check_forms(files, form_names, scheme, report)
     forms_whole = report.errors() == refused  # the names check reads the forms' fields
 
     trees = {}
@@ -197,6 +197,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
     # Checks that read every file's definitions would only repeat, as their own, the problem of a file left out.
     xml_whole = not failed
     if not whole:
+        english.check(files, manifest, scheme, documents, trees, report)
         report.name_elements(trees)
         return None
     for key in ("campaign_process", "region_process"):
@@ -221,6 +222,7 @@ def _check(files: dict[str, str], helpers: frozenset[str], report: Report) -> Bu
         with report.guard():
             for problem in names.check_names(trees, files, manifest, helpers):
                 report.add(problem)
+    english.check(files, manifest, scheme, documents, trees, report)  # last: what it names, the others check
     report.name_elements(trees)
     if report.errors():
         return None
@@ -250,9 +252,9 @@ def _drop_repeated(report: Report, since: int) -> None:
     report.drop(repeated)
 
 
-def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | None, report: Report) -> None:
+def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | None, report: Report) -> dict:
     """Every form file parses and is a valid schema whose references resolve; no score field caps below an
-    indicator's points."""
+    indicator's points. Returns the forms that parsed, by name."""
     texts = {name: files[f"forms/{name}"] for name in form_names}
     documents = {}
     for name in sorted(form_names):
@@ -267,6 +269,7 @@ def _check_forms(files: dict[str, str], form_names: set[str], scheme: dict | Non
         for name, form in sorted(documents.items()):
             with report.guard(f"forms/{name}"):
                 _check_score_maximum(f"forms/{name}", form, scheme)
+    return documents
 
 
 def parse_xml(name: str, text: str) -> etree._Element:

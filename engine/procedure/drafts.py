@@ -23,7 +23,7 @@ from ..clock import local
 from ..errors import BundleError, Conflict, NotFound, StaleDraft, ValidationError
 from ..records import audit
 from ..store.models import ProcedureDraft, ProcessVersion
-from . import bundle, problems, yamlfile
+from . import bundle, english, problems, yamlfile
 from .archive import ZIP_BYTES as ZIP_BYTES
 from .archive import clean_name as clean_name
 from .archive import file_text, refused, unzip
@@ -101,6 +101,8 @@ def create(session: Session, base: ProcessVersion, actor: str, at: datetime, com
     title = (title or "").strip()[:200]
     if title and title != base.title:
         files["bundle.yaml"] = _set_top_level(files["bundle.yaml"], "title", title)
+        if english.FILE in files:  # its English title was the old one's: the new Chinese one shows until written
+            files[english.FILE] = re.sub(r"^title:[^|>\n]*\n", "", files[english.FILE], count=1, flags=re.MULTILINE)
     row = ProcedureDraft(variant=variant, title=title or base.title, base_version_id=base.id, parent_variant=parent,
                          owner=actor, comment=(comment or "").strip(), files=files, revision=1, saved_by=actor,
                          saved_at=at, created_at=at)

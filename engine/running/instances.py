@@ -16,7 +16,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..procedure import forms
+from ..procedure import english, forms
 from ..records import audit
 from ..store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 from . import results, sampling, timers
@@ -45,6 +45,11 @@ class LoadedVersion:
     def extend_weekends(self) -> bool:
         """The variant's weekend rule: a last day on a plain weekend moves to the next working day."""
         return bool((self.manifest.get("calendar") or {}).get("extend_weekends", False))
+
+    @cached_property
+    def english(self) -> english.Catalogue:
+        """The bundle's English catalogue (english.yaml); empty when it has none."""
+        return english.Catalogue.of(self.files)
 
     @cached_property
     def user_tasks(self) -> dict:
