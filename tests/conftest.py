@@ -181,3 +181,13 @@ def web_app(engine: Engine, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def admin(client, engine):
+    """A test client signed in as the administrator."""
+    from web_fixtures import login, set_passwords
+
+    set_passwords(engine)
+    login(client, "admin")
+    return client

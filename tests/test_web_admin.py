@@ -15,13 +15,6 @@ from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, Instance, Mail, Region, Role, Timer, User
 
 
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
 def _grants(engine, username):
     with engine.store.read() as session:
         return accounts.grants_of(session, username)

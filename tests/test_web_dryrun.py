@@ -27,13 +27,6 @@ def draft_id(engine) -> int:
         return made.id
 
 
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
 def bearer(engine, username: str) -> dict:
     return {"Authorization": f"Bearer {signin.issue_token(engine.store, engine.clock.now(), username, 'test')}"}
 

@@ -13,13 +13,6 @@ from engine.people.accounts import ROLE_NAMES
 from engine.procedure import drafts, versions
 
 
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
 def _post(client, url, body):
     return client.post(url, json=body, headers={"X-CSRF-Token": csrf(client)})
 

@@ -21,13 +21,6 @@ NUMBER_FORM = {
 
 
 @pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
-@pytest.fixture
 def draft_id(admin, engine) -> int:
     return new_draft(admin, engine)
 

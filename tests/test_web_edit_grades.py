@@ -7,17 +7,10 @@ import re
 
 import pytest
 from test_web_procedures import GAP, bearer, draft_row, new_draft
-from web_fixtures import add_web_user, csrf, login, set_passwords
+from web_fixtures import add_web_user, csrf, login
 
 from engine.people.accounts import Grant
 from engine.procedure import drafts
-
-
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
 
 
 def page_data(page) -> dict:

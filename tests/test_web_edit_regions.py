@@ -12,18 +12,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 from test_web_procedures import draft_row, new_draft
-from web_fixtures import csrf, login, set_passwords
+from web_fixtures import csrf, login
 
 from engine.procedure import problems, region_file
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
 
 
 def page_data(page) -> dict:

@@ -17,13 +17,6 @@ from engine.procedure import scheme_excel
 
 
 @pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
-@pytest.fixture
 def draft_id(admin, engine) -> int:
     return new_draft(admin, engine)
 

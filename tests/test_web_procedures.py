@@ -17,13 +17,6 @@ from engine.store.models import AuditEntry, ProcedureDraft, ProcessVersion
 GAP = ("85 &lt;= ? &lt; 95", "86 &lt;= ? &lt; 95")  # 资阳's b band starting at 86: no grade for 85 to 86
 
 
-@pytest.fixture
-def admin(client, engine):
-    set_passwords(engine)
-    login(client, "admin")
-    return client
-
-
 def bearer(engine, username: str) -> dict:
     return {"Authorization": f"Bearer {signin.issue_token(engine.store, engine.clock.now(), username, 'test')}"}
 

@@ -153,14 +153,18 @@ def draft(draft_id: int):
                            can_edit=g.viewer.is_admin and published is None)
 
 
+def bundle_file(files: dict[str, str], name: str):
+    """One file of a draft or version, as a download; NotFound when the bundle has none of that name."""
+    if name not in files:
+        raise NotFound(f"没有文件 {name[:80]} (no file {name[:80]})")
+    return file_response(name, files[name])
+
+
 @bp.get("/drafts/<int:draft_id>/files/<path:name>")
 @login_required
 def draft_file(draft_id: int, name: str):
     with engine().store.read() as db:
-        row = draft_of(db, draft_id)
-        if name not in row.files:
-            raise NotFound(f"没有文件 {name[:80]} (no file {name[:80]})")
-        return file_response(name, row.files[name])
+        return bundle_file(draft_of(db, draft_id).files, name)
 
 
 @bp.get("/drafts/<int:draft_id>/edit/<path:name>")
@@ -247,10 +251,7 @@ def discard(draft_id: int):
 @login_required
 def version_file(version_id: int, name: str):
     with engine().store.read() as db:
-        row = version_of(db, version_id)
-        if name not in row.files:
-            raise NotFound(f"没有文件 {name[:80]} (no file {name[:80]})")
-        return file_response(name, row.files[name])
+        return bundle_file(version_of(db, version_id).files, name)
 
 
 @bp.get("/versions/<int:version_id>.zip")
