@@ -240,7 +240,21 @@ LAST_USED_EVERY = timedelta(minutes=5)
 
 
 def token_viewer(store: Store, now: datetime, token: str) -> Viewer | None:
-    """The user a live token belongs to, with their grants (one read), or None."""
+    """The user a live token belongs to, with their grants (one read), or None; its last use written if due."""
+    found = token_use(store, now, token)
+    if found is None:
+        return None
+    who, due = found
+    if due is not None:
+        with store.write(durable=False) as session:
+            touch_token(session, due, now)
+    return who
+
+
+def token_use(store: Store, now: datetime, token: str) -> tuple[Viewer, int | None] | None:
+    """The user a live token belongs to, with their grants (one read), and the token's id when its last use is
+    due to be written (``touch_token``), else None; None for no live token. A caller that writes anyway (a
+    submission) writes the last use in its own transaction instead of in one more."""
     with store.read() as session:
         found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                                 .where(ApiToken.token_hash == _digest(token))).one_or_none()
@@ -250,10 +264,13 @@ def token_viewer(store: Store, now: datetime, token: str) -> Viewer | None:
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not user.active:
             return None
         who = access.viewer_of(session, user)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        with store.write(durable=False) as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return who
+    due = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
+    return who, row.id if due else None
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    """Write a token's last use (in the caller's write transaction)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
