@@ -103,7 +103,7 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
         serve.settle()  # as ``kaohe serve`` does once started
         rows = pages(options, backend, app, users)
         rows += api(options, backend, app, store, engine, users)
-        floor = spec_free_floor(engine, ready[1], scheme_of(store), 10 if options.quick else 40)
+        floor = Floor(engine, ready[1], scheme_of(store), 5 if options.quick else 20)
         rows += submissions(options, backend, store, ready[2:], floor)
     return rows
 
@@ -300,7 +300,7 @@ class Plan:
         return CLIENTS + self.closed + self.open + self.alone
 
 
-def submissions(options: Options, backend: str, store: Store, ready: list[InboxTask], floor: Sample) -> list[Row]:
+def submissions(options: Options, backend: str, store: Store, ready: list[InboxTask], floor: Floor) -> list[Row]:
     """``kaohe serve`` on a free port of 127.0.0.1, on this benchmark's database, with one and then with two
     processes; the clients in a child process, each submitting the target filing of distinct regions, every one
     by that region's own government with its own token."""
@@ -320,14 +320,14 @@ def submissions(options: Options, backend: str, store: Store, ready: list[InboxT
         # The server runs on the real clock (the benchmark's engine is in June 2025): tokens of today.
         tokens = [signin.issue_token(store, datetime.now(UTC), f"gov-{task.region}", "bench") for task in tasks]
         with kaohe_serve(store, processes) as (port, server):
-            results = _drive(port, server, tasks, tokens, body, plan)
+            results = _drive(port, server, tasks, tokens, body, plan, floor)
         answered = sum(len(results[p]["latencies"]) for p in SUBMITTING)
         with store.read() as session:
             left = session.scalar(select(func.count()).select_from(InboxTask)
                                   .where(InboxTask.id.in_([t.id for t in tasks])))
         if left != len(tasks) - answered:
             raise RuntimeError(f"{answered} submissions answered 200 but {len(tasks) - left} of the tasks are done")
-        rows += _submission_rows(backend, processes, results, floor)
+        rows += _submission_rows(backend, processes, results)
     return rows
 
 
@@ -341,21 +341,30 @@ def submitted(scheme: dict) -> dict:
     return {"targets": [{"indicator": i["code"], "target": "≥ 95%"} for i in scheme["indicators"]]}
 
 
-def spec_free_floor(engine: Engine, task: InboxTask, scheme: dict, n: int) -> Sample:
+class Floor:
     """The same completion in plain SpiffWorkflow in memory (benchmark 1's spec-free floor): ``task``'s stored
     state restored with the specs already in memory, the task completed with the same form, run to the next
-    wait and serialized; no database, no HTTP. ``task`` itself is never completed."""
-    from inmemory import InMemory
+    wait and serialized; no database, no HTTP. ``task`` itself is never completed. Timed ``n`` times right
+    before and right after the one-client phase of each server, so that it sees the same load."""
 
-    baseline = InMemory(engine.runner.script_engine)
-    with engine.store.read() as session:
-        state = session.get(Instance, task.instance_id).state
-    data, task_id = submitted(scheme), UUID(task.id)
-    sample = Sample()
-    baseline.act_spec_free(state, baseline.region_process, task_id, data)  # warm-up
-    for _ in range(n):
-        sample.time(baseline.act_spec_free, state, baseline.region_process, task_id, data)
-    return sample
+    def __init__(self, engine: Engine, task: InboxTask, scheme: dict, n: int):
+        from inmemory import InMemory
+
+        self.baseline = InMemory(engine.runner.script_engine)
+        with engine.store.read() as session:
+            self.state = session.get(Instance, task.instance_id).state
+        self.data, self.task_id, self.n = submitted(scheme), UUID(task.id), n
+        self.act()  # warm-up
+
+    def act(self) -> None:
+        self.baseline.act_spec_free(self.state, self.baseline.region_process, self.task_id, self.data)
+
+    def time(self) -> dict:
+        """``n`` runs: their durations and the CPU time they took."""
+        sample, cpu = Sample(), time.process_time()
+        for _ in range(self.n):
+            sample.time(self.act)
+        return {"latencies": sample.values, "cpu": time.process_time() - cpu}
 
 
 @contextmanager
@@ -409,7 +418,7 @@ SUBMITTING = ("warm-up", "submit", "submit open", "submit alone")
 
 
 def _drive(port: int, server: subprocess.Popen, tasks: list[InboxTask], tokens: list[str], body: str,
-           plan: Plan) -> dict:
+           plan: Plan, floor: Floor) -> dict:
     """The phases of requests, run by the client child process, one at a time, with the server's CPU time
     and the machine's load average around each."""
 
@@ -436,6 +445,8 @@ def _drive(port: int, server: subprocess.Popen, tasks: list[InboxTask], tokens: 
     ]
     results = {}
     for name, requests in phases:
+        if name == "submit alone":
+            results["floor before"] = floor.time()
         job = json.dumps({"port": port, "phases": [[name, requests]]})
         cpu = cpu_seconds(server.pid)
         done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--clients"], input=job, text=True,
@@ -445,10 +456,12 @@ def _drive(port: int, server: subprocess.Popen, tasks: list[InboxTask], tokens: 
         logger.info("%s: %d answered in %.2f s, %d failed%s; server CPU %.2f s, load average %.1f", name,
                     len(result["latencies"]), result["wall"], len(result["failures"]),
                     f", e.g. {result['failures'][0]}" if result["failures"] else "", result["cpu"], result["load"])
+        if name == "submit alone":
+            results["floor after"] = floor.time()
     return results
 
 
-def _submission_rows(backend: str, processes: int, results: dict, floor: Sample) -> list[Row]:
+def _submission_rows(backend: str, processes: int, results: dict) -> list[Row]:
     def figures(phase: str) -> tuple[Sample, str]:
         result = results[phase]
         sample = Sample()
@@ -470,6 +483,10 @@ def _submission_rows(backend: str, processes: int, results: dict, floor: Sample)
     static_busy = Sample()
     static_busy.values = results["static before"]["latencies"] + results["static after"]["latencies"]
     static_quiet, _ = figures("static alone")
+    floor = Sample()
+    floor.values = results["floor before"]["latencies"] + results["floor after"]["latencies"]
+    floor_cpu = (results["floor before"]["cpu"] + results["floor after"]["cpu"]) / len(floor.values)
+    quiet_cpu = results["submit alone"]["cpu"] / len(quiet.values)
     static_rate = len(static_busy.values) / (results["static before"]["wall"] + results["static after"]["wall"])
     return [
         Row(f"task submission, {server}, {CLIENTS} closed-loop clients (saturation)", backend, busy_text,
@@ -481,8 +498,9 @@ def _submission_rows(backend: str, processes: int, results: dict, floor: Sample)
             opened.median / static_open.median, f"p95 ≤ {duration(OPEN_TARGET)}, none failed",
             opened.p95 <= OPEN_TARGET and failed("submit open") == 0 and results["submit open"]["late"] == 0),
         Row(f"task submission, {server}, one client", backend, quiet_text,
-            f"{duration(floor.median)} (spec-free SpiffWorkflow in memory, the same completion); "
-            f"{duration(static_quiet.median)} (GET {STATIC})", quiet.median / floor.median,
+            f"{duration(floor.median)}, CPU {duration(floor_cpu)} (spec-free SpiffWorkflow in memory, the same "
+            f"completion, before and after; CPU ratio {quiet_cpu / floor_cpu:.1f}×); {duration(static_quiet.median)} "
+            f"(GET {STATIC})", quiet.median / floor.median,
             f"≤ {FLOOR_TARGET}× the floor, none failed",
             quiet.median <= FLOOR_TARGET * floor.median and failed("submit alone") == 0),
     ]
