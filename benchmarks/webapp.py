@@ -523,6 +523,24 @@ def _send(connection: http.client.HTTPConnection, request: list) -> str | None:
     return None if ok else f"{method} {path}: {response.status} {answer[:200]!r}"
 
 
+def _attempt(connection: http.client.HTTPConnection, port: int,
+             request: list) -> tuple[str | None, http.client.HTTPConnection]:
+    """``_send``, and the connection to use next: a new one after a broken one."""
+    try:
+        return _send(connection, request), connection
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        connection.close()
+        return f"{request[0]} {request[1]}: {exc!r}", http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+
+def _tally(lock: threading.Lock, latencies: list, failures: list, problem: str | None, elapsed: float) -> None:
+    with lock:
+        if problem:
+            failures.append(problem)
+        else:
+            latencies.append(elapsed)
+
+
 def _phase(port: int, lists: list[list]) -> dict:
     """A closed loop: one thread per list of requests, started together, each on its own keep-alive connection,
     sending its next request as soon as the answer to the last is in."""
@@ -535,15 +553,8 @@ def _phase(port: int, lists: list[list]) -> dict:
         barrier.wait()
         for request in requests:
             start = time.perf_counter()
-            try:
-                problem = _send(connection, request)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                problem = f"{request[0]} {request[1]}: {exc!r}"
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            elapsed = time.perf_counter() - start
-            with lock:
-                (failures.append(problem) if problem else latencies.append(elapsed))
+            problem, connection = _attempt(connection, port, request)
+            _tally(lock, latencies, failures, problem, time.perf_counter() - start)
         connection.close()
 
     threads = [threading.Thread(target=client, args=(requests,)) for requests in lists]
@@ -585,16 +596,10 @@ def _open_loop(port: int, rate: float, seconds: float, requests: list) -> dict:
         except queue.Empty:
             late.append(due)
             connection = free.get()
-        try:
-            problem = _send(connection, request)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            problem = f"{request[0]} {request[1]}: {exc!r}"
-            connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        problem, connection = _attempt(connection, port, request)
         elapsed = time.perf_counter() - due
         free.put(connection)
-        with lock:
-            (failures.append(problem) if problem else latencies.append(elapsed))
+        _tally(lock, latencies, failures, problem, elapsed)
 
     threads = []
     started = time.perf_counter()
