@@ -273,11 +273,13 @@ def token_use(store: Store, now: datetime, token: str) -> tuple[Viewer, int | No
     return who, row.token_id if due else None
 
 
+#: Core, built once: the ORM's UPDATE would first look through the session for token objects to keep in step.
+_TOUCH = update(ApiToken.__table__).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+
+
 def touch_token(session: Session, token_id: int, now: datetime) -> None:
     """Write a token's last use (in the caller's write transaction)."""
-    # Core: the ORM's UPDATE would first look through the session for token objects to keep in step.
-    session.connection().execute(update(ApiToken.__table__).where(ApiToken.id == token_id)
-                                 .values(last_used_at=now))
+    session.connection().execute(_TOUCH, {"token_id": token_id, "at": now})
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
