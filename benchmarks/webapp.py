@@ -8,9 +8,12 @@ Python work does not compete with the server for its interpreter lock.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import logging
+import math
 import os
+import queue
 import random
 import re
 import signal
@@ -38,8 +41,9 @@ from engine.store.models import InboxTask, Instance, ProcessVersion
 logger = logging.getLogger(__name__)
 
 OPEN_TASKS = 100_000
-#: Real instances, launched through the engine: 10 campaigns of 200 synthetic regions.
-CAMPAIGNS, PER_CAMPAIGN = 10, 200
+#: Real instances, launched through the engine: 22 campaigns of 200 synthetic regions (4,400 ready tasks: the
+#: submissions of both servers set 4,308 aside).
+CAMPAIGNS, PER_CAMPAIGN = 22, 200
 TASK = "Task_target_filing"
 PASSWORD = "Kaohe@2025"
 LEAD = "lead"
@@ -48,10 +52,13 @@ CLIENTS = 20
 SERVER_THREADS = 8
 #: ``kaohe serve --processes``: the default, and one per core of the benchmark machines (2).
 SERVERS = (1, 2)
-#: Seconds between one client's submissions in the paced run: 20 a second offered, under what the server can do.
-PACE = 1.0
+#: The open loop: submissions arriving at random, this many a second on average, for this many seconds.
+OPEN_RATE, OPEN_SECONDS = 50, 30.0
 STATIC = "/static/app.css"
-INBOX_TARGET, API_TARGET, SUBMIT_TARGET = 0.050, 0.020, 0.050
+INBOX_TARGET, API_TARGET = 0.050, 0.020
+#: Issue 13: submissions a second under 20 closed-loop clients; p95 of the open loop; one submission against the
+#: spec-free in-memory floor.
+SATURATION_TARGET, OPEN_TARGET, FLOOR_TARGET = 300, 0.030, 5
 
 #: The other user tasks of the region process, as the bulk-inserted rows use them: (bpmn id, name, weight).
 #: Most open tasks of a real year are member units' (six units per region for opinions and scoring).
@@ -96,7 +103,8 @@ def run(options: Options, backend: str, store: Store) -> list[Row]:
         serve.settle()  # as ``kaohe serve`` does once started
         rows = pages(options, backend, app, users)
         rows += api(options, backend, app, store, engine, users)
-        rows += submissions(options, backend, store, ready[1:])
+        floor = Floor(engine, ready[1], scheme_of(store), 5 if options.quick else 20)
+        rows += submissions(options, backend, store, ready[2:], floor)
     return rows
 
 
@@ -273,46 +281,96 @@ def _row(name: str, backend: str, measured: Sample, baseline: Sample, floor: Sam
 
 
 # -- submissions through the real server -------------------------------------------------------------
-def submissions(options: Options, backend: str, store: Store, ready: list[InboxTask]) -> list[Row]:
-    """``kaohe serve`` on a free port of 127.0.0.1, on this benchmark's database, with one and then with
-    ``SERVER_PROCESSES`` processes; 20 client threads in a child process, each submitting the target filing of
-    distinct regions, every one by that region's own government with its own token."""
-    per_client = 5 if options.quick else 20
-    paced = 2 if options.quick else 5
-    serial = 10 if options.quick else 40
-    needed = CLIENTS * (1 + per_client + paced) + serial
-    if len(ready) < needed * len(SERVERS):
-        raise RuntimeError(f"only {len(ready)} ready {TASK} tasks")
+@dataclass
+class Plan:
+    """How many submissions each phase of one server's run makes."""
+
+    closed: int  # 20 clients back to back (a closed loop: the queue)
+    open_seconds: float  # Poisson arrivals at OPEN_RATE for this long (an open loop: what users feel)
+    alone: int  # one client
+
+    @property
+    def open(self) -> int:
+        """Tasks set aside for the open loop: the expected arrivals and five standard deviations (Poisson)."""
+        expected = OPEN_RATE * self.open_seconds
+        return int(expected + 5 * math.sqrt(expected)) + 1
+
+    @property
+    def needed(self) -> int:
+        return CLIENTS + self.closed + self.open + self.alone
+
+
+def submissions(options: Options, backend: str, store: Store, ready: list[InboxTask], floor: Floor) -> list[Row]:
+    """``kaohe serve`` on a free port of 127.0.0.1, on this benchmark's database, with one and then with two
+    processes; the clients in a child process, each submitting the target filing of distinct regions, every one
+    by that region's own government with its own token."""
+    plan = Plan(100, 10.0, 10) if options.quick else Plan(CLIENTS * 20, OPEN_SECONDS, 40)
+    if len(ready) < plan.needed * len(SERVERS):
+        raise RuntimeError(f"only {len(ready)} ready {TASK} tasks, {plan.needed * len(SERVERS)} needed")
     started = time.perf_counter()
     with store.write() as session:
-        for task in ready[:needed * len(SERVERS)]:
+        for task in ready[:plan.needed * len(SERVERS)]:
             accounts.create_user(session, f"gov-{task.region}", f"gov-{task.region}",
                                  [Grant("assessed", region=task.region)])
-    logger.info("%d province users in %.1f s", needed * len(SERVERS), time.perf_counter() - started)
-    with store.read() as session:
-        scheme = session.scalars(select(ProcessVersion.scheme).where(ProcessVersion.variant == VARIANT)).one()
-    body = json.dumps({"targets": [{"indicator": i["code"], "target": "≥ 95%"} for i in scheme["indicators"]]})
+    logger.info("%d province users in %.1f s", plan.needed * len(SERVERS), time.perf_counter() - started)
+    body = json.dumps(submitted(scheme_of(store)))
     rows = []
     for n, processes in enumerate(SERVERS):
-        tasks = ready[n * needed:(n + 1) * needed]
+        tasks = ready[n * plan.needed:(n + 1) * plan.needed]
         # The server runs on the real clock (the benchmark's engine is in June 2025): tokens of today.
         tokens = [signin.issue_token(store, datetime.now(UTC), f"gov-{task.region}", "bench") for task in tasks]
-        with kaohe_serve(store, processes) as port:
-            results = _drive(port, tasks, tokens, body, per_client, paced)
-        failed = sum(len(results[p]["failures"]) for p in ("warm-up", "submit", "submit paced", "submit alone"))
+        with kaohe_serve(store, processes) as (port, server):
+            results = _drive(port, server, tasks, tokens, body, plan, floor)
+        answered = sum(len(results[p]["latencies"]) for p in SUBMITTING)
         with store.read() as session:
             left = session.scalar(select(func.count()).select_from(InboxTask)
                                   .where(InboxTask.id.in_([t.id for t in tasks])))
-        if left != failed:
-            raise RuntimeError(f"{len(tasks) - failed} submissions answered 200 but {left} of the tasks are open")
+        if left != len(tasks) - answered:
+            raise RuntimeError(f"{answered} submissions answered 200 but {len(tasks) - left} of the tasks are done")
         rows += _submission_rows(backend, processes, results)
     return rows
+
+
+def scheme_of(store: Store) -> dict:
+    with store.read() as session:
+        return session.scalars(select(ProcessVersion.scheme).where(ProcessVersion.variant == VARIANT)).one()
+
+
+def submitted(scheme: dict) -> dict:
+    """The form every submission sends: a target for each of the scheme's indicators (30)."""
+    return {"targets": [{"indicator": i["code"], "target": "≥ 95%"} for i in scheme["indicators"]]}
+
+
+class Floor:
+    """The same completion in plain SpiffWorkflow in memory (benchmark 1's spec-free floor): ``task``'s stored
+    state restored with the specs already in memory, the task completed with the same form, run to the next
+    wait and serialized; no database, no HTTP. ``task`` itself is never completed. Timed ``n`` times right
+    before and right after the one-client phase of each server, so that it sees the same load."""
+
+    def __init__(self, engine: Engine, task: InboxTask, scheme: dict, n: int):
+        from inmemory import InMemory
+
+        self.baseline = InMemory(engine.runner.script_engine)
+        with engine.store.read() as session:
+            self.state = session.get(Instance, task.instance_id).state
+        self.data, self.task_id, self.n = submitted(scheme), UUID(task.id), n
+        self.act()  # warm-up
+
+    def act(self) -> None:
+        self.baseline.act_spec_free(self.state, self.baseline.region_process, self.task_id, self.data)
+
+    def time(self) -> dict:
+        """``n`` runs: their durations and the CPU time they took."""
+        sample, cpu = Sample(), time.process_time()
+        for _ in range(self.n):
+            sample.time(self.act)
+        return {"latencies": sample.values, "cpu": time.process_time() - cpu}
 
 
 @contextmanager
 def kaohe_serve(store: Store, processes: int):
     """``kaohe serve --no-scheduler`` (the timers of June 2025 would all fall due on today's clock) on the
-    benchmark's database until every serving process says it is serving; yields the port."""
+    benchmark's database until every serving process says it is serving; yields the port and the process."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -335,7 +393,7 @@ def kaohe_serve(store: Store, processes: int):
                 if not serving.acquire(timeout=60):
                     raise RuntimeError(f"kaohe serve did not start: {''.join(output)[-2000:]}")
             logger.info("kaohe serve --processes %d on port %d", processes, port)
-            yield port
+            yield port, server
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -345,111 +403,161 @@ def kaohe_serve(store: Store, processes: int):
                 server.wait()
 
 
-def _drive(port: int, tasks: list[InboxTask], tokens: list[str], body: str, per_client: int,
-           paced: int) -> dict:
-    """The phases of requests, run by the client child process."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process and of its serving children so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
+
+
+#: The phases that submit (the others GET the static file).
+SUBMITTING = ("warm-up", "submit", "submit open", "submit alone")
+
+
+def _drive(port: int, server: subprocess.Popen, tasks: list[InboxTask], tokens: list[str], body: str,
+           plan: Plan, floor: Floor) -> dict:
+    """The phases of requests, run by the client child process, one at a time, with the server's CPU time
+    and the machine's load average around each."""
 
     def submit(k: int) -> list:
         return ["POST", f"/api/v1/tasks/{tasks[k].id}/complete", body,
                 {"Authorization": f"Bearer {tokens[k]}", "Content-Type": "application/json"}]
 
     static = ["GET", STATIC, None, {}]
-    warm, timed = range(CLIENTS), range(CLIENTS, CLIENTS * (1 + per_client))
-    steady = range(CLIENTS * (1 + per_client), CLIENTS * (1 + per_client + paced))
-    alone = range(CLIENTS * (1 + per_client + paced), len(tasks))
-    # name, one list of requests per client thread, and the seconds between one client's requests
-    # (0: the next as soon as the answer is in, so that 20 are always waiting on the server)
+    ends = list(itertools.accumulate((CLIENTS, plan.closed, plan.open, plan.alone)))
+    warm, closed = range(ends[0]), range(ends[0], ends[1])
+    opened, alone = range(ends[1], ends[2]), range(ends[2], ends[3])
+    per_client = plan.closed // CLIENTS
+    # name, then either one list of requests per client thread (a closed loop: each client sends its next request
+    # when the answer to the last is in) or {"rate", "seconds", "requests"} (an open loop: Poisson arrivals)
     phases = [
-        ("warm-up", [[submit(k)] for k in warm], 0),
-        ("static before", [[static] * per_client for _ in range(CLIENTS)], 0),
-        ("submit", [[submit(k) for k in timed[c::CLIENTS]] for c in range(CLIENTS)], 0),
-        ("static after", [[static] * per_client for _ in range(CLIENTS)], 0),
-        ("submit paced", [[submit(k) for k in steady[c::CLIENTS]] for c in range(CLIENTS)], PACE),
-        ("static paced", [[static] * paced for _ in range(CLIENTS)], PACE),
-        ("submit alone", [[submit(k) for k in alone]], 0),
-        ("static alone", [[static] * len(alone)], 0),
+        ("warm-up", [[submit(k)] for k in warm]),
+        ("static before", [[static] * per_client for _ in range(CLIENTS)]),
+        ("submit", [[submit(k) for k in closed[c::CLIENTS]] for c in range(CLIENTS)]),
+        ("static after", [[static] * per_client for _ in range(CLIENTS)]),
+        ("static open", {"rate": OPEN_RATE, "seconds": min(plan.open_seconds, 5.0), "requests": [static]}),
+        ("submit open", {"rate": OPEN_RATE, "seconds": plan.open_seconds, "requests": [submit(k) for k in opened]}),
+        ("submit alone", [[submit(k) for k in alone]]),
+        ("static alone", [[static] * len(alone)]),
     ]
-    job = json.dumps({"port": port, "phases": phases})
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--clients"], input=job, text=True,
-                          capture_output=True, timeout=600, check=True)
-    results = json.loads(done.stdout)
-    for name, result in results.items():
-        logger.info("%s: %d requests in %.2f s, %d failed%s", name, len(result["latencies"]), result["wall"],
-                    len(result["failures"]), f", e.g. {result['failures'][0]}" if result["failures"] else "")
+    results = {}
+    for name, requests in phases:
+        if name == "submit alone":
+            results["floor before"] = floor.time()
+        job = json.dumps({"port": port, "phases": [[name, requests]]})
+        cpu = cpu_seconds(server.pid)
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--clients"], input=job, text=True,
+                              capture_output=True, timeout=600, check=True)
+        result = results[name] = json.loads(done.stdout)[name]
+        result["cpu"], result["load"] = cpu_seconds(server.pid) - cpu, os.getloadavg()[0]
+        logger.info("%s: %d answered in %.2f s, %d failed%s; server CPU %.2f s, load average %.1f", name,
+                    len(result["latencies"]), result["wall"], len(result["failures"]),
+                    f", e.g. {result['failures'][0]}" if result["failures"] else "", result["cpu"], result["load"])
+        if name == "submit alone":
+            results["floor after"] = floor.time()
     return results
 
 
 def _submission_rows(backend: str, processes: int, results: dict) -> list[Row]:
     def figures(phase: str) -> tuple[Sample, str]:
+        result = results[phase]
         sample = Sample()
-        sample.values = results[phase]["latencies"]
-        rate = len(sample.values) / results[phase]["wall"]
+        sample.values = result["latencies"]
+        rate = len(sample.values) / result["wall"]
+        cpu = f", server CPU {duration(result['cpu'] / len(sample.values))} each" if result["cpu"] else ""
         return sample, (f"median {duration(sample.median)}, p95 {duration(sample.p95)} (n={len(sample.values)}), "
-                        f"{len(results[phase]['failures'])} failed, {rate:.0f}/s")
+                        f"{len(result['failures'])} failed, {rate:.0f}/s{cpu}; load {result['load']:.1f}")
+
+    def failed(phase: str) -> int:
+        return len(results[phase]["failures"])
 
     server = f"kaohe serve, {processes} process{'es' if processes > 1 else ''}"
     busy, busy_text = figures("submit")
-    steady_sample, steady_text = figures("submit paced")
-    static_steady, _ = figures("static paced")
+    throughput = len(busy.values) / results["submit"]["wall"]
+    opened, open_text = figures("submit open")
+    static_open, _ = figures("static open")
     quiet, quiet_text = figures("submit alone")
     static_busy = Sample()
     static_busy.values = results["static before"]["latencies"] + results["static after"]["latencies"]
     static_quiet, _ = figures("static alone")
-    busy_failed = len(results["submit"]["failures"])
+    floor = Sample()
+    floor.values = results["floor before"]["latencies"] + results["floor after"]["latencies"]
+    floor_cpu = (results["floor before"]["cpu"] + results["floor after"]["cpu"]) / len(floor.values)
+    quiet_cpu = results["submit alone"]["cpu"] / len(quiet.values)
+    static_rate = len(static_busy.values) / (results["static before"]["wall"] + results["static after"]["wall"])
     return [
-        Row(f"task submission, {server}, {CLIENTS} concurrent clients", backend, busy_text,
-            f"{duration(static_busy.median)}, p95 {duration(static_busy.p95)} (GET {STATIC}, {CLIENTS} clients)",
-            busy.median / static_busy.median, f"p95 ≤ {duration(SUBMIT_TARGET)}, none failed",
-            busy.p95 <= SUBMIT_TARGET and busy_failed == 0),
-        Row(f"task submission, {server}, {CLIENTS} clients each submitting once every {PACE:g} s", backend,
-            steady_text, f"{duration(static_steady.median)}, p95 {duration(static_steady.p95)} (GET {STATIC}, "
-            f"same pace)", steady_sample.median / static_steady.median),
+        Row(f"task submission, {server}, {CLIENTS} closed-loop clients (saturation)", backend, busy_text,
+            f"{static_rate:.0f}/s, p95 {duration(static_busy.p95)} (GET {STATIC}, {CLIENTS} clients)",
+            static_rate / throughput, f"≥ {SATURATION_TARGET}/s, none failed",
+            throughput >= SATURATION_TARGET and failed("submit") == 0),
+        Row(f"task submission, {server}, open loop: Poisson arrivals at {OPEN_RATE}/s", backend, open_text,
+            f"{duration(static_open.median)}, p95 {duration(static_open.p95)} (GET {STATIC}, same arrivals)",
+            opened.median / static_open.median, f"p95 ≤ {duration(OPEN_TARGET)}, none failed",
+            opened.p95 <= OPEN_TARGET and failed("submit open") == 0 and results["submit open"]["late"] == 0),
         Row(f"task submission, {server}, one client", backend, quiet_text,
-            f"{duration(static_quiet.median)} (GET {STATIC}, one client)", quiet.median / static_quiet.median),
+            f"{duration(floor.median)}, CPU {duration(floor_cpu)} (spec-free SpiffWorkflow in memory, the same "
+            f"completion, before and after; CPU ratio {quiet_cpu / floor_cpu:.1f}×); {duration(static_quiet.median)} "
+            f"(GET {STATIC})", quiet.median / floor.median,
+            f"≤ {FLOOR_TARGET}× the floor, none failed",
+            quiet.median <= FLOOR_TARGET * floor.median and failed("submit alone") == 0),
     ]
 
 
 def clients() -> None:
-    """The child process: run each phase's client threads against the server, print the figures as JSON."""
+    """The child process: run each phase's clients against the server, print the figures as JSON."""
     job = json.load(sys.stdin)
-    json.dump({name: _phase(job["port"], lists, every) for name, lists, every in job["phases"]}, sys.stdout)
+    json.dump({name: (_open_loop(job["port"], **requests) if isinstance(requests, dict)
+                      else _phase(job["port"], requests)) for name, requests in job["phases"]}, sys.stdout)
 
 
-def _phase(port: int, lists: list[list], every: float) -> dict:
-    """One thread per list of requests, started together, each on its own keep-alive connection; with ``every``,
-    a client sends its k-th request at k × every seconds after a random offset of its own."""
+def _send(connection: http.client.HTTPConnection, request: list) -> str | None:
+    """One request on a keep-alive connection; None if it succeeded, else what went wrong."""
+    method, path, body, headers = request
+    connection.request(method, path, body=body.encode() if body else None, headers=headers)
+    response = connection.getresponse()
+    answer = response.read()
+    ok = response.status == 200 and (method == "GET" or json.loads(answer).get("status") == "running")
+    return None if ok else f"{method} {path}: {response.status} {answer[:200]!r}"
+
+
+def _attempt(connection: http.client.HTTPConnection, port: int,
+             request: list) -> tuple[str | None, http.client.HTTPConnection]:
+    """``_send``, and the connection to use next: a new one after a broken one."""
+    try:
+        return _send(connection, request), connection
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        connection.close()
+        return f"{request[0]} {request[1]}: {exc!r}", http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+
+def _tally(lock: threading.Lock, latencies: list, failures: list, problem: str | None, elapsed: float) -> None:
+    with lock:
+        if problem:
+            failures.append(problem)
+        else:
+            latencies.append(elapsed)
+
+
+def _phase(port: int, lists: list[list]) -> dict:
+    """A closed loop: one thread per list of requests, started together, each on its own keep-alive connection,
+    sending its next request as soon as the answer to the last is in."""
     barrier = threading.Barrier(len(lists) + 1)
-    offsets = [random.Random(n).uniform(0, every) for n in range(len(lists))]
     latencies, failures = [], []
     lock = threading.Lock()
 
-    def client(requests: list, offset: float) -> None:
+    def client(requests: list) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         barrier.wait()
-        began = time.perf_counter()
-        for k, (method, path, body, headers) in enumerate(requests):
-            if every:
-                time.sleep(max(0.0, began + offset + k * every - time.perf_counter()))
+        for request in requests:
             start = time.perf_counter()
-            try:
-                connection.request(method, path, body=body.encode() if body else None, headers=headers)
-                response = connection.getresponse()
-                answer = response.read()
-                ok = response.status == 200 and (method == "GET" or json.loads(answer).get("status") == "running")
-                problem = None if ok else f"{method} {path}: {response.status} {answer[:200]!r}"
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                problem = f"{method} {path}: {exc!r}"
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            elapsed = time.perf_counter() - start
-            with lock:
-                if problem:
-                    failures.append(problem)
-                else:
-                    latencies.append(elapsed)
+            problem, connection = _attempt(connection, port, request)
+            _tally(lock, latencies, failures, problem, time.perf_counter() - start)
         connection.close()
 
-    threads = [threading.Thread(target=client, args=pair) for pair in zip(lists, offsets, strict=True)]
+    threads = [threading.Thread(target=client, args=(requests,)) for requests in lists]
     for thread in threads:
         thread.start()
     barrier.wait()
@@ -457,6 +565,55 @@ def _phase(port: int, lists: list[list], every: float) -> dict:
     for thread in threads:
         thread.join()
     return {"latencies": latencies, "failures": failures, "wall": time.perf_counter() - started}
+
+
+#: Connections the open loop keeps ready: more than are ever busy at once at its rate, so that a request waits
+#: for the server, not for a free client.
+OPEN_CONNECTIONS = 40
+
+
+def _open_loop(port: int, rate: float, seconds: float, requests: list) -> dict:
+    """An open loop: requests arrive at random (Poisson, ``rate`` a second) for ``seconds``, whether or not the
+    earlier ones are answered, each sent on a free keep-alive connection. A latency runs from the request's
+    arrival, so time spent waiting for a connection counts (``late`` counts arrivals with none free). A list of
+    one request is repeated; a longer list gives each arrival the next one."""
+    draw = random.Random(7)
+    arrivals, at = [], draw.expovariate(rate)
+    while at < seconds:
+        arrivals.append(at)
+        at += draw.expovariate(rate)
+    if len(requests) > 1 and len(arrivals) > len(requests):
+        raise RuntimeError(f"{len(arrivals)} arrivals but only {len(requests)} requests")
+    free: queue.Queue = queue.Queue()
+    for _ in range(OPEN_CONNECTIONS):
+        free.put(http.client.HTTPConnection("127.0.0.1", port, timeout=60))
+    latencies, failures, late = [], [], []
+    lock = threading.Lock()
+
+    def one(request: list, due: float) -> None:
+        try:
+            connection = free.get_nowait()
+        except queue.Empty:
+            late.append(due)
+            connection = free.get()
+        problem, connection = _attempt(connection, port, request)
+        elapsed = time.perf_counter() - due
+        free.put(connection)
+        _tally(lock, latencies, failures, problem, elapsed)
+
+    threads = []
+    started = time.perf_counter()
+    for n, at in enumerate(arrivals):
+        time.sleep(max(0.0, started + at - time.perf_counter()))
+        thread = threading.Thread(target=one, args=(requests[n % len(requests)], started + at))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    while not free.empty():
+        free.get().close()
+    return {"latencies": latencies, "failures": failures, "wall": wall, "late": len(late)}
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--clients"]:

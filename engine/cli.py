@@ -408,6 +408,10 @@ def serve(host: str, port: int, demo: bool, scheduler: bool, processes: int, thr
     # "Task queue depth is 12": a warning for every request that waits for a free thread, i.e. one line per
     # request under load (2% of the CPU under 20 clients), telling nothing a slow page does not.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # SpiffWorkflow logs every task's state change at INFO: a dozen lines per submission, 6% of a serving
+    # process's time under 20 clients (docs/benchmarks.md). `kaohe -v serve` keeps them.
+    if not click.get_current_context().find_root().params.get("verbose"):
+        logging.getLogger("spiff").setLevel(logging.WARNING)
     if worker_socket is not None:
         web_serve.worker(worker_socket, worker_notify, worker_parent, threads)
         return

@@ -7,10 +7,12 @@ import io
 
 import pytest
 from drive import FORMS, Driver
+from sqlalchemy import select
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, set_passwords
 
 from engine.people import signin
 from engine.people.accounts import Grant
+from engine.store.models import ApiToken, User
 
 PDF = b"%PDF-1.7\n%%EOF\n"
 
@@ -74,6 +76,26 @@ def test_tasks_listed_read_and_completed(client, engine, drive):
     outsider = client.post(f"/api/v1/tasks/{task.id}/complete", headers=bearer(engine, "gov-tj"),
                            json=FORMS["Task_target_filing"](drive))
     assert outsider.status_code == 404 and "gov-bj" not in outsider.text  # not told who did another region's task
+
+
+def test_a_submission_writes_its_tokens_last_use_in_its_own_transaction(client, engine, drive, clock, monkeypatch):
+    """A token's last use is written with the completion (one write, not two); a refused one still records it."""
+    headers = bearer(engine, "gov-bj")
+    [task] = drive.ready("Task_target_filing", BEIJING)
+    writes = []
+    write = engine.store.write
+    monkeypatch.setattr(engine.store, "write", lambda *a, **k: writes.append(k) or write(*a, **k))
+
+    def last_use():
+        with engine.store.read() as db:
+            return db.scalar(select(ApiToken.last_used_at).join(User).where(User.username == "gov-bj"))
+
+    refused = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json={"targets": []})
+    assert refused.status_code == 400 and last_use() == clock.now() and len(writes) == 2  # refused, then the use
+    clock.advance(days=1)
+    writes.clear()
+    done = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json=FORMS["Task_target_filing"](drive))
+    assert done.status_code == 200 and last_use() == clock.now() and len(writes) == 1
 
 
 def test_another_regions_task_and_instance_are_refused(client, engine, drive):

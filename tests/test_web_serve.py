@@ -108,6 +108,7 @@ def test_kaohe_serve_demo_starts_a_real_server_that_leads_to_the_sign_in(tmp_pat
     """What the README's Run command starts: a fresh data folder, demo data, waitress on a free port."""
     with kaohe_serve(tmp_path) as (_server, port, banner):
         assert "演示账号 demo accounts, password Kaohe@2025" in banner and "  lead " in banner, banner
+        assert "spiff" not in banner  # SpiffWorkflow's line per task state change, a dozen per submission
         status, location, _ = get(port, "/")
         assert status == 302 and location.endswith("/login")
         status, _, page = get(port, "/login")

@@ -24,15 +24,25 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.before_request
 def bearer():
     """Only a bearer token signs an API call in: cookies do not, so no API call can be forged cross-site."""
-    g.viewer = None
+    g.viewer = g.token_due = None
     if request.endpoint == "api.spec":
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    g.viewer = signin.token_viewer(engine().store, now(), token.strip()) if scheme.lower() == "bearer" else None
-    if g.viewer is None:
+    found = signin.token_use(engine().store, now(), token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
         return jsonify({"error": "unauthorized",
                         "message": "需要有效的访问令牌 (a valid bearer token is required)"}), 401
+    g.viewer, g.token_due = found
     return None
+
+
+@bp.after_request
+def token_used(response):
+    """The token's last use, when due and not already written with the request's own change (a submission)."""
+    if g.get("token_due") is not None:
+        with engine().store.write(durable=False) as db:
+            signin.touch_token(db, g.token_due, now())
+    return response
 
 
 def task_json(task) -> dict:
@@ -76,8 +86,15 @@ def complete(task_id: str):
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError("请求体应为 JSON 对象 (the body must be a JSON object)")
-    done = engine().complete(task_id, data, g.viewer.username, grants=g.viewer.grants,
-                             check=lambda db, row: files.check_evidence(db, row.instance_id, data))
+    due = g.token_due
+
+    def check(db, row) -> None:
+        files.check_evidence(db, row.instance_id, data)
+        if due is not None:  # in the completion's transaction: one write per submission, not two
+            signin.touch_token(db, due, now())
+
+    done = engine().complete(task_id, data, g.viewer.username, grants=g.viewer.grants, check=check)
+    g.token_due = None  # committed with the completion (refused, it rolled back: after_request writes it)
     return jsonify({"instance": done.instance_id, "task": done.task_id, "status": done.status,
                     "next_tasks": done.next_tasks})
 

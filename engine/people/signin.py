@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,20 +240,46 @@ LAST_USED_EVERY = timedelta(minutes=5)
 
 
 def token_viewer(store: Store, now: datetime, token: str) -> Viewer | None:
-    """The user a live token belongs to, with their grants (one read), or None."""
-    with store.read() as session:
-        found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                                .where(ApiToken.token_hash == _digest(token))).one_or_none()
-        if found is None:
-            return None
-        row, user = found
-        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not user.active:
-            return None
-        who = access.viewer_of(session, user)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+    """The user a live token belongs to, with their grants (one read), or None; its last use written if due."""
+    found = token_use(store, now, token)
+    if found is None:
+        return None
+    who, due = found
+    if due is not None:
         with store.write(durable=False) as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+            touch_token(session, due, now)
     return who
+
+
+#: Before every API call: columns, not entities, and the statement built once (building it, and loading ORM
+#: objects, cost more than running it).
+_TOKEN_USE = (select(ApiToken.id.label("token_id"), ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
+                     User.id, User.username, User.display_name, User.active)
+              .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
+
+
+def token_use(store: Store, now: datetime, token: str) -> tuple[Viewer, int | None] | None:
+    """The user a live token belongs to, with their grants (one read), and the token's id when its last use is
+    due to be written (``touch_token``), else None; None for no live token. A caller that writes anyway (a
+    submission) writes the last use in its own transaction instead of in one more."""
+    with store.read() as session:
+        row = session.connection().execute(_TOKEN_USE, {"digest": _digest(token)}).one_or_none()
+        if row is None:
+            return None
+        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not row.active:
+            return None
+        who = access.viewer_of(session, row)
+    due = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
+    return who, row.token_id if due else None
+
+
+#: Core, built once: the ORM's UPDATE would first look through the session for token objects to keep in step.
+_TOUCH = update(ApiToken.__table__).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    """Write a token's last use (in the caller's write transaction)."""
+    session.connection().execute(_TOUCH, {"token_id": token_id, "at": now})
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import BundleError
@@ -91,12 +91,18 @@ def codes(manifest: dict) -> set[str]:
 _DECLARED: dict[str, dict[str, dict]] = {}
 
 
+#: The current versions (of some variants): read on every request (viewer_of), so built once.
+_CURRENT = select(ProcessVersion.variant, ProcessVersion.content_hash).where(ProcessVersion.is_current.is_(True))
+_CURRENT_OF = _CURRENT.where(ProcessVersion.variant.in_(bindparam("variants", expanding=True)))
+
+
 def current(session: Session, variants=None):
     """(variant, code, {name, powers}) of each body the current versions (of ``variants``) declare."""
-    query = select(ProcessVersion.variant, ProcessVersion.content_hash).where(ProcessVersion.is_current.is_(True))
-    if variants is not None:
-        query = query.where(ProcessVersion.variant.in_(variants))
-    for variant, digest in session.execute(query).all():
+    if variants is None:
+        found_rows = session.connection().execute(_CURRENT).all()
+    else:
+        found_rows = session.connection().execute(_CURRENT_OF, {"variants": list(variants)}).all()
+    for variant, digest in found_rows:
         found = _DECLARED.get(digest)
         if found is None:  # the manifest only on a miss: viewer_of asks on every request
             manifest = session.scalar(select(ProcessVersion.manifest).where(ProcessVersion.content_hash == digest))
