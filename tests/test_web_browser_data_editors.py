@@ -215,3 +215,35 @@ def test_a_table_that_is_not_bands_opens_in_the_dmn_table_only(browser, server, 
     assert page.locator("#raw td[data-row-id]").count() > 0
     shot(page, "editor-grades-06-raw-only")
     context.close()
+
+
+def test_a_grade_for_each_veto_item_in_the_plain_editor(browser, server, sqlite_engine):  # noqa: F811
+    """资阳's four veto items: 服务 (V3) set to c, the others stay d; the saved table passes the check, which
+    evaluates it with SpiffWorkflow's DMN engine for each item hit and for all of them at once."""
+    set_passwords(sqlite_engine)
+    draft_id = new_draft(sqlite_engine)
+    context, page = admin_page(browser, server)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#veto-mode-all")).to_be_checked()
+    page.get_by_label("每个否决项各定等级").check()
+    expect(page.locator("#veto-table tbody tr")).to_have_count(4)
+    page.get_by_label("否决项 V3").select_option("c")
+    expect(page.locator("#raw")).to_contain_text('"V3" in ? and not')
+    shot(page, "editor-grades-07-veto-items")
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("2")
+    text = saved(sqlite_engine, draft_id).files["grade.dmn"]
+    assert "<text>veto_hits</text>" in text
+    assert "(&quot;V1&quot; in ? or &quot;V2&quot; in ? or &quot;V4&quot; in ?)" in text or \
+        '("V1" in ? or "V2" in ? or "V4" in ?)' in text
+    assert [f for f in problems.check_all(dict(saved(sqlite_engine, draft_id).files)) if f.file == "grade.dmn"] == []
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#veto-mode-items")).to_be_checked()
+    expect(page.get_by_label("否决项 V3")).to_have_value("c")
+    expect(page.get_by_label("否决项 V1")).to_have_value("d")
+    assert errors == []
+    context.close()
