@@ -46,6 +46,14 @@ def admin_page(chromium, base: str):
     return context, page
 
 
+def script_errors(page) -> list[str]:
+    """The page's script errors and refused loads (the Content-Security-Policy), as they happen."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -68,9 +76,7 @@ def test_the_grade_table_set_to_ziyangs_bands_in_the_plain_editor(browser, serve
         national = national.replace(f'"{grade}"', f'"{grade.lower()}"')
     draft_id = new_draft(sqlite_engine, national)
     context, page = admin_page(browser, server)
-    errors = []  # a script error or a refused load (the Content-Security-Policy) would show here
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-grades")
     page.wait_for_selector("body[data-ready=true]")
@@ -146,9 +152,7 @@ def test_regions_imported_from_excel_and_a_body_added(browser, server, sqlite_en
     set_passwords(sqlite_engine)
     draft_id = new_draft(sqlite_engine)
     context, page = admin_page(browser, server)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-regions")
     page.wait_for_selector("body[data-ready=true]")
@@ -223,8 +227,7 @@ def test_a_grade_for_each_veto_item_in_the_plain_editor(browser, server, sqlite_
     set_passwords(sqlite_engine)
     draft_id = new_draft(sqlite_engine)
     context, page = admin_page(browser, server)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
     page.wait_for_selector("body[data-ready=true]")
     expect(page.locator("#veto-mode-all")).to_be_checked()

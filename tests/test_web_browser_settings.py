@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from test_web_browser import app, browser, server  # noqa: F401 (fixtures)
-from test_web_browser_data_editors import admin_page, new_draft, saved, shot
+from test_web_browser_data_editors import admin_page, new_draft, saved, script_errors, shot
 from web_fixtures import set_passwords
 
 pytestmark = pytest.mark.browser
@@ -18,9 +18,7 @@ def test_grades_renamed_added_and_removed_carry_the_failing_grade_and_the_ticks(
     set_passwords(sqlite_engine)
     draft_id = new_draft(sqlite_engine)
     context, page = admin_page(browser, server)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-settings")
     expect(page.get_by_role("heading", name="基本设置")).to_be_visible()

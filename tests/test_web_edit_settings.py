@@ -186,3 +186,20 @@ def test_only_an_administrator_uses_the_page(admin, engine, draft, app):
     before = draft_row(engine, draft).files
     assert save(other, draft, changed(fields(admin.get(url(draft)).text), title="x")).status_code == 403
     assert draft_row(engine, draft).files == before
+
+
+def test_the_name_renames_the_draft_and_the_total_points_name_the_scheme_that_no_longer_adds_up(admin, engine,
+                                                                                                 draft):
+    response = save(admin, draft, changed(fields(admin.get(url(draft)).text), title="资阳（新）", scale="120"))
+    assert response.status_code == 302
+    assert draft_row(engine, draft).title == "资阳（新）"
+    page = admin.get(response.headers["Location"]).text
+    assert "scheme.yaml" in page.split('id="findings"')[1]
+
+
+def test_the_page_in_english(admin, draft):
+    admin.get("/lang/en")
+    page = admin.get(url(draft)).text
+    for words in ("General settings", "Name of the assessment", "Calendar year (1 January to 31 December)",
+                  "Grades (best first)", "Failing grade", "Commended", "Holiday extensions include weekends"):
+        assert words in page, words

@@ -20,6 +20,7 @@ from engine.errors import BundleError, StaleDraft
 from engine.procedure import drafts, manifest_edit, yamlfile
 from engine.running import results
 
+from .edit_scheme import scheme_name
 from .procedures import draft_of, findings_of, revision_of
 from .security import admin_required, engine, now
 
@@ -153,7 +154,8 @@ def _written(text: str, manifest: dict, settings: dict) -> str:
 
 def _page(draft, form: dict, revision: int, problems=(), stale: str | None = None, status: int = 200,
           unreadable: str | None = None):
-    found = [f for f in findings_of(draft) if f.file == "bundle.yaml" or (f.file or "").endswith(".dmn")]
+    scheme = scheme_name(draft.files)
+    found = [f for f in findings_of(draft) if f.file in ("bundle.yaml", scheme) or (f.file or "").endswith(".dmn")]
     return render_template("admin/draft_settings.html", draft=draft, form=form, revision=revision,
                            problems=problems, stale=stale, findings=found, words=WORDS, unreadable=unreadable,
                            standard=results.STANDARD, can_edit=draft.published_version_id is None,
@@ -193,6 +195,7 @@ def save(draft_id: int):
             drafts.save_file(db, draft, "bundle.yaml", text, revision, g.viewer.username, now())
         except StaleDraft as exc:
             return _page(draft, form, revision, stale=exc.message, status=409)
+        draft.title = settings["title"]  # what the library lists the draft by
     flash(_("Saved."), "success")
     if settings["renamed"]:
         flash(_("Grades renamed (%(names)s): the grade table must give the new names — see the problems below and "
