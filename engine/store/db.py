@@ -105,11 +105,12 @@ class Store:
             query = query.with_for_update(skip_locked=True, key_share=True)
         return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
-    def lock_task(self, session: Session, task_id: str) -> tuple[InboxTask, Instance] | None:
-        """A ready task's inbox row and its instance, the instance locked as in ``lock_instance``; one query."""
+    def lock_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[InboxTask, Instance] | None:
+        """A ready task's inbox row and its instance, the instance locked as in ``lock_instance`` (unless not
+        ``lock``: read to be saved by a compare-and-swap on its revision); one query."""
         query = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
                  .where(InboxTask.id == str(task_id)))
-        if self.dialect == "postgresql":
+        if lock and self.dialect == "postgresql":
             query = query.with_for_update(of=Instance, key_share=True)
         found = session.execute(query.execution_options(populate_existing=True)).one_or_none()
         return None if found is None else (found[0], found[1])
