@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -320,14 +320,12 @@ class Engine:
               check) -> tuple[Completion, Advance]:
         self.runner.swap(session, row, ran)
         # The task's row goes with its completion, unless somebody else claimed it since it was read.
-        taken = session.execute(delete(InboxTask).where(
-            InboxTask.id == task_row.id, or_(InboxTask.assignee.is_(None), InboxTask.assignee == username))
-            .execution_options(synchronize_session=False)).rowcount
+        taken = session.execute(_TAKE, {"task_id": task_row.id, "username": username}).rowcount
         if not taken:
             raise Stale(row.id)
         if check is not None:  # the caller's refusals, in the transaction that completes the task
             check(session, task_row)
-        advanced = self.runner.write(session, row, workflow, version, ran)
+        advanced = self.runner.write(session, row, workflow, version, ran, taken=task_row.id)
         audit.record(session, ran.now, username, "complete", instance_id=row.id, task_id=task_row.id,
                      bpmn_id=task_row.bpmn_id, data=data)
         return Completion(row.id, task_row.id, row.status, advanced.ready), advanced
@@ -590,6 +588,12 @@ class Engine:
         with self.store.read() as session:
             return list(session.scalars(select(Instance).where(Instance.campaign_id == campaign_id)
                                         .order_by(Instance.region.is_not(None), Instance.region)))
+
+
+# Built once: a completion's own inbox row goes unless somebody else has claimed the task.
+_TAKE = delete(InboxTask.__table__).where(
+    InboxTask.__table__.c.id == bindparam("task_id"),
+    or_(InboxTask.__table__.c.assignee.is_(None), InboxTask.__table__.c.assignee == bindparam("username")))
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, distinct, func, insert, select, update
+from sqlalchemy import bindparam, delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -217,11 +217,9 @@ class Runner:
         fresh read. Under the instance's lock it always is. First, so that on PostgreSQL the instance's row lock
         is taken before any other, as when it is locked from the start."""
         expected, now = row.revision, ran.now
-        written = session.execute(
-            update(Instance).where(Instance.id == row.id, Instance.revision == expected)
-            .values(state=ran.state, serializer_version=self.serializer.version, status=ran.status,
-                    revision=expected + 1, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+        written = session.execute(_SWAP, {"id_": row.id, "expected": expected, "state_": ran.state,
+                                          "serializer_version_": self.serializer.version, "status_": ran.status,
+                                          "revision_": expected + 1, "updated_at_": now}).rowcount
         if written != 1:
             raise Stale(row.id)
         for name, value in (("state", ran.state), ("serializer_version", self.serializer.version),
@@ -229,14 +227,15 @@ class Runner:
             set_committed_value(row, name, value)
 
     def write(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
-              ran: Ran) -> Advance:
-        """The rest of ``save``, once the state is swapped in: outbox, timer and inbox rows, audit."""
+              ran: Ran, taken: str | None = None) -> Advance:
+        """The rest of ``save``, once the state is swapped in: outbox, timer and inbox rows, audit; ``taken``: a
+        task whose inbox row the caller has deleted already."""
         now = ran.now
         for drawn in ran.draws:  # in the same transaction as the state that holds the sample
             audit.record(session, now, "system", "sample_draw", instance_id=row.id, data=drawn)
         targets = self._post_events(session, row, ran.events, version, now)
         waiting, timers_changed = timers.sync(session, row, workflow, now, rows_of(workflow).timers, ran.waiting)
-        self._sync_inbox(session, row, ran, version, now)
+        self._sync_inbox(session, row, ran, version, now, taken)
         workflow.kaohe_rows = Rows(set(ran.ready), {task_id: due for task_id, (_, _, due) in waiting.items()})
         return Advance(list(ran.ready), targets, timers_changed, row.id)
 
@@ -325,15 +324,14 @@ class Runner:
         names = {event.event_definition.name for event in events}
         return targets if any(_senders(session, targets[0], name) >= expected for name in names) else []
 
-    def _sync_inbox(self, session: Session, row: Instance, ran: Ran, version: LoadedVersion, now: datetime) -> None:
+    def _sync_inbox(self, session: Session, row: Instance, ran: Ran, version: LoadedVersion, now: datetime,
+                    taken: str | None) -> None:
         """Make the instance's inbox rows its ready user tasks."""
-        existing = ran.before
-        gone = existing - set(ran.ready)
-        if gone:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
-            session.execute(delete(InboxTask).where(InboxTask.id.in_(gone))
-                            .execution_options(synchronize_session=False))
-            session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(gone))
-                            .execution_options(synchronize_session=False))
+        gone = ran.before - set(ran.ready)
+        if gone - {taken}:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
+            session.execute(_DELETE_ROWS, {"ids": list(gone - {taken})})
+        if gone:
+            session.execute(_DELETE_DRAFTS, {"ids": list(gone)})
         rows = []
         for task_id, due in ran.due.items():
             task = ran.ready[task_id]
@@ -345,7 +343,18 @@ class Runner:
                 role=info.get("role", "admin"), region=row.region, unit=unit_of(task), form=info.get("form"),
                 assignee=None, created_at=now, due_at=due))
         if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
-            session.execute(insert(InboxTask), rows)
+            session.execute(_INSERT_ROWS, rows)
+
+
+# Built once (Core statements on the tables): every action runs them, and building one costs about as much as
+# running it. The ORM tracks no instance, inbox or draft object these change in the same transaction.
+_SWAP = (update(Instance.__table__)
+         .where(Instance.__table__.c.id == bindparam("id_"), Instance.__table__.c.revision == bindparam("expected"))
+         .values(state=bindparam("state_"), serializer_version=bindparam("serializer_version_"),
+                 status=bindparam("status_"), revision=bindparam("revision_"), updated_at=bindparam("updated_at_")))
+_INSERT_ROWS = insert(InboxTask.__table__)
+_DELETE_ROWS = delete(InboxTask.__table__).where(InboxTask.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_DRAFTS = delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(bindparam("ids", expanding=True)))
 
 
 def _senders(session: Session, target_id: int, name: str) -> int:

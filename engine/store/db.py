@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import bindparam, create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,11 +108,8 @@ class Store:
     def lock_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[InboxTask, Instance] | None:
         """A ready task's inbox row and its instance, the instance locked as in ``lock_instance`` (unless not
         ``lock``: read to be saved by a compare-and-swap on its revision); one query."""
-        query = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
-                 .where(InboxTask.id == str(task_id)))
-        if lock and self.dialect == "postgresql":
-            query = query.with_for_update(of=Instance, key_share=True)
-        found = session.execute(query.execution_options(populate_existing=True)).one_or_none()
+        query = _LOCK_TASK if lock and self.dialect == "postgresql" else _READ_TASK
+        found = session.execute(query, {"task_id": str(task_id)}).one_or_none()
         return None if found is None else (found[0], found[1])
 
     def another(self) -> Store:
@@ -121,6 +118,12 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# Built once: every completion runs it, and building the statement costs about as much as running it.
+_READ_TASK = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
+              .where(InboxTask.id == bindparam("task_id")).execution_options(populate_existing=True))
+_LOCK_TASK = _READ_TASK.with_for_update(of=Instance, key_share=True)
 
 
 def _ensure_sqlite_folder(url: str) -> None:
