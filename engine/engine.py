@@ -272,7 +272,7 @@ class Engine:
         grants = list(grants) if grants is not None else None
         for _ in range(OPTIMISTIC_TRIES):
             try:
-                with self.store.read() as session:
+                with self.store.glance() as session:
                     task_row, row, version, workflow = self._ready(session, task_id, data, username, grants,
                                                                    False, None)
                     ran = self._run(session, row, workflow, version, task_row, data, held=False)

@@ -48,6 +48,10 @@ class Store:
         elif self.dialect == "postgresql":
             _configure_postgresql(self.engine)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: statements outside a transaction, each with its own snapshot; no BEGIN and ROLLBACK round
+        # trips. (SQLite's reads cost nothing to begin and end, and its connections begin their own.)
+        self._glances = (sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                      expire_on_commit=False) if self.dialect == "postgresql" else self._reads)
         self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False,
                                     info={chain.SEALS: True})
         chain.install(self._writes)
@@ -57,6 +61,13 @@ class Store:
     def read(self) -> Iterator[Session]:
         """A session for queries; nothing it does is committed."""
         with self._reads() as session:
+            yield session
+
+    @contextmanager
+    def glance(self) -> Iterator[Session]:
+        """Like ``read``, but each statement may see a later moment than the one before: for reads whose result
+        is checked again when it is written (a compare-and-swap on a revision)."""
+        with self._glances() as session:
             yield session
 
     @contextmanager
