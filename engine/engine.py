@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,15 @@ from .records import audit
 from .running import calendar, campaign_state, incidents, results, sandbox, timers
 from .running.calendar import WorkCalendar
 from .running.deadlines import DueDates
-from .running.instances import Advance, LoadedVersion, Runner
+from .running.instances import Advance, LoadedVersion, MustLock, Runner, Stale
 from .running.serializer import StateSerializer, find_task
 from .store import Store
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
 
 logger = logging.getLogger(__name__)
+
+#: How often a completion is tried without the instance's lock before it takes the lock (see ``_complete``).
+OPTIMISTIC_TRIES = 2
 
 #: The shared form library, used where a bundle has no form of that name.
 FORMS_LIBRARY = Path(__file__).resolve().parent.parent / "forms"
@@ -262,33 +265,70 @@ class Engine:
         return result
 
     def _complete(self, task_id, data, username, grants, check) -> tuple[Completion, Advance]:
+        """Optimistically: SpiffWorkflow's work on a plain read, then a short write transaction that saves it if
+        the instance is still at the revision read (``Runner.swap``), else again from a fresh read; after
+        ``OPTIMISTIC_TRIES`` (many actions on one instance at once), or when a message waits for the instance,
+        all of it in one transaction that holds the instance's lock from the start, which always gets through."""
+        grants = list(grants) if grants is not None else None
+        for _ in range(OPTIMISTIC_TRIES):
+            try:
+                with self.store.glance() as session:
+                    task_row, row, version, workflow = self._ready(session, task_id, data, username, grants,
+                                                                   False, None)
+                    ran = self._run(session, row, workflow, version, task_row, data, held=False)
+                with self.store.write() as session:
+                    return self._save(session, task_row, row, workflow, version, ran, data, username, check)
+            except Stale:  # another action advanced the instance (or claimed the task) meanwhile
+                logger.info("task %s: its instance changed while it was completed; trying again", task_id)
+            except MustLock:  # a message waits for the instance: catching it marks it delivered, under the lock
+                break
         with self.store.write() as session:
-            found = self.store.lock_task(session, task_id)
-            grants = list(grants) if grants is not None else accounts.grants_of(session, username)
-            if found is None:
-                self._missing_task(session, task_id, grants)
-            task_row, row = found
-            accounts.authorize(grants, task_row, username)
-            if row.status == "suspended":
-                raise Conflict(campaign_state.SUSPENDED)
-            if task_row.assignee not in (None, username):
-                raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
-                                       f"{task_row.assignee})")
-            if check is not None:
-                check(session, task_row)
-            version = self.version(session, row.version_id)
-            self._check_data(session, version, task_row, row, data)
-            workflow = self.runner.load(row, version)
-            task = find_task(workflow, task_id)
-            if task is None or task.state != TaskState.READY:
-                raise Conflict("该任务已由他人办理或已撤销 (the task is no longer ready)")
-            task.data.update(data)
-            with _engine_errors(row):
-                task.run()
-                advanced = self.runner.advance(session, row, workflow, version)
-            audit.record(session, self.clock.now(), username, "complete", instance_id=row.id, task_id=task_id,
-                         bpmn_id=task_row.bpmn_id, data=data)
-            return Completion(row.id, task_id, row.status, advanced.ready), advanced
+            task_row, row, version, workflow = self._ready(session, task_id, data, username, grants, True, check)
+            ran = self._run(session, row, workflow, version, task_row, data, held=True)
+            return self._save(session, task_row, row, workflow, version, ran, data, username, None)
+
+    def _ready(self, session, task_id, data, username, grants, held: bool, check):
+        """The task's inbox row, its instance and workflow, once the user may complete it with ``data``;
+        ``held``: in a write transaction, with the instance locked."""
+        found = self.store.lock_task(session, task_id, lock=held)
+        grants = grants if grants is not None else accounts.grants_of(session, username)
+        if found is None:
+            self._missing_task(session, task_id, grants)
+        task_row, row = found
+        accounts.authorize(grants, task_row, username)
+        if row.status == "suspended":
+            raise Conflict(campaign_state.SUSPENDED)
+        if task_row.assignee not in (None, username):
+            raise PermissionDenied(f"任务已由 {task_row.assignee} 认领 (task {task_id} is claimed by "
+                                   f"{task_row.assignee})")
+        if check is not None:
+            check(session, task_row)
+        version = self.version(session, row.version_id)
+        self._check_data(session, version, task_row, row, data)
+        return task_row, row, version, self.runner.load(row, version)
+
+    def _run(self, session, row, workflow, version, task_row, data, held: bool):
+        task = find_task(workflow, task_row.id)
+        if task is None or task.state != TaskState.READY:
+            raise Conflict("该任务已由他人办理或已撤销 (the task is no longer ready)")
+        task.data.update(data)
+        with _engine_errors(row):
+            task.run()
+            return self.runner.run(session, row, workflow, version, held)
+
+    def _save(self, session, task_row, row, workflow, version, ran, data, username,
+              check) -> tuple[Completion, Advance]:
+        self.runner.swap(session, row, ran)
+        # The task's row goes with its completion, unless somebody else claimed it since it was read.
+        taken = session.execute(_TAKE, {"task_id": task_row.id, "username": username}).rowcount
+        if not taken:
+            raise Stale(row.id)
+        if check is not None:  # the caller's refusals, in the transaction that completes the task
+            check(session, task_row)
+        advanced = self.runner.write(session, row, workflow, version, ran, taken=task_row.id)
+        audit.record(session, ran.now, username, "complete", instance_id=row.id, task_id=task_row.id,
+                     bpmn_id=task_row.bpmn_id, data=data)
+        return Completion(row.id, task_row.id, row.status, advanced.ready), advanced
 
     def _check_data(self, session: Session, version: LoadedVersion, task_row: InboxTask, row: Instance,
                     data: dict) -> None:
@@ -548,6 +588,12 @@ class Engine:
         with self.store.read() as session:
             return list(session.scalars(select(Instance).where(Instance.campaign_id == campaign_id)
                                         .order_by(Instance.region.is_not(None), Instance.region)))
+
+
+# Built once: a completion's own inbox row goes unless somebody else has claimed the task.
+_TAKE = delete(InboxTask.__table__).where(
+    InboxTask.__table__.c.id == bindparam("task_id"),
+    or_(InboxTask.__table__.c.assignee.is_(None), InboxTask.__table__.c.assignee == bindparam("username")))
 
 
 @contextmanager

@@ -8,13 +8,17 @@ import time
 
 import pytest
 from drive import Driver, race, unit_scores
+from SpiffWorkflow.task import TaskState
 from sqlalchemy import text
 
+from engine.engine import Engine
 from engine.errors import Conflict
 from engine.people import access, inbox
 from engine.people.accounts import Grant
+from engine.records import audit
+from engine.running.serializer import find_task
 from engine.store import db
-from engine.store.models import Role
+from engine.store.models import Instance, Role
 
 BEIJING = "110000"
 
@@ -48,6 +52,41 @@ def test_different_tasks_of_one_instance_completed_concurrently_are_all_kept(eng
     data = drive.region_data(BEIJING)
     assert data["score"] == "77.5"
     assert sorted(u["unit"] for u in data["unit_scores"]) == sorted(scores)
+
+
+def test_a_completion_whose_instance_changed_after_it_was_read_is_done_again_from_a_fresh_read(engine):
+    """A completion runs the workflow without the instance's lock and saves it only if the instance is still at
+    the revision it read. Here another connection completes another task of the instance in between (the hook
+    runs it right after this completion's workflow ran): the save finds the revision moved on, the completion
+    is done again on the new state, and both are kept, each audited once."""
+    drive = _at_scoring(engine)
+    scoring = drive.ready("Task_indicator_scoring", BEIJING)
+    first, second = scoring[:2]
+    scores = unit_scores(drive.scheme, "90")
+    other = Engine(engine.store.another(), clock=engine.clock)
+    revisions = []
+    run = engine.runner.run
+
+    def run_then_another_completes(session, row, *args):
+        revisions.append(row.revision)
+        ran = run(session, row, *args)
+        if len(revisions) == 1:
+            other.complete(second.id, {"scores": scores[second.unit]}, "member_unit")
+        return ran
+
+    engine.runner.run = run_then_another_completes
+    done = engine.complete(first.id, {"scores": scores[first.unit]}, "member_unit")
+    other.store.dispose()
+    assert revisions == [revisions[0], revisions[0] + 1]  # read again after the other completion's save
+    assert sorted(done.next_tasks) == sorted(t.id for t in scoring[2:])
+    with engine.store.read() as session:
+        row = session.get(Instance, done.instance_id)
+        workflow = engine.runner.load(row, engine.version(session, row.version_id))
+        completed = [e.task_id for e in audit.history(session, done.instance_id) if e.action == "complete"]
+    for task in (first, second):
+        kept = find_task(workflow, task.id)
+        assert kept.state == TaskState.COMPLETED and kept.data["scores"] == scores[task.unit]
+    assert sorted(completed[-2:]) == sorted([first.id, second.id]) and len(set(completed)) == len(completed)
 
 
 def _plan(engine, query) -> str:

@@ -8,7 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, PermissionDenied
@@ -87,13 +87,16 @@ def create_user(session: Session, username: str, display_name: str, grants: list
 
 def grants_of(session: Session, username: str) -> list[Grant]:
     """The roles an active user holds; NotFound for an unknown or deactivated user."""
-    rows = session.execute(
-        select(User.id, RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant)
-        .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(User.username == username, User.active.is_(True))).all()
+    rows = session.execute(_GRANTS, {"username": username}).all()
     if not rows:
         raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
     return [Grant(role, region, unit, variant) for _, role, region, unit, variant in rows if role is not None]
+
+
+# Built once: read for every action a user takes.
+_GRANTS = (select(User.id, RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant)
+           .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+           .where(User.username == bindparam("username"), User.active.is_(True)))
 
 
 def authorize(grants: list[Grant], task: InboxTask, username: str) -> None:

@@ -13,9 +13,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, distinct, func, insert, select, update
+from sqlalchemy import bindparam, delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from ..errors import Conflict
 from ..procedure import english, forms
 from ..records import audit
 from ..store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
@@ -114,6 +116,36 @@ class Advance:
     instance_id: int | None = None
 
 
+@dataclass
+class Ran:
+    """What running an instance's workflow left, before anything is written: what ``Runner.save`` writes."""
+
+    now: datetime
+    draws: list
+    events: list  # messages thrown and not caught inside
+    waiting: dict  # timers: task id -> (task, kind, due)
+    ready: dict  # ready user tasks: id -> task
+    due: dict  # the new ones' due dates: id -> datetime | None
+    before: set[str]  # the ready tasks the inbox rows held
+    state: str
+    status: str
+
+
+class Stale(Conflict):
+    """The instance moved on (another transaction advanced it) after its state was read without its lock."""
+
+    def __init__(self, instance_id: int):
+        super().__init__(f"流程实例 {instance_id} 正被同时办理，请稍后重试 (instance {instance_id} was changed by "
+                         f"another action at the same time; try again)", instance_id=instance_id)
+
+
+class MustLock(Conflict):
+    """An instance read without its lock has a message waiting for it: it is advanced under the lock instead."""
+
+    def __init__(self, instance_id: int):
+        super().__init__(f"instance {instance_id} has a message to catch", instance_id=instance_id)
+
+
 class Runner:
     """Advances locked instances: engine steps, message delivery, outbox, inbox rows, saved state."""
 
@@ -146,29 +178,69 @@ class Runner:
         return self.script_engines.get(version.extend_weekends, self.script_engine)
 
     def advance(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion) -> Advance:
-        """Run to the next wait, catching pending messages, and save."""
+        """Run to the next wait, catching pending messages, and save (the caller holds the instance's lock)."""
+        return self.save(session, row, workflow, version, self.run(session, row, workflow, version))
+
+    def run(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+            held: bool = True) -> Ran:
+        """SpiffWorkflow's part of an advance: engine steps, pending messages caught, the new state serialized.
+
+        Not ``held`` (the instance read without its lock, to be saved by a compare-and-swap on its revision):
+        ``session`` is only read, and a message waiting for the instance raises ``MustLock`` instead of being
+        caught, since catching marks it delivered (the caller then does it all again under the lock)."""
         now = self.clock.now()
         with sampling.recording() as draws:
             workflow.refresh_timers()  # a timer due by now fires before the engine steps run
             while True:
                 workflow.do_engine_steps()
-                if not self._catch_pending(session, row, workflow, version, now):
+                if not self._catch_pending(session, row, workflow, version, now, held):
                     break
-        for drawn in draws:  # in the same transaction as the state that holds the sample
+        # Only messages cross instances: a terminate, escalation or signal thrown and not caught inside has no
+        # routing between instances (a terminate inside a sub-process ends only that sub-process).
+        events = [e for e in workflow.get_events() if isinstance(e.event_definition, MessageEventDefinition)]
+        waiting = timers.waiting_timers(workflow)
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        due = {task_id: self.due_date(task, version, waiting) for task_id, task in ready.items()
+               if task_id not in rows_of(workflow).ready}
+        return Ran(now, list(draws), events, waiting, ready, due, rows_of(workflow).ready,
+                   self.serializer.dump(workflow), "completed" if workflow.completed else "running")
+
+    def save(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+             ran: Ran) -> Advance:
+        """Write what ``run`` did in the caller's transaction: state, outbox, timer and inbox rows, audit."""
+        self.swap(session, row, ran)
+        return self.write(session, row, workflow, version, ran)
+
+    def swap(self, session: Session, row: Instance, ran: Ran) -> None:
+        """Write the new state if the row is still at the revision it was read at (a compare-and-swap), else
+        raise ``Stale``: another transaction advanced the instance meanwhile, and the caller starts again from a
+        fresh read. Under the instance's lock it always is. First, so that on PostgreSQL the instance's row lock
+        is taken before any other, as when it is locked from the start."""
+        expected, now = row.revision, ran.now
+        written = session.execute(_SWAP, {"id_": row.id, "expected": expected, "state_": ran.state,
+                                          "serializer_version_": self.serializer.version, "status_": ran.status,
+                                          "revision_": expected + 1, "updated_at_": now}).rowcount
+        if written != 1:
+            raise Stale(row.id)
+        for name, value in (("state", ran.state), ("serializer_version", self.serializer.version),
+                            ("status", ran.status), ("revision", expected + 1), ("updated_at", now)):
+            set_committed_value(row, name, value)
+
+    def write(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+              ran: Ran, taken: str | None = None) -> Advance:
+        """The rest of ``save``, once the state is swapped in: outbox, timer and inbox rows, audit; ``taken``: a
+        task whose inbox row the caller has deleted already."""
+        now = ran.now
+        for drawn in ran.draws:  # in the same transaction as the state that holds the sample
             audit.record(session, now, "system", "sample_draw", instance_id=row.id, data=drawn)
-        targets = self._post_events(session, row, workflow, version, now)
-        waiting, timers_changed = timers.sync(session, row, workflow, now, rows_of(workflow).timers)
-        ready = self._sync_inbox(session, row, workflow, version, now, waiting)
-        row.state = self.serializer.dump(workflow)
-        row.serializer_version = self.serializer.version
-        row.status = "completed" if workflow.completed else "running"
-        row.revision += 1
-        row.updated_at = now
-        workflow.kaohe_rows = Rows(set(ready), {task_id: due for task_id, (_, _, due) in waiting.items()})
-        return Advance(ready, targets, timers_changed, row.id)
+        targets = self._post_events(session, row, ran.events, version, now)
+        waiting, timers_changed = timers.sync(session, row, workflow, now, rows_of(workflow).timers, ran.waiting)
+        self._sync_inbox(session, row, ran, version, now, taken)
+        workflow.kaohe_rows = Rows(set(ran.ready), {task_id: due for task_id, (_, _, due) in waiting.items()})
+        return Advance(list(ran.ready), targets, timers_changed, row.id)
 
     def _catch_pending(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
-                       now: datetime) -> int:
+                       now: datetime, held: bool = True) -> int:
         """Deliver the oldest pending message this workflow now waits for; 1 if one was caught."""
         # The event manager holds just the waiting catch events: cheaper than walking every task.
         # An event-based gateway waits on several definitions at once.
@@ -182,13 +254,15 @@ class Runner:
             return 0
         rules = version.rules
         if rules is not None and row.campaign_id is not None and row.region is None:
-            return self._gather(session, row, workflow, waiting, rules, now)
+            return self._gather(session, row, workflow, waiting, rules, now, held)
         message = session.scalars(
             select(Message).where(Message.target_id == row.id, Message.delivered_at.is_(None),
                                   Message.name.in_(list(waiting))).order_by(Message.id).limit(1)
         ).first()
         if message is None:
             return 0
+        if not held:
+            raise MustLock(row.id)
         definition, tasks = waiting[message.name]
         if rules is not None and message.name == rules.announced_by and row.region is not None:
             # The announcement tells each region its own rank and consequences, as variables it can branch on.
@@ -201,13 +275,15 @@ class Runner:
         return 1
 
     def _gather(self, session: Session, row: Instance, workflow: BpmnWorkflow, waiting: dict,
-                rules: results.Rules, now: datetime) -> int:
+                rules: results.Rules, now: datetime, held: bool = True) -> int:
         """A campaign catches a message of its regions once, when every region has sent it: the results message
         with its ranking done and summed up, any other with how many sent it."""
         for name, (definition, _) in waiting.items():
             senders = _senders(session, row.id, name)
             if senders < results.expected(session, row.campaign_id):
                 continue
+            if not held:
+                raise MustLock(row.id)
             session.execute(update(Message).where(Message.target_id == row.id, Message.name == name,
                                                   Message.delivered_at.is_(None))
                             .values(delivered_at=now).execution_options(synchronize_session=False))
@@ -218,15 +294,12 @@ class Runner:
             return 1
         return 0
 
-    def _post_events(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
+    def _post_events(self, session: Session, row: Instance, events: list, version: LoadedVersion,
                      now: datetime) -> list[int]:
         """Messages thrown and not caught inside: to the campaign instance, or from it to every region.
 
         Where the variant gathers results, a region's result is kept as a row, and the campaign instance is a
         target only once every region has sent the message: it is not loaded for each region's report."""
-        # Only messages cross instances: a terminate, escalation or signal thrown and not caught inside has no
-        # routing between instances (a terminate inside a sub-process ends only that sub-process).
-        events = [e for e in workflow.get_events() if isinstance(e.event_definition, MessageEventDefinition)]
         if not events or row.campaign_id is None:
             return []
         # A region's messages go to the campaign instance, the campaign's to every region's.
@@ -251,30 +324,37 @@ class Runner:
         names = {event.event_definition.name for event in events}
         return targets if any(_senders(session, targets[0], name) >= expected for name in names) else []
 
-    def _sync_inbox(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
-                    now: datetime, waiting: dict) -> list[str]:
-        """Make the instance's inbox rows the ready user tasks; return their ids."""
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        existing = rows_of(workflow).ready
-        gone = existing - set(ready)
-        if gone:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
-            session.execute(delete(InboxTask).where(InboxTask.id.in_(gone))
-                            .execution_options(synchronize_session=False))
-            session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(gone))
-                            .execution_options(synchronize_session=False))
+    def _sync_inbox(self, session: Session, row: Instance, ran: Ran, version: LoadedVersion, now: datetime,
+                    taken: str | None) -> None:
+        """Make the instance's inbox rows its ready user tasks."""
+        gone = ran.before - set(ran.ready)
+        if gone - {taken}:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
+            session.execute(_DELETE_ROWS, {"ids": list(gone - {taken})})
+        if gone:
+            session.execute(_DELETE_DRAFTS, {"ids": list(gone)})
         rows = []
-        for task_id in ready.keys() - existing:
-            task = ready[task_id]
+        for task_id, due in ran.due.items():
+            task = ran.ready[task_id]
             spec = task.task_spec
             info = version.user_tasks.get(spec.bpmn_id, {})
             rows.append(dict(
                 id=task_id, instance_id=row.id, campaign_id=row.campaign_id, variant=version.variant,
                 bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"),
                 role=info.get("role", "admin"), region=row.region, unit=unit_of(task), form=info.get("form"),
-                assignee=None, created_at=now, due_at=self.due_date(task, version, waiting)))
+                assignee=None, created_at=now, due_at=due))
         if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
-            session.execute(insert(InboxTask), rows)
-        return list(ready)
+            session.execute(_INSERT_ROWS, rows)
+
+
+# Built once (Core statements on the tables): every action runs them, and building one costs about as much as
+# running it. The ORM tracks no instance, inbox or draft object these change in the same transaction.
+_SWAP = (update(Instance.__table__)
+         .where(Instance.__table__.c.id == bindparam("id_"), Instance.__table__.c.revision == bindparam("expected"))
+         .values(state=bindparam("state_"), serializer_version=bindparam("serializer_version_"),
+                 status=bindparam("status_"), revision=bindparam("revision_"), updated_at=bindparam("updated_at_")))
+_INSERT_ROWS = insert(InboxTask.__table__)
+_DELETE_ROWS = delete(InboxTask.__table__).where(InboxTask.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_DRAFTS = delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(bindparam("ids", expanding=True)))
 
 
 def _senders(session: Session, target_id: int, name: str) -> int:

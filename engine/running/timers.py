@@ -54,11 +54,12 @@ def waiting_timers(workflow) -> dict[str, tuple[object, str, datetime]]:
 
 
 def sync(session: Session, row: Instance, workflow, now: datetime,
-         before: dict[str, datetime]) -> tuple[dict, bool]:
+         before: dict[str, datetime], waiting: dict | None = None) -> tuple[dict, bool]:
     """Make the instance's unfired timer rows its waiting timers; return them and whether any is new.
 
-    ``before``: the unfired timers the rows held when the workflow was loaded (task id -> due)."""
-    waiting = waiting_timers(workflow)
+    ``before``: the unfired timers the rows held when the workflow was loaded (task id -> due); ``waiting``:
+    ``waiting_timers(workflow)`` when the caller has it already."""
+    waiting = waiting_timers(workflow) if waiting is None else waiting
     mine = (Timer.instance_id == row.id) & WAITING
     plain = {"synchronize_session": False}  # no Timer objects of this instance are loaded here
     for task_id in before.keys() - waiting.keys():

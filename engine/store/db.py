@@ -48,6 +48,10 @@ class Store:
         elif self.dialect == "postgresql":
             _configure_postgresql(self.engine)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: statements outside a transaction, each with its own snapshot; no BEGIN and ROLLBACK round
+        # trips. (SQLite's reads cost nothing to begin and end, and its connections begin their own.)
+        self._glances = (sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                      expire_on_commit=False) if self.dialect == "postgresql" else self._reads)
         self._writes = sessionmaker(self.engine.execution_options(kaohe_write=True), expire_on_commit=False,
                                     info={chain.SEALS: True})
         chain.install(self._writes)
@@ -57,6 +61,13 @@ class Store:
     def read(self) -> Iterator[Session]:
         """A session for queries; nothing it does is committed."""
         with self._reads() as session:
+            yield session
+
+    @contextmanager
+    def glance(self) -> Iterator[Session]:
+        """Like ``read``, but each statement may see a later moment than the one before: for reads whose result
+        is checked again when it is written (a compare-and-swap on a revision)."""
+        with self._glances() as session:
             yield session
 
     @contextmanager
@@ -105,9 +116,10 @@ class Store:
             query = query.with_for_update(skip_locked=True, key_share=True)
         return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
-    def lock_task(self, session: Session, task_id: str) -> tuple[InboxTask, Instance] | None:
-        """A ready task's inbox row and its instance, the instance locked as in ``lock_instance``; one query."""
-        query = _LOCK_TASK_FOR_UPDATE if self.dialect == "postgresql" else _LOCK_TASK
+    def lock_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[InboxTask, Instance] | None:
+        """A ready task's inbox row and its instance, the instance locked as in ``lock_instance`` (unless not
+        ``lock``: read to be saved by a compare-and-swap on its revision); one query."""
+        query = _LOCK_TASK if lock and self.dialect == "postgresql" else _READ_TASK
         found = session.execute(query, {"task_id": str(task_id)}).one_or_none()
         return None if found is None else (found[0], found[1])
 
@@ -119,10 +131,10 @@ class Store:
         self.engine.dispose()
 
 
-#: Every completion's first statement, built once (building it cost a third of running it).
-_LOCK_TASK = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
+# Built once: every completion runs it, and building the statement costs about as much as running it.
+_READ_TASK = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
               .where(InboxTask.id == bindparam("task_id")).execution_options(populate_existing=True))
-_LOCK_TASK_FOR_UPDATE = _LOCK_TASK.with_for_update(of=Instance, key_share=True)
+_LOCK_TASK = _READ_TASK.with_for_update(of=Instance, key_share=True)
 
 
 def _ensure_sqlite_folder(url: str) -> None:
