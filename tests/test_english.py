@@ -39,9 +39,11 @@ def test_the_shipped_catalogues_pass_and_name_every_step_form_and_indicator(fold
     assert {str(v["code"]) for v in checked.scheme["veto"]} == set(scheme["veto"])
     assert set(words.lanes) == set(re.findall(r'<bpmn:lane id="(\w+)"', files["assessment.bpmn"]))
     assert set(checked.manifest["lanes"].values()) == set(words.bodies)
+    regions = yaml.safe_load(files[checked.manifest["regions"]])["regions"]
+    assert {str(r["code"]) for r in regions} == set(words.regions), "a region without its English name"
     # nothing Chinese is left in what the catalogue says (its keys are the bundle's own names)
     said = json.dumps([words.title, words.steps, words.instructions, words.forms, words.bodies,
-                       list(words.lanes.values()), words.processes], ensure_ascii=False)
+                       list(words.lanes.values()), words.processes, words.regions], ensure_ascii=False)
     assert not [c for c in said if "\u4e00" <= c <= "\u9fff" and c not in "产品工程服务环境"]  # option keys
 
 
@@ -66,6 +68,8 @@ BAD = [
     ("unknown key of a field", "forms:\n  filing-review.schema.json:\n    fields:\n      comment: {label: X}\n",
      "unknown key 'label'", 4),
     ("malformed YAML", "steps: {Task_target_filing: [\n", "malformed YAML", None),
+    ("unknown region", "regions:\n  \"512002\": Yanjiang District\n", "no region '512002'", 2),
+    ("a region's name not text", "regions:\n  \"110000\": [Bei, jing]\n", "regions.110000 must be text", 2),
 ]
 
 

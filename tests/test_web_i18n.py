@@ -104,6 +104,12 @@ def test_in_english_the_pages_show_the_bundles_english_names(client, national):
     assert "Guobanfa [2013] No. 47" in board and "目标备案" not in board
     assert "Guobanfa [2013] No. 47" in pages["campaigns"] and "国办发" not in pages["campaigns"]
     assert 'name="Target filing"' in pages["diagram"] and 'name="Provincial people\'s government"' in pages["diagram"]
+    # regions by their English names (english.yaml ``regions:``): inbox rows and menu, task heading, board
+    assert "<td>Beijing</td>" in inbox and '<option value="110000">Beijing</option>' in inbox
+    assert "<h1>Self-evaluation · Beijing" in task
+    assert ">Beijing</a></th>" in board
+    for page in (inbox, task, board):
+        assert "北京市" not in page
 
 
 
@@ -127,6 +133,8 @@ def test_in_chinese_the_pages_are_as_they_were(client, national):
     assert '<th title="Task_target_filing">目标备案</th>' in pages["board"]
     assert "质量工作考核（国办发〔2013〕47号）" in pages["campaigns"]
     assert 'name="目标备案"' in pages["diagram"]
+    assert "<h1>自我评价 · 北京市" in task and "<td>北京市</td>" in pages["inbox"]
+    assert ">北京市</a></th>" in pages["board"]
     for page in pages.values():
         assert "Target filing" not in page and "Self-evaluation" not in page
 
@@ -210,3 +218,23 @@ def test_in_english_grades_that_are_words_take_the_catalogues_names(client, engi
     assert "<td>Excellent</td>" in results
     sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
     assert sheet["E3"].value == "优秀"
+
+
+def test_in_english_the_ranking_names_regions_in_english(client, engine):
+    """Results and the public announcement: Beijing in English, 北京市 in Chinese (names as announced)."""
+    from drive import Driver
+    from web_fixtures import BEIJING, login, set_passwords
+
+    drive = Driver(engine, "national-2013", [BEIJING])
+    drive.file_targets(BEIJING)
+    drive.score(BEIJING, "92.5")
+    drive.approve_and_announce()
+    set_passwords(engine)
+    login(client, "lead_agency")
+    results = client.get(f"/campaigns/{drive.campaign.id}/results").text
+    assert "<td>北京市</td>" in results
+    client.get("/lang/en")
+    results = client.get(f"/campaigns/{drive.campaign.id}/results").text
+    assert "<td>Beijing</td>" in results and "北京市" not in results
+    public = client.get(f"/public/campaigns/{drive.campaign.id}").text
+    assert "<td>Beijing</td>" in public and "北京市" not in public

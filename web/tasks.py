@@ -151,14 +151,16 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             values = draft.data if draft else {}
         fields = formview.build(schema, ui, values, grouped,
                                 table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
-                                choices=choices_of(db, instance))
+                                choices=choices_of(db, instance), english=english.wanted())
+        names = english.indicator_names(version)
+        formview.bound_scores(fields, lambda table, code: scoring.score_bounds(version.scheme, table, code, names))
         context = {
             "step_name": english.of(version).step(task.bpmn_id, task.name),
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
             "instructions": render_markdown(instructions(version, instance.process_id, task.bpmn_id)),
             "can_act": g.viewer.can_act(task), "can_supervise": g.viewer.can_supervise(task),
-            "region_name": region.name if region else "",
+            "region_name": english.region_name(region.code, region.name) if region else "",
             "unit_name": english.unit_name(version, task.unit, units.get(task.unit, task.unit)),
             "submissions": items,
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
