@@ -215,7 +215,8 @@ def export(campaign_id: int):
     with engine().store.read() as db:
         scheme = engine().version(db, campaign.version_id).scheme
         body = workbook.campaign_workbook(db, campaign, scheme, view.results, view.scale, view.announced_on,
-                                          view.announcement, detail=g.viewer.sees_board(campaign.variant))
+                                          view.announcement, detail=g.viewer.sees_board(campaign.variant),
+                                          document_number=view.document_number)
     return Response(body,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=kaohe-results-{campaign.id}.xlsx"})
