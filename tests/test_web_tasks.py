@@ -372,3 +372,21 @@ def test_a_number_field_of_a_form_carries_its_schemas_bounds():
     [rate] = formview.build(schema, {}, {})
     assert rate.checks == {"nan": "应为数字", "min": "0", "below": "不能小于0", "max": "100", "above": "不能大于100",
                            "places": 1, "decimals": "最多保留 1 位小数", "label": "合格率"}
+
+
+def test_the_confirmation_shows_the_total_and_each_units_scores(client, engine, drive):
+    """考核组确认 decides on a total the page shows, with its breakdown by unit and indicator (issue 12, item 1)."""
+    add_web_user(engine, "group-1", Grant("assessment_group"))
+    set_passwords(engine)
+    drive.file_targets(BEIJING)
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    for unit, scores in unit_scores(drive.scheme, "91.5").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region=BEIJING, unit=unit)
+    [task] = drive.ready("Task_score_confirmation", BEIJING)
+    login(client, "group-1")
+    page = client.get(f"/tasks/{task.id}").text
+    panel = page.split('id="decision-breakdown"')[1].split("</section>")[0]
+    assert "总分：91.5" in panel
+    assert "T2 主要农产品质量安全监测合格率" in panel and "农业部" in panel
+    assert panel.count("<tr>") == 1 + len(drive.scheme["indicators"])
