@@ -238,3 +238,38 @@ def test_in_english_the_ranking_names_regions_in_english(client, engine):
     assert "<td>Beijing</td>" in results and "北京市" not in results
     public = client.get(f"/public/campaigns/{drive.campaign.id}").text
     assert "<td>Beijing</td>" in public and "北京市" not in public
+
+
+def test_notices_read_in_the_readers_language_and_the_choice_is_kept_on_the_account(client, engine):
+    """A reminder written once reads in English for one who chose English (the step and region by their English
+    names), in Chinese otherwise; the header's choice is kept on the account, for mails (issue 12, item 11)."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+    from web_fixtures import BEIJING, add_web_user, login, set_passwords
+
+    from engine.clock import CHINA
+    from engine.people.accounts import Grant
+    from engine.running.reminders import send_reminders
+    from engine.store.models import Notification, User
+
+    engine.start_campaign("national-2013", 2025, [BEIJING])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(engine)
+    engine.clock.set(datetime(2025, 7, 1, 9, tzinfo=CHINA))
+    send_reminders(engine)
+    with engine.store.write() as session:  # a notice written before notices kept their message
+        user = session.scalars(select(User).where(User.username == "gov-bj")).one()
+        session.add(Notification(user_id=user.id, at=engine.clock.now(), kind="incident", title="旧的通知",
+                                 body="写入时的文字"))
+    login(client, "gov-bj")
+    chinese = client.get("/notifications").text
+    assert "【质量工作考核】已逾期：北京市的“目标备案”" in chinese
+    client.get("/lang/en")
+    with engine.store.read() as session:
+        assert session.scalars(select(User.language).where(User.username == "gov-bj")).one() == "en"
+    english = client.get("/notifications").text
+    assert "[Quality work assessment] Overdue: “Target filing” of Beijing" in english
+    assert "Deadline: 30 June 2025, 24:00 (Beijing time)" in english
+    assert "目标备案" not in english and "北京市" not in english
+    assert "旧的通知" in english and "写入时的文字" in english  # an old notice reads as it was written
