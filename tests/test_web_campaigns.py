@@ -135,6 +135,8 @@ def test_the_public_announcement_needs_no_sign_in_and_waits_for_the_notification
     page = client.get(url)
     assert page.status_code == 200 and "考核结果通报" in page.text and 'id="ranking"' in page.text
     assert "results.xlsx" not in page.text and f"/public/campaigns/{scored.campaign.id}" in client.get("/public").text
+    listed = client.get("/public").text.split('id="public-campaigns"')[1]
+    assert "质量工作考核（国办发〔2013〕47号）" in listed and "national-2013" not in listed  # its title, not its key
     assert '<p class="document-number" id="document-number">国质量考核〔2026〕1号</p>' in page.text
 
 

@@ -227,7 +227,8 @@ def public_index():
     with engine().store.read() as db:
         rows = [c for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()))
                 if board.announced(db, engine(), c)]
-    return render_template("public_index.html", rows=rows)
+        titles = english.current_titles(db)  # the procedure's title, not its key
+    return render_template("public_index.html", rows=rows, titles=titles)
 
 
 @bp.get("/public/campaigns/<int:campaign_id>")
