@@ -68,7 +68,6 @@ BAD = [
     ("unknown key of a field", "forms:\n  filing-review.schema.json:\n    fields:\n      comment: {label: X}\n",
      "unknown key 'label'", 4),
     ("malformed YAML", "steps: {Task_target_filing: [\n", "malformed YAML", None),
-    ("unknown region", "regions:\n  \"512002\": Yanjiang District\n", "no region '512002'", 2),
     ("a region's name not text", "regions:\n  \"110000\": [Bei, jing]\n", "regions.110000 must be text", 2),
 ]
 
@@ -134,3 +133,17 @@ def test_a_file_refused_on_its_own_is_not_blamed_on_the_catalogue(broken):
     _, report = bundle.inspect(files)
     assert report.errors() and [f for f in report.findings if f.file == broken]
     assert not [f for f in report.findings if f.file == "english.yaml"]
+
+
+def test_a_region_left_out_of_the_regions_file_is_a_warning_and_the_bundle_deploys(sqlite_engine, tmp_path):
+    """An administrator drops a region from the regions file (a county transferred): the catalogue's English name
+    of it is not used, and says so, but does not stop the deploy."""
+    folder = tmp_path / "ziyang"
+    shutil.copytree(ZIYANG, folder)
+    regions = folder / "regions.yaml"
+    regions.write_text(regions.read_text(encoding="utf-8").replace('  - {code: "512081", name: 简阳市}\n', ""),
+                       encoding="utf-8")
+    _, report = bundle.inspect(_files(folder))
+    [found] = [f for f in report.findings if f.file == "english.yaml"]
+    assert found.severity == "warning" and "no region '512081'" in found.reason and found.line
+    sqlite_engine.deploy(folder)

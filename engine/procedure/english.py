@@ -118,6 +118,9 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
         def error(path: tuple, reason: str) -> None:
             report.error(reason, file=FILE, line=_line_of(lines, path))
 
+        def unused(path: tuple, reason: str) -> None:  # a region dropped from the regions file: its name unused
+            report.warning(reason + "; its English name is not used", file=FILE, line=_line_of(lines, path))
+
         for key in sorted(set(map(str, data)) - KEYS):
             error((key,), f"english.yaml 中有未知的部分 {key} (unknown section '{key}'; known: "
                           f"{', '.join(sorted(KEYS))})")
@@ -128,7 +131,8 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
             known.update(dict.fromkeys(("processes", "steps", "instructions", "lanes")))
         for section in NAMED:
             if section in data:
-                _names(data[section], (section,), known.get(section), error)
+                _names(data[section], (section,), known.get(section), error,
+                       unused if section == "regions" else None)
         if "scheme" in data:
             _scheme(data["scheme"], scheme, error)
         if "forms" in data:
@@ -193,8 +197,9 @@ def _mapping(value, path: tuple, error) -> bool:
     return True
 
 
-def _names(entries, path: tuple, known: set[str] | None, error) -> None:
-    """A mapping of things the bundle has to their English."""
+def _names(entries, path: tuple, known: set[str] | None, error, unknown=None) -> None:
+    """A mapping of things the bundle has to their English; ``unknown`` reports an entry naming nothing the
+    bundle has (else ``error`` does)."""
     if not _mapping(entries, path, error):
         return
     what = {"processes": "流程 (process)", "steps": "BPMN 元素 (BPMN element)", "lanes": "泳道 (lane)",
@@ -203,8 +208,9 @@ def _names(entries, path: tuple, known: set[str] | None, error) -> None:
             "units": "责任单位 (unit)", "veto": "否决项 (veto item)", "regions": "考核对象 (region)"}[path[-1]]
     for key, value in entries.items():
         if known is not None and str(key) not in known:
-            error((*path, key), f"english.yaml 的 {path[-1]} 中的 {key} 在流程包中不存在 ({path[-1]}: the bundle has "
-                                f"no {what.split(' (')[1][:-1]} '{key}')")
+            report = unknown or error
+            report((*path, key), f"english.yaml 的 {path[-1]} 中的 {key} 在流程包中不存在 ({path[-1]}: the bundle has "
+                                 f"no {what.split(' (')[1][:-1]} '{key}')")
         else:
             _text(value, (*path, key), error)
 
