@@ -126,7 +126,7 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
                           f"{', '.join(sorted(KEYS))})")
         if "title" in data:
             _text(data["title"], ("title",), error)
-        known = _known(manifest, trees, _region_codes(files, manifest))
+        known = _known(manifest, trees, _region_codes(files, manifest, report))
         if any(n.endswith(".bpmn") and n not in trees for n in files):  # a BPMN file was refused: its ids unknown
             known.update(dict.fromkeys(("processes", "steps", "instructions", "lanes")))
         for section in NAMED:
@@ -139,11 +139,13 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
             _forms(data["forms"], forms, {n.removeprefix("forms/") for n in files if n.startswith("forms/")}, error)
 
 
-def _region_codes(files: dict[str, str], manifest: dict | None) -> set[str] | None:
-    """The codes of the bundle's regions file (bundle.yaml ``regions:``); None when it has none or it does not
-    read (its own check says why), and then any code is taken."""
+def _region_codes(files: dict[str, str], manifest: dict | None, report: Report) -> set[str] | None:
+    """The codes of the bundle's regions file (bundle.yaml ``regions:``); None when it has none or it was refused
+    (its own finding says why), and then any code is taken."""
     name = manifest.get("regions") if isinstance(manifest, dict) else None
     if not isinstance(name, str) or name not in files:
+        return None
+    if any(f.file == name and f.severity == "error" for f in report.findings):
         return None
     try:
         return {str(r["code"]) for r in yaml.safe_load(files[name])["regions"]}
