@@ -168,7 +168,7 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
             "files": shown.file_map,
             "outcome": (outcome := _outcome(db, task)),
-            "breakdown": _breakdown(version, task, engine().instance_data(instance.id), labels),
+            "breakdown": _breakdown(version, task, labels),
             "chart": english.name_grades(version, outcome, chart(outcome.distribution)) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
             "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
@@ -176,15 +176,16 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
     return render_template("task.html", **context), 400 if errors or message else 200
 
 
-def _breakdown(version, task: InboxTask, data: dict, labels: dict[str, str]) -> dict | None:
+def _breakdown(version, task: InboxTask, labels: dict[str, str]) -> dict | None:
     """What a region's confirmation decides on: the total (``score``) and, per member unit, each indicator's score
     and basis, to those who act on or supervise the step; None before the units have scored (or elsewhere)."""
-    units = data.get("unit_scores")
-    if version.user_tasks.get(task.bpmn_id, {}).get("form") != CONFIRMATION_FORM:  # not to the assessed government
-        return None
-    if task.region is None or "score" not in data or not isinstance(units, list) or not units:
-        return None
+    if version.user_tasks.get(task.bpmn_id, {}).get("form") != CONFIRMATION_FORM or task.region is None:
+        return None  # only there: not to the assessed government on its own steps
     if not (g.viewer.can_act(task) or g.viewer.can_supervise(task)):
+        return None
+    data = engine().instance_data(task.instance_id)
+    units = data.get("unit_scores")
+    if "score" not in data or not isinstance(units, list) or not units:
         return None
     names = {u["code"]: english.unit_name(version, u["code"], u["name"]) for u in version.scheme.get("units", [])}
     rows = [{"unit": names.get(str(unit.get("unit")), ""), "indicator": labels.get(str(row.get("indicator")), ""),
