@@ -45,7 +45,8 @@ def _forms(scheme: dict) -> dict:
                                                    for v in scheme.get("veto") or []]},
         "Task_compile_results": {"report": "综合考核评价报告：各地区得分、等级和排名见附表。"},
         "Task_approve_results": {"approval": "approve", "comment": "同意"},
-        "Task_notify_results": {"announcement": "经审定，现将考核等级及排名通报如下。", "announced_on": "2025-10-15"},
+        "Task_notify_results": {"announcement": "经审定，现将考核等级及排名通报如下。", "announced_on": "2025-10-15",
+                                "document_number": "国质量考核〔2025〕1号"},
     }
 
 

@@ -39,9 +39,11 @@ def test_the_shipped_catalogues_pass_and_name_every_step_form_and_indicator(fold
     assert {str(v["code"]) for v in checked.scheme["veto"]} == set(scheme["veto"])
     assert set(words.lanes) == set(re.findall(r'<bpmn:lane id="(\w+)"', files["assessment.bpmn"]))
     assert set(checked.manifest["lanes"].values()) == set(words.bodies)
+    regions = yaml.safe_load(files[checked.manifest["regions"]])["regions"]
+    assert {str(r["code"]) for r in regions} == set(words.regions), "a region without its English name"
     # nothing Chinese is left in what the catalogue says (its keys are the bundle's own names)
     said = json.dumps([words.title, words.steps, words.instructions, words.forms, words.bodies,
-                       list(words.lanes.values()), words.processes], ensure_ascii=False)
+                       list(words.lanes.values()), words.processes, words.regions], ensure_ascii=False)
     assert not [c for c in said if "\u4e00" <= c <= "\u9fff" and c not in "产品工程服务环境"]  # option keys
 
 
@@ -66,6 +68,7 @@ BAD = [
     ("unknown key of a field", "forms:\n  filing-review.schema.json:\n    fields:\n      comment: {label: X}\n",
      "unknown key 'label'", 4),
     ("malformed YAML", "steps: {Task_target_filing: [\n", "malformed YAML", None),
+    ("a region's name not text", "regions:\n  \"110000\": [Bei, jing]\n", "regions.110000 must be text", 2),
 ]
 
 
@@ -130,3 +133,17 @@ def test_a_file_refused_on_its_own_is_not_blamed_on_the_catalogue(broken):
     _, report = bundle.inspect(files)
     assert report.errors() and [f for f in report.findings if f.file == broken]
     assert not [f for f in report.findings if f.file == "english.yaml"]
+
+
+def test_a_region_left_out_of_the_regions_file_is_a_warning_and_the_bundle_deploys(sqlite_engine, tmp_path):
+    """An administrator drops a region from the regions file (a county transferred): the catalogue's English name
+    of it is not used, and says so, but does not stop the deploy."""
+    folder = tmp_path / "ziyang"
+    shutil.copytree(ZIYANG, folder)
+    regions = folder / "regions.yaml"
+    regions.write_text(regions.read_text(encoding="utf-8").replace('  - {code: "512081", name: 简阳市}\n', ""),
+                       encoding="utf-8")
+    _, report = bundle.inspect(_files(folder))
+    [found] = [f for f in report.findings if f.file == "english.yaml"]
+    assert found.severity == "warning" and "no region '512081'" in found.reason and found.line
+    sqlite_engine.deploy(folder)

@@ -204,3 +204,57 @@ def test_the_lead_agency_extends_a_deadline_and_the_reminders_follow(engine, fil
     with engine.store.read() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "due_extend"))
     assert (entry.actor, entry.data["reason"]) == ("lead-office", "汛期影响，统一延期")
+
+
+def test_an_english_reader_gets_the_digest_and_a_urge_in_english(engine):
+    """The lead agency's officer chose English: the day's digest and a 督办 by hand are written in English, with
+    the step's and the regions' English names from the bundle (english.yaml); a Chinese reader's stay Chinese
+    (issue 12, item 11)."""
+    from web_fixtures import TIANJIN
+
+    from engine.running.reminders import urge
+
+    with engine.store.write() as session:
+        accounts.create_user(session, "lead-en", "lead-en", [Grant("lead_agency")], email="en@example.gov.cn")
+        accounts.create_user(session, "lead-zh", "lead-zh", [Grant("lead_agency")], email="zh@example.gov.cn")
+        accounts.create_user(session, "gov-bj-en", "gov-bj-en", [Grant("assessed", region=BEIJING)],
+                             email="bj@example.gov.cn")
+        for name in ("lead-en", "gov-bj-en"):
+            user = session.scalars(select(User).where(User.username == name)).one()
+            accounts.set_language(session, user.id, "en")
+    campaign = engine.start_campaign("national-2013", 2025, [BEIJING, TIANJIN])
+    engine.clock.set(_at("2025-07-01"))
+    send_reminders(engine, link_base="https://kaohe.example.gov.cn")
+    with engine.store.read() as session:
+        mails = {m.to_addr: m for m in session.scalars(select(Mail))}
+    english, chinese = mails["en@example.gov.cn"], mails["zh@example.gov.cn"]
+    assert english.subject == "[Quality work assessment] To do: 2 tasks (2 urged)"
+    assert "· Target filing: Urged 2" in english.body
+    assert "“Target filing” of Beijing" in english.body and "“Target filing” of Tianjin" in english.body
+    assert not [c for c in english.subject + english.body if "\u4e00" <= c <= "\u9fff" and c not in "年度"]
+    assert chinese.subject == "【质量工作考核】待办汇总：2 项任务需要办理（督办 2 项）"
+    [task] = [t for t in engine.tasks(campaign_id=campaign.id) if t.region == BEIJING]
+    urge(engine, [task.id], "lead_agency", link_base="https://kaohe.example.gov.cn")
+    with engine.store.read() as session:
+        urged = session.scalars(select(Mail).where(Mail.to_addr == "bj@example.gov.cn").order_by(Mail.id)).all()[-1]
+    assert urged.subject == "[Quality work assessment] Urged: “Target filing” of Beijing"
+    assert "is overdue and is hereby urged" in urged.body and f"/tasks/{task.id}" in urged.body
+    assert "Deadline: 30 June 2025, 24:00 (Beijing time)" in urged.body
+
+
+def test_a_notice_is_worded_when_read_and_an_old_one_reads_as_written():
+    from types import SimpleNamespace
+
+    from engine.procedure.english import Catalogue
+    from engine.records import notices
+
+    said = {"task": "目标备案", "bpmn_id": "Task_target_filing", "region": BEIJING, "region_name": "北京市",
+            "due_at": "2025-06-30T16:00:00+00:00", "link": "/tasks/x", "step": "overdue"}
+    words = Catalogue(steps={"Task_target_filing": "Target filing"}, regions={BEIJING: "Beijing"})
+    notice = SimpleNamespace(message="reminder", params=said, title="t", body="b")
+    assert notices.read(notice) == notices.text("reminder", said)
+    assert notices.read(notice)[0] == "【质量工作考核】已逾期：北京市的“目标备案”"
+    assert notices.read(notice, True, words)[0] == "[Quality work assessment] Overdue: “Target filing” of Beijing"
+    assert notices.read(notice, True, None)[0] == "[Quality work assessment] Overdue: “目标备案” of 北京市"
+    old = SimpleNamespace(message=None, params=None, title="【质量工作考核】已逾期", body="旧的通知")
+    assert notices.read(old, True, words) == ("【质量工作考核】已逾期", "旧的通知")

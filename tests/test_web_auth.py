@@ -407,3 +407,14 @@ def test_a_third_party_cannot_lock_an_administrator_out(app, engine, clock):
     assert login(office, "admin").status_code == 302  # the right password from an address known to sign in
     assert _audited(engine, "login")[-1] == {"address": "10.0.0.5", "past_lock": True}
     assert "锁定" in _error(login(attacker, "admin"))  # and the lock stays for the others
+
+
+def test_the_language_chosen_is_kept_on_the_account_and_follows_to_a_new_browser(app, client, engine, gov):
+    login(client, "gov-bj")
+    client.get("/lang/en")
+    with engine.store.read() as session:
+        assert session.scalars(select(User.language).where(User.username == "gov-bj")).one() == "en"
+    other = app.test_client()  # another browser, no language chosen in it
+    assert '<html lang="zh-CN">' in other.get("/login").text
+    login(other, "gov-bj")
+    assert '<html lang="en">' in other.get("/inbox").text

@@ -231,3 +231,39 @@ def test_a_warning_comes_before_the_idle_time_out(browser, sqlite_engine, drive,
     finally:
         http.close()
         thread.join(10)
+
+
+def test_numbers_are_checked_in_the_page_before_submitting(browser, server, drive):
+    """16 where T1 allows 15 and 2.555 where two decimals are allowed: both errors at their fields and in a
+    summary, in the server's words, before anything is sent; mended, the form goes (issue 12, item 4)."""
+    drive.do("Task_target_filing", region=BEIJING)
+    for task in drive.ready("Task_filing_opinion", BEIJING):
+        drive.do("Task_filing_opinion", region=BEIJING, unit=task.unit)
+    drive.do("Task_filing_review", {"filing_decision": "accept", "comment": "予以备案"}, region=BEIJING)
+    gov = Person(browser, server, "gov-bj")
+    gov.sign_in()
+    gov.open_task("自我评价")
+    sent = []
+    gov.page.on("request", lambda r: sent.append(r.url) if r.method == "POST"
+                and "x-kaohe-autosave" not in r.headers else None)
+    for n, indicator in enumerate(drive.scheme["indicators"]):
+        gov.page.fill(f"input[name=self_scores-{n}-score]", str(indicator["points"]))
+    gov.page.fill("input[name=self_scores-0-score]", "16")  # T1: 15 points
+    gov.page.fill("input[name=self_scores-1-score]", "2.555")  # two decimals allowed
+    gov.page.fill("textarea[name=report]", "本年度质量目标全部完成。")
+    gov.page.click("#submit")
+    summary = gov.page.locator("#form-check")
+    summary.wait_for(state="visible")
+    words = summary.inner_text()
+    assert "T1 制造业产品质量合格率：自评分不得超过 15 分" in words
+    assert "T2 主要农产品质量安全监测合格率：自评分最多保留 2 位小数" in words
+    assert "不得超过 15 分" in gov.page.inner_text("#table-self_scores tr:nth-child(2) .field-error")
+    assert "最多保留 2 位小数" in gov.page.inner_text("#table-self_scores tr:nth-child(3) .field-error")
+    assert sent == [] and "/tasks/" in gov.page.url
+    gov.shot("08-numbers-checked-in-page")
+    gov.page.fill("input[name=self_scores-0-score]", "14.5")
+    gov.page.fill("input[name=self_scores-1-score]", "2.55")
+    assert gov.page.locator("#form-check").is_hidden()
+    gov.submit()
+    assert drive.region_data(BEIJING)["self_scores"][1]["score"] == 2.55
+    gov.close()

@@ -81,7 +81,8 @@ def test_the_workbook_has_a_sheet_per_part_and_per_unit_with_self_beside_assesse
     parts = [f"{p['name']}（{p['points']}分）" for p in scheme["parts"]]
     units = [u["name"] for u in scheme["units"]]
     assert book.sheetnames == ["考核结果", *parts, *units, "否决项"]
-    assert book["考核结果"]["A2"].value.startswith("公告日期：")
+    assert book["考核结果"]["A2"].value == "公告日期：2026-10-15"
+    assert book["考核结果"]["B2"].value == "文号：国质量考核〔2026〕1号"  # beside the date
     targets = book[parts[0]]
     head = [c.value for c in targets[1]]
     first = next(i for i in scheme["indicators"] if i["part"] == scheme["parts"][0]["code"])
@@ -134,6 +135,28 @@ def test_the_public_announcement_needs_no_sign_in_and_waits_for_the_notification
     page = client.get(url)
     assert page.status_code == 200 and "考核结果通报" in page.text and 'id="ranking"' in page.text
     assert "results.xlsx" not in page.text and f"/public/campaigns/{scored.campaign.id}" in client.get("/public").text
+    listed = client.get("/public").text.split('id="public-campaigns"')[1]
+    assert "质量工作考核（国办发〔2013〕47号）" in listed and "national-2013" not in listed  # its title, not its key
+    assert '<p class="document-number" id="document-number">国质量考核〔2026〕1号</p>' in page.text
+
+
+def test_the_document_number_is_kept_with_the_results_as_announced(client, scored):
+    """The 文号 typed at the announcement step heads the results page and the public page; a workbook and a
+    print of the public page carry it (issue 12, item 10)."""
+    scored.do("Task_compile_results")
+    scored.do("Task_approve_results", {"approval": "approve", "comment": "同意"})
+    [task] = scored.ready("Task_notify_results")
+    login(client, "lead_agency")
+    form = client.get(f"/tasks/{task.id}").text
+    assert 'name="document_number"' in form and "文号" in form
+    post(client, f"/tasks/{task.id}", {"action": "submit", "document_number": "国质量考核〔2025〕7号",
+                                       "announced_on": "2025-10-15", "announcement": "现将考核结果通报如下。"})
+    results = client.get(f"/campaigns/{scored.campaign.id}/results").text
+    assert 'id="document-number">国质量考核〔2025〕7号</p>' in results and "公告日期：2025-10-15。" in results
+    public = client.get(f"/public/campaigns/{scored.campaign.id}").text
+    assert 'id="document-number">国质量考核〔2025〕7号</p>' in public
+    book = load_workbook(io.BytesIO(client.get(f"/campaigns/{scored.campaign.id}/results.xlsx").data))
+    assert [c.value for c in book["考核结果"][2]][:2] == ["公告日期：2025-10-15", "文号：国质量考核〔2025〕7号"]
 
 
 def test_the_lead_agency_starts_a_campaign(client, engine):

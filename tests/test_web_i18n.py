@@ -104,6 +104,12 @@ def test_in_english_the_pages_show_the_bundles_english_names(client, national):
     assert "Guobanfa [2013] No. 47" in board and "目标备案" not in board
     assert "Guobanfa [2013] No. 47" in pages["campaigns"] and "国办发" not in pages["campaigns"]
     assert 'name="Target filing"' in pages["diagram"] and 'name="Provincial people\'s government"' in pages["diagram"]
+    # regions by their English names (english.yaml ``regions:``): inbox rows and menu, task heading, board
+    assert "<td>Beijing</td>" in inbox and '<option value="110000">Beijing</option>' in inbox
+    assert "<h1>Self-evaluation · Beijing" in task
+    assert ">Beijing</a></th>" in board
+    for page in (inbox, task, board):
+        assert "北京市" not in page
 
 
 
@@ -127,6 +133,8 @@ def test_in_chinese_the_pages_are_as_they_were(client, national):
     assert '<th title="Task_target_filing">目标备案</th>' in pages["board"]
     assert "质量工作考核（国办发〔2013〕47号）" in pages["campaigns"]
     assert 'name="目标备案"' in pages["diagram"]
+    assert "<h1>自我评价 · 北京市" in task and "<td>北京市</td>" in pages["inbox"]
+    assert ">北京市</a></th>" in pages["board"]
     for page in pages.values():
         assert "Target filing" not in page and "Self-evaluation" not in page
 
@@ -210,3 +218,58 @@ def test_in_english_grades_that_are_words_take_the_catalogues_names(client, engi
     assert "<td>Excellent</td>" in results
     sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{drive.campaign.id}/results.xlsx").data)).active
     assert sheet["E3"].value == "优秀"
+
+
+def test_in_english_the_ranking_names_regions_in_english(client, engine):
+    """Results and the public announcement: Beijing in English, 北京市 in Chinese (names as announced)."""
+    from drive import Driver
+    from web_fixtures import BEIJING, login, set_passwords
+
+    drive = Driver(engine, "national-2013", [BEIJING])
+    drive.file_targets(BEIJING)
+    drive.score(BEIJING, "92.5")
+    drive.approve_and_announce()
+    set_passwords(engine)
+    login(client, "lead_agency")
+    results = client.get(f"/campaigns/{drive.campaign.id}/results").text
+    assert "<td>北京市</td>" in results
+    client.get("/lang/en")
+    results = client.get(f"/campaigns/{drive.campaign.id}/results").text
+    assert "<td>Beijing</td>" in results and "北京市" not in results
+    public = client.get(f"/public/campaigns/{drive.campaign.id}").text
+    assert "<td>Beijing</td>" in public and "北京市" not in public
+
+
+def test_notices_read_in_the_readers_language_and_the_choice_is_kept_on_the_account(client, engine):
+    """A reminder written once reads in English for one who chose English (the step and region by their English
+    names), in Chinese otherwise; the header's choice is kept on the account, for mails (issue 12, item 11)."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+    from web_fixtures import BEIJING, add_web_user, login, set_passwords
+
+    from engine.clock import CHINA
+    from engine.people.accounts import Grant
+    from engine.running.reminders import send_reminders
+    from engine.store.models import Notification, User
+
+    engine.start_campaign("national-2013", 2025, [BEIJING])
+    add_web_user(engine, "gov-bj", Grant("assessed", region=BEIJING))
+    set_passwords(engine)
+    engine.clock.set(datetime(2025, 7, 1, 9, tzinfo=CHINA))
+    send_reminders(engine)
+    with engine.store.write() as session:  # a notice written before notices kept their message
+        user = session.scalars(select(User).where(User.username == "gov-bj")).one()
+        session.add(Notification(user_id=user.id, at=engine.clock.now(), kind="incident", title="旧的通知",
+                                 body="写入时的文字"))
+    login(client, "gov-bj")
+    chinese = client.get("/notifications").text
+    assert "【质量工作考核】已逾期：北京市的“目标备案”" in chinese
+    client.get("/lang/en")
+    with engine.store.read() as session:
+        assert session.scalars(select(User.language).where(User.username == "gov-bj")).one() == "en"
+    english = client.get("/notifications").text
+    assert "[Quality work assessment] Overdue: “Target filing” of Beijing" in english
+    assert "Deadline: 30 June 2025, 24:00 (Beijing time)" in english
+    assert "目标备案" not in english and "北京市" not in english
+    assert "旧的通知" in english and "写入时的文字" in english  # an old notice reads as it was written

@@ -335,3 +335,58 @@ def test_a_second_submit_says_it_was_submitted_and_shows_what(client, drive):
     assert task.id not in again.text.split("<main")[1].split('action="')[0]
     gone = client.get("/tasks/00000000-0000-0000-0000-000000000000")
     assert gone.status_code == 404 and "00000000" not in gone.text.split('id="error-message"')[1][:200]
+
+
+def test_each_score_carries_its_bounds_and_the_servers_words_for_the_page(client, drive):
+    """The page checks numbers before sending (static/numbers.js) with the bounds and the very words the server's
+    check says; a score typed out of bounds anyway is refused by the server in those words (issue 12, item 4)."""
+    drive.file_targets(BEIJING)
+    task = drive.ready("Task_self_evaluation", BEIJING)[0]
+    login(client, "gov-bj")
+    page = client.get(f"/tasks/{task.id}").text
+    t1 = re.search(r'<input name="self_scores-0-score"[^>]*>', page).group(0)
+    assert 'data-check-max="15"' in t1 and 'data-check-places="2"' in t1 and 'data-check-min="0"' in t1
+    assert 'data-check-above="T1 制造业产品质量合格率：自评分不得超过 15 分"' in t1
+    assert 'data-check-decimals="T1 制造业产品质量合格率：自评分最多保留 2 位小数"' in t1
+    assert 'data-check-nan="应为数字"' in t1
+    assert '<script src="/static/numbers.js" defer></script>' in page and 'id="form-check" hidden' in page
+    data = {"action": "submit", "report": "完成"}
+    for n, indicator in enumerate(drive.scheme["indicators"]):
+        data[f"self_scores-{n}-indicator"] = indicator["code"]
+        data[f"self_scores-{n}-score"] = str(indicator["points"])
+    data["self_scores-0-score"], data["self_scores-1-score"] = "16", "2.555"
+    refused = post(client, f"/tasks/{task.id}", data).text
+    assert 'data-field="self_scores/0/score">T1 制造业产品质量合格率：自评分不得超过 15 分' in refused
+    assert 'data-field="self_scores/1/score">T2 主要农产品质量安全监测合格率：自评分最多保留 2 位小数' in refused
+    client.get("/lang/en")
+    t1 = re.search(r'<input name="self_scores-0-score"[^>]*>', client.get(f"/tasks/{task.id}").text).group(0)
+    assert ('data-check-above="T1 Pass rate of manufactured products: the self-evaluation score must not be above '
+            '15 points"') in t1
+
+
+def test_a_number_field_of_a_form_carries_its_schemas_bounds():
+    from web import formview
+
+    schema = {"type": "object", "properties": {"rate": {"type": "number", "title": "合格率", "minimum": 0,
+                                                        "maximum": 100, "multipleOf": 0.1}}}
+    [rate] = formview.build(schema, {}, {})
+    assert rate.checks == {"nan": "应为数字", "min": "0", "below": "不能小于0", "max": "100", "above": "不能大于100",
+                           "places": 1, "decimals": "最多保留 1 位小数", "label": "合格率"}
+
+
+def test_the_confirmation_shows_the_total_and_each_units_scores(client, engine, drive):
+    """考核组确认 decides on a total the page shows, with its breakdown by unit and indicator (issue 12, item 1)."""
+    add_web_user(engine, "group-1", Grant("assessment_group"))
+    set_passwords(engine)
+    drive.file_targets(BEIJING)
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    for unit, scores in unit_scores(drive.scheme, "91.5").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region=BEIJING, unit=unit)
+    [task] = drive.ready("Task_score_confirmation", BEIJING)
+    login(client, "group-1")
+    page = client.get(f"/tasks/{task.id}").text
+    panel = page.split('id="decision-breakdown"')[1].split("</section>")[0]
+    assert "总分：91.5" in panel
+    assert "T2 主要农产品质量安全监测合格率" in panel and "农业部" in panel
+    assert panel.count("<tr>") == 1 + len(drive.scheme["indicators"])

@@ -102,3 +102,55 @@ def test_the_approver_sees_the_ranking_and_notices_link_to_tasks(browser, server
     approver.page.wait_for_url(f"**/tasks/{task.id}")
     assert approver.page.locator("#task-form").count() == 1
     approver.close()
+
+
+def test_each_decision_step_shows_what_it_decides_on(browser, server, sqlite_engine):  # noqa: F811
+    """Walked as the demo users: 考核组确认 shows the total and its breakdown by unit and indicator; 汇总 the
+    ranking; 国务院审定 the results, the grade distribution and the way to the board; 结果送达 what is received
+    (issue 12, item 1). Screenshots of each go to test-artifacts/."""
+    drive = Driver(sqlite_engine, "national-2013", [BEIJING, TIANJIN])
+    set_passwords(sqlite_engine)
+    for region in (BEIJING, TIANJIN):
+        drive.file_targets(region)
+    drive.score(TIANJIN, "55")
+    drive.do("Task_self_evaluation", region=BEIJING)
+    drive.do("Task_onsite_check", region=BEIJING)
+    from drive import unit_scores, veto_rows
+
+    for unit, scores in unit_scores(drive.scheme, "91.5").items():
+        drive.do("Task_indicator_scoring", {"scores": scores}, region=BEIJING, unit=unit)
+    group = Person(browser, server, "assessment_group")
+    group.sign_in()
+    group.open_task("考核组确认")
+    panel = group.page.inner_text("#decision-breakdown")
+    assert "总分：91.5" in panel and "农业部" in panel and "T2 主要农产品质量安全监测合格率" in panel
+    assert "score" not in group.page.inner_text("#instructions")
+    group.shot("decide-1-confirmation")
+    drive.do("Task_score_confirmation", {"confirmation": "confirm", "comment": "确认",
+                                         "veto_items": veto_rows(drive.scheme)}, region=BEIJING)
+    lead = Person(browser, server, "lead_agency")
+    lead.sign_in()
+    lead.open_task("汇总与初步认定")
+    ranking = lead.page.inner_text("#ranking")
+    assert ranking.index("北京市") < ranking.index("天津市") and "91.5" in ranking
+    lead.shot("decide-2-compilation")
+    drive.do("Task_compile_results")
+    approver = Person(browser, server, "approver")
+    approver.sign_in()
+    approver.open_task("国务院审定")
+    assert "北京市" in approver.page.inner_text("#ranking")
+    assert approver.page.locator("#decision-results #grade-chart").count() == 1
+    approver.page.click("#decision-results a:has-text('看板')")
+    approver.page.wait_for_selector("#board")
+    approver.shot("decide-3-approval-board")
+    drive.do("Task_approve_results", {"approval": "approve", "comment": "同意"})
+    drive.do("Task_notify_results")
+    recipient = Person(browser, server, "recipient")
+    recipient.sign_in()
+    recipient.open_task("结果送达")
+    received = recipient.page.inner_text("#decision-results")
+    assert "北京市" in received and "天津市" in received
+    assert "国质量考核〔2026〕1号" in received  # the announcement's 文号
+    recipient.shot("decide-4-receipt")
+    for person in (group, lead, approver, recipient):
+        person.close()

@@ -23,7 +23,7 @@ from engine.procedure import bodies, problems
 from engine.records import files
 from engine.store import Store
 
-from . import limits
+from . import english, limits
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -77,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
     app.jinja_env.filters["by_file"] = problems.by_file  # admin/_findings.html
+    app.jinja_env.globals["region_name"] = english.region_name  # in imported macros too (_chart.html)
 
     # dryrun adds its API routes to procedures.api_bp, migrating its own to api.bp, when imported: before those
     # blueprints are registered.

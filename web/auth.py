@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 
 from engine.errors import ValidationError
-from engine.people import sessions, signin
+from engine.people import accounts, sessions, signin
 
 from .security import engine, login_required, now, safe_next, sign_in
 
@@ -37,6 +37,8 @@ def login_submit():
         status = 429 if isinstance(exc, signin.SignInThrottled) else 401
         return render_template("login.html", next=target, error=exc.message, username=username), status
     sign_in(user.id)
+    if "lang" not in session and user.language in accounts.LANGUAGES:  # the account's last choice, on a new browser
+        session["lang"] = user.language
     return redirect(target)
 
 
@@ -55,10 +57,11 @@ def logout():
 
 @bp.get("/lang/<code>")
 def language(code: str):
-    from . import LANGUAGES
-
-    if code in LANGUAGES:
+    if code in accounts.LANGUAGES:
         session["lang"] = code
+        if g.viewer is not None:  # kept on the account too: mails of notices follow it
+            with engine().store.write() as db:
+                accounts.set_language(db, g.viewer.user_id, code)
     return redirect(safe_next(request.args.get("next"), url_for("auth.index")))
 
 

@@ -215,7 +215,8 @@ def export(campaign_id: int):
     with engine().store.read() as db:
         scheme = engine().version(db, campaign.version_id).scheme
         body = workbook.campaign_workbook(db, campaign, scheme, view.results, view.scale, view.announced_on,
-                                          view.announcement, detail=g.viewer.sees_board(campaign.variant))
+                                          view.announcement, detail=g.viewer.sees_board(campaign.variant),
+                                          document_number=view.document_number)
     return Response(body,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=kaohe-results-{campaign.id}.xlsx"})
@@ -226,7 +227,8 @@ def public_index():
     with engine().store.read() as db:
         rows = [c for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()))
                 if board.announced(db, engine(), c)]
-    return render_template("public_index.html", rows=rows)
+        titles = english.current_titles(db)  # the procedure's title, not its key
+    return render_template("public_index.html", rows=rows, titles=titles)
 
 
 @bp.get("/public/campaigns/<int:campaign_id>")

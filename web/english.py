@@ -52,6 +52,29 @@ def current_bodies(db) -> dict[tuple[str, str], str]:
             for code, name in words.bodies.items()}
 
 
+def region_names() -> dict[str, str]:
+    """Region code -> its English name in the current versions' catalogues (``regions:``), read once a request;
+    {} in Chinese mode."""
+    if not wanted():
+        return {}
+    found = g.get("english_regions")
+    if found is None:
+        from .security import engine
+
+        found = {}
+        with engine().store.read() as db:
+            ids = db.scalars(select(ProcessVersion.id).where(ProcessVersion.is_current.is_(True))).all()
+            for words in english.of_versions(db, ids).values():
+                found.update(words.regions)
+        g.english_regions = found
+    return found
+
+
+def region_name(code: str | None, chinese: str | None) -> str | None:
+    """A region's name as the viewer reads it: the bundle's English in English mode, else the given Chinese."""
+    return region_names().get(str(code)) or chinese if code else chinese
+
+
 def form(version, form_name: str | None, schema: dict, ui: dict) -> tuple[dict, dict]:
     """A user task's form with the catalogue's titles, descriptions, help and option titles."""
     return of(version).form(form_name, schema, ui)
@@ -91,6 +114,16 @@ def scheme_labels(version, labels: dict[str, str]) -> dict[str, str]:
     english_labels.update((str(v["code"]), f"{v['code']} {words.scheme_name('veto', v['code'], v['name'])}")
                           for v in scoring.veto_items(scheme))
     return english_labels
+
+
+def indicator_names(version) -> dict[str, str] | None:
+    """Indicator code -> English name when the viewer chose English (the Chinese where the catalogue has none);
+    None in Chinese mode."""
+    if not wanted():
+        return None
+    words = of(version)
+    return {str(i["code"]): words.scheme_name("indicators", i["code"], i["name"])
+            for i in version.scheme.get("indicators", [])}
 
 
 def unit_name(version, code: str | None, chinese: str | None) -> str | None:

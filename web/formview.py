@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.procedure import forms
+
 _MISSING = object()
 #: A list whose options are not in the schema but in the campaign: ``"x-kaohe-choices": "regions"``.
 CHOICES = "x-kaohe-choices"
@@ -34,6 +36,7 @@ class Field:
     errors: list[str] = field(default_factory=list)
     columns: list[Field] = field(default_factory=list)  # table: one Field per column, for the header
     rows: list[tuple[str, list[Field]]] = field(default_factory=list)  # table: (row label, its fields)
+    checks: dict = field(default_factory=dict)  # a number's bounds and their words (forms.number_words)
 
     def label_of(self, value) -> str:
         """The option title of a value, 是/否 for booleans, else the value itself."""
@@ -81,11 +84,12 @@ def _ordered(schema: dict, ui: dict) -> list[str]:
 
 def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | None = None,
           rows: dict[str, list[dict]] | None = None, labels: dict[str, str] | None = None,
-          readonly: bool = False, prefix: str = "", choices: dict[str, list[tuple[str, str]]] | None = None
-          ) -> list[Field]:
+          readonly: bool = False, prefix: str = "", choices: dict[str, list[tuple[str, str]]] | None = None,
+          english: bool = False) -> list[Field]:
     """The fields of ``schema`` holding ``values``; ``rows`` prefills tables (one row per indicator or veto
     item) and ``labels`` names each row by its indicator or veto item code; ``choices`` are the options of
-    a ``x-kaohe-choices`` list (``regions``: the campaign's regions, (code, name))."""
+    a ``x-kaohe-choices`` list (``regions``: the campaign's regions, (code, name)); ``english``: numbers' checks
+    speak English."""
     errors, rows, labels = errors or {}, rows or {}, labels or {}
     required = set(schema.get("required", []))
     fields = []
@@ -99,6 +103,8 @@ def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | N
                      value=values.get(key) if isinstance(values, dict) else None, options=_options(prop),
                      readonly=readonly or bool(sub_ui.get("ui:readonly")),
                      rows_hint=sub_ui.get("ui:options", {}).get("rows", 4), errors=errors.get(path, []))
+        if kind == "number":
+            item.checks = {**forms.number_words(prop, english), "label": item.title}
         if kind == "choices":
             item.options = list((choices or {}).get(prop[CHOICES], []))
         if kind in ("table", "evidence"):
@@ -106,10 +112,10 @@ def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | N
             present = item.value if isinstance(item.value, list) else None
             if present is None and kind == "table":
                 present = rows.get(key, [{}])
-            item.columns = build(items, items_ui, {}, readonly=readonly)
+            item.columns = build(items, items_ui, {}, readonly=readonly, english=english)
             item.rows = [(labels.get(str(row.get("indicator", row.get("veto"))), "") if isinstance(row, dict) else "",
                           build(items, items_ui, row if isinstance(row, dict) else {}, errors, readonly=readonly,
-                                prefix=f"{name}-{n}"))
+                                prefix=f"{name}-{n}", english=english))
                          for n, row in enumerate(present or [])]
             code = next((c for c in ("indicator", "veto") if c in items.get("properties", {})), None)
             if kind == "table" and code:
@@ -118,6 +124,18 @@ def build(schema: dict, ui: dict, values: dict, errors: dict[str, list[str]] | N
                         cell.readonly = cell.readonly or (cell.key == code and bool(labels))
         fields.append(item)
     return fields
+
+
+def bound_scores(fields: list[Field], bounds) -> None:
+    """Give each score typed in a table of indicators the bounds the scheme sets for its row:
+    ``bounds(table, code)`` is scoring.score_bounds with the scheme (None where the scheme sets none)."""
+    for item in fields:
+        for _, cells in item.rows:
+            code = next((c.value for c in cells if c.key == "indicator"), None)
+            found = bounds(item.key, str(code)) if code is not None else None
+            for cell in cells:
+                if found and cell.key == "score" and cell.kind == "number":
+                    cell.checks = {**cell.checks, **found, "label": ""}  # the words name the indicator
 
 
 def unplaced(fields: list[Field], errors: dict[str, list[str]]) -> list[str]:

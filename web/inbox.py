@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine.errors import ValidationError
 from engine.people import inbox
-from engine.records import mail
+from engine.records import mail, notices
 from engine.running import reminders
 from engine.store.models import Campaign, InboxTask, Instance, ProcessVersion, Region
 
@@ -63,8 +63,9 @@ def index():
         units = unit_names(db, {c.version_id for c in menus.campaigns.values()})
         names, steps = _in_english(db, rows, menus)
     supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
+    region_menu = [(code, english.region_name(code, name)) for code, name in menus.regions.items()]
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
-                           steps=steps, region_menu=menus.regions.items(), saved=saved, titles=titles,
+                           steps=steps, region_menu=region_menu, saved=saved, titles=titles,
                            units=units, supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page,
                            more=more, current=_arguments(wanted), names=names)
 
@@ -191,15 +192,16 @@ def notifications():
         labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
             Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
         groups = inbox.group_notices(rows)
-        if english.wanted():  # a group's heading names its step: in English from its campaign's version
-            version_of = dict(db.execute(select(Campaign.id, Campaign.version_id).where(
-                Campaign.id.in_(labels))).all())
-            words = english.of_versions(db, set(version_of.values()))
+        wanted = english.wanted()
+        words = notices.catalogues(db, labels) if wanted else {}
+        if wanted:  # a group's heading names its step: in English from its campaign's version
             for group in groups:
-                said = words.get(version_of.get(group.campaign_id))
+                said = words.get(group.campaign_id)
                 if said and group.notices[0].bpmn_id:
                     group.step_name = said.step(group.notices[0].bpmn_id, group.step_name)
-    return render_template("notifications.html", groups=groups, labels=labels, kinds=KINDS)
+        # Each notice worded now, in the reader's language (older notices as they were written).
+        texts = {n.id: notices.read(n, wanted, words.get(n.campaign_id)) for n in rows}
+    return render_template("notifications.html", groups=groups, labels=labels, kinds=KINDS, texts=texts)
 
 
 #: What each kind of notice is, as a group's heading says it.

@@ -26,6 +26,8 @@ from .security import engine, login_required, now
 
 bp = Blueprint("tasks", __name__)
 
+#: The form of the step where the assessment group confirms a region's total (its breakdown is shown above it).
+CONFIRMATION_FORM = "score-confirmation.schema.json"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
@@ -151,24 +153,45 @@ def _page(task_id: str, values: dict | None = None, errors: list[dict] | None = 
             values = draft.data if draft else {}
         fields = formview.build(schema, ui, values, grouped,
                                 table_prefill(schema, rows, _earlier(shown, task), version.scheme), labels,
-                                choices=choices_of(db, instance))
+                                choices=choices_of(db, instance), english=english.wanted())
+        names = english.indicator_names(version)
+        formview.bound_scores(fields, lambda table, code: scoring.score_bounds(version.scheme, table, code, names))
         context = {
             "step_name": english.of(version).step(task.bpmn_id, task.name),
             "task": task, "instance": instance, "schema": schema, "fields": fields,
             "form_errors": formview.unplaced(fields, grouped), "message": message, "draft": draft,
             "instructions": render_markdown(instructions(version, instance.process_id, task.bpmn_id)),
             "can_act": g.viewer.can_act(task), "can_supervise": g.viewer.can_supervise(task),
-            "region_name": region.name if region else "",
+            "region_name": english.region_name(region.code, region.name) if region else "",
             "unit_name": english.unit_name(version, task.unit, units.get(task.unit, task.unit)),
             "submissions": items,
             "candidates": inbox.candidates(db, task) if g.viewer.can_supervise(task) else [],
             "files": shown.file_map,
             "outcome": (outcome := _outcome(db, task)),
+            "breakdown": _breakdown(version, task, labels),
             "chart": english.name_grades(version, outcome, chart(outcome.distribution)) if outcome else None,
             "held_up": incidents.held_up(db, instance.id) is not None,
             "idle_seconds": current_app.config["SESSION_LIFETIME"].idle_minutes * 60,
         }
     return render_template("task.html", **context), 400 if errors or message else 200
+
+
+def _breakdown(version, task: InboxTask, labels: dict[str, str]) -> dict | None:
+    """What a region's confirmation decides on: the total (``score``) and, per member unit, each indicator's score
+    and basis, to those who act on or supervise the step; None before the units have scored (or elsewhere)."""
+    if version.user_tasks.get(task.bpmn_id, {}).get("form") != CONFIRMATION_FORM or task.region is None:
+        return None  # only there: not to the assessed government on its own steps
+    if not (g.viewer.can_act(task) or g.viewer.can_supervise(task)):
+        return None
+    data = engine().instance_data(task.instance_id)
+    units = data.get("unit_scores")
+    if "score" not in data or not isinstance(units, list) or not units:
+        return None
+    names = {u["code"]: english.unit_name(version, u["code"], u["name"]) for u in version.scheme.get("units", [])}
+    rows = [{"unit": names.get(str(unit.get("unit")), ""), "indicator": labels.get(str(row.get("indicator")), ""),
+             "score": row.get("score"), "basis": row.get("basis") or ""}
+            for unit in units if isinstance(unit, dict) for row in unit.get("scores") or [] if isinstance(row, dict)]
+    return {"total": data["score"], "rows": rows}
 
 
 def _outcome(db, task: InboxTask):

@@ -85,6 +85,19 @@ def create_user(session: Session, username: str, display_name: str, grants: list
     return user
 
 
+#: The languages an account may keep (its holder's last choice; notices' mails are written in it).
+LANGUAGES = ("zh", "en")
+
+
+def set_language(session: Session, user_id: int, language: str) -> None:
+    """Keep a user's choice of language on the account, for what reaches them outside a page (mails)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; known: {', '.join(LANGUAGES)}")
+    user = session.get(User, user_id)
+    if user is not None:
+        user.language = language
+
+
 def grants_of(session: Session, username: str) -> list[Grant]:
     """The roles an active user holds; NotFound for an unknown or deactivated user."""
     rows = session.execute(_GRANTS, {"username": username}).all()

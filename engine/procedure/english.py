@@ -20,7 +20,7 @@ from .findings import Report
 FILE = "english.yaml"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 #: Sections of the catalogue whose entries are plain names, keyed by something of the bundle.
-NAMED = ("processes", "lanes", "bodies", "steps", "instructions", "grades")
+NAMED = ("processes", "lanes", "bodies", "steps", "instructions", "grades", "regions")
 SCHEME_SECTIONS = ("title", "parts", "groups", "indicators", "units", "veto")
 FORM_KEYS = {"title", "description", "fields"}
 FIELD_KEYS = {"title", "description", "help", "options"}
@@ -38,6 +38,7 @@ class Catalogue:
     steps: dict[str, str] = field(default_factory=dict)
     instructions: dict[str, str] = field(default_factory=dict)
     grades: dict[str, str] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)  # region code -> English name
     scheme: dict = field(default_factory=dict)
     forms: dict[str, dict] = field(default_factory=dict)
 
@@ -117,24 +118,43 @@ def check(files: dict[str, str], manifest: dict | None, scheme: dict | None, for
         def error(path: tuple, reason: str) -> None:
             report.error(reason, file=FILE, line=_line_of(lines, path))
 
+        def unused(path: tuple, reason: str) -> None:  # a region dropped from the regions file: its name unused
+            report.warning(reason + "; its English name is not used", file=FILE, line=_line_of(lines, path))
+
         for key in sorted(set(map(str, data)) - KEYS):
             error((key,), f"english.yaml 中有未知的部分 {key} (unknown section '{key}'; known: "
                           f"{', '.join(sorted(KEYS))})")
         if "title" in data:
             _text(data["title"], ("title",), error)
-        known = _known(manifest, trees)
+        known = _known(manifest, trees, _region_codes(files, manifest, report))
         if any(n.endswith(".bpmn") and n not in trees for n in files):  # a BPMN file was refused: its ids unknown
             known.update(dict.fromkeys(("processes", "steps", "instructions", "lanes")))
         for section in NAMED:
             if section in data:
-                _names(data[section], (section,), known.get(section), error)
+                _names(data[section], (section,), known.get(section), error,
+                       unused if section == "regions" else None)
         if "scheme" in data:
             _scheme(data["scheme"], scheme, error)
         if "forms" in data:
             _forms(data["forms"], forms, {n.removeprefix("forms/") for n in files if n.startswith("forms/")}, error)
 
 
-def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str, set[str] | None]:
+def _region_codes(files: dict[str, str], manifest: dict | None, report: Report) -> set[str] | None:
+    """The codes of the bundle's regions file (bundle.yaml ``regions:``); None when it has none or it was refused
+    (its own finding says why), and then any code is taken."""
+    name = manifest.get("regions") if isinstance(manifest, dict) else None
+    if not isinstance(name, str) or name not in files:
+        return None
+    if any(f.file == name and f.severity == "error" for f in report.findings):
+        return None
+    try:
+        return {str(r["code"]) for r in yaml.safe_load(files[name])["regions"]}
+    except (yaml.YAMLError, KeyError, TypeError):
+        return None
+
+
+def _known(manifest: dict | None, trees: dict[str, etree._Element],
+           region_codes: set[str] | None = None) -> dict[str, set[str] | None]:
     """What each named section may name (None: cannot be known, the file it needs was refused)."""
     ids, processes, tasks, lane_ids = set(), set(), set(), set()
     for name, tree in trees.items():
@@ -155,7 +175,8 @@ def _known(manifest: dict | None, trees: dict[str, etree._Element]) -> dict[str,
     grades = manifest.get("grades") if manifest else None
     return {"processes": processes if trees else None, "steps": ids if trees else None,
             "instructions": tasks if trees else None, "lanes": lane_ids if trees else None,
-            "bodies": codes, "grades": set(map(str, grades)) if isinstance(grades, list) else set()}
+            "bodies": codes, "grades": set(map(str, grades)) if isinstance(grades, list) else set(),
+            "regions": region_codes}
 
 
 def _text(value, path: tuple, error) -> bool:
@@ -178,18 +199,20 @@ def _mapping(value, path: tuple, error) -> bool:
     return True
 
 
-def _names(entries, path: tuple, known: set[str] | None, error) -> None:
-    """A mapping of things the bundle has to their English."""
+def _names(entries, path: tuple, known: set[str] | None, error, unknown=None) -> None:
+    """A mapping of things the bundle has to their English; ``unknown`` reports an entry naming nothing the
+    bundle has (else ``error`` does)."""
     if not _mapping(entries, path, error):
         return
     what = {"processes": "流程 (process)", "steps": "BPMN 元素 (BPMN element)", "lanes": "泳道 (lane)",
             "instructions": "用户任务 (user task)", "bodies": "角色或机构 (role or body)", "grades": "等级 (grade)",
             "parts": "一级指标 (part)", "groups": "指标分组 (group)", "indicators": "指标 (indicator)",
-            "units": "责任单位 (unit)", "veto": "否决项 (veto item)"}[path[-1]]
+            "units": "责任单位 (unit)", "veto": "否决项 (veto item)", "regions": "考核对象 (region)"}[path[-1]]
     for key, value in entries.items():
         if known is not None and str(key) not in known:
-            error((*path, key), f"english.yaml 的 {path[-1]} 中的 {key} 在流程包中不存在 ({path[-1]}: the bundle has "
-                                f"no {what.split(' (')[1][:-1]} '{key}')")
+            report = unknown or error
+            report((*path, key), f"english.yaml 的 {path[-1]} 中的 {key} 在流程包中不存在 ({path[-1]}: the bundle has "
+                                 f"no {what.split(' (')[1][:-1]} '{key}')")
         else:
             _text(value, (*path, key), error)
 

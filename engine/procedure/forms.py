@@ -321,10 +321,8 @@ def _message(error, root: dict) -> str:
     if kind == "type":
         names = value if isinstance(value, list) else [value]
         return "应为" + "或".join(_TYPES.get(n, n) for n in names)
-    if kind in ("minimum", "exclusiveMinimum"):
-        return f"不能小于{value}" if kind == "minimum" else f"应大于{value}"
-    if kind in ("maximum", "exclusiveMaximum"):
-        return f"不能大于{value}" if kind == "maximum" else f"应小于{value}"
+    if kind in _BOUNDS:
+        return _BOUNDS[kind].format(value)
     if kind in ("enum", "const", "oneOf", "anyOf"):
         return "取值不在允许的选项中"
     if kind == "format":
@@ -338,11 +336,47 @@ def _message(error, root: dict) -> str:
     if kind == "maxProperties":
         return f"最多 {value} 个字段"
     if kind == "multipleOf":
-        places = -Decimal(str(value)).normalize().as_tuple().exponent
-        if Decimal(str(value)) == Decimal(1).scaleb(-places):
-            return f"最多保留 {places} 位小数"
-        return f"应为 {value} 的整数倍"
+        places = _places(value)
+        return f"最多保留 {places} 位小数" if places is not None else f"应为 {value} 的整数倍"
     return clip(error.message)
+
+
+_BOUNDS = {"minimum": "不能小于{}", "exclusiveMinimum": "应大于{}", "maximum": "不能大于{}",
+           "exclusiveMaximum": "应小于{}"}
+
+
+def _places(step) -> int | None:
+    """The decimal places a ``multipleOf`` of 1, 0.1, 0.01… allows; None for any other step."""
+    places = -Decimal(str(step)).normalize().as_tuple().exponent
+    return places if places >= 0 and Decimal(str(step)) == Decimal(1).scaleb(-places) else None
+
+
+_BOUNDS_EN = {"minimum": "must not be below {}", "exclusiveMinimum": "must be above {}",
+              "maximum": "must not be above {}", "exclusiveMaximum": "must be below {}"}
+
+
+def number_words(prop: dict, english: bool = False) -> dict:
+    """The bounds of a numeric field of a form and what the check says outside them (the same words as the
+    server's, or their English), for the page to check before sending (web/static/numbers.js); the server
+    stays the judge."""
+    integer = prop.get("type") == "integer"
+    if english:
+        words = {"nan": "must be a whole number" if integer else "must be a number"}
+    else:
+        words = {"nan": "应为" + _TYPES["integer" if integer else "number"]}
+    said = _BOUNDS_EN if english else _BOUNDS
+    for kind, bound in (("minimum", "min"), ("maximum", "max")):
+        if isinstance(prop.get(kind), (int, float)) and not isinstance(prop.get(kind), bool):
+            words[bound] = f"{prop[kind]}"
+            words["below" if bound == "min" else "above"] = said[kind].format(prop[kind])
+    step = prop.get("multipleOf")
+    if integer:
+        words.update(places=0, decimals=words["nan"])
+    elif isinstance(step, (int, float)) and not isinstance(step, bool) and _places(step) is not None:
+        places = _places(step)
+        words.update(places=places, decimals=f"may have at most {places} decimal places" if english
+                     else f"最多保留 {places} 位小数")
+    return words
 
 
 def _node(schema: dict, path) -> dict:

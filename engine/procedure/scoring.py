@@ -162,17 +162,52 @@ def decimals(scheme: dict) -> int:
     return int(scheme.get("decimals", 2))
 
 
+#: The tables of typed scores checked against the scheme: {form field: what its scores are called}.
+SCORED = {"self_scores": "自评分", "scores": "得分"}
+#: The same words in English, for a page shown in English (the server's own check speaks Chinese, like every
+#: engine message); {label} is the indicator's code and name, {what} what the score is called.
+_WORDS = {"zh": {"below": "{label}：{what}不得小于 0", "above": "{label}：{what}不得超过 {maximum} 分",
+                 "decimals": "{label}：{what}最多保留 {places} 位小数"},
+          "en": {"below": "{label}: the {what} must not be below 0",
+                 "above": "{label}: the {what} must not be above {maximum} points",
+                 "decimals": "{label}: the {what} may have at most {places} decimal places"}}
+_WHAT_EN = {"自评分": "self-evaluation score", "得分": "score"}
+
+
+def score_words(indicator: dict, places: int, what: str, english_name: str | None = None) -> dict:
+    """The bounds of a typed score of ``indicator`` and what is said when it is outside them, in words; the
+    server's check and the page's (data attributes read by web/static/numbers.js) both take them from here.
+    ``english_name``: say it in English, naming the indicator so."""
+    maximum = Decimal(str(indicator["points"]))
+    lang = "zh" if english_name is None else "en"
+    label = f"{indicator['code']} {indicator['name'] if english_name is None else english_name}"
+    what = what if english_name is None else _WHAT_EN[what]
+    return {"min": "0", "max": f"{maximum}", "places": places,
+            **{key: text.format(label=label, what=what, maximum=maximum, places=places)
+               for key, text in _WORDS[lang].items()}}
+
+
 def score_problem(indicator: dict, value: Decimal, places: int, what: str) -> str | None:
     """What is wrong with a typed score of ``indicator``, in words (「T1 制造业产品质量合格率：得分不得超过 15 分」)."""
-    label = f"{indicator['code']} {indicator['name']}"
-    maximum = Decimal(str(indicator["points"]))
+    words = score_words(indicator, places, what)
     if value < 0:
-        return f"{label}：{what}不得小于 0"
-    if value > maximum:
-        return f"{label}：{what}不得超过 {maximum} 分"
+        return words["below"]
+    if value > Decimal(words["max"]):
+        return words["above"]
     if value != value.quantize(Decimal(1).scaleb(-places)):
-        return f"{label}：{what}最多保留 {places} 位小数"
+        return words["decimals"]
     return None
+
+
+def score_bounds(scheme: dict, table: str, code: str, english_names: dict | None = None) -> dict | None:
+    """The bounds and words of a score typed in row ``code`` of form table ``table`` (None when not checked
+    against the scheme: another table, an unknown indicator, or one whose points a rule computes); in English
+    when ``english_names`` (indicator code -> English name) is given."""
+    indicator = next((i for i in scheme.get("indicators", []) if str(i["code"]) == code), None)
+    if table not in SCORED or indicator is None or (table == "scores" and indicator.get("rule")):
+        return None
+    english_name = None if english_names is None else english_names.get(code, indicator["name"])
+    return score_words(indicator, decimals(scheme), SCORED[table], english_name)
 
 
 def check_self_scores(scheme: dict, scores) -> None:
@@ -189,7 +224,7 @@ def check_self_scores(scheme: dict, scores) -> None:
         except ValidationError as exc:
             errors.append({"field": f"self_scores/{n}/score", "message": exc.message})
             continue
-        problem = score_problem(indicators[code], value, decimals(scheme), "自评分")
+        problem = score_problem(indicators[code], value, decimals(scheme), SCORED["self_scores"])
         if problem:
             errors.append({"field": f"self_scores/{n}/score", "message": problem})
     if errors:
@@ -222,7 +257,7 @@ def check_unit_scores(scheme: dict, unit: str, scores: list[dict]) -> None:
         except ValidationError as exc:
             errors.append({"field": field, "message": f"指标 {code}（{indicator['name']}）：{exc.message}"})
             continue
-        problem = score_problem(indicator, value, decimals(scheme), "得分")
+        problem = score_problem(indicator, value, decimals(scheme), SCORED["scores"])
         if problem:
             errors.append({"field": field, "message": problem})
     for code in mine:

@@ -51,6 +51,7 @@ class Board:
     announced: bool = False
     announcement: str | None = None
     announced_on: str | None = None
+    document_number: str | None = None  # the announcement's 文号, as announced
     regions: int = 0  # in the whole campaign; ``rows`` is one page of them
     finished: int = 0
     overdue: int = 0  # overdue tasks in the whole campaign
@@ -211,6 +212,7 @@ def published(session: Session, engine, campaign: Campaign) -> Board:
 def _announcement(engine, board: Board, campaign_instance_id: int) -> None:
     data = engine.instance_data(campaign_instance_id)
     board.announcement, board.announced_on = data.get("announcement"), data.get("announced_on")
+    board.document_number = data.get("document_number")
 
 
 def announced(session: Session, engine, campaign: Campaign) -> bool:

@@ -297,59 +297,95 @@ ESCALATION_BODY = ("您好：\n\n{what}已超过截止时间（{deadline}，北�
 DIGEST_SUBJECT = "【质量工作考核】待办汇总：{count} 项任务需要办理{extra}"
 DIGEST_INTRO = "您好：\n\n以下任务需要您办理或督促办理（按考核和环节归类）：\n"
 
+# The same in English, for those who chose English (engine/records/notices.py).
+STEPS_EN = {
+    "before-7d": ("Due in 7 days", "is due in 7 days; please plan to finish it in time."),
+    "before-1d": ("Due tomorrow", "is due tomorrow; please finish it soon."),
+    "due": ("Due today", "is due today; please finish it by 24:00 today."),
+    "overdue": ("Overdue", "is overdue; please finish it as soon as possible."),
+    "escalate": ("Urged", "is overdue and is hereby urged; please finish it at once."),
+}
+FOOTER_EN = "This mail was sent by the quality work assessment system; please do not reply to it."
+REMINDER_SUBJECT_EN = "[Quality work assessment] {label}: {what}"
+REMINDER_BODY_EN = "Hello,\n\n{what} {sentence}\n\nDeadline: {deadline} (Beijing time)\nWhere: {link}\n\n{footer}\n"
+ESCALATION_SUBJECT_EN = "[Quality work assessment] Urged: {what} is overdue"
+ESCALATION_BODY_EN = ("Hello,\n\n{what} has passed its deadline ({deadline}, Beijing time) unfinished; {holder} "
+                      "holds it. Please see that it is finished soon.\n\nDetails: {link}\n\n{footer}\n")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # not %B: the process's locale may be Chinese
+DIGEST_SUBJECT_EN = "[Quality work assessment] To do: {count} tasks{extra}"
+DIGEST_INTRO_EN = "Hello,\n\nThese tasks are yours to do or to see done (by campaign and step):\n"
 
-def digest_mail(notices: list, campaign_labels: dict, link_base: str = "") -> tuple[str, str]:
+
+def digest_mail(notices: list, campaign_labels: dict, link_base: str = "", english: bool = False) -> tuple[str, str]:
     """One day's reminders and escalations to one person as one mail, grouped by campaign and step; a single
-    notice is mailed as it reads."""
+    notice is mailed as it reads. ``notices`` read as their reader reads them (title, body, step_name: in English
+    for an English reader, with ``english`` set)."""
     if len(notices) == 1:
         return notices[0].title, notices[0].body
     groups: dict[tuple, list] = {}
     for notice in notices:
         key = (campaign_labels.get(notice.campaign_id, ""), notice.step_name or "", notice.kind)
         groups.setdefault(key, []).append(notice)
-    lines = [DIGEST_INTRO]
+    steps, colon = (STEPS_EN, ": ") if english else (STEPS, "：")
+    lines = [DIGEST_INTRO_EN if english else DIGEST_INTRO]
     for (label, step, kind), members in groups.items():
-        lines.append(f"{label} · {step}：{STEPS.get(kind, (kind,))[0]} {len(members)} 项".lstrip(" ·"))
+        count = f"{len(members)}" if english else f"{len(members)} 项"
+        lines.append(f"{label} · {step}{colon}{steps.get(kind, (kind,))[0]} {count}".lstrip(" ·"))
         for notice in members:
-            what = notice.title.split("：", 1)[-1]
+            what = notice.title.split(colon, 1)[-1]
             lines.append(f"  - {what}  {link_base}{notice.link or ''}")
         lines.append("")
     overdue = sum(1 for n in notices if n.kind == "overdue")
     escalated = sum(1 for n in notices if n.kind == "escalate")
+    if english:
+        extra = ", ".join(p for p in (f"{overdue} overdue" if overdue else "", f"{escalated} urged" if escalated
+                                      else "") if p)
+        return (DIGEST_SUBJECT_EN.format(count=len(notices), extra=f" ({extra})" if extra else ""),
+                "\n".join(lines) + f"\n{FOOTER_EN}\n")
     extra = "，".join(part for part in (f"逾期 {overdue} 项" if overdue else "", f"督办 {escalated} 项" if escalated
                                         else "") if part)
     return (DIGEST_SUBJECT.format(count=len(notices), extra=f"（{extra}）" if extra else ""),
             "\n".join(lines) + f"\n{FOOTER}\n")
 
 
-def deadline_text(due_at: datetime) -> str:
+def deadline_text(due_at: datetime, english: bool = False) -> str:
     """A deadline as read in China: the exclusive end at 00:00 shows as 24:00 of the day before."""
     moment = local(due_at)
     if moment.time() == time(0):
         day, hour = (moment - timedelta(days=1)).date(), "24:00"
     else:
         day, hour = moment.date(), f"{moment:%H:%M}"
+    if english:
+        return f"{day.day} {MONTHS[day.month - 1]} {day.year}, {hour}"
     return f"{day.year}年{day.month}月{day.day}日 {hour}"
 
 
-def reminder_mail(task_name: str, region_name: str | None, due_at: datetime, link: str, step: str) -> tuple[str, str]:
-    """Subject and body of a reminder to the task's holders for one step of ``STEPS``."""
+def reminder_mail(task_name: str, region_name: str | None, due_at: datetime, link: str, step: str,
+                  english: bool = False) -> tuple[str, str]:
+    """Subject and body of a reminder to the task's holders for one step of ``STEPS`` (in English: ``english``)."""
     if step not in STEPS:
         raise ValueError(f"unknown reminder step {step!r}; known: {', '.join(STEPS)}")
-    label, sentence = STEPS[step]
-    what = _what(task_name, region_name)
-    return (REMINDER_SUBJECT.format(label=label, what=what),
-            REMINDER_BODY.format(what=what, sentence=sentence, deadline=deadline_text(due_at), link=link,
-                                 footer=FOOTER))
+    label, sentence = (STEPS_EN if english else STEPS)[step]
+    what = task_words(task_name, region_name, english)
+    subject, body = (REMINDER_SUBJECT_EN, REMINDER_BODY_EN) if english else (REMINDER_SUBJECT, REMINDER_BODY)
+    return (subject.format(label=label, what=what),
+            body.format(what=what, sentence=sentence, deadline=deadline_text(due_at, english), link=link,
+                        footer=FOOTER_EN if english else FOOTER))
 
 
 def escalation_mail(task_name: str, region_name: str | None, due_at: datetime, link: str,
-                    holder: str) -> tuple[str, str]:
+                    holder: str, english: bool = False) -> tuple[str, str]:
     """Subject and body of an escalation (督办) to the supervisor of whoever holds an overdue task."""
-    what = _what(task_name, region_name)
-    return (ESCALATION_SUBJECT.format(what=what),
-            ESCALATION_BODY.format(what=what, deadline=deadline_text(due_at), holder=holder, link=link, footer=FOOTER))
+    what = task_words(task_name, region_name, english)
+    subject, body = (ESCALATION_SUBJECT_EN, ESCALATION_BODY_EN) if english else (ESCALATION_SUBJECT, ESCALATION_BODY)
+    return (subject.format(what=what),
+            body.format(what=what, deadline=deadline_text(due_at, english), holder=holder, link=link,
+                        footer=FOOTER_EN if english else FOOTER))
 
 
-def _what(task_name: str, region_name: str | None) -> str:
+def task_words(task_name: str, region_name: str | None, english: bool = False) -> str:
+    """「北京市的“自我评价”」: a task and its region, as a notice names them."""
+    if english:
+        return f"“{task_name}” of {region_name}" if region_name else f"“{task_name}”"
     return f"{region_name}的“{task_name}”" if region_name else f"“{task_name}”"

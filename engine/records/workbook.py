@@ -1,7 +1,7 @@
 """A campaign's results as an assessment office's Excel workbook (issue 12, item 10).
 
-The summary sheet (rank, region, score, grade, veto items, consequences, the announcement's date and first
-line, which carries its 文号); for those who oversee the campaign also one sheet per part of the scheme with
+The summary sheet (rank, region, score, grade, veto items, consequences, the announcement's date, its 文号 and
+its first line); for those who oversee the campaign also one sheet per part of the scheme with
 every indicator per region, self score beside assessed score; one sheet per member unit with the scores it gave
 and their basis; and the veto items hit. Indicator scores are read from what was submitted (the audit log's
 completions of the campaign's instances), the last submission of each winning, so the workbook shows what the
@@ -26,7 +26,7 @@ HEAD = ["排名", "地区代码", "地区"]
 
 def campaign_workbook(session: Session, campaign: Campaign, scheme: dict, rows: list[dict], scale: str,
                       announced_on: str | None = None, announcement: str | None = None,
-                      detail: bool = False) -> bytes:
+                      detail: bool = False, document_number: str | None = None) -> bytes:
     """The workbook; ``rows``: ``results.table``; ``detail``: the indicator, unit and veto sheets too."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -38,7 +38,7 @@ def campaign_workbook(session: Session, campaign: Campaign, scheme: dict, rows: 
     summary["A1"].font = Font(bold=True, size=14)
     if announced_on:
         first = (announcement or "").strip().splitlines()[0][:200] if announcement else ""
-        summary.append([f"公告日期：{announced_on}", first])
+        summary.append([f"公告日期：{announced_on}", f"文号：{document_number}" if document_number else "", first])
     submitted = _submitted(session, campaign) if detail else {}
     headings = [*HEAD, f"得分（满分 {scale}）", "等级", "否决项", "结果运用"] + (["自评总分"] if detail else [])
     summary.append(headings)

@@ -21,7 +21,7 @@ from ..clock import CHINA, local
 from ..errors import PermissionDenied, ValidationError
 from ..people import accounts
 from ..procedure import bodies
-from ..records import audit, mail
+from ..records import audit, mail, notices
 from ..store.models import Campaign, InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
 logger = logging.getLogger(__name__)
@@ -133,16 +133,21 @@ def send_digests(engine, now: datetime | None = None, link_base: str = "") -> in
                                     .where(Notification.user_id.in_(waiting), Notification.kind.in_(DIGESTED))
                                     .group_by(Notification.user_id)).all())
         users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(waiting)))}
-        labels = dict(session.execute(select(Campaign.id, Campaign.label).where(
-            Campaign.id.in_({n.campaign_id for ns in waiting.values() for n in ns if n.campaign_id}))).all())
-        for user_id, notices in waiting.items():
+        campaigns = {n.campaign_id for ns in waiting.values() for n in ns if n.campaign_id}
+        labels = dict(session.execute(select(Campaign.id, Campaign.label).where(Campaign.id.in_(campaigns))).all())
+        words = None
+        for user_id, mine in waiting.items():
             if last.get(user_id) is not None and local(last[user_id]).date() == today:
                 continue  # today's digest has gone: these go in tomorrow's
             if users[user_id].email:
-                subject, body = mail.digest_mail(notices, labels, link_base)
-                mail.queue(session, users[user_id].email, subject, body, now, notification_id=notices[0].id)
+                english = users[user_id].language == "en"  # the reader's language, with the bundle's names
+                if english and words is None:
+                    words = notices.catalogues(session, campaigns)
+                shown = [notices.as_read(n, True, words.get(n.campaign_id)) for n in mine] if english else mine
+                subject, body = mail.digest_mail(shown, labels, link_base, english)
+                mail.queue(session, users[user_id].email, subject, body, now, notification_id=mine[0].id)
                 sent += 1
-            for notice in notices:
+            for notice in mine:
                 notice.mailed_at = now
     return sent
 
@@ -198,13 +203,15 @@ def _send(engine, task: InboxTask, due: list[Step], policy: dict, now: datetime,
                 if step.name == "escalate":
                     users = _holders(session, policy["escalation"][task.role], task, supervise=True)
                     holder = bodies.of_variant(session, task.variant).get(task.role, task.role)
-                    subject, body = mail.escalation_mail(task.name, region, task.due_at, link, holder)
+                    message, said = "escalation", notices.params(task, region, link, holder=holder,
+                                                                 holder_role=task.role)
                 else:
                     users = _holders(session, task.role, task, supervise=False)
-                    subject, body = mail.reminder_mail(task.name, region, task.due_at, link, step.name)
+                    message, said = "reminder", notices.params(task, region, link, step=step.name)
+                subject, body = notices.text(message, said)
                 for user in users:  # mailed in the day's digest (send_digests), grouped by campaign and step
                     session.add(Notification(user_id=user.id, at=now, kind=step.name, title=subject, body=body,
-                                             link=path, **_about(task)))
+                                             link=path, message=message, params=said, **_about(task)))
                 out.append(Sent(task, step.name, now, [u.username for u in users]))
     except IntegrityError:
         logger.info("reminders for task %s were sent by another process", task.id)
@@ -221,15 +228,19 @@ def urge(engine, task_ids: list[str], actor: str, now: datetime | None = None, l
         for task in session.scalars(select(InboxTask).where(InboxTask.id.in_(task_ids))):
             region = session.get(Region, task.region).name if task.region else None
             path = f"/tasks/{task.id}"
-            subject, body = (mail.reminder_mail(task.name, region, task.due_at, f"{link_base}{path}", "escalate")
-                             if task.due_at else (f"督办：{task.name}", f"请尽快办理“{task.name}”。"))
+            message, said = (("reminder", notices.params(task, region, f"{link_base}{path}", step="escalate"))
+                             if task.due_at else ("urge", notices.params(task, region, f"{link_base}{path}")))
+            subject, body = notices.text(message, said)
+            words = notices.catalogues(session, [task.campaign_id]).get(task.campaign_id)
             for user in _holders(session, task.role, task, supervise=False):
                 notice = Notification(user_id=user.id, at=now, kind="urge", title=subject, body=body, link=path,
-                                      mailed_at=now, **_about(task))  # 督办 by hand is mailed at once
+                                      mailed_at=now, message=message, params=said,
+                                      **_about(task))  # 督办 by hand is mailed at once, in its reader's language
                 session.add(notice)
                 if user.email:
                     session.flush()
-                    mail.queue(session, user.email, subject, body, now, notification_id=notice.id)
+                    mail.queue(session, user.email, *notices.read(notice, user.language == "en", words), now,
+                               notification_id=notice.id)
             audit.record(session, now, actor, "urge", instance_id=task.instance_id, task_id=task.id,
                          bpmn_id=task.bpmn_id)
             urged += 1
@@ -282,9 +293,9 @@ def extend(engine, who, task_id: str, last: date, reason: str, now: datetime | N
                      bpmn_id=task.bpmn_id, data={"from": before.isoformat() if before else None,
                                                  "to": due.isoformat(), "reason": reason})
         region = session.get(Region, task.region).name if task.region else None
-        what = f"{region}的“{task.name}”" if region else f"“{task.name}”"
+        said = notices.params(task, region, f"/tasks/{task.id}", reason=reason)
+        title, body = notices.text("extended", said)
         for user in _holders(session, task.role, task, supervise=False):
-            session.add(Notification(user_id=user.id, at=now, kind="extended", title=f"期限延长：{what}",
-                                     body=f"{what}的截止时间延长至 {mail.deadline_text(due)}。原因：{reason}",
-                                     link=f"/tasks/{task.id}", **_about(task)))
+            session.add(Notification(user_id=user.id, at=now, kind="extended", title=title, body=body,
+                                     link=f"/tasks/{task.id}", message="extended", params=said, **_about(task)))
     return task

@@ -108,6 +108,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    language: Mapped[str | None] = mapped_column(String(8))  # migration 0020: its last choice (zh, en); mails follow
 
 
 class RoleAssignment(Base):
@@ -370,6 +371,10 @@ class Notification(Base):
     bpmn_id: Mapped[str | None] = mapped_column(String(100))
     step_name: Mapped[str | None] = mapped_column(String(200))
     mailed_at: Mapped[datetime | None]
+    # Migration 0020: the message (engine/records/notices.py) and what it names, rendered when read, in the
+    # reader's language; NULL on older notices, which show their title and body as written.
+    message: Mapped[str | None] = mapped_column(String(32))
+    params: Mapped[dict[str, Any] | None]
 
 
 class InboxFilter(Base):

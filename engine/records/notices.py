@@ -1,0 +1,81 @@
+"""Notices in the reader's language: a reminder, an escalation, a 督办 or an extended deadline keeps its message
+and what it names (the step, the region, the deadline, the holder), and is worded when it is read or mailed — in
+Chinese, or in English for one who chose English, with the step's, region's and body's English names from the
+bundle's catalogue (english.yaml) where it has them. A notice written before this (no message) reads as written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+
+from ..procedure.english import Catalogue
+from . import mail
+
+#: The messages a notice may carry.
+MESSAGES = ("reminder", "escalation", "urge", "extended")
+URGE = {"zh": ("督办：{task}", "请尽快办理“{task}”。"),
+        "en": ("Urged: {task}", "Please do “{task}” as soon as possible.")}
+EXTENDED = {"zh": ("期限延长：{what}", "{what}的截止时间延长至 {deadline}。原因：{reason}"),
+            "en": ("Deadline extended: {what}", "The deadline of {what} is extended to {deadline}. Reason: {reason}")}
+
+
+def params(task, region_name: str | None, link: str, **more) -> dict:
+    """What a notice about ``task`` names, kept with it (JSON): the step, the region, the deadline, the address."""
+    return {"task": task.name, "bpmn_id": task.bpmn_id, "region": task.region, "region_name": region_name,
+            "due_at": task.due_at.isoformat() if task.due_at else None, "link": link, **more}
+
+
+def text(message: str, said: dict, english: bool = False, words: Catalogue | None = None) -> tuple[str, str]:
+    """The title and body of a notice's message, in Chinese or in English (names from ``words``)."""
+    task, region, holder = said["task"], said.get("region_name"), said.get("holder")
+    if english and words is not None:
+        task = words.step(said.get("bpmn_id") or "", task)
+        region = words.regions.get(str(said.get("region"))) or region
+        holder = words.bodies.get(str(said.get("holder_role"))) or holder
+    due = datetime.fromisoformat(said["due_at"]) if said.get("due_at") else None
+    if message == "reminder":
+        return mail.reminder_mail(task, region, due, said["link"], said["step"], english)
+    if message == "escalation":
+        return mail.escalation_mail(task, region, due, said["link"], holder, english)
+    lang = "en" if english else "zh"
+    if message == "urge":
+        title, body = URGE[lang]
+        return title.format(task=task), body.format(task=task)
+    if message == "extended":
+        title, body = EXTENDED[lang]
+        what = mail.task_words(task, region, english)
+        return title.format(what=what), body.format(what=what, deadline=mail.deadline_text(due, english),
+                                                    reason=said.get("reason", ""))
+    raise ValueError(f"unknown notice message {message!r}; known: {', '.join(MESSAGES)}")
+
+
+def read(notice, english: bool = False, words: Catalogue | None = None) -> tuple[str, str]:
+    """A notice's title and body as its reader reads it; an older notice (no message) as it was written."""
+    if not notice.message or not isinstance(notice.params, dict):
+        return notice.title, notice.body
+    try:
+        return text(notice.message, notice.params, english, words)
+    except (KeyError, TypeError, ValueError):  # params of an unexpected shape: what was written still reads
+        return notice.title, notice.body
+
+
+def catalogues(session, campaign_ids) -> dict[int, Catalogue]:
+    """The English catalogue of each campaign's version (read once per version's content)."""
+    from sqlalchemy import select
+
+    from ..procedure import english
+    from ..store.models import Campaign
+
+    version_of = dict(session.execute(select(Campaign.id, Campaign.version_id)
+                                      .where(Campaign.id.in_(set(campaign_ids) - {None}))).all())
+    words = english.of_versions(session, set(version_of.values())) if version_of else {}
+    return {campaign: words[version] for campaign, version in version_of.items() if version in words}
+
+
+def as_read(notice, english: bool, words: Catalogue | None) -> SimpleNamespace:
+    """A stand-in for a notice with its title, body and step name as its reader reads them (for the digest)."""
+    title, body = read(notice, english, words)
+    step = words.step(notice.bpmn_id or "", notice.step_name or "") if english and words else notice.step_name
+    return SimpleNamespace(title=title, body=body, step_name=step, kind=notice.kind, link=notice.link,
+                           campaign_id=notice.campaign_id)
