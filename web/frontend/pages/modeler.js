@@ -9,6 +9,7 @@ import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
 import { assessmentModule } from "../lib/assessment-panel.js";
 import spiffworkflow from "../lib/spiffworkflow.json";
+import { lanesSection } from "../lib/lanesync.js";
 import { keepUnresolved } from "../lib/references.js";
 import { translateModule } from "../lib/translate.js";
 
@@ -124,24 +125,15 @@ export function start(setup) {
   }
 
   function manifestSections() {
-    // The lanes in the order bundle.yaml lists them (a renamed lane keeps its place), then new ones.
-    const lanes = {};
-    const put = (lane) => {
-      const code = context.laneBodies[lane.id];
-      const name = lane.businessObject.name;
-      if (code && name && !(name in lanes)) lanes[name] = code;
-    };
-    for (const name of setup.laneOrder) {
-      const mine = lanesOf().filter((lane) => laneNames[lane.id] === name);
-      if (mine.length) mine.forEach(put);
-      else if (name in setup.lanes) lanes[name] = setup.lanes[name];
-    }
-    lanesOf().forEach(put);
+    // The lanes in the order bundle.yaml lists them (a renamed lane keeps its place), then new ones; with the lane
+    // names they were taken from, which become laneNames once saved.
+    const lanes = lanesOf().map((lane) => ({ id: lane.id, name: lane.businessObject.name, body: context.laneBodies[lane.id] }));
+    const { lanes: section, names } = lanesSection(setup.laneOrder, setup.lanes, lanes, laneNames);
     const deadlines = Object.fromEntries(Object.entries(setup.deadlines).filter(([id]) => !taskIds.has(id)));
     for (const task of modeler.get("elementRegistry").filter((e) => e.type === "bpmn:UserTask")) {
       if (context.deadlines[task.id]) deadlines[task.id] = context.deadlines[task.id];
     }
-    return { lanes, deadlines, reminders: context.reminders };
+    return [{ lanes: section, deadlines, reminders: context.reminders }, names];
   }
 
   let savedSections = {}; // section -> its JSON as last saved: only a section that changed is rewritten
@@ -154,7 +146,8 @@ export function start(setup) {
         let problems = null;
         if (bpmnDirty) { bpmnDirty = false; problems = await put(setup.name, await context.xml()); }
         // bundle.yaml follows the diagram: a renamed lane renames its key, a deleted task loses its deadline.
-        const changed = Object.fromEntries(Object.entries(manifestSections())
+        const [sections, names] = manifestSections();
+        const changed = Object.fromEntries(Object.entries(sections)
           .filter(([section, value]) => JSON.stringify(value) !== savedSections[section]));
         if (Object.keys(changed).length) {
           const { text } = await call(setup.endpoints.manifest, changed);
@@ -163,7 +156,7 @@ export function start(setup) {
           Object.assign(setup, changed);
           if (changed.lanes) {
             setup.laneOrder = Object.keys(changed.lanes);
-            for (const lane of lanesOf()) laneNames[lane.id] = lane.businessObject.name;
+            Object.assign(laneNames, names); // as written: a lane renamed meanwhile is renamed at the next save
           }
         }
         if (problems) showProblems(problems);
@@ -235,7 +228,7 @@ export function start(setup) {
       taskIds.add(task.id);
       if (setup.deadlines[task.id]) context.deadlines[task.id] = setup.deadlines[task.id];
     }
-    savedSections = Object.fromEntries(Object.entries(manifestSections()).map(([k, v]) => [k, JSON.stringify(v)]));
+    savedSections = Object.fromEntries(Object.entries(manifestSections()[0]).map(([k, v]) => [k, JSON.stringify(v)]));
     modeler.get("canvas").zoom("fit-viewport");
     modeler.on("commandStack.changed", () => { bpmnDirty = true; schedule(); });
     say("已载入 (loaded)", "saved");
