@@ -93,6 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         edit_grades,
         edit_regions,
         edit_scheme,
+        edit_settings,
         inbox,
         incidents,
         instances,
@@ -103,7 +104,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     for module in (auth, inbox, tasks, instances, campaigns, admin, auditlog, incidents, procedures, dryrun, diffs,
-                   migrating, edit_bpmn, edit_grades, edit_regions, edit_forms, edit_scheme, api):
+                   migrating, edit_bpmn, edit_grades, edit_regions, edit_forms, edit_scheme, edit_settings, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(procedures_api.api_bp)
     return app

@@ -1,8 +1,9 @@
-"""Rewrite one top-level section of a draft's bundle.yaml, keeping the rest of the file as it was written.
+"""Rewrite one top-level section or setting of a draft's bundle.yaml, keeping the rest of the file as written.
 
 The modeler keeps lanes → bodies, fixed deadlines and the reminder policy in bundle.yaml, where the engine reads
-them. bundle.yaml is written by hand and its comments cite the 办法: only the section changed is rewritten, and
-an entry that stays keeps its place and its comment.
+them; the general settings page (web/edit_settings.py) the title, year, scale, grades, results and calendar.
+bundle.yaml is written by hand and its comments cite the 办法: only the section changed is rewritten, and an
+entry that stays keeps its place and its comment (one level down too: ``results.consequences``' rules).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ import re
 from ..errors import BundleError
 from .yamlfile import load
 
-#: The sections the modeler writes, and the shape each must have.
-SECTIONS = ("lanes", "deadlines", "reminders")
+#: The mapping sections the editors write (``set_section``).
+SECTIONS = ("lanes", "deadlines", "reminders", "results", "calendar")
+#: The one-line settings the editors write (``set_value``), in the order a new one is placed.
+VALUES = ("title", "assessment_year", "scale", "grades", "failing_grade")
+_ORDER = ("key", "title", "assessment_year", "scale", "campaign_process", "region_process", "grade_decision",
+          "grades", "failing_grade")
 _BARE = re.compile(r"^[^\s:#'\"{}\[\],&*!|>%@`?-][^:#{}\[\],]*(?<!\s)$")
 _ENTRY = re.compile(r"^  (\"[^\"]*\"|'[^']*'|[^\s:#][^:#]*?)\s*:(.*)$")
+_SUB = re.compile(r"^    (\"[^\"]*\"|'[^']*'|[^\s:#][^:#]*?)\s*:(.*)$")
 
 
 def _key(text: str) -> str:
@@ -96,11 +102,14 @@ def set_section(text: str, section: str, value: dict) -> str:
     else:
         header = _placed(lines[start], lines[start].split(":", 1)[1])
         end = start + 1
+        parent = ""
         while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
-            entry = _ENTRY.match(lines[end])
+            entry, sub = _ENTRY.match(lines[end]), _SUB.match(lines[end])
             if entry:
-                key = load(entry.group(1), "bundle.yaml")
-                comments[str(key)] = _placed(lines[end], entry.group(2))
+                parent = str(load(entry.group(1), "bundle.yaml"))
+                comments[parent] = _placed(lines[end], entry.group(2))
+            elif sub:
+                comments[f"{parent}\n{load(sub.group(1), 'bundle.yaml')}"] = _placed(lines[end], sub.group(2))
             end += 1
         while end > start + 1 and not lines[end - 1].strip():
             end -= 1  # keep the blank lines before the next section
@@ -108,10 +117,39 @@ def set_section(text: str, section: str, value: dict) -> str:
     for key, item in value.items():
         if isinstance(item, dict) and (len(item) > 3 or any(isinstance(v, dict) for v in item.values())):
             block.append(_with(f"  {_key(str(key))}:", comments.get(str(key), ("", 0))))
-            block += [f"    {_key(str(k))}: {_flow(v)}" for k, v in item.items()]
+            block += [_with(f"    {_key(str(k))}: {_flow(v)}", comments.get(f"{key}\n{k}", ("", 0)))
+                      for k, v in item.items()]
             continue
         block.append(_with(f"  {_key(str(key))}: {_flow(item)}", comments.get(str(key), ("", 0))))
     new = "\n".join(lines[:start] + block + lines[end:]) + "\n"
     if load(new, "bundle.yaml").get(section) != (value or {}):
         raise BundleError(f"无法写入 {section} (could not write {section} as given)", file="bundle.yaml")
+    return new
+
+
+def set_value(text: str, key: str, value) -> str:
+    """``text`` with its top-level ``key:`` set to ``value`` on one line (its comment kept), added after the keys
+    that come before it when missing, removed when ``value`` is None; BundleError for what cannot be written."""
+    if key not in VALUES:
+        raise BundleError(f"不能由编辑器修改的设置 (not a setting the editor writes: {key})", file="bundle.yaml")
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if re.match(rf"^{key}\s*:", line)), None)
+    if at is None:
+        if value is None:
+            return text
+        before = _ORDER[:_ORDER.index(key)]
+        found = [i for i, line in enumerate(lines) if any(re.match(rf"^{k}\s*:", line) for k in before)]
+        at = end = (found[-1] + 1 if found else 0)
+        while end < len(lines) and lines[end][:1] in (" ", "\t"):
+            at = end = end + 1  # after the whole of the key before (a block value)
+        placed = ("", 0)
+    else:
+        end = at + 1
+        while end < len(lines) and lines[end][:1] in (" ", "\t") and lines[end].strip():
+            end += 1
+        placed = _placed(lines[at], lines[at].split(":", 1)[1])
+    line = [] if value is None else [_with(f"{key}: {_flow(value)}", placed)]
+    new = "\n".join(lines[:at] + line + lines[end:]) + "\n"
+    if (load(new, "bundle.yaml") or {}).get(key) != value:
+        raise BundleError(f"无法写入 {key} (could not write {key} as given)", file="bundle.yaml")
     return new

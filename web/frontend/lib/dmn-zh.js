@@ -21,7 +21,35 @@ export const WORDS = {
   Yes: "是", No: "否", Value: "值", Values: "值", "Input values": "输入值", "Output values": "输出值",
   "Predefined values": "预设值", "Add predefined values": "添加预设值", "Clear predefined values": "清除预设值",
   "Strings must be in double quotes": "字符串须加双引号", Resize: "调整宽度",
+  ...hitPolicies(),
 };
+
+/** dmn-js's hit policies (its HitPolicies.js: the select's labels and their explanations) in Chinese, each
+ * label followed by the English name that the DMN standard and SpiffWorkflow's documents use. */
+function hitPolicies() {
+  const names = {
+    Unique: "唯一", First: "首个", Priority: "优先", Any: "任一", Collect: "收集", "Collect (Sum)": "收集求和",
+    "Collect (Min)": "收集取最小", "Collect (Max)": "收集取最大", "Collect (Count)": "收集计数",
+    "Rule order": "规则顺序", "Output order": "输出顺序",
+  };
+  const labels = Object.fromEntries(Object.entries(names).map(([english, zh]) => [english, `${zh}（${english}）`]));
+  return {
+    ...labels,
+    "No overlap is possible and all rules are disjoint. Only a single rule can be matched":
+      "各规则互不重叠，只能有一条规则命中",
+    "Rules may overlap. The first matching rule will be chosen": "规则可以重叠，取第一条命中的规则",
+    "Rules may overlap. The one with the highest priority will be chosen": "规则可以重叠，取优先级最高的一条",
+    "Rules may overlap. Their output have to match": "规则可以重叠，命中规则的输出须相同",
+    "Collects the values of all matching rules": "收集所有命中规则的值",
+    "Collects the values of all matching rules and sums up to a single value": "收集所有命中规则的值并求和",
+    "Collects the values of all matching rules and uses the lowest value": "收集所有命中规则的值，取最小值",
+    "Collects the values of all matching rules and uses the highest value": "收集所有命中规则的值，取最大值",
+    "Collects the values of all matching rules and counts the number of them": "收集所有命中规则的值并计数",
+    "Collects the values of all matching rules in rule order": "按规则顺序收集所有命中规则的值",
+    "Collects the values of all matching rules in decreasing output priority order":
+      "按输出优先级从高到低收集所有命中规则的值",
+  };
+}
 
 /** diagram-js's translate: ``template`` in Chinese when known, its {placeholders} filled from ``replacements``. */
 export function translate(template, replacements = {}) {
@@ -30,3 +58,9 @@ export function translate(template, replacements = {}) {
 
 /** The module that replaces dmn-js's own translate service. */
 export const TranslateZh = { translate: ["value", translate] };
+
+/** dmn-js's translate for the page's language: Chinese for ``zh…``, dmn-js's own English otherwise. */
+export function translatorFor(lang) {
+  return String(lang || "").startsWith("zh") ? translate
+    : (template, replacements = {}) => template.replace(/{([^}]+)}/g, (all, key) => replacements[key] ?? all);
+}
