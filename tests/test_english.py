@@ -130,3 +130,21 @@ def test_a_file_refused_on_its_own_is_not_blamed_on_the_catalogue(broken):
     _, report = bundle.inspect(files)
     assert report.errors() and [f for f in report.findings if f.file == broken]
     assert not [f for f in report.findings if f.file == "english.yaml"]
+
+
+def test_the_english_of_what_the_scheme_no_longer_has_is_taken_out_and_the_rest_kept_as_written():
+    text = (NATIONAL / "english.yaml").read_text(encoding="utf-8")
+    scheme = yaml.safe_load((NATIONAL / "scheme.yaml").read_text(encoding="utf-8"))
+    assert english.without_stale_scheme(text, scheme) is None  # nothing stale: nothing to write
+    scheme["parts"] = [p for p in scheme["parts"] if p["code"] != "targets"]  # a part, in a flow mapping
+    scheme["indicators"] = [i for i in scheme["indicators"] if i["code"] not in ("M7", "M17")]
+    scheme["veto"] = []  # every veto item: the section goes
+    pruned = english.without_stale_scheme(text, scheme)
+    gone = [line for line in text.splitlines() if line not in pruned.splitlines()]
+    assert gone == ["  parts: {targets: Quality targets, measures: Quality measures}",
+                    "    M7: Quality supervision capacity and rules",
+                    "    M17: Comprehensive inspection and quarantine capacity at ports",
+                    "  veto:", "    V1: A regional or systemic product quality and safety incident occurred"]
+    assert "  parts: {measures: Quality measures}" in pruned.splitlines()
+    assert "forms:                          # by form file" in pruned  # comments kept
+    assert english.without_stale_scheme(pruned, scheme) is None  # and once out, nothing more

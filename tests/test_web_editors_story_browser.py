@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import yaml
-from test_web_browser import ARTIFACTS, app, browser, server  # noqa: F401 (fixtures)
+from test_web_browser import ARTIFACTS, Person, app, browser, server  # noqa: F401 (fixtures)
 from test_web_browser_modeler import element, open_group, saved, select
-from web_fixtures import PASSWORD, set_passwords
+from web_fixtures import PASSWORD, add_web_user, set_passwords
 
 from engine import config
 from engine.clock import CHINA
@@ -54,6 +54,7 @@ STEPS = {  # step: (资阳's name or None to keep it, its due date: None, or (MM
     "Task_onsite_check": ("综合考核（重点实地抽查）", None),  # 第八条（三）听取汇报、审查资料、重点实地抽查
     "Task_compile_results": ("汇总与报批", "none"),          # 第八条（四）评出考核等次……报市政府
     "Task_approve_results": ("市政府审定", None),
+    "EndEvent_commended": ("a级：通报表扬", None),
 }
 # The scheme: 40 / 50 / 10. 质量目标 gains the environment indicator, 质量措施 loses the port inspection and
 # the national supervisory capacity and gains 环境质量监管, 社会评价 is a new part.
@@ -123,9 +124,9 @@ def errors_of(engine, draft_id: int) -> list:
 
 
 # -- the editors -------------------------------------------------------------------------------------------------
-def new_variant(page, server) -> int:
+def new_variant(page, base: str) -> int:
     """The library's 「从此流程新建变体」 on the national template; the new draft's id."""
-    page.goto(f"{server}/admin/procedures")
+    page.goto(f"{base}/admin/procedures")
     section = page.locator("#variant-national-2013")
     section.locator("details.new-variant summary").click()
     section.locator("details.new-variant input[name=variant]").fill(VARIANT)
@@ -164,8 +165,8 @@ def due_date(page, step: str, rule) -> None:
     page.wait_for_selector(f".kh-rule:has-text('{month}月{dom}日前')")
 
 
-def edit_diagram(page, server, engine, draft_id: int) -> None:
-    page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
+def edit_diagram(page, base, engine, draft_id: int) -> None:
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
     page.click("a[data-tool=bpmn]:has-text('assessment.bpmn')")
     page.wait_for_selector("#save-status.saved")
     for pool, at, name in POOLS:
@@ -200,8 +201,299 @@ def edit_diagram(page, server, engine, draft_id: int) -> None:
     assert "国家质量监督检验检疫总局" not in files["assessment.bpmn"].split("<bpmndi:")[0].split("<bpmn:process")[0]
 
 
+def edit_settings(page, base, engine, draft_id: int) -> None:
+    """The general settings: calendar year, grades a/b/c/d (renamed in place: d stays the failing one, a is
+    commended, d must rectify)."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    page.click("#tool-settings")
+    expect(page.locator("#settings-form")).to_be_visible()
+    assert page.locator("#title").input_value() == TITLE  # as the library's form named it
+    page.check("input[name=assessment_year][value=calendar]")
+    for n, grade in enumerate("abcd"):
+        page.locator("input[name=grade]").nth(n).fill(grade)
+    expect(page.locator("#failing_grade")).to_have_value("d")
+    expect(page.locator("#consequence-commended input[value=a]")).to_be_checked()
+    expect(page.locator("#consequence-must_rectify input[value=d]")).to_be_checked()
+    shot(page, 2, "settings")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash.success")).to_contain_text("已保存")
+    bundle = yaml.safe_load(draft_files(engine, draft_id)["bundle.yaml"])
+    assert (bundle["assessment_year"], bundle["grades"], bundle["failing_grade"]) == ("calendar", list("abcd"), "d")
+    assert bundle["results"]["consequences"] == {"commended": {"grades": ["a"]}, "must_rectify": {"grades": ["d"]}}
+
+
+def edit_grades(page, base, engine, draft_id: int) -> None:
+    """The grade table's plain band editor: a ≥ 95 / b 85–94 / c 60–84 / d ≤ 59, a veto gives d."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    page.click("#tool-grades")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#plain-on").is_visible()
+    for n, (grade, start, end) in enumerate(BANDS):
+        page.select_option(f"#band-{n}-grade", grade)
+        for which, value in ((0, start), (1, end)):
+            if value is not None:
+                field = page.locator(f"#band-{n} input.bound").nth(which)
+                field.fill(value)
+                field.press("Tab")
+                expect(page.locator(f"#band-{n} input.bound").nth(which)).to_have_value(value)
+    page.select_option("#veto-grade", "d")
+    assert page.locator("#strip .segment.gap, #strip .segment.overlap").count() == 0
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("已保存")
+    expect(page.locator("#findings li")).to_have_count(0)
+    shot(page, 3, "grade-table")
+    dmn = draft_files(engine, draft_id)["grade.dmn"]
+    for cell in ("? &gt;= 95", "85 &lt;= ? &lt; 95", "60 &lt;= ? &lt; 85", "? &lt; 60", '"a"', '"d"'):
+        assert cell in dmn, cell
+    assert '"A"' not in dmn and '"D"' not in dmn
+
+
+def edit_scheme(page, base, engine, draft_id: int) -> None:
+    """The scheme editor: 资阳's bodies, the parts 40 / 50 / 10, the wider veto, the new indicators typed in."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    page.click("#tool-scheme")
+    page.wait_for_selector("body[data-scheme-ready=true]")
+
+    def typed(field, value) -> None:
+        field.fill(str(value))
+        field.press("Tab")
+
+    for code, name in UNITS.items():
+        typed(page.locator(f"#units tr[data-code={code}] input[data-key=name]"), name)
+    for code, name in NEW_UNITS:
+        page.click("#add-units")
+        row = page.locator("#units tr[data-code]").last
+        typed(row.locator("input[data-key=code]"), code)
+        typed(page.locator("#units tr[data-code]").last.locator("input[data-key=name]"), name)
+    typed(page.locator("#parts tr[data-code=measures] input[data-key=points]"), 50)
+    page.click("#add-parts")
+    typed(page.locator("#parts tr[data-code]").last.locator("input[data-key=code]"), "social")
+    row = page.locator("#parts tr[data-code=social]")
+    typed(row.locator("input[data-key=name]"), "社会评价")
+    typed(page.locator("#parts tr[data-code=social] input[data-key=points]"), 10)
+    for code, name, domain in VETO:
+        page.click("#add-veto")
+        row = page.locator("#veto tr[data-code]").last
+        typed(row.locator("input[data-key=code]"), code)
+        typed(page.locator("#veto tr[data-code]").last.locator("input[data-key=name]"), name)
+        typed(page.locator("#veto tr[data-code]").last.locator("input[data-key=domain]"), domain)
+
+    for code in DROPPED:
+        page.locator(f"#indicators tr[data-indicator={code}] button[aria-label^='删除']").click()
+    for code, points in POINTS.items():
+        typed(page.locator(f"#indicators tr[data-indicator={code}] input[data-key=points]"), points)
+    for part, group, name, points, unit in NEW_INDICATORS:
+        page.click(f"#indicators button[data-add={part}]")
+        code = page.evaluate("() => document.activeElement.closest('tr').dataset.indicator")
+        row = page.locator(f"#indicators tr[data-indicator={code}]")
+        typed(row.locator("input[data-key=name]"), name)
+        typed(row.locator("input[data-key=group]"), group)
+        typed(row.locator("input[data-key=points]"), points)
+        row.locator("select[data-key=unit]").select_option(unit)
+    expect(page.locator("#totals")).to_have_class(re.compile(r"\bok\b"))
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("已保存")
+    expect(page.locator("#indicators tr.has-error")).to_have_count(0)
+    page.locator("#indicators tr.part-row[data-part=social]").scroll_into_view_if_needed()
+    shot(page, 5, "scheme")
+
+    scheme = yaml.safe_load(draft_files(engine, draft_id)["scheme.yaml"])
+    assert [(p["code"], p["points"]) for p in scheme["parts"]] == [("targets", 40), ("measures", 50), ("social", 10)]
+    assert [v["code"] for v in scheme["veto"]] == ["V1", "V2", "V3", "V4"]
+    added = {i["name"]: (i["part"], i["points"], i["unit"]) for i in scheme["indicators"]}
+    for part, _group, name, points, unit in NEW_INDICATORS:
+        assert added[name] == (part, points, unit)
+    assert {u["code"]: u["name"] for u in scheme["units"]} == {**UNITS, **dict(NEW_UNITS)}
+
+
+def edit_regions(page, base, engine, draft_id: int) -> None:
+    """The regions editor: the 31 provinces deleted, 资阳's four counties typed in."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    page.click("#tool-regions")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#regions tbody tr").count() == 31
+    while page.locator("#regions tbody tr").count():
+        page.locator("#region-1 button").click()
+    for n, (code, name) in enumerate(COUNTIES.items(), start=1):
+        page.click("#add-region")
+        for which, value in ((0, code), (1, name)):
+            field = page.locator(f"#region-{n} input").nth(which)
+            field.fill(value)
+            field.press("Tab")
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("已保存")
+    shot(page, 6, "regions")
+    regions = yaml.safe_load(draft_files(engine, draft_id)["regions.yaml"])["regions"]
+    assert {r["code"]: r["name"] for r in regions} == COUNTIES
+
+
+def dry_run(page, base, engine, draft_id: int) -> None:
+    """The draft checks clean; a dry run of three counties with 乐至县 fixed at 55 points grades it d."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    assert errors_of(engine, draft_id) == []
+    page.wait_for_selector("#findings[data-errors='0']")
+    page.click("#dry-run-link")
+    page.wait_for_selector("#dry-run-form")
+    page.fill("input[name=year]", "2026")
+    page.uncheck("#region-512081")  # 简阳市 is left out of the trial
+    page.fill(f"input[name=score-{LEZHI}]", "55")
+    shot(page, 7, "dry-run-form")
+    page.click("#dry-run-start")
+    page.wait_for_selector("#run-facts[data-status=done]", timeout=120000)
+    lezhi = page.locator(f"#outcomes tr[data-region='{LEZHI}']")
+    assert lezhi.locator("td.score").inner_text() == "55" and lezhi.locator("td.grade").inner_text() == "d"
+    assert page.locator("#outcomes tr[data-region='512081']").count() == 0
+    shot(page, 8, "dry-run-report")
+
+
+def publish_and_start(page, base, engine, draft_id: int) -> int:
+    """Published with a comment; a campaign of 2026 for the variant's counties started from the campaigns page."""
+    page.goto(f"{base}/admin/procedures/drafts/{draft_id}")
+    page.fill("#publish-form input[name=comment]", "按资府办发〔2016〕4号重建资阳市考核办法")
+    page.click("#publish-form button")
+    page.wait_for_selector(f"#variant-{VARIANT} tr[data-version='1'].current")
+    shot(page, 9, "published")
+    page.goto(f"{base}/campaigns")
+    page.select_option("#start-campaign select[name=variant]", VARIANT)
+    page.fill("#start-campaign input[name=year]", "2026")
+    page.click("#start-campaign button[type=submit]")
+    page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
+    shot(page, 10, "campaign-started")
+    with engine.store.read() as db:
+        campaign = db.query(Campaign).filter_by(variant=VARIANT, year=2026).one()
+        version = db.get(ProcessVersion, campaign.version_id)
+        assert (version.version, campaign.regions) == (1, sorted(COUNTIES))
+        return campaign.id
+
+
+# -- the campaign, worked through the REST API as each role ------------------------------------------------------
+class Api:
+    """The REST API as one user, with a bearer token of its own."""
+
+    def __init__(self, app, engine, username: str):  # noqa: F811
+        token = signin.issue_token(engine.store, engine.clock.now(), username, "story")
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def tasks(self, campaign: int, step: str) -> list[dict]:
+        answer = self.client.get(f"/api/v1/tasks?scope=all&campaign={campaign}&step={step}", headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json["tasks"]
+
+    def complete(self, task: dict, data: dict) -> None:
+        answer = self.client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=self.headers)
+        assert answer.status_code == 200, (task["step"], task["region"], answer.text)
+
+    def campaign(self, campaign: int) -> dict:
+        answer = self.client.get(f"/api/v1/campaigns/{campaign}", headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json
+
+    def upload(self, task: dict, name: str, content: bytes) -> dict:
+        answer = self.client.post(f"/api/v1/tasks/{task['id']}/files", headers=self.headers,
+                                  data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+        assert answer.status_code == 201, answer.text
+        return {"name": answer.json["name"], "sha256": answer.json["sha256"]}
+
+
+SCORES = {"512002": "96", "512021": "90", LEZHI: "55", "512081": "72"}  # a, b, d, c
+
+
+def work(api: Api, campaign: int, step: str, data) -> int:
+    """Every open task of ``step`` in the campaign that ``api``'s user sees, submitted with ``data(task)``."""
+    tasks = api.tasks(campaign, step)
+    for task in tasks:
+        api.complete(task, data(task))
+    return len(tasks)
+
+
+def run_campaign(app, engine, campaign: int) -> None:  # noqa: F811
+    from drive import unit_scores, veto_rows
+
+    with engine.store.read() as db:
+        scheme = engine.version(db, db.get(Campaign, campaign).version_id).scheme
+    codes = [i["code"] for i in scheme["indicators"]]
+    gov, lead, unit, group, approver = (Api(app, engine, role) for role in
+                                        ("assessed", "lead_agency", "member_unit", "assessment_group", "approver"))
+    assert work(gov, campaign, "Task_target_filing",
+                lambda t: {"targets": [{"indicator": c, "target": "≥ 95%"} for c in codes]}) == 4
+    assert work(unit, campaign, "Task_filing_opinion", lambda t: {"opinion": "agree", "comment": "同意备案"}) >= 4
+    assert work(lead, campaign, "Task_filing_review",
+                lambda t: {"filing_decision": "accept", "comment": "予以备案"}) == 4
+
+    def self_evaluation(task):
+        evidence = gov.upload(task, "自评报告.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+        return {"self_scores": [{"indicator": i["code"], "score": float(i["points"])} for i in scheme["indicators"]],
+                "report": "本年度质量工作自评报告", "evidence": [evidence]}
+
+    assert work(gov, campaign, "Task_self_evaluation", self_evaluation) == 4
+    assert work(group, campaign, "Task_onsite_check",
+                lambda t: {"findings": "重点实地抽查未发现问题", "veto_incident": False, "incident": ""}) == 4
+    by_region = {region: unit_scores(scheme, total) for region, total in SCORES.items()}
+    assert work(unit, campaign, "Task_indicator_scoring",
+                lambda t: {"scores": by_region[t["region"]][t["unit"]]}) == 4 * len(by_region["512002"])
+    assert work(group, campaign, "Task_score_confirmation", lambda t: {
+        "confirmation": "confirm", "veto_items": veto_rows(scheme), "comment": "确认"}) == 4
+    assert work(lead, campaign, "Task_compile_results", lambda t: {"report": "综合考核报告"}) == 1
+    assert work(approver, campaign, "Task_approve_results", lambda t: {"approval": "approve", "comment": "同意"}) == 1
+    assert work(lead, campaign, "Task_notify_results", lambda t: {
+        "announcement": "资阳市2026年度质量工作考核结果通报", "announced_on": ANNOUNCED.isoformat()}) == 1
+
+
+def one_month_after(day: date) -> date:
+    """The last day of a one-month period from ``day`` (民法典第二百零一、二百零二条): the same day of the next month,
+    or that month's last day; on a statutory holiday it moves past the rest (第二百零三条). The rest is the State
+    Council's 2026 notice (国办发明电〔2025〕7号): 国庆节、中秋节 1 to 7 October; plain weekends do not move it."""
+    month = day.month % 12 + 1
+    year = day.year + (day.month == 12)
+    last = date(year, month, 1)
+    while last.month == month and last.day < day.day:
+        last += timedelta(days=1)
+    if last.month != month:
+        last -= timedelta(days=1)
+    rest = {date(2026, 10, 1) + timedelta(days=n) for n in range(7)}
+    while last in rest:
+        last += timedelta(days=1)
+    return last
+
+
 def test_the_ziyang_variant_recreated_through_the_ui_and_run_to_a_rectification(page, server, app,  # noqa: F811
                                                                                    sqlite_engine, clock):
     engine = sqlite_engine
     draft_id = new_variant(page, server)
+    edit_settings(page, server, engine, draft_id)
+    edit_grades(page, server, engine, draft_id)
     edit_diagram(page, server, engine, draft_id)
+    edit_scheme(page, server, engine, draft_id)
+    edit_regions(page, server, engine, draft_id)
+    dry_run(page, server, engine, draft_id)
+    campaign = publish_and_start(page, server, engine, draft_id)
+    run_campaign(app, engine, campaign)
+
+    # The results as the lead office reads them: 资阳's bands and grades; a commended, d to rectify.
+    results = {r["region"]: r for r in Api(app, engine, "lead_agency").campaign(campaign)["results"]}
+    assert {code: (r["grade"], r["consequences"]) for code, r in results.items()} == {
+        "512002": ("a", {"commended": True, "must_rectify": False}),
+        "512021": ("b", {"commended": False, "must_rectify": False}),
+        LEZHI: ("d", {"commended": False, "must_rectify": True}),
+        "512081": ("c", {"commended": False, "must_rectify": False})}
+
+    # 乐至县, graded d, has the rectification report to write, due one month after the announcement.
+    due = one_month_after(ANNOUNCED)
+    assert due == date(2026, 10, 8)  # 1 October is 国庆节: the last day is the first working day after the rest
+    gov = Api(app, engine, "assessed")
+    [task] = gov.tasks(campaign, "Task_rectification_report")
+    assert task["region"] == LEZHI and task["name"] == "整改报告"
+    assert datetime.fromisoformat(task["due_at"]) == datetime.combine(due + timedelta(days=1), datetime.min.time(),
+                                                                      tzinfo=CHINA)
+    # and in the inbox of 乐至县's own account (an account is not part of a procedure: made here as users are)
+    add_web_user(engine, "gov-lezhi", Grant("assessed", region=LEZHI, variant=VARIANT))
+    county = Person(page.context.browser, server, "gov-lezhi")
+    county.page.set_viewport_size({"width": 1366, "height": 768})
+    county.sign_in()
+    page = county.page
+    page.goto(f"{server}/inbox?scope=claimable")
+    row = page.locator(f"#tasks tr[data-step='Task_rectification_report'][data-region='{LEZHI}']")
+    assert "整改报告" in row.inner_text() and f"{due + timedelta(days=1):%Y-%m-%d} 00:00" in row.inner_text()
+    shot(page, 11, "rectification-in-the-county-inbox")
+    county.close()
