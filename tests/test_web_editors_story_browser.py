@@ -48,13 +48,19 @@ LANES = [  # (lane, a point of its name band, 资阳's name, the role its body i
 ]
 POOLS = [("Participant_campaign", (1675, 290), "年度考核（市质量强市工作领导小组办公室牵头）"),
          ("Participant_region", (175, 900), "县（市、区）考核")]
-STEPS = {  # step: (资阳's name or None to keep it, its due date: None, or (MM-DD, year offset))
+STEPS = {  # step: (资阳's name or None to keep it, its due date: None, "none" or (MM-DD, year offset))
     "Task_target_filing": (None, ("03-31", 0)),            # 第八条（一）每年年初
     "Task_self_evaluation": (None, ("12-31", 0)),          # 第八条（二）年末
     "Task_onsite_check": ("综合考核（重点实地抽查）", None),  # 第八条（三）听取汇报、审查资料、重点实地抽查
     "Task_compile_results": ("汇总与报批", "none"),          # 第八条（四）评出考核等次……报市政府
     "Task_approve_results": ("市政府审定", None),
     "EndEvent_commended": ("a级：通报表扬", None),
+}
+INSTRUCTIONS = {  # the national text names 国务院's dates and agencies: 资阳's own, typed in the panel
+    "Task_target_filing": "## 目标备案\n每年**年初**，确定本年度质量工作目标，"
+                          "逐项填写后报市质量强市工作领导小组办公室审核备案。",
+    "Task_self_evaluation": "## 自我评价\n**年末**结合本地区质量工作，将本年度质量工作自评报告及相关材料"
+                            "报市质量强市工作领导小组办公室。\n\n虚报、瞒报、谎报的，予以通报批评（第十条）。",
 }
 # The scheme: 40 / 50 / 10. 质量目标 gains the environment indicator, 质量措施 loses the port inspection and
 # the national supervisory capacity and gains 环境质量监管, 社会评价 is a new part.
@@ -182,6 +188,14 @@ def edit_diagram(page, base, engine, draft_id: int) -> None:
             rename(page, step, None, name)
         if rule:
             due_date(page, step, rule)
+    for step, text in INSTRUCTIONS.items():
+        select(page, step)
+        open_group(page)
+        field = page.locator("#bio-properties-panel-kh-instructions")
+        field.fill(text)
+        field.press("Tab")
+        page.click("button:has-text('预览')")
+        page.wait_for_selector(".kh-preview strong:has-text('年')")
     page.wait_for_timeout(1500)  # the autosave's pause
     saved(page)
     assert element(page, "综合考核（重点实地抽查）")["lanes"] == ["市质量工作考核组"]
@@ -198,6 +212,7 @@ def edit_diagram(page, base, engine, draft_id: int) -> None:
                                    "Task_self_evaluation": {"date": "12-31", "year": 0}}
     for name in ("综合考核（重点实地抽查）", "汇总与报批", "市政府审定", "县（市、区）考核"):
         assert f'name="{name}"' in files["assessment.bpmn"]
+    assert "报国家质量监督检验检疫总局" not in files["assessment.bpmn"] and "每年**年初**" in files["assessment.bpmn"]
     assert "国家质量监督检验检疫总局" not in files["assessment.bpmn"].split("<bpmndi:")[0].split("<bpmn:process")[0]
 
 
@@ -343,6 +358,9 @@ def dry_run(page, base, engine, draft_id: int) -> None:
     lezhi = page.locator(f"#outcomes tr[data-region='{LEZHI}']")
     assert lezhi.locator("td.score").inner_text() == "55" and lezhi.locator("td.grade").inner_text() == "d"
     assert page.locator("#outcomes tr[data-region='512081']").count() == 0
+    report = page.inner_text("body")  # 资阳's dates, and not the national articles for them
+    assert "目标备案截止 2026年3月31日" in report and "自我评价截止 2026年12月31日" in report
+    assert "6月30日" not in report and "7月15日" not in report
     shot(page, 8, "dry-run-report")
 
 
