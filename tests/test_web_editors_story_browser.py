@@ -198,6 +198,7 @@ def edit_diagram(page, base, engine, draft_id: int) -> None:
         page.wait_for_selector(".kh-preview strong:has-text('年')")
     page.wait_for_timeout(1500)  # the autosave's pause
     saved(page)
+    assert page.is_hidden("#reload")  # every save went through: none was refused as stale along the way
     assert element(page, "综合考核（重点实地抽查）")["lanes"] == ["市质量工作考核组"]
     select(page, "Task_self_evaluation")
     open_group(page)
@@ -213,6 +214,12 @@ def edit_diagram(page, base, engine, draft_id: int) -> None:
     for name in ("综合考核（重点实地抽查）", "汇总与报批", "市政府审定", "县（市、区）考核"):
         assert f'name="{name}"' in files["assessment.bpmn"]
     assert "报国家质量监督检验检疫总局" not in files["assessment.bpmn"] and "每年**年初**" in files["assessment.bpmn"]
+    # English mode shows the new Chinese words, not the English of the national ones
+    words = yaml.safe_load(files["english.yaml"])
+    renamed = [lane for lane, *_ in LANES] + [pool for pool, *_ in POOLS] + [s for s, (n, _r) in STEPS.items() if n]
+    assert [i for i in renamed if i in words.get("lanes", {}) or i in words.get("steps", {})] == []
+    assert set(words["instructions"]) & set(INSTRUCTIONS) == set()
+    assert words["steps"]["Task_filing_review"] == "Filing review"  # untouched: kept
     assert "国家质量监督检验检疫总局" not in files["assessment.bpmn"].split("<bpmndi:")[0].split("<bpmn:process")[0]
 
 

@@ -312,43 +312,63 @@ def without_stale_scheme(text: str, scheme: dict) -> str | None:
     items that ``scheme`` no longer has, the rest as written; None when it has none such (or cannot be read).
     The scheme editor saves it with the scheme: an indicator deleted there must not leave the draft unpublishable
     over a file the administrator never opened."""
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    section = _entry(root, "scheme")
-    if section is None or not isinstance(section[1], yaml.MappingNode) or not isinstance(data.get("scheme"), dict):
-        return None
     codes = {"parts": {str(p.get("code")) for p in scheme.get("parts") or [] if isinstance(p, dict)},
              "groups": {str(i.get("group")) for i in scheme.get("indicators") or [] if isinstance(i, dict)},
              "indicators": {str(i.get("code")) for i in scheme.get("indicators") or [] if isinstance(i, dict)},
              "units": {str(u.get("code")) for u in scheme.get("units") or [] if isinstance(u, dict)},
              "veto": {str(v.get("code")) for v in scheme.get("veto") or [] if isinstance(v, dict)}}
-    cuts, wanted = [], data["scheme"]
-    for key, value in section[1].value:
-        if key.value not in codes or not isinstance(value, yaml.MappingNode):
+    return without(text, lambda section, key: section in codes and key not in codes[section], "scheme")
+
+
+def without_elements(text: str, renamed: set[str], reworded: set[str]) -> str | None:
+    """``text`` (an english.yaml) without the English of BPMN elements renamed in the modeler (processes, lanes,
+    steps) and of the instructions rewritten there: English of the old words would be shown for the new ones,
+    where without it the Chinese shows. None when it has none of them."""
+    def stale(section, key):
+        return key in (reworded if section == "instructions" else renamed if section in NAMED else ())
+    return without(text, stale)
+
+
+def without(text: str, stale, within: str | None = None) -> str | None:
+    """``text`` (an english.yaml) without the entries ``stale(section, key)`` names, in the top-level sections
+    or in those of ``within``; a section left empty goes too. Comments and everything else stay as written.
+    None when nothing is stale or the text cannot be read."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    holder = root if within is None else (_entry(root, within) or (None, None))[1]
+    if not isinstance(holder, yaml.MappingNode) or not isinstance(data, dict):
+        return None
+    wanted = data if within is None else data.get(within)
+    if not isinstance(wanted, dict):
+        return None
+    cuts = []
+    for n, (key, value) in enumerate(holder.value):
+        if not isinstance(value, yaml.MappingNode) or not isinstance(wanted.get(key.value), dict):
             continue
-        stale = [n for n, (k, _v) in enumerate(value.value) if str(k.value) not in codes[key.value]]
-        if not stale:
+        gone = [m for m, (k, _v) in enumerate(value.value) if stale(key.value, str(k.value))]
+        if not gone:
             continue
-        if len(stale) == len(value.value):  # nothing left: the whole section goes
-            cuts.append(_span(text, section[1], section[1].value.index((key, value))))
+        if len(gone) == len(value.value):  # nothing left: the whole section goes
+            cuts.append(_span(text, holder, n))
             wanted = {k: v for k, v in wanted.items() if k != key.value}
         else:
-            cuts += [_span(text, value, n) for n in stale]
+            cuts += [_span(text, value, m) for m in gone]
             wanted = {**wanted, key.value: {k: v for k, v in wanted[key.value].items()
-                                            if str(k) in codes[key.value]}}
+                                            if not stale(key.value, str(k))}}
     if not cuts:
         return None
+    expected = wanted if within is None else {**data, within: wanted}
     for start, end in sorted(cuts, reverse=True):
         text = text[:start] + text[end:]
     try:
-        same = yaml.safe_load(text) == {**data, "scheme": wanted}
+        same = yaml.safe_load(text) == expected
     except yaml.YAMLError:
         same = False
     if not same:  # never expected: the plain dump then, its comments lost
-        return yaml.safe_dump({**data, "scheme": wanted}, allow_unicode=True, sort_keys=False, width=120)
+        return yaml.safe_dump(expected, allow_unicode=True, sort_keys=False, width=120)
     return text
 
 
