@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from engine.errors import BundleError
-from engine.procedure.manifest_edit import set_section
+from engine.procedure.manifest_edit import set_section, set_value
 from engine.running.deadlines import legal_basis
 
 TEXT = (Path(__file__).resolve().parent.parent / "processes" / "ziyang-2016" / "bundle.yaml").read_text()
@@ -73,3 +73,29 @@ def test_entries_that_stay_keep_their_place_whatever_order_they_are_given_in():
                  "Task_initial_review": {"date": "01-20", "year": 1}}
     assert list(yaml.safe_load(set_section(TEXT, "deadlines", deadlines))["deadlines"]) == [
         "Task_target_filing", "Task_self_evaluation", "Task_initial_review"]
+
+
+def test_a_rule_of_results_keeps_its_comment_and_the_rest_of_the_file_is_kept():
+    results = yaml.safe_load(TEXT)["results"]
+    results["consequences"] = {**results["consequences"], "interview": {"vetoed": True}}
+    new = set_section(TEXT, "results", results)
+    assert yaml.safe_load(new)["results"] == results
+    assert "    commended: {grades: [a]}     # 第九条：a 级通报表扬" in new  # unchanged, its comment where it was
+    assert new.replace("    interview: {vetoed: true}\n", "") == TEXT
+    assert set_section(TEXT, "results", yaml.safe_load(TEXT)["results"]) == TEXT
+
+
+def test_one_line_settings_are_set_in_place_added_in_order_and_removed():
+    new = set_value(TEXT, "scale", 150.5)
+    assert "scale: 150.5                    # total points of the scheme (第五条：100分)" in new
+    assert [line for line in new.splitlines() if not line.startswith("scale:")] == \
+        [line for line in TEXT.splitlines() if not line.startswith("scale:")]
+    new = set_value(new, "assessment_year", {"start": "09-01", "label": "single"})
+    assert yaml.safe_load(new)["assessment_year"] == {"start": "09-01", "label": "single"}
+    assert yaml.safe_load(set_value(TEXT, "title", "名称: 带冒号 # 与井号"))["title"] == "名称: 带冒号 # 与井号"
+    assert yaml.safe_load(set_value(TEXT, "grades", ["优秀", "良好", "yes"]))["grades"] == ["优秀", "良好", "yes"]
+    assert "failing_grade" not in yaml.safe_load(set_value(TEXT, "failing_grade", None))
+    added = set_value("key: x\ntitle: t\ngrades: [a]\nscheme: s.yaml\n", "failing_grade", "a")
+    assert added == "key: x\ntitle: t\ngrades: [a]\nfailing_grade: a\nscheme: s.yaml\n"
+    with pytest.raises(BundleError):
+        set_value(TEXT, "key", "other")

@@ -46,6 +46,14 @@ def admin_page(chromium, base: str):
     return context, page
 
 
+def script_errors(page) -> list[str]:
+    """The page's script errors and refused loads (the Content-Security-Policy), as they happen."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -68,9 +76,7 @@ def test_the_grade_table_set_to_ziyangs_bands_in_the_plain_editor(browser, serve
         national = national.replace(f'"{grade}"', f'"{grade.lower()}"')
     draft_id = new_draft(sqlite_engine, national)
     context, page = admin_page(browser, server)
-    errors = []  # a script error or a refused load (the Content-Security-Policy) would show here
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-grades")
     page.wait_for_selector("body[data-ready=true]")
@@ -146,9 +152,7 @@ def test_regions_imported_from_excel_and_a_body_added(browser, server, sqlite_en
     set_passwords(sqlite_engine)
     draft_id = new_draft(sqlite_engine)
     context, page = admin_page(browser, server)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = script_errors(page)
     page.goto(f"{server}/admin/procedures/drafts/{draft_id}")
     page.click("#tool-regions")
     page.wait_for_selector("body[data-ready=true]")
@@ -214,4 +218,35 @@ def test_a_table_that_is_not_bands_opens_in_the_dmn_table_only(browser, server, 
     assert "FIRST" in page.inner_text("#plain-off") and "请在下方的决策表中编辑" in page.inner_text("#plain-off")
     assert page.locator("#raw td[data-row-id]").count() > 0
     shot(page, "editor-grades-06-raw-only")
+    context.close()
+
+
+def test_a_grade_for_each_veto_item_in_the_plain_editor(browser, server, sqlite_engine):  # noqa: F811
+    """资阳's four veto items: 服务 (V3) set to c, the others stay d; the saved table passes the check, which
+    evaluates it with SpiffWorkflow's DMN engine for each item hit and for all of them at once."""
+    set_passwords(sqlite_engine)
+    draft_id = new_draft(sqlite_engine)
+    context, page = admin_page(browser, server)
+    errors = script_errors(page)
+    page.goto(f"{server}/admin/procedures/drafts/{draft_id}/grades/grade.dmn")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#veto-mode-all")).to_be_checked()
+    page.get_by_label("每个否决项各定等级").check()
+    expect(page.locator("#veto-table tbody tr")).to_have_count(4)
+    page.get_by_label("否决项 V3").select_option("c")
+    expect(page.locator("#raw")).to_contain_text('"V3" in ? and not')
+    shot(page, "editor-grades-07-veto-items")
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("2")
+    text = saved(sqlite_engine, draft_id).files["grade.dmn"]
+    assert "<text>veto_hits</text>" in text
+    assert "(&quot;V1&quot; in ? or &quot;V2&quot; in ? or &quot;V4&quot; in ?)" in text or \
+        '("V1" in ? or "V2" in ? or "V4" in ?)' in text
+    assert [f for f in problems.check_all(dict(saved(sqlite_engine, draft_id).files)) if f.file == "grade.dmn"] == []
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#veto-mode-items")).to_be_checked()
+    expect(page.get_by_label("否决项 V3")).to_have_value("c")
+    expect(page.get_by_label("否决项 V1")).to_have_value("d")
+    assert errors == []
     context.close()

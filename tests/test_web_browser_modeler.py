@@ -166,6 +166,25 @@ def test_a_step_dropped_on_a_flow_is_set_up_in_the_panel_and_saved_clean(page, s
     # the multi-instance scoring keeps its collection through bpmn-js (SpiffWorkflow reads it as a name)
     assert "<bpmn:loopDataInputRef>units</bpmn:loopDataInputRef>" in files["assessment.bpmn"]
 
+    # The due date moved to 25 January, then undone: bundle.yaml's deadline and the panel are back at the 20th.
+    page.fill("[aria-label='月-日 MM-DD']", "01-25")
+    page.press("[aria-label='月-日 MM-DD']", "Tab")
+    page.wait_for_selector(".kh-rule:has-text('考核年度次年1月25日前')")
+    saved(page)
+    files, _ = draft_files(sqlite_engine, draft_id)
+    assert yaml.safe_load(files["bundle.yaml"])["deadlines"][node.get("id")] == {"date": "01-25", "year": 1}
+    page.click("#undo")
+    page.wait_for_selector(".kh-rule:has-text('考核年度次年1月20日前')")
+    saved(page)
+    files, findings = draft_files(sqlite_engine, draft_id)
+    assert yaml.safe_load(files["bundle.yaml"])["deadlines"][node.get("id")] == {"date": "01-20", "year": 1}
+    assert findings == []
+    page.click("#redo")
+    page.wait_for_selector(".kh-rule:has-text('考核年度次年1月25日前')")
+    saved(page)
+    files, _ = draft_files(sqlite_engine, draft_id)
+    assert yaml.safe_load(files["bundle.yaml"])["deadlines"][node.get("id")] == {"date": "01-25", "year": 1}
+
 
 def test_a_step_added_in_the_modeler_is_published_and_the_diff_shows_only_it(page, server, sqlite_engine,  # noqa: F811
                                                                              draft_id):

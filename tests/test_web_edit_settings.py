@@ -10,6 +10,7 @@ from sqlalchemy import select
 from test_web_procedures import draft_row, new_draft
 from web_fixtures import csrf, login
 
+from engine.procedure import drafts
 from engine.store.models import AuditEntry
 
 OWNED = ("title:", "assessment_year:", "scale:", "grades:", "failing_grade:", "results:", "calendar:")
@@ -186,3 +187,31 @@ def test_only_an_administrator_uses_the_page(admin, engine, draft, app):
     before = draft_row(engine, draft).files
     assert save(other, draft, changed(fields(admin.get(url(draft)).text), title="x")).status_code == 403
     assert draft_row(engine, draft).files == before
+
+
+def test_the_name_renames_the_draft_and_the_total_points_name_the_scheme_that_no_longer_adds_up(admin, engine,
+                                                                                                 draft):
+    response = save(admin, draft, changed(fields(admin.get(url(draft)).text), title="资阳（新）", scale="120"))
+    assert response.status_code == 302
+    assert draft_row(engine, draft).title == "资阳（新）"
+    page = admin.get(response.headers["Location"]).text
+    assert "scheme.yaml" in page.split('id="findings"')[1]
+
+
+def test_the_page_in_english(admin, draft):
+    admin.get("/lang/en")
+    page = admin.get(url(draft)).text
+    for words in ("General settings", "Name of the assessment", "Calendar year (1 January to 31 December)",
+                  "Grades (best first)", "Failing grade", "Commended", "Holiday extensions include weekends"):
+        assert words in page, words
+
+
+def test_settings_of_the_wrong_shape_show_as_they_are_and_the_check_names_them(admin, engine, draft):
+    row = draft_row(engine, draft)
+    text = row.files["bundle.yaml"].replace("scale: 100 ", "scale: abc ").replace("calendar:\n  extend_weekends: false",
+                                                                                  "calendar: [x]")
+    with engine.store.write() as db:
+        drafts.save_file(db, drafts.get(db, draft), "bundle.yaml", text, row.revision, "admin", engine.clock.now())
+    page = admin.get(url(draft))
+    assert page.status_code == 200 and ("scale", "abc") in fields(page.text)
+    assert 'class="finding error"' in page.text

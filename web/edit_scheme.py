@@ -35,7 +35,7 @@ def _draft(db, draft_id: int) -> ProcedureDraft:
     return row
 
 
-def _scheme_name(files: dict[str, str]) -> str:
+def scheme_name(files: dict[str, str]) -> str:
     """The scheme file the manifest names (``scheme:``), scheme.yaml when it cannot be read."""
     try:
         manifest = yamlfile.load(files.get("bundle.yaml", ""), "bundle.yaml")
@@ -60,7 +60,7 @@ def editor(draft_id: int):
         row = _draft(db, draft_id)
         files, revision, published = dict(row.files), row.revision, row.published_version_id is not None
         found = drafts.findings(row, engine().runner.script_engine.environment.globals)
-    name = _scheme_name(files)
+    name = scheme_name(files)
     text = files.get(name, "")
     try:
         scheme, problem = yamlfile.load(text, name) or {}, None
@@ -99,7 +99,7 @@ def text(draft_id: int):
     with engine().store.read() as db:
         files = dict(_draft(db, draft_id).files)
     catalogue = files.get(english.FILE)
-    return jsonify({"text": scheme_yaml.dump(scheme, files.get(_scheme_name(files), "")),
+    return jsonify({"text": scheme_yaml.dump(scheme, files.get(scheme_name(files), "")),
                     "english": catalogue and english.without_stale_scheme(catalogue, scheme)})
 
 
@@ -151,7 +151,7 @@ def export_xlsx(draft_id: int):
     with engine().store.read() as db:
         row = _draft(db, draft_id)
         files, variant = dict(row.files), row.variant
-    name = _scheme_name(files)
+    name = scheme_name(files)
     scheme = yamlfile.load(files.get(name, ""), name)
     if not isinstance(scheme, dict):
         raise ValidationError(f"{name} 应为映射 (the scheme must be a mapping)")

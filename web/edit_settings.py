@@ -20,6 +20,7 @@ from engine.errors import BundleError, StaleDraft
 from engine.procedure import drafts, manifest_edit, yamlfile
 from engine.running import results
 
+from .edit_scheme import scheme_name
 from .procedures import draft_of, findings_of, revision_of
 from .security import admin_required, engine, now
 
@@ -32,22 +33,32 @@ _DAY = re.compile(r"^(\d\d)-(\d\d)$")
 
 
 def _form_of(manifest: dict) -> dict:
-    """The form's values for a manifest as stored."""
+    """The form's values for a manifest as stored (what is not of the right shape shows empty, for the check's
+    findings below the form to name)."""
     year = manifest.get("assessment_year")
-    rules = ((manifest.get("results") or {}).get("consequences") or {}) if isinstance(manifest.get("results"),
-                                                                                      dict) else {}
+    rules = _mapping(_mapping(manifest.get("results")).get("consequences"))
     names = list(results.STANDARD) + [n for n in rules if n not in results.STANDARD]
-    grades = [str(g) for g in manifest.get("grades") or []]
+    grades = [str(g) for g in manifest.get("grades")] if isinstance(manifest.get("grades"), list) else []
+    try:
+        scale = f"{Decimal(str(manifest.get('scale', 100))).normalize():f}"
+    except InvalidOperation:
+        scale = str(manifest.get("scale"))
+
+    def rule(name: str) -> dict:
+        return _mapping(rules.get(name))
+
     return {"title": str(manifest.get("title") or ""),
             "year": year if year in ("calendar", "july") else "custom",
-            "year_start": str(year.get("start", "")) if isinstance(year, dict) else "",
-            "scale": f"{Decimal(str(manifest.get('scale', 100))).normalize():f}", "grades": grades,
-            "grades_was": grades, "failing_grade": str(manifest.get("failing_grade") or ""),
-            "consequences": [{"name": n, "grades": [str(g) for g in (rules.get(n) or {}).get("grades", [])],
-                              "best": str((rules.get(n) or {}).get("best", "")),
-                              "last": str((rules.get(n) or {}).get("last", "")),
-                              "vetoed": bool((rules.get(n) or {}).get("vetoed"))} for n in names],
-            "extend_weekends": bool((manifest.get("calendar") or {}).get("extend_weekends")), "new": ""}
+            "year_start": str(year.get("start", "")) if isinstance(year, dict) else "", "scale": scale,
+            "grades": grades, "grades_was": grades, "failing_grade": str(manifest.get("failing_grade") or ""),
+            "consequences": [{"name": n, "grades": [str(g) for g in rule(n).get("grades") or []],
+                              "best": str(rule(n).get("best", "")), "last": str(rule(n).get("last", "")),
+                              "vetoed": bool(rule(n).get("vetoed"))} for n in names],
+            "extend_weekends": bool(_mapping(manifest.get("calendar")).get("extend_weekends")), "new": ""}
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _form_sent() -> dict:
@@ -153,7 +164,8 @@ def _written(text: str, manifest: dict, settings: dict) -> str:
 
 def _page(draft, form: dict, revision: int, problems=(), stale: str | None = None, status: int = 200,
           unreadable: str | None = None):
-    found = [f for f in findings_of(draft) if f.file == "bundle.yaml" or (f.file or "").endswith(".dmn")]
+    scheme = scheme_name(draft.files)
+    found = [f for f in findings_of(draft) if f.file in ("bundle.yaml", scheme) or (f.file or "").endswith(".dmn")]
     return render_template("admin/draft_settings.html", draft=draft, form=form, revision=revision,
                            problems=problems, stale=stale, findings=found, words=WORDS, unreadable=unreadable,
                            standard=results.STANDARD, can_edit=draft.published_version_id is None,
@@ -193,6 +205,7 @@ def save(draft_id: int):
             drafts.save_file(db, draft, "bundle.yaml", text, revision, g.viewer.username, now())
         except StaleDraft as exc:
             return _page(draft, form, revision, stale=exc.message, status=409)
+        draft.title = settings["title"]  # what the library lists the draft by
     flash(_("Saved."), "success")
     if settings["renamed"]:
         flash(_("Grades renamed (%(names)s): the grade table must give the new names — see the problems below and "

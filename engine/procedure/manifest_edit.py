@@ -28,9 +28,14 @@ _ENTRY = re.compile(r"^  (\"[^\"]*\"|'[^']*'|[^\s:#][^:#]*?)\s*:(.*)$")
 _SUB = re.compile(r"^    (\"[^\"]*\"|'[^']*'|[^\s:#][^:#]*?)\s*:(.*)$")
 
 
+def _plain(text: str) -> bool:
+    """Whether YAML reads ``text`` written without quotes back as the same string."""
+    return bool(_BARE.match(text)) and text.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "~",
+                                                             "y", "n") and not re.fullmatch(r"[\d.+-].*", text)
+
+
 def _key(text: str) -> str:
-    return text if _BARE.match(text) and text not in ("true", "false", "null", "yes", "no", "on", "off") \
-        and not re.fullmatch(r"[\d.+-].*", text) else json.dumps(text, ensure_ascii=False)
+    return text if _plain(text) else json.dumps(text, ensure_ascii=False)
 
 
 def _flow(value) -> str:
@@ -45,8 +50,7 @@ def _flow(value) -> str:
         return str(value)
     if value is None:
         return "null"
-    return json.dumps(str(value), ensure_ascii=False) if not _BARE.match(str(value)) or "-" in str(value) \
-        else str(value)
+    return str(value) if _plain(str(value)) and "-" not in str(value) else json.dumps(str(value), ensure_ascii=False)
 
 
 def _comment(rest: str) -> str:

@@ -138,7 +138,9 @@ function DueDate({ element, id, timer }) {
   const [rule, setRule] = useState(read);
   const [names, setNames] = useState([]);
   const [preview, setPreview] = useState("");
-  useEffect(() => { setRule(read()); }, [element]);
+  // again when an undo or redo changes the task's due date or deadline under the panel
+  useEffect(() => { setRule(read()); }, [element, timer ? timerExpression(element) : getProperty(element, "dueDate"),
+    JSON.stringify(ctx.deadlines[element.id] ?? null)]);
   useEffect(() => { ctx.scope(element.id).then(setNames, () => setNames([])); }, [element]);
   useEffect(() => { ctx.duePreview(rule).then(setPreview, (e) => setPreview(e.message)); }, [JSON.stringify(rule)]);
   const problem = duedate.problem(rule);
@@ -150,8 +152,9 @@ function DueDate({ element, id, timer }) {
       if (expression) setTimerExpression(element, expression, svc);
       return;
     }
-    setProperty(element, "dueDate", duedate.toExpression(next) ?? "", svc);
-    ctx.setDeadline(element.id, duedate.toDeadline(next));
+    // the deadline and the dueDate are one step for undo: the property is set within the settings' command
+    ctx.setDeadline(element.id, duedate.toDeadline(next),
+      () => setProperty(element, "dueDate", duedate.toExpression(next) ?? "", svc));
   };
   const field = (label, control) => h("label", { class: "kh-field" }, h("span", null, label), control);
   const select = (value, options, onChange, label) => h("select", { value, "aria-label": label,
@@ -212,12 +215,12 @@ function Reminders({ element, id }) {
     h(TextFieldEntry, { id: `${id}-before`, element, debounce, label: `${translate("Reminders (whole procedure)")}：到期前天数`,
       getValue: () => (r.before_days ?? []).join(", "),
       setValue: (value) => ctx.setReminders({ ...r, before_days: String(value ?? "").split(/[,，\s]+/)
-        .filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0) }),
+        .filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0) }, element.id),
       validate: (value) => (/^[\d,，\s]*$/.test(value ?? "") ? null : "请填写天数，用逗号分隔 (days, comma separated)") }),
     h(CheckboxEntry, { id: `${id}-due`, element, label: "到期当日提醒 on the due day",
-      getValue: () => !!r.on_due_day, setValue: (v) => ctx.setReminders({ ...r, on_due_day: v }) }),
+      getValue: () => !!r.on_due_day, setValue: (v) => ctx.setReminders({ ...r, on_due_day: v }, element.id) }),
     h(CheckboxEntry, { id: `${id}-overdue`, element, label: "逾期提醒 when overdue",
-      getValue: () => !!r.overdue, setValue: (v) => ctx.setReminders({ ...r, overdue: v }) }));
+      getValue: () => !!r.overdue, setValue: (v) => ctx.setReminders({ ...r, overdue: v }, element.id) }));
 }
 
 /** A gateway's outgoing flow: its condition picked from the variables in scope, or raw and checked as typed. */

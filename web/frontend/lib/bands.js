@@ -4,6 +4,13 @@
 // table into bands and back, and lays the bands over the scale (0..scale) so that a gap or an overlap is seen
 // before the server's check (engine/procedure/grading.py) refuses it. Plain data in, plain data out: the page
 // (pages/grades.js) and dmntable.js do the XML.
+//
+// Veto items one by one: the region process gives the table ``veto_hits`` (the codes of the scheme's veto items
+// that hold, ``vetoes_hit(veto_items)``) besides ``vetoed``. A table with a third input column ``veto_hits``
+// has, instead of the one veto row, a row per grade with the codes that give it: ``"V1" in ?`` or
+// ``("V1" in ? or "V2" in ?)``. The rows go worst grade first and each excludes the codes of the rows before
+// it (``... and not ("V1" in ?)``), so that a region hitting several items gets the worst of their grades and
+// every case matches exactly one row, as DMN's UNIQUE and the server's check want.
 
 const NUMBER = String.raw`(-?\d+(?:\.\d+)?)`;
 const UPPER = new RegExp(String.raw`^\?\s*(<=|<)\s*${NUMBER}$`);
@@ -63,10 +70,12 @@ export function tableToBands(table) {
   }
   const scoreIndex = table.inputs.findIndex((text) => SCORE_INPUT.test((text ?? "").trim()));
   const vetoIndex = table.inputs.findIndex((text) => (text ?? "").trim() === "vetoed");
-  if (table.inputs.length !== 2 || scoreIndex < 0 || vetoIndex < 0) {
-    return refuse("输入列不是“总分”和“否决”两列", "the inputs are not the score and the veto");
+  const itemsIndex = table.inputs.findIndex((text) => (text ?? "").trim() === "veto_hits");
+  if (table.inputs.length !== (itemsIndex < 0 ? 2 : 3) || scoreIndex < 0 || vetoIndex < 0) {
+    return refuse("输入列不是“总分”“否决”（及“成立的否决项”）", "the inputs are not the score, the veto (and the veto items hit)");
   }
   const bands = [];
+  const items = [];
   let veto = null;
   for (const [n, rule] of table.rules.entries()) {
     const row = n + 1;
@@ -76,21 +85,69 @@ export function tableToBands(table) {
     }
     const vetoCell = (rule.inputs[vetoIndex] ?? "").trim();
     const range = parseCondition(rule.inputs[scoreIndex]);
+    const hitsCell = itemsIndex < 0 ? "-" : (rule.inputs[itemsIndex] ?? "").trim() || "-";
     const name = grade[1] ?? grade[2];
-    if (vetoCell === "True" && range && range.from == null && range.to == null) {
+    const anyScore = range && range.from == null && range.to == null;
+    if (vetoCell === "True" && anyScore && hitsCell === "-") {
       if (veto) return refuse(`第 ${row} 行是第二个否决行`, `row ${row} is a second veto row`);
       veto = { grade: name, id: rule.id, note: rule.description || null };
-    } else if (vetoCell === "False" && range) {
+    } else if (vetoCell === "True" && anyScore) {
+      const codes = itemCodes(hitsCell);
+      const before = items.flatMap((item) => item.codes);
+      if (!codes.length || itemCell(codes, before) !== hitsCell.replace(/\s+/g, " ")) {
+        return refuse(`第 ${row} 行的否决项条件不是逐项否决的写法`, `row ${row} is not a veto-items row as the plain editor writes it`);
+      }
+      items.push({ grade: name, codes, id: rule.id, note: rule.description || null });
+    } else if (vetoCell === "False" && range && hitsCell === "-") {
       bands.push({ grade: name, ...range, id: rule.id, note: rule.description || null });
     } else {
       return refuse(`第 ${row} 行的条件无法表示为分数段`, `row ${row} cannot be shown as a band`);
     }
   }
-  return { ok: true, bands, veto, scoreIndex, vetoIndex };
+  if (veto && items.length) {
+    return refuse("既有“任一否决项”行又有逐项否决行", "the table has both a row for any veto and rows per veto item");
+  }
+  return { ok: true, bands, veto, items, scoreIndex, vetoIndex, itemsIndex };
 }
 
-/** The rules of a table from its bands (veto row first, then the bands in their order), ids kept or made. */
-export function bandsToRules({ bands, veto, scoreIndex = 0, vetoIndex = 1 }) {
+/** The codes a veto-items cell names as hit (those before any "and not"). */
+export function itemCodes(cell) {
+  const positive = String(cell).split(/\band not\b/)[0];
+  return [...positive.matchAll(/"((?:[^"\\]|\\.)*)"\s+in\s+\?/g)].map((m) => JSON.parse(`"${m[1]}"`));
+}
+
+/** The veto_hits cell of a row giving its grade when one of ``codes`` holds and none of ``before`` does. */
+export function itemCell(codes, before = []) {
+  const test = (code) => `${JSON.stringify(code)} in ?`;
+  const hit = codes.length === 1 ? test(codes[0]) : `(${codes.map(test).join(" or ")})`;
+  return before.length ? `${hit} and not (${before.map(test).join(" or ")})` : hit;
+}
+
+/**
+ * The veto-item rows for a choice of grade per veto item (``{code: grade}``, ``grades`` best first): one row per
+ * grade given, worst first, each with its codes in the scheme's order ``order``; ids and notes of ``old`` rows kept.
+ */
+export function itemRows(choice, grades, order = Object.keys(choice), old = []) {
+  const codes = [...order.filter((c) => c in choice), ...Object.keys(choice).filter((c) => !order.includes(c))];
+  const given = [...new Set(codes.map((c) => choice[c]))];
+  const rank = (g) => (grades.includes(g) ? grades.indexOf(g) : grades.length);
+  given.sort((a, b) => rank(b) - rank(a));
+  return given.map((grade) => {
+    const kept = old.find((item) => item.grade === grade);
+    return { grade, codes: codes.filter((c) => choice[c] === grade), id: kept?.id, note: null };
+  });
+}
+
+/** Which grade each veto item gets from the rows (the first row naming it, as the table decides). */
+export function itemChoice(items) {
+  const choice = {};
+  for (const item of items) for (const code of item.codes) if (!(code in choice)) choice[code] = item.grade;
+  return choice;
+}
+
+/** The rules of a table from its bands (the veto row or the veto-item rows first, then the bands in their
+ * order), ids kept or made. With ``items`` the table needs its ``veto_hits`` column at ``itemsIndex``. */
+export function bandsToRules({ bands, veto, items = [], scoreIndex = 0, vetoIndex = 1, itemsIndex = -1 }) {
   const used = new Set();
   const idFor = (kept, base) => {
     let id = kept && !used.has(kept) ? kept : base;
@@ -98,17 +155,26 @@ export function bandsToRules({ bands, veto, scoreIndex = 0, vetoIndex = 1 }) {
     used.add(id);
     return id;
   };
-  const row = (id, description, score, vetoed, grade) => {
+  const row = (id, description, score, vetoed, grade, hits = "-") => {
     const inputs = [];
     inputs[scoreIndex] = score;
     inputs[vetoIndex] = vetoed;
+    if (itemsIndex >= 0) inputs[itemsIndex] = hits;
     return { id, description, inputs, outputs: [JSON.stringify(grade)] };
   };
+  const level = (grade) => `${grade}${/^[A-Za-z]$/.test(grade) ? "级" : ""}`;
   const rules = [];
   if (veto) {
-    const note = veto.note || `否决项：任一否决项成立的，考核结果一律为${veto.grade}${/^[A-Za-z]$/.test(veto.grade) ? "级" : ""}，不论得分`;
+    const note = veto.note || `否决项：任一否决项成立的，考核结果一律为${level(veto.grade)}，不论得分`;
     rules.push(row(idFor(veto.id, "Rule_veto"), note, "-", "True", veto.grade));
   }
+  if (items.length && itemsIndex < 0) throw new Error("veto-item rows need the veto_hits column");
+  items.forEach((item, i) => {
+    const before = items.slice(0, i).flatMap((other) => other.codes);
+    const note = item.note || `否决项 ${item.codes.join("、")} 成立的，考核结果为${level(item.grade)}，不论得分` +
+      (before.length ? "（另有前列否决项成立的，按前列）" : "");
+    rules.push(row(idFor(item.id, `Rule_veto_${i + 1}`), note, "-", "True", item.grade, itemCell(item.codes, before)));
+  });
   for (const band of bands) {
     const safe = /^[A-Za-z0-9_]+$/.test(band.grade) ? band.grade : String(bands.indexOf(band) + 1);
     rules.push(row(idFor(band.id, `Rule_band_${safe}`), band.note || describe(band), conditionText(band), "False",

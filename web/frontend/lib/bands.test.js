@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { bandsToRules, conditionText, describe, parseCondition, problems, strip, tableToBands } from "./bands.js";
+import {
+  bandsToRules, conditionText, describe, itemCell, itemCodes, itemRows, parseCondition, problems, strip, tableToBands,
+} from "./bands.js";
 
 const band = (grade, from, fromIncl, to, toIncl) => ({ grade, from, fromIncl, to, toIncl });
 // 资阳 (资府办发〔2016〕4号 第七条): a ≥ 95, b 85–94, c 60–84, d ≤ 59 — as the shipped table writes them.
@@ -136,4 +138,29 @@ test("tables the plain editor cannot show are refused with the reason", () => {
     assert.equal(read.ok, false);
     assert.ok(read.reason.includes(words), read.reason);
   }
+});
+
+test("veto-item rows: the cells the plain editor writes, and a table it did not write is left to the raw editor", () => {
+  assert.equal(itemCell(["V1"]), '"V1" in ?');
+  assert.equal(itemCell(["V3", "V4"], ["V1"]), '("V3" in ? or "V4" in ?) and not ("V1" in ?)');
+  assert.deepEqual(itemCodes('("V3" in ? or "V4" in ?) and not ("V1" in ?)'), ["V3", "V4"]);
+  // worst grade first, whatever order the items were chosen in; each row's codes in the scheme's order
+  assert.deepEqual(itemRows({ V2: "c", V1: "d", V3: "c" }, ["a", "b", "c", "d"], ["V1", "V2", "V3"]).map(
+    (r) => [r.grade, r.codes]), [["d", ["V1"]], ["c", ["V2", "V3"]]]);
+  const table = (cells, hitPolicy = "UNIQUE") => ({ hitPolicy, inputs: ["Decimal(score)", "vetoed", "veto_hits"],
+    outputs: ["grade"], rules: [...cells.map(([hits, grade], i) => ({ id: `R${i}`, inputs: ["-", "True", hits],
+      outputs: [`"${grade}"`] })), { id: "B", inputs: ["-", "False", "-"], outputs: ['"a"'] }] });
+  const read = tableToBands(table([['"V1" in ?', "d"], ['"V2" in ? and not ("V1" in ?)', "c"]]));
+  assert.equal(read.ok, true);
+  assert.deepEqual(read.items.map((r) => [r.grade, r.codes]), [["d", ["V1"]], ["c", ["V2"]]]);
+  // without the exclusion two rows would both match a region hitting V1 and V2: not the plain editor's table
+  assert.equal(tableToBands(table([['"V1" in ?', "d"], ['"V2" in ?', "c"]])).ok, false);
+  assert.equal(tableToBands(table([["len(?) > 1", "d"]])).ok, false);
+  const both = table([['"V1" in ?', "d"], ["-", "d"]]);
+  assert.match(tableToBands(both).reason, /both a row for any veto and rows per veto item/);
+  // a band row that tests the items is no band
+  const odd = table([]);
+  odd.rules[0].inputs[2] = '"V1" in ?';
+  odd.rules[0].inputs[1] = "False";
+  assert.equal(tableToBands(odd).ok, false);
 });

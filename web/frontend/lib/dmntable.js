@@ -34,6 +34,7 @@ export function plain(table) {
 /** ``xml`` with the rules of its table replaced by ``rules`` (bands.bandsToRules), formatted. */
 export async function withRules(xml, decisionId, rules) {
   const { definitions, table } = await open(xml, decisionId);
+  if (rules.some((rule) => rule.inputs.length > table.input.length)) addHitsColumn(table);
   const inputs = table.input.map((input) => short(input.id, "Input_", "in"));
   const outputs = table.output.map((output) => short(output.id, "Output_", "out"));
   table.rule = rules.map((rule) => {
@@ -52,6 +53,18 @@ export async function withRules(xml, decisionId, rules) {
   // dmn-moddle leaves out a hit policy equal to DMN's default; the bundles say it, so that a reader sees it.
   const tag = new RegExp(`(<(?:\\w+:)?decisionTable\\b(?![^>]*hitPolicy=)[^>]*\\bid="${table.id}")`);
   return written.replace(tag, `$1 hitPolicy="${table.hitPolicy || "UNIQUE"}"`);
+}
+
+/** The third input column of a table with veto-item rows (bands.js): ``veto_hits``, the codes of the veto items
+ * that hold, as the region process gives it. */
+function addHitsColumn(table) {
+  const column = moddle.create("dmn:InputClause", {
+    id: "Input_veto_hits", label: "成立的否决项",
+    inputExpression: moddle.create("dmn:LiteralExpression", { id: "InputExpression_veto_hits", typeRef: "string", text: "veto_hits" }),
+  });
+  column.$parent = table;
+  column.inputExpression.$parent = column;
+  table.input.push(column);
 }
 
 /** rule id -> the line of ``xml`` where its <rule> begins, to put a finding (file, line) on its row. */

@@ -77,3 +77,37 @@ export function serial(run) {
     return last;
   };
 }
+
+/** The bpmn-js command that changes the bundle.yaml settings a diagram edits (lanes' bodies, fixed deadlines,
+ * reminders), so that they are on the modeler's undo stack with the diagram's own changes. */
+export const SETTINGS_COMMAND = "kaohe.settings.set";
+
+/**
+ * A diagram-js command handler over ``target`` ({get(), set(settings)}): execute stores what was there and puts
+ * ``context.after``; revert puts it back. ``context.also`` (a function) runs in postExecute, so that the commands
+ * it executes (the task's dueDate beside its deadline) are undone together with the settings, as one step.
+ * The elements in ``context.elements`` are marked changed, for the properties panel to show the new values.
+ */
+export function settingsHandler(target) {
+  return {
+    execute(context) {
+      context.before = target.get();
+      target.set(structuredClone(context.after));
+      return context.elements ?? [];
+    },
+    postExecute(context) {
+      context.also?.();
+    },
+    revert(context) {
+      target.set(structuredClone(context.before));
+      return context.elements ?? [];
+    },
+  };
+}
+
+/** ``settings`` changed by ``change`` (which mutates its argument), the original left as it was. */
+export function changedSettings(settings, change) {
+  const next = structuredClone(settings);
+  change(next);
+  return next;
+}

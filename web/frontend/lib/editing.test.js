@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { History, putFile, serial } from "./editing.js";
+import { changedSettings, History, putFile, serial, SETTINGS_COMMAND, settingsHandler } from "./editing.js";
 
 test("undo goes back change by change, redo forward, a new change drops what was undone", () => {
   const history = new History();
@@ -61,4 +61,36 @@ test("calls made while one runs run one after another, never two at once", async
   await new Promise((resolve) => setTimeout(resolve, 1)); // two more while the first is under way
   await Promise.all([first, save(2), save(3)]);
   assert.deepEqual(log, ["start 1 (1 running)", "end 1", "start 2 (1 running)", "end 2", "start 3 (1 running)", "end 3"]);
+});
+
+test("the modeler's bundle.yaml settings are undone and redone on diagram-js's own command stack", async () => {
+  const { default: CommandStack } = await import("diagram-js/lib/command/CommandStack.js");
+  const { default: EventBus } = await import("diagram-js/lib/core/EventBus.js");
+  const stack = new CommandStack(new EventBus(), { instantiate: (Handler) => new Handler() });
+  let settings = { laneBodies: { Lane_1: "assessed" }, deadlines: {}, reminders: { before_days: [7, 1] } };
+  const target = { get: () => settings, set: (next) => { settings = next; } };
+  stack.register(SETTINGS_COMMAND, settingsHandler(target));
+  const dueDates = [];
+  stack.register("due", { execute: (c) => { dueDates.push(c.value); return []; }, revert: () => { dueDates.pop(); return []; } });
+
+  const due = { date: "01-20", year: 1 };
+  stack.execute(SETTINGS_COMMAND, { after: changedSettings(settings, (s) => { s.deadlines.Task_review = due; }),
+    also: () => stack.execute("due", { value: "fixed_deadline(...)" }) });
+  assert.deepEqual(settings.deadlines, { Task_review: due });
+  assert.deepEqual(dueDates, ["fixed_deadline(...)"]);
+  stack.execute(SETTINGS_COMMAND, { after: changedSettings(settings, (s) => { s.reminders.before_days = [3]; }) });
+
+  stack.undo(); // the reminders
+  assert.deepEqual(settings.reminders.before_days, [7, 1]);
+  assert.deepEqual(settings.deadlines, { Task_review: due });
+  stack.undo(); // the deadline and the task's dueDate together: one step
+  assert.deepEqual(settings.deadlines, {});
+  assert.deepEqual(dueDates, []);
+  assert.equal(stack.canUndo(), false);
+  stack.redo();
+  assert.deepEqual(settings.deadlines, { Task_review: due });
+  assert.deepEqual(dueDates, ["fixed_deadline(...)"]);
+  stack.redo();
+  assert.deepEqual(settings.reminders.before_days, [3]);
+  assert.deepEqual(settings.laneBodies, { Lane_1: "assessed" });
 });

@@ -10,7 +10,9 @@ import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
 import "./editors.css";
 import DmnModeler from "dmn-js/lib/Modeler";
 
-import { bandsToRules, describe, num, problems, strip, tableToBands } from "../lib/bands.js";
+import {
+  bandsToRules, describe, itemChoice, itemRows, num, problems, strip, tableToBands,
+} from "../lib/bands.js";
 import { open, plain, ruleLines, ruleOf, withRules } from "../lib/dmntable.js";
 import { TranslateZh } from "../lib/dmn-zh.js";
 import { History, putFile } from "../lib/editing.js";
@@ -91,7 +93,8 @@ function plainChanged() {
   return pending;
 }
 
-const snapshot = () => JSON.stringify({ bands: state.model.bands, veto: state.model.veto });
+const snapshot = () => JSON.stringify({ bands: state.model.bands, veto: state.model.veto, items: state.model.items,
+  itemsIndex: state.model.itemsIndex });
 
 async function restore(shot) {
   if (!shot || !state.model) return;
@@ -119,12 +122,67 @@ function renderPlain() {
   veto.replaceChildren(el("option", { value: "", textContent: words.none }),
     ...[...new Set([...data.grades, state.model.veto?.grade].filter(Boolean))]
       .map((g) => el("option", { value: g, textContent: g, selected: state.model.veto?.grade === g })));
-  $("veto-items").replaceChildren(...(data.veto.length ? [el("li", { textContent: words.items })] : []),
-    ...data.veto.map((v) => el("li", { textContent: `${v.code} ${v.name}` })),
-    ...(data.veto.length && !state.model.veto ? [el("li", { className: "danger", textContent: words.noveto })] : []));
+  renderVetoItems();
+  if (focused && document.activeElement?.dataset?.focus !== focused) document.querySelector(`[data-focus="${focused}"]`)?.focus();
+  const byItem = state.model.items.length > 0;
+  $("veto-items").replaceChildren(...(data.veto.length && !byItem ? [el("li", { textContent: words.items })] : []),
+    ...(byItem ? [] : data.veto.map((v) => el("li", { textContent: `${v.code} ${v.name}` }))),
+    ...(data.veto.length && !state.model.veto && !byItem ? [el("li", { className: "danger", textContent: words.noveto })] : []));
   $("undo").disabled = !history.canUndo();
   $("redo").disabled = !history.canRedo();
   renderFindings();
+}
+
+// The veto: one row for any veto item, or a grade for each item of the scheme (bands.js: veto-item rows).
+const vetoCodes = () => [...new Set([...data.veto.map((v) => v.code), ...state.model.items.flatMap((r) => r.codes)])];
+
+function renderVetoItems() {
+  const byItem = state.model.items.length > 0;
+  $("veto-mode-all").checked = !byItem;
+  $("veto-mode-items").checked = byItem;
+  $("veto-mode-items").disabled = !data.veto.length && !byItem;
+  $("veto-mode-items").title = data.veto.length ? "" : words.noItems;
+  $("veto-all").hidden = byItem;
+  $("veto-by-item").hidden = !byItem;
+  if (!byItem) return;
+  const choice = itemChoice(state.model.items);
+  const names = Object.fromEntries(data.veto.map((v) => [v.code, v.name]));
+  $("veto-table").tBodies[0].replaceChildren(...vetoCodes().map((code) => {
+    const select = el("select", { ariaLabel: `${words.vetoItem} ${code}` },
+      ...(code in choice ? [] : [el("option", { value: "", textContent: "—", selected: true })]),
+      ...[...new Set([...data.grades, choice[code]].filter(Boolean))]
+        .map((g) => el("option", { value: g, textContent: g, selected: choice[code] === g })));
+    select.dataset.focus = `veto-item-${code}`;
+    select.addEventListener("change", change(() => {
+      setItems({ ...itemChoice(state.model.items), [code]: select.value });
+    }));
+    const row = el("tr", { id: `veto-item-${code}` }, el("td", {}, `${code} ${names[code] ?? ""}`), el("td", {}, select));
+    if (!(code in choice)) {
+      row.classList.add("has-error");
+      row.cells[1].append(el("p", { className: "field-error", textContent: words.unassigned.replace("{code}", code) }));
+    }
+    return row;
+  }));
+}
+
+function setItems(choice) {
+  const order = vetoCodes();
+  const given = Object.fromEntries(Object.entries(choice).filter(([, grade]) => grade));
+  state.model.items = itemRows(given, data.grades, order, state.model.items);
+  if (state.model.itemsIndex < 0) state.model.itemsIndex = 2; // the veto_hits column dmntable.js adds
+  state.model.veto = null;
+}
+
+function vetoMode(byItem) {
+  if (byItem === state.model.items.length > 0) return;
+  if (byItem) {
+    const grade = state.model.veto?.grade ?? data.grades[data.grades.length - 1];
+    setItems(Object.fromEntries(data.veto.map((v) => [v.code, grade])));
+  } else {
+    const given = state.model.items.map((r) => r.grade);
+    state.model.veto = given.length ? { grade: given[0], note: null } : null; // the worst, first
+    state.model.items = [];
+  }
 }
 
 function bandRow(band, i, rowsOf) {
@@ -300,6 +358,8 @@ $("add-band").addEventListener("click", async () => {
   })();
   document.querySelector(`#band-${state.model.bands.length - 1} select`)?.focus();
 });
+$("veto-mode-all").addEventListener("change", change(() => vetoMode(false)));
+$("veto-mode-items").addEventListener("change", change(() => vetoMode(true)));
 $("veto-grade").addEventListener("change", change(() => {
   const grade = $("veto-grade").value;
   state.model.veto = grade ? { ...(state.model.veto || {}), grade, note: null } : null;

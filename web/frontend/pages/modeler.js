@@ -9,7 +9,7 @@ import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
 import { assessmentModule } from "../lib/assessment-panel.js";
 import spiffworkflow from "../lib/spiffworkflow.json";
-import { serial } from "../lib/editing.js";
+import { changedSettings, serial, SETTINGS_COMMAND, settingsHandler } from "../lib/editing.js";
 import { lanesSection } from "../lib/lanesync.js";
 import { keepUnresolved } from "../lib/references.js";
 import { getText } from "../lib/spiff.js";
@@ -48,12 +48,18 @@ export function start(setup) {
     laneBodies: {}, deadlines: {}, reminders: { ...setup.reminders },
     eventLabels: { announced_on: "公告日期" },
     campaignProcess: setup.campaignProcess, regionProcess: setup.regionProcess,
-    setLaneBody(id, code) { this.laneBodies[id] = code; this.touchManifest(); },
-    setDeadline(id, deadline) {
-      if (deadline) this.deadlines[id] = deadline; else delete this.deadlines[id];
-      this.touchManifest();
+    // Each change of these goes through the command stack (SETTINGS_COMMAND), so that Ctrl+Z undoes it.
+    settings() { return { laneBodies: this.laneBodies, deadlines: this.deadlines, reminders: this.reminders }; },
+    change(id, edit, also) {
+      const element = modeler.get("elementRegistry").get(id) ?? modeler.get("canvas").getRootElement();
+      modeler.get("commandStack").execute(SETTINGS_COMMAND,
+        { after: changedSettings(this.settings(), edit), elements: [element], also });
     },
-    setReminders(next) { this.reminders = next; this.touchManifest(); },
+    setLaneBody(id, code) { this.change(id, (s) => { s.laneBodies[id] = code; }); },
+    setDeadline(id, deadline, also) {
+      this.change(id, (s) => { if (deadline) s.deadlines[id] = deadline; else delete s.deadlines[id]; }, also);
+    },
+    setReminders(next, id) { this.change(id, (s) => { s.reminders = next; }); },
     touchManifest() { schedule(); },
     async xml() { return (await modeler.saveXML({ format: true })).xml; },
     async scope(element) {
@@ -104,6 +110,10 @@ export function start(setup) {
     moddleExtensions: { spiffworkflow },
   });
   window.kaoheModeler = modeler; // for the browser test and for the console
+  modeler.get("commandStack").register(SETTINGS_COMMAND, settingsHandler({
+    get: () => context.settings(),
+    set: (next) => { Object.assign(context, next); context.touchManifest(); },
+  }));
 
   let revision = setup.revision;
   let timer = null;
