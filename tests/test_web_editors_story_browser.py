@@ -16,14 +16,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import yaml
+from conftest import NATIONAL, make_engine
 from test_web_browser import ARTIFACTS, Person, app, browser, server  # noqa: F401 (fixtures)
+from test_web_browser_data_editors import admin_page
 from test_web_browser_modeler import element, open_group, saved, select
-from web_fixtures import PASSWORD, add_web_user, set_passwords
+from web_fixtures import add_web_user, set_passwords
 
-from engine import config
 from engine.clock import CHINA
-from engine.engine import Engine
-from engine.people import accounts, signin
+from engine.people import signin
 from engine.people.accounts import Grant
 from engine.procedure import drafts
 from engine.store.models import Campaign, ProcessVersion
@@ -31,7 +31,6 @@ from engine.store.models import Campaign, ProcessVersion
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make setup)").expect
 
-NATIONAL = config.PROCESSES / "national-2013"
 VARIANT = "ziyang-ui"
 TITLE = "资阳市质量工作考核（资府办发〔2016〕4号）"
 COUNTIES = {"512002": "雁江区", "512021": "安岳县", "512022": "乐至县", "512081": "简阳市"}
@@ -84,29 +83,16 @@ ANNOUNCED = date(2026, 9, 1)
 @pytest.fixture
 def sqlite_engine(sqlite_store, clock):
     """Only the national template is deployed, with its regions and one user per role: 资阳 does not exist yet."""
-    engine = Engine(sqlite_store, clock=clock)
-    engine.load_regions(engine.check(NATIONAL))
-    engine.deploy(NATIONAL)
-    with sqlite_store.write() as session:
-        accounts.ensure_roles(session)
-        for role in accounts.ROLE_NAMES:
-            accounts.create_user(session, role, role, [Grant(role)])
+    engine = make_engine(sqlite_store, clock, folders=(NATIONAL,))
     set_passwords(engine)
     return engine
 
 
 @pytest.fixture
 def page(browser, server):  # noqa: F811
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.set_default_timeout(20000)
+    context, page = admin_page(browser, server)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server + "/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('登录')")
-    page.wait_for_url("**/inbox")
     yield page
     context.close()
     assert errors == []
