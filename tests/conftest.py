@@ -117,10 +117,10 @@ def clock():
     return VirtualClock(datetime(2025, 6, 2, 9, tzinfo=CHINA))
 
 
-def make_engine(store: Store, clock) -> Engine:
-    """An engine with both shipped procedures deployed, their regions, and one user per role."""
+def make_engine(store: Store, clock, folders=(NATIONAL, ZIYANG)) -> Engine:
+    """An engine with both shipped procedures (or ``folders``) deployed, their regions, and one user per role."""
     engine = Engine(store, clock=clock)
-    for folder in (NATIONAL, ZIYANG):
+    for folder in folders:
         engine.load_regions(engine.check(folder))
         engine.deploy(folder)
     with store.write() as session:

@@ -147,3 +147,21 @@ def test_a_region_left_out_of_the_regions_file_is_a_warning_and_the_bundle_deplo
     [found] = [f for f in report.findings if f.file == "english.yaml"]
     assert found.severity == "warning" and "no region '512081'" in found.reason and found.line
     sqlite_engine.deploy(folder)
+
+
+def test_the_english_of_what_the_scheme_no_longer_has_is_taken_out_and_the_rest_kept_as_written():
+    text = (NATIONAL / "english.yaml").read_text(encoding="utf-8")
+    scheme = yaml.safe_load((NATIONAL / "scheme.yaml").read_text(encoding="utf-8"))
+    assert english.without_stale_scheme(text, scheme) is None  # nothing stale: nothing to write
+    scheme["parts"] = [p for p in scheme["parts"] if p["code"] != "targets"]  # a part, in a flow mapping
+    scheme["indicators"] = [i for i in scheme["indicators"] if i["code"] not in ("M7", "M17")]
+    scheme["veto"] = []  # every veto item: the section goes
+    pruned = english.without_stale_scheme(text, scheme)
+    gone = [line for line in text.splitlines() if line not in pruned.splitlines()]
+    assert gone == ["  parts: {targets: Quality targets, measures: Quality measures}",
+                    "    M7: Quality supervision capacity and rules",
+                    "    M17: Comprehensive inspection and quarantine capacity at ports",
+                    "  veto:", "    V1: A regional or systemic product quality and safety incident occurred"]
+    assert "  parts: {measures: Quality measures}" in pruned.splitlines()
+    assert "forms:                          # by form file" in pruned  # comments kept
+    assert english.without_stale_scheme(pruned, scheme) is None  # and once out, nothing more

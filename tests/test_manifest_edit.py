@@ -7,6 +7,7 @@ import yaml
 
 from engine.errors import BundleError
 from engine.procedure.manifest_edit import set_section, set_value
+from engine.running.deadlines import legal_basis
 
 TEXT = (Path(__file__).resolve().parent.parent / "processes" / "ziyang-2016" / "bundle.yaml").read_text()
 
@@ -21,6 +22,15 @@ def test_only_the_section_changes_and_kept_entries_keep_their_comments():
     old_lines = [line for line in TEXT.splitlines() if not line.startswith("  Task_")]
     new_lines = [line for line in new.splitlines() if not line.startswith("  Task_")]
     assert old_lines == new_lines
+
+
+def test_a_deadline_whose_date_changed_loses_the_comment_that_cited_the_article_of_the_old_date():
+    text = (Path(__file__).resolve().parent.parent / "processes" / "national-2013" / "bundle.yaml").read_text()
+    deadlines = yaml.safe_load(text)["deadlines"] | {"Task_target_filing": {"date": "03-31", "year": 0}}
+    new = set_section(text, "deadlines", deadlines)
+    assert legal_basis(text, "Task_target_filing") == "第六条（一）每年6月30日前"
+    assert legal_basis(new, "Task_target_filing") == ""  # not 6月30日 as the basis of 3月31日
+    assert legal_basis(new, "Task_self_evaluation") == "第六条（二）每年7月15日前"  # unchanged: kept
 
 
 def test_a_lane_name_that_needs_quotes_is_quoted():

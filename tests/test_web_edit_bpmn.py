@@ -92,6 +92,23 @@ def test_bundle_yaml_is_rewritten_for_the_page_to_save_and_nothing_is_stored(adm
     assert _files(engine, draft_id) == (files, revision)
 
 
+def test_the_english_of_renamed_elements_and_rewritten_instructions_is_taken_out_for_the_page_to_save(
+        admin, engine, draft_id):
+    files, revision = _files(engine, draft_id)
+    url = f"/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn/english"
+    assert _post(admin, url, {"renamed": ["Task_nothing"]}).get_json()["text"] is None  # no English of it
+    text = _post(admin, url, {"renamed": ["Lane_c_approver", "Task_self_evaluation"],
+                              "reworded": ["Task_target_filing"]}).get_json()["text"]
+    before, after = yaml.safe_load(files["english.yaml"]), yaml.safe_load(text)
+    assert "Lane_c_approver" in before["lanes"] and "Lane_c_approver" not in after["lanes"]
+    assert "Task_self_evaluation" not in after["steps"] and "Task_self_evaluation" in after["instructions"]
+    assert "Task_target_filing" not in after["instructions"] and "Task_target_filing" in after["steps"]
+    gone = [line for line in files["english.yaml"].splitlines() if line not in text.splitlines()]
+    assert all(re.match(r"  (Lane_c_approver|Task_self_evaluation|Task_target_filing):|    ", g) for g in gone)
+    assert _files(engine, draft_id) == (files, revision)  # nothing stored: the page saves it
+    assert _post(admin, url, {"renamed": "Lane_c_approver"}).status_code == 400
+
+
 @pytest.mark.parametrize("body", [{"lanes": ["x"]}, {"deadlines": "01-20"}])
 def test_a_section_of_the_wrong_shape_is_refused(admin, draft_id, body):
     response = _post(admin, f"/admin/procedures/drafts/{draft_id}/bpmn/assessment.bpmn/manifest", body)

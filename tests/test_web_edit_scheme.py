@@ -68,6 +68,27 @@ def test_the_edited_scheme_becomes_yaml_under_the_files_comment_and_saves_with_i
     assert yaml.safe_load(draft_row(engine, draft_id).files["scheme.yaml"]) == scheme
 
 
+def test_an_indicator_deleted_takes_its_english_along_so_the_draft_still_publishes(admin, engine, draft_id):
+    scheme = page_data(admin.get(f"/admin/procedures/drafts/{draft_id}/scheme").text)["scheme"]
+    assert call(admin, draft_id, "text", {"scheme": scheme}).json["english"] is None  # nothing deleted
+    scheme["indicators"] = [i for i in scheme["indicators"] if i["code"] != "M17"]
+    scheme["indicators"][-1]["points"] += 2.5  # 社会评价 takes the points: the scheme itself is sound
+    scheme["parts"][1]["points"] -= 2.5
+    scheme["parts"][2]["points"] += 2.5
+    answer = call(admin, draft_id, "text", {"scheme": scheme}).json
+    before = draft_row(engine, draft_id).files["english.yaml"]
+    assert "    M17: " in before and "    M17: " not in answer["english"]
+    assert [line for line in before.splitlines() if not line.startswith("    M17: ")] == answer["english"].splitlines()
+    headers = {"X-CSRF-Token": csrf(admin)}
+    assert admin.put(f"/api/v1/procedures/drafts/{draft_id}/files/scheme.yaml", data=answer["text"].encode(),
+                     headers={**headers, "If-Match": "1"}).status_code == 200
+    saved = admin.put(f"/api/v1/procedures/drafts/{draft_id}/files/english.yaml", data=answer["english"].encode(),
+                      headers={**headers, "If-Match": "2"})
+    assert saved.status_code == 200 and saved.json["problems"] == []
+    assert page_data(admin.get(f"/admin/procedures/drafts/{draft_id}/scheme").text)["englishUrl"] == \
+        f"/api/v1/procedures/drafts/{draft_id}/files/english.yaml"
+
+
 @pytest.mark.parametrize(("indicator", "measured", "points"), [
     ({"code": "T1", "points": 7, "rule": {"kind": "shortfall", "target": 95, "per": 1, "deduct": 0.5}}, "92", "5.5"),
     ({"code": "T1", "points": 7, "rule": {"kind": "shortfall", "target": 95, "per": 1, "deduct": 0.5}}, "50", "0"),

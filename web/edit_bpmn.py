@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, render_template, request, session
 
 from engine.errors import KaoheError, ValidationError
 from engine.people.accounts import ROLE_NAMES
-from engine.procedure import drafts, manifest_edit, scope
+from engine.procedure import drafts, english, manifest_edit, scope
 from engine.procedure.yamlfile import load
 
 from . import errors
@@ -87,7 +87,7 @@ def modeler(draft_id: int, name: str):
         "lang": session.get("lang") or "zh",
         "fileApi": f"/api/v1/procedures/drafts/{draft.id}/files/",
         "endpoints": {what: f"/admin/procedures/drafts/{draft.id}/bpmn/{name}/{what}"
-                      for what in ("scope", "check", "manifest")}
+                      for what in ("scope", "check", "manifest", "english")}
         | {"duePreview": "/admin/procedures/bpmn/due-preview", "markdown": "/admin/procedures/bpmn/markdown"},
         "bodies": bodies_of(manifest),
         "forms": sorted(n.removeprefix("forms/") for n in files
@@ -136,6 +136,19 @@ def manifest(draft_id: int, name: str):
         if section in body:
             text = manifest_edit.set_section(text, section, body[section])
     return jsonify({"text": text})
+
+
+@bp.post("/drafts/<int:draft_id>/bpmn/<path:name>/english")
+@admin_required
+def english_text(draft_id: int, name: str):
+    """english.yaml of the draft without the English of the elements renamed and the instructions rewritten
+    (``text``: null when it has none of them, or no english.yaml); the page saves it through the file API."""
+    body = _json()
+    ids = {what: body.get(what) or [] for what in ("renamed", "reworded")}
+    if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in ids.values()):
+        raise ValidationError("renamed 与 reworded 应为元素标识列表 (renamed and reworded must list element ids)")
+    text = _draft(draft_id).files.get(english.FILE)
+    return jsonify({"text": text and english.without_elements(text, set(ids["renamed"]), set(ids["reworded"]))})
 
 
 @bp.post("/bpmn/due-preview")

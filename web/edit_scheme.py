@@ -2,7 +2,8 @@
 measured value with the engine's own rules, and import from / export to Excel.
 
 The page script (web/frontend/pages/scheme.js) asks ``POST …/scheme/text`` for the YAML of what it holds and
-saves that through the draft file API (``PUT /api/v1/procedures/drafts/<id>/files/scheme.yaml``, If-Match);
+saves that through the draft file API (``PUT /api/v1/procedures/drafts/<id>/files/scheme.yaml``, If-Match),
+then english.yaml when an indicator, part, group, body or veto item it had English for is gone;
 importing a workbook only fills the table: nothing is saved until the administrator saves.
 """
 
@@ -14,7 +15,7 @@ from io import BytesIO
 from flask import Blueprint, g, jsonify, render_template, request, send_file, url_for
 
 from engine.errors import BundleError, PermissionDenied, ValidationError
-from engine.procedure import drafts, scheme_excel, scheme_yaml, scoring, scoring_rules, yamlfile
+from engine.procedure import drafts, english, scheme_excel, scheme_yaml, scoring, scoring_rules, yamlfile
 from engine.store.models import ProcedureDraft
 
 from .edit_forms import json_errors
@@ -72,6 +73,7 @@ def editor(draft_id: int):
             "text": text, "problem": problem, "kinds": list(scoring_rules.KINDS),
             "findings": [f.as_dict() for f in found if f.file == name],
             "fileUrl": url_for("procedures_api.api_file", draft_id=draft_id, name=name),
+            "englishUrl": url_for("procedures_api.api_file", draft_id=draft_id, name=english.FILE),
             "textUrl": url_for(".text", draft_id=draft_id), "tryUrl": url_for(".try_rule", draft_id=draft_id),
             "importUrl": url_for(".import_xlsx", draft_id=draft_id),
             "exportUrl": url_for(".export_xlsx", draft_id=draft_id)}
@@ -89,13 +91,16 @@ def _json() -> dict:
 @bp.post("/text")
 @admin_required
 def text(draft_id: int):
-    """The YAML text of the scheme the editor holds, under the comment the saved file began with."""
+    """The YAML text of the scheme the editor holds, under the comment the saved file began with; and
+    english.yaml without the English of what the scheme no longer has (``english``: null when unchanged)."""
     scheme = _json().get("scheme")
     if not isinstance(scheme, dict):
         raise ValidationError("scheme 应为对象 (scheme must be an object)")
     with engine().store.read() as db:
         files = dict(_draft(db, draft_id).files)
-    return jsonify({"text": scheme_yaml.dump(scheme, files.get(scheme_name(files), ""))})
+    catalogue = files.get(english.FILE)
+    return jsonify({"text": scheme_yaml.dump(scheme, files.get(scheme_name(files), "")),
+                    "english": catalogue and english.without_stale_scheme(catalogue, scheme)})
 
 
 @bp.post("/try")

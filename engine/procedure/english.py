@@ -328,3 +328,98 @@ def of_versions(session, version_ids) -> dict[int, Catalogue]:
                                              .where(ProcessVersion.content_hash.in_(missing))):
             _BY_CONTENT[digest] = Catalogue.of(files)
     return {version_id: _BY_CONTENT[digest] for version_id, digest in hashes.items()}
+
+
+def without_stale_scheme(text: str, scheme: dict) -> str | None:
+    """``text`` (an english.yaml) without its ``scheme:`` entries for parts, groups, indicators, units and veto
+    items that ``scheme`` no longer has, the rest as written; None when it has none such (or cannot be read).
+    The scheme editor saves it with the scheme: an indicator deleted there must not leave the draft unpublishable
+    over a file the administrator never opened."""
+    codes = {"parts": {str(p.get("code")) for p in scheme.get("parts") or [] if isinstance(p, dict)},
+             "groups": {str(i.get("group")) for i in scheme.get("indicators") or [] if isinstance(i, dict)},
+             "indicators": {str(i.get("code")) for i in scheme.get("indicators") or [] if isinstance(i, dict)},
+             "units": {str(u.get("code")) for u in scheme.get("units") or [] if isinstance(u, dict)},
+             "veto": {str(v.get("code")) for v in scheme.get("veto") or [] if isinstance(v, dict)}}
+    return without(text, lambda section, key: section in codes and key not in codes[section], "scheme")
+
+
+def without_elements(text: str, renamed: set[str], reworded: set[str]) -> str | None:
+    """``text`` (an english.yaml) without the English of BPMN elements renamed in the modeler (processes, lanes,
+    steps) and of the instructions rewritten there: English of the old words would be shown for the new ones,
+    where without it the Chinese shows. None when it has none of them."""
+    def stale(section, key):
+        return key in (reworded if section == "instructions" else renamed if section in NAMED else ())
+    return without(text, stale)
+
+
+def without(text: str, stale, within: str | None = None) -> str | None:
+    """``text`` (an english.yaml) without the entries ``stale(section, key)`` names, in the top-level sections
+    or in those of ``within``; a section left empty goes too. Comments and everything else stay as written.
+    None when nothing is stale or the text cannot be read."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    holder = root if within is None else (_entry(root, within) or (None, None))[1]
+    if not isinstance(holder, yaml.MappingNode) or not isinstance(data, dict):
+        return None
+    wanted = data if within is None else data.get(within)
+    if not isinstance(wanted, dict):
+        return None
+    cuts = []
+    for n, (key, value) in enumerate(holder.value):
+        if not isinstance(value, yaml.MappingNode) or not isinstance(wanted.get(key.value), dict):
+            continue
+        gone = [m for m, (k, _v) in enumerate(value.value) if stale(key.value, str(k.value))]
+        if not gone:
+            continue
+        if len(gone) == len(value.value):  # nothing left: the whole section goes
+            cuts.append(_span(text, holder, n))
+            wanted = {k: v for k, v in wanted.items() if k != key.value}
+        else:
+            cuts += [_span(text, value, m) for m in gone]
+            wanted = {**wanted, key.value: {k: v for k, v in wanted[key.value].items()
+                                            if not stale(key.value, str(k))}}
+    if not cuts:
+        return None
+    expected = wanted if within is None else {**data, within: wanted}
+    for start, end in sorted(cuts, reverse=True):
+        text = text[:start] + text[end:]
+    try:
+        same = yaml.safe_load(text) == expected
+    except yaml.YAMLError:
+        same = False
+    if not same:  # never expected: the plain dump then, its comments lost
+        return yaml.safe_dump(expected, allow_unicode=True, sort_keys=False, width=120)
+    return text
+
+
+def _entry(node, name: str):
+    """The (key, value) nodes of ``name`` in a mapping node, or None."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == name:
+                return key, value
+    return None
+
+
+def _span(text: str, mapping: yaml.MappingNode, n: int) -> tuple[int, int]:
+    """The characters of entry ``n`` of ``mapping`` in ``text``: whole lines in block style, the entry and one
+    of its separating commas in flow style."""
+    key, value = mapping.value[n]
+    if mapping.flow_style:
+        if n + 1 < len(mapping.value):
+            return key.start_mark.index, mapping.value[n + 1][0].start_mark.index
+        if n:
+            return mapping.value[n - 1][1].end_mark.index, value.end_mark.index
+        return key.start_mark.index, value.end_mark.index
+    start = text.rfind("\n", 0, key.start_mark.index) + 1
+    end = value.end_mark.index  # a block value ends where the next key begins: keep that key's line
+    line_start = text.rfind("\n", 0, end) + 1
+    if text[line_start:end].strip():
+        newline = text.find("\n", end)
+        end = len(text) if newline < 0 else newline + 1
+    else:
+        end = line_start
+    return start, end

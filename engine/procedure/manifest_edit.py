@@ -16,6 +16,9 @@ from .yamlfile import load
 
 #: The mapping sections the editors write (``set_section``).
 SECTIONS = ("lanes", "deadlines", "reminders", "results", "calendar")
+#: Sections whose entry comments cite the 办法 for the value itself (deadlines.legal_basis reads them as the
+#: basis of a due date): a changed value loses its comment, which would cite the article of another date.
+CITES_VALUE = ("deadlines",)
 #: The one-line settings the editors write (``set_value``), in the order a new one is placed.
 VALUES = ("title", "assessment_year", "scale", "grades", "failing_grade")
 _ORDER = ("key", "title", "assessment_year", "scale", "campaign_process", "region_process", "grade_decision",
@@ -96,7 +99,8 @@ def set_section(text: str, section: str, value: dict) -> str:
     if not isinstance(value, dict):
         raise BundleError(f"{section} 须为映射 ({section} must be a mapping)", file="bundle.yaml")
     found = load(text, "bundle.yaml") if text.strip() else {}
-    value = _in_file_order(value, found.get(section) if isinstance(found, dict) else None)
+    before = found.get(section) if isinstance(found, dict) else None
+    value = _in_file_order(value, before)
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if re.match(rf"^{section}\s*:", line)), None)
     comments: dict[str, tuple[str, int]] = {}
@@ -124,7 +128,8 @@ def set_section(text: str, section: str, value: dict) -> str:
             block += [_with(f"    {_key(str(k))}: {_flow(v)}", comments.get(f"{key}\n{k}", ("", 0)))
                       for k, v in item.items()]
             continue
-        block.append(_with(f"  {_key(str(key))}: {_flow(item)}", comments.get(str(key), ("", 0))))
+        cited = section in CITES_VALUE and (not isinstance(before, dict) or before.get(key) != item)
+        block.append(_with(f"  {_key(str(key))}: {_flow(item)}", ("", 0) if cited else comments.get(str(key), ("", 0))))
     new = "\n".join(lines[:start] + block + lines[end:]) + "\n"
     if load(new, "bundle.yaml").get(section) != (value or {}):
         raise BundleError(f"无法写入 {section} (could not write {section} as given)", file="bundle.yaml")

@@ -68,6 +68,16 @@ export async function putFile(url, text, revision, csrf, fetcher = globalThis.fe
   return { ok: false, message: body.message || `HTTP ${response.status}`, errors: body.errors || [] };
 }
 
+/** ``run`` made to run one call after another: each call starts once every earlier one has ended, however many
+ * are made meanwhile (a save must start from the revision the save before it left). */
+export function serial(run) {
+  let last = Promise.resolve();
+  return (...args) => {
+    last = last.then(() => run(...args));
+    return last;
+  };
+}
+
 /** The bpmn-js command that changes the bundle.yaml settings a diagram edits (lanes' bodies, fixed deadlines,
  * reminders), so that they are on the modeler's undo stack with the diagram's own changes. */
 export const SETTINGS_COMMAND = "kaohe.settings.set";

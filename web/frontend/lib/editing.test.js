@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { changedSettings, History, putFile, SETTINGS_COMMAND, settingsHandler } from "./editing.js";
+import { changedSettings, History, putFile, serial, SETTINGS_COMMAND, settingsHandler } from "./editing.js";
 
 test("undo goes back change by change, redo forward, a new change drops what was undone", () => {
   const history = new History();
@@ -45,6 +45,22 @@ test("a refused save or a broken network is said, never thrown", async () => {
     { ok: false, message: "bad", errors: [] });
   const down = async () => { throw new Error("offline"); };
   assert.match((await putFile("/x", "t", 1, "tok", down)).message, /offline/);
+});
+
+test("calls made while one runs run one after another, never two at once", async () => {
+  const log = [];
+  let running = 0;
+  const save = serial(async (n) => {
+    running += 1;
+    log.push(`start ${n} (${running} running)`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    running -= 1;
+    log.push(`end ${n}`);
+  });
+  const first = save(1);
+  await new Promise((resolve) => setTimeout(resolve, 1)); // two more while the first is under way
+  await Promise.all([first, save(2), save(3)]);
+  assert.deepEqual(log, ["start 1 (1 running)", "end 1", "start 2 (1 running)", "end 2", "start 3 (1 running)", "end 3"]);
 });
 
 test("the modeler's bundle.yaml settings are undone and redone on diagram-js's own command stack", async () => {

@@ -32,19 +32,19 @@ export function totals(scheme, scale = 100) {
   return { parts, partsTotal, indicatorsTotal, scale: Number(scale), ok: partsTotal === Number(scale) && parts.every((p) => p.ok) };
 }
 
-/** A code not yet used by an indicator or veto item: the prefix and the next number. */
-export function freeCode(scheme, prefix = "I") {
-  const used = new Set([...(scheme.indicators || []), ...(scheme.veto || [])].map((i) => String(i.code)));
+/** A code not yet used by an indicator or veto item, nor in ``taken``: the prefix and the next number. */
+export function freeCode(scheme, prefix = "I", taken = []) {
+  const used = new Set([...(scheme.indicators || []), ...(scheme.veto || [])].map((i) => String(i.code)).concat(taken));
   let n = 1;
   while (used.has(`${prefix}${n}`)) n += 1;
   return `${prefix}${n}`;
 }
 
 /** Add an indicator after the last of its part (and group), so the table stays in part order; its index. */
-export function addIndicator(scheme, values = {}) {
+export function addIndicator(scheme, values = {}, taken = []) {
   scheme.indicators = scheme.indicators || [];
   const part = values.part ?? scheme.parts?.[0]?.code;
-  const indicator = { code: values.code || freeCode(scheme, String(part || "I").slice(0, 1).toUpperCase()), part,
+  const indicator = { code: values.code || freeCode(scheme, String(part || "I").slice(0, 1).toUpperCase(), taken), part,
     ...(values.group ? { group: values.group } : {}), name: values.name || "", points: values.points ?? 1,
     unit: values.unit ?? scheme.units?.[0]?.code };
   const samePart = (other) => String(other.part) === String(part);

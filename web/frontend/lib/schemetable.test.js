@@ -74,3 +74,10 @@ test("a new rule has every key its kind requires; none removes it", () => {
   table.startRule(indicator, "");
   assert.equal("rule" in indicator, false);
 });
+
+test("a new code skips the codes given as taken: a row deleted in the editor does not lend its code", () => {
+  const s = scheme();
+  assert.equal(table.freeCode(s, "T", ["T2", "T3"]), "T4");
+  const at = table.addIndicator(s, { part: "targets" }, ["T2"]);
+  assert.equal(s.indicators[at].code, "T3");
+});

@@ -9,8 +9,11 @@ import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
 import { assessmentModule } from "../lib/assessment-panel.js";
 import spiffworkflow from "../lib/spiffworkflow.json";
-import { changedSettings, SETTINGS_COMMAND, settingsHandler } from "../lib/editing.js";
+import { changedSettings, serial, SETTINGS_COMMAND, settingsHandler } from "../lib/editing.js";
+import { lanesSection } from "../lib/lanesync.js";
 import { keepUnresolved } from "../lib/references.js";
+import { getText } from "../lib/spiff.js";
+import { changedWords } from "../lib/wording.js";
 import { translateModule } from "../lib/translate.js";
 
 export { Modeler, BpmnPropertiesPanelModule, BpmnPropertiesProviderModule };
@@ -37,6 +40,7 @@ export function start(setup) {
   const say = (text, kind = "") => { status.textContent = text; status.className = `save-status ${kind}`; };
   const laneNames = {}; // lane id -> name at load: the bundle.yaml keys this diagram owns
   const taskIds = new Set(); // user task ids at load: the deadlines this diagram owns
+  let words = {}; // id -> {name, instructions} as english.yaml was last kept in step with
   let modeler;
 
   const context = {
@@ -113,7 +117,6 @@ export function start(setup) {
 
   let revision = setup.revision;
   let timer = null;
-  let saving = null;
   let bpmnDirty = false;
 
   function schedule() {
@@ -135,61 +138,75 @@ export function start(setup) {
   }
 
   function manifestSections() {
-    // The lanes in the order bundle.yaml lists them (a renamed lane keeps its place), then new ones.
-    const lanes = {};
-    const put = (lane) => {
-      const code = context.laneBodies[lane.id];
-      const name = lane.businessObject.name;
-      if (code && name && !(name in lanes)) lanes[name] = code;
-    };
-    for (const name of setup.laneOrder) {
-      const mine = lanesOf().filter((lane) => laneNames[lane.id] === name);
-      if (mine.length) mine.forEach(put);
-      else if (name in setup.lanes) lanes[name] = setup.lanes[name];
-    }
-    lanesOf().forEach(put);
+    // The lanes in the order bundle.yaml lists them (a renamed lane keeps its place), then new ones; with the lane
+    // names they were taken from, which become laneNames once saved.
+    const lanes = lanesOf().map((lane) => ({ id: lane.id, name: lane.businessObject.name, body: context.laneBodies[lane.id] }));
+    const { lanes: section, names } = lanesSection(setup.laneOrder, setup.lanes, lanes, laneNames);
     const deadlines = Object.fromEntries(Object.entries(setup.deadlines).filter(([id]) => !taskIds.has(id)));
     for (const task of modeler.get("elementRegistry").filter((e) => e.type === "bpmn:UserTask")) {
       if (context.deadlines[task.id]) deadlines[task.id] = context.deadlines[task.id];
     }
-    return { lanes, deadlines, reminders: context.reminders };
+    return [{ lanes: section, deadlines, reminders: context.reminders }, names];
   }
 
   let savedSections = {}; // section -> its JSON as last saved: only a section that changed is rewritten
 
-  async function save() {
-    if (saving) await saving;
-    saving = (async () => {
-      say("正在保存 (saving)…", "pending");
-      try {
-        let problems = null;
-        if (bpmnDirty) { bpmnDirty = false; problems = await put(setup.name, await context.xml()); }
-        // bundle.yaml follows the diagram: a renamed lane renames its key, a deleted task loses its deadline.
-        const changed = Object.fromEntries(Object.entries(manifestSections())
-          .filter(([section, value]) => JSON.stringify(value) !== savedSections[section]));
-        if (Object.keys(changed).length) {
-          const { text } = await call(setup.endpoints.manifest, changed);
-          problems = await put("bundle.yaml", text);
-          for (const [section, value] of Object.entries(changed)) savedSections[section] = JSON.stringify(value);
-          Object.assign(setup, changed);
-          if (changed.lanes) {
-            setup.laneOrder = Object.keys(changed.lanes);
-            for (const lane of lanesOf()) laneNames[lane.id] = lane.businessObject.name;
-          }
+  // One save after another, not "wait for the running one": two saves waiting on the same one then ran at once,
+  // the second with a revision the first had already moved on, and the file API refused it as stale.
+  const save = serial(saveNow);
+
+  async function saveNow() {
+    say("正在保存 (saving)…", "pending");
+    try {
+      let problems = null;
+      if (bpmnDirty) {
+        bpmnDirty = false;
+        problems = await put(setup.name, await context.xml());
+        // the English of a renamed element or of rewritten instructions goes: the new Chinese shows instead
+        const now = wordsNow();
+        const { renamed, reworded } = changedWords(words, now);
+        if (renamed.length || reworded.length) {
+          const { text } = await call(setup.endpoints.english, { renamed, reworded });
+          if (text) problems = await put("english.yaml", text);
+          for (const id of [...renamed, ...reworded]) words[id] = now[id];
         }
-        if (problems) showProblems(problems);
-        say(`已保存 (saved) · 第 ${revision} 版 · ${new Date().toLocaleTimeString()}`, "saved");
-      } catch (error) {
-        bpmnDirty = bpmnDirty || !error.conflict;
-        if (error.conflict) {
-          say(`${error.message} — 他人已保存了较新的版本，请重新载入 (someone saved a newer revision: reload)`, "error");
-          document.getElementById("reload").hidden = false;
-        } else {
-          say(`保存失败 (not saved)：${error.message}`, "error");
+      }
+      // bundle.yaml follows the diagram: a renamed lane renames its key, a deleted task loses its deadline.
+      const [sections, names] = manifestSections();
+      const changed = Object.fromEntries(Object.entries(sections)
+        .filter(([section, value]) => JSON.stringify(value) !== savedSections[section]));
+      if (Object.keys(changed).length) {
+        const { text } = await call(setup.endpoints.manifest, changed);
+        problems = await put("bundle.yaml", text);
+        for (const [section, value] of Object.entries(changed)) savedSections[section] = JSON.stringify(value);
+        Object.assign(setup, changed);
+        if (changed.lanes) {
+          setup.laneOrder = Object.keys(changed.lanes);
+          Object.assign(laneNames, names); // as written: a lane renamed meanwhile is renamed at the next save
         }
-      } finally { saving = null; }
-    })();
-    return saving;
+      }
+      if (problems) showProblems(problems);
+      say(`已保存 (saved) · 第 ${revision} 版 · ${new Date().toLocaleTimeString()}`, "saved");
+    } catch (error) {
+      bpmnDirty = bpmnDirty || !error.conflict;
+      if (error.conflict) {
+        say(`${error.message} — 他人已保存了较新的版本，请重新载入 (someone saved a newer revision: reload)`, "error");
+        document.getElementById("reload").hidden = false;
+      } else {
+        say(`保存失败 (not saved)：${error.message}`, "error");
+      }
+    }
+  }
+
+  function wordsNow() {
+    const found = {};
+    for (const e of modeler.get("elementRegistry").getAll()) {
+      const bo = e.businessObject;
+      if (e.labelTarget || !bo?.id) continue;
+      found[bo.id] = { name: bo.name ?? "", instructions: getText(e, "spiffworkflow:InstructionsForEndUser") };
+      if (bo.processRef?.id) found[bo.processRef.id] = { name: bo.processRef.name ?? "", instructions: "" };
+    }
+    return found;
   }
 
   function lanesOf() {
@@ -246,7 +263,8 @@ export function start(setup) {
       taskIds.add(task.id);
       if (setup.deadlines[task.id]) context.deadlines[task.id] = setup.deadlines[task.id];
     }
-    savedSections = Object.fromEntries(Object.entries(manifestSections()).map(([k, v]) => [k, JSON.stringify(v)]));
+    words = wordsNow();
+    savedSections = Object.fromEntries(Object.entries(manifestSections()[0]).map(([k, v]) => [k, JSON.stringify(v)]));
     modeler.get("canvas").zoom("fit-viewport");
     modeler.on("commandStack.changed", () => { bpmnDirty = true; schedule(); });
     say("已载入 (loaded)", "saved");

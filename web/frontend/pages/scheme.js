@@ -34,6 +34,8 @@ const $ = (id) => document.getElementById(id);
 const data = JSON.parse($("scheme-data").textContent);
 const state = { scheme: data.scheme, revision: data.revision, open: null, findings: data.findings || [], text: data.text };
 for (const list of ["parts", "units", "indicators"]) state.scheme[list] = state.scheme[list] || [];
+// A new row never takes the code of one deleted meanwhile: english.yaml and past results name that one.
+const loaded = [...state.scheme.indicators, ...(state.scheme.veto || [])].map((i) => String(i.code));
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -170,7 +172,7 @@ function renderIndicators() {
     }
     if (part) {
       body.append(el("tr", {}, el("td", { colspan: 8 }, el("button", { type: "button", "data-add": partCode, onclick: () => {
-        const at = table.addIndicator(scheme, { part: partCode, points: 1 });
+        const at = table.addIndicator(scheme, { part: partCode, points: 1 }, loaded);
         state.open = null;
         changed();
         document.querySelector(`tr[data-indicator="${CSS.escape(String(scheme.indicators[at].code))}"] input[data-key=name]`)?.focus();
@@ -221,7 +223,7 @@ function render() {
   renderList("units", "units", [["code", T.code, { size: 10, full: true }], ["name", T.unitName, { size: 18, full: true }]], T.addUnit,
     () => ({ code: table.freeCode({ indicators: state.scheme.units }, "U"), name: "" }));
   renderList("veto", "veto", [["code", T.code, { size: 5 }], ["name", T.vetoName, { size: 30 }], ["domain", T.domain, { size: 6, optional: true }]],
-    T.addVeto, () => ({ code: table.freeCode(state.scheme, "V"), name: "" }));
+    T.addVeto, () => ({ code: table.freeCode(state.scheme, "V", loaded), name: "" }));
 }
 
 /** After a typed value: the totals and the part headers again, the table left as it is (focus stays put). */
@@ -266,7 +268,14 @@ async function save() {
   if (!result.ok) return status(result.body.message || String(result.status), "error");
   state.revision = result.body.revision;
   state.text = body.text;
-  state.findings = (result.body.problems || []).filter((f) => f.file === data.file);
+  let problems = result.body.problems || [];
+  if (body.english) { // the English of what was deleted goes too, else the draft could not be published
+    const english = await saveFile(data.englishUrl, body.english, state.revision);
+    if (!english.ok) return status(english.body.message || String(english.status), "error");
+    state.revision = english.body.revision;
+    problems = english.body.problems || [];
+  }
+  state.findings = problems.filter((f) => f.file === data.file);
   render();
   $("dirty").textContent = "";
   status(say(T.saved, { n: state.revision }), "flash success");
