@@ -42,3 +42,14 @@ class VirtualClock:
 def local(moment: datetime) -> datetime:
     """The same moment in China's time zone."""
     return moment.astimezone(CHINA)
+
+
+def due_text(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A due moment as an office reads it: a deadline at midnight is the end of the day before (10-08 24:00, not
+    10-09 00:00 — the last day counts whole by the legal rule, and 00:00 of the next reads as a day too late)."""
+    if moment is None:
+        return ""
+    at = local(moment)
+    if (at.hour, at.minute, at.second, at.microsecond) == (0, 0, 0, 0):
+        return (at - timedelta(days=1)).strftime(fmt.replace("%H:%M", "24:00"))
+    return at.strftime(fmt)

@@ -11,6 +11,7 @@ from drive import Driver
 from sqlalchemy import delete, func, insert, select, update
 from web_fixtures import BEIJING, TIANJIN, add_web_user, login, post, set_passwords, task_ids
 
+from engine.clock import local
 from engine.people.accounts import Grant
 from engine.store.models import AuditEntry, InboxTask, Notification, User
 
@@ -280,3 +281,15 @@ def test_the_lead_agency_extends_a_deadline_from_the_task_page(client, engine):
     assert post(client, f"/tasks/{task.id}/extend", {"day": "2025-07-30", "reason": "x"}).status_code == 403
     with engine.store.read() as session:
         assert session.get(InboxTask, task.id).due_at.isoformat().startswith("2025-07-20T16:00")
+
+
+def test_a_deadline_reads_as_the_last_day_not_midnight_of_the_next(client, drive):
+    """目标备案 is due by 30 June (第六条（一）): the task is due at the end of that day, which the inbox, the task
+    page and the instance page show as 06-30 24:00, not as 07-01 00:00 (a day too late to the eye)."""
+    task = _filing(drive, BEIJING)
+    assert (local(task.due_at).month, local(task.due_at).day, local(task.due_at).hour) == (7, 1, 0)
+    shown = f"{local(task.due_at).year}-06-30 24:00"
+    login(client, "gov-bj")
+    for page in ("/inbox?scope=claimable", f"/tasks/{task.id}", f"/instances/{task.instance_id}"):
+        text = client.get(page).text
+        assert shown in text and "-07-01 00:00" not in text, page

@@ -12,7 +12,7 @@ from flask_babel import Babel
 from markupsafe import Markup, escape
 
 from engine import config
-from engine.clock import local
+from engine.clock import due_text, local
 from engine.engine import Engine
 from engine.people import access
 from engine.people.accounts import ROLE_NAMES
@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_headers)
     app.context_processor(_template_globals)
     app.jinja_env.filters["localtime"] = lambda t, fmt="%Y-%m-%d %H:%M": local(t).strftime(fmt) if t else ""
+    app.jinja_env.filters["due"] = due_text  # a deadline at midnight reads as the day before at 24:00
     app.jinja_env.filters["options"] = options
     app.jinja_env.filters["tally"] = lambda n: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n)
     app.jinja_env.filters["by_file"] = problems.by_file  # admin/_findings.html
