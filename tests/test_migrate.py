@@ -11,6 +11,7 @@ from conftest import deploy_renamed_national
 from drive import Driver
 from sqlalchemy import inspect, select, text
 
+from engine.running.serializer import expand
 from engine.store import state as state_codec
 from engine.store import upgrade
 from engine.store.migrate import alembic_config
@@ -95,14 +96,14 @@ def test_state_codecs_convert_existing_rows_and_revert(engine):
 
 @pytest.mark.parametrize("written", ["text", "lz4"])
 def test_a_state_written_before_0021_still_loads(sqlite_engine, written):
-    """A row whose state is plain text (before 0012) or an lz4 frame (0012 to 0019) is read and advanced; the
-    save rewrites it deflated with the dictionary."""
+    """A row whose state is plain text (before 0012) or an lz4 frame (0012 to 0019), its tasks a mapping, is read
+    and advanced; the save rewrites it compact and deflated with the dictionary."""
     drive = Driver(sqlite_engine, "national-2013", [BEIJING])
     store = sqlite_engine.store
     old = {"text": str, "lz4": lambda state: lz4.frame.compress(state.encode())}[written]
-    with store.engine.begin() as connection:
+    with store.engine.begin() as connection:  # tasks as SpiffWorkflow's mapping, as every state was before 0021
         connection.execute(text("UPDATE instance SET state = :state WHERE id = :id"),
-                           [{"id": id_, "state": old(state_codec.decompress(s))}
+                           [{"id": id_, "state": old(_mapping(state_codec.decompress(s)))}
                             for id_, s in _stored_states(store).items()])
     assert all(isinstance(s, str) if written == "text" else s.startswith(state_codec.LZ4_FRAME)
                for s in _stored_states(store).values())
@@ -110,4 +111,10 @@ def test_a_state_written_before_0021_still_loads(sqlite_engine, written):
     assert drive.ready("Task_self_evaluation", BEIJING)
     with store.engine.connect() as connection:
         region_state = connection.execute(text("SELECT state FROM instance WHERE region = :r"), {"r": BEIJING}).scalar()
-    assert region_state.startswith(state_codec.DEFLATE_1) and json.loads(state_codec.decompress(region_state))
+    assert region_state.startswith(state_codec.DEFLATE_1)
+    assert isinstance(json.loads(state_codec.decompress(region_state))["tasks"], list)
+
+
+def _mapping(state: str) -> str:
+    """The state with its tasks as SpiffWorkflow writes them, a mapping of id to task."""
+    return json.dumps(expand(json.loads(state)), ensure_ascii=False, separators=(",", ":"))
