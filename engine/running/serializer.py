@@ -13,6 +13,7 @@ is kept whole. A state whose ``tasks`` is a mapping (written before) is read as 
 from __future__ import annotations
 
 import json
+import re
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -135,7 +136,8 @@ def _compact_tasks(dct: dict) -> dict:
             continue
         row = [key.replace("-", ""), [position[child] for child in task["children"]], task["last_state_change"],
                task["state"], task["task_spec"]]
-        unusual = {field: task[field] for field, value in usual.items() if task[field] != value}
+        unusual = {field: task[field] for field, value in usual.items()
+                   if task[field] != value or type(task[field]) is not type(value)}  # 0 is not False
         if unusual:
             row.append(unusual)
         rows.append(row)
@@ -148,7 +150,7 @@ def _compact_tasks(dct: dict) -> dict:
 
 def _expand_tasks(dct: dict) -> dict:
     rows: list = dct["tasks"]
-    keys = [row[0] if len(row) == 2 else str(UUID(row[0])) for row in rows]
+    keys = [row[0] if len(row) == 2 else _dashed(row[0]) for row in rows]
     tasks: dict = {}
     for row, key in zip(rows, keys, strict=True):
         if len(row) == 2:
@@ -181,10 +183,16 @@ def _parents(tasks: dict) -> dict:
 
 
 def _is_uuid(key: str) -> bool:
-    try:
-        return str(UUID(key)) == key
-    except ValueError:
-        return False
+    """Whether ``key`` is a UUID as ``str(UUID)`` writes it: the 32 hex digits give it back exactly."""
+    digits = key.replace("-", "")
+    return len(key) == 36 and _HEX.fullmatch(digits) is not None and _dashed(digits) == key
+
+
+def _dashed(digits: str) -> str:
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+_HEX = re.compile(r"[0-9a-f]{32}")
 
 
 def _dumps(value) -> str:
