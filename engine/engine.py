@@ -170,7 +170,7 @@ class Engine:
                                       else "考核对象为空 (no regions to assess)")
             label = scoring.year_label(version.manifest["assessment_year"], year)
             campaign = Campaign(version_id=row.id, variant=variant, year=year, label=label, regions=codes,
-                                started_at=now, started_by=actor)
+                                region_count=len(codes), started_at=now, started_by=actor)
             session.add(campaign)
             session.flush()
             common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
