@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import BundleError, ExpressionError
@@ -208,8 +208,9 @@ def may_all_have_sent(session: Session, target_id: int, name: str, expected: int
 
 def caught(session: Session, target_id: int, name: str) -> None:
     """The instance caught every message ``name`` sent to it: the tally starts again."""
-    session.execute(delete(MessageTally).where(MessageTally.target_id == target_id, MessageTally.name == name)
-                    .execution_options(synchronize_session=False))
+    row = session.get(MessageTally, (target_id, name))  # through the session: a later report in the same
+    if row is not None:                                  # transaction must not find it still there
+        session.delete(row)
 
 
 # -- reading ----------------------------------------------------------------------------------------------
