@@ -173,7 +173,7 @@ class Engine:
                                       else "考核对象为空 (no regions to assess)")
             label = scoring.year_label(version.manifest["assessment_year"], year)
             campaign = Campaign(version_id=row.id, variant=variant, year=year, label=label, regions=codes,
-                                started_at=now, started_by=actor)
+                                region_count=len(codes), started_at=now, started_by=actor)
             session.add(campaign)
             session.flush()
             common = {"campaign_id": campaign.id, "variant": variant, "year": year, "year_label": label}
@@ -385,10 +385,12 @@ class Engine:
         A target another process holds is skipped, and one that fails becomes an incident: what is left
         undelivered stays on its rows for the scheduler's sweep (``messages.deliver_pending``)."""
         queue = deque(dict.fromkeys(targets))
+        queued = set(queue)  # what is in the queue: a campaign's announcement queues every region, once each
         advanced = 0
         timers_changed = False
         while queue:
             target = queue.popleft()
+            queued.discard(target)
             try:
                 with self.store.write() as session:
                     row = self.store.claim_instance(session, target)
@@ -401,7 +403,9 @@ class Engine:
                 continue
             advanced += 1
             timers_changed |= more.timers_changed
-            queue.extend(t for t in more.targets if t not in queue)
+            fresh = [t for t in dict.fromkeys(more.targets) if t not in queued]
+            queue.extend(fresh)
+            queued.update(fresh)
         if timers_changed:
             self.timers_changed()
         return advanced

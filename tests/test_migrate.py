@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import lz4.frame
+import pytest
 from alembic import command
 from conftest import deploy_renamed_national
 from drive import Driver
 from sqlalchemy import inspect, select, text
 
+from engine.running.serializer import expand
+from engine.store import state as state_codec
 from engine.store import upgrade
 from engine.store.migrate import alembic_config
 from engine.store.models import InboxTask, ProcessVersion
@@ -62,39 +67,54 @@ def test_the_current_version_flag_marks_each_variants_highest_version_on_an_exis
 
 def _stored_states(store) -> dict[int, str | bytes]:
     with store.engine.connect() as connection:
-        return dict(connection.execute(text("SELECT id, state FROM instance")).all())
+        return {id_: bytes(s) if isinstance(s, memoryview) else s
+                for id_, s in connection.execute(text("SELECT id, state FROM instance")).all()}
 
 
-def test_state_compression_converts_existing_rows_and_reverts(engine):
-    """0012 on a database at 0011 with running instances: SQLite's text states become lz4 frames and back;
-    PostgreSQL keeps its text (TOAST compresses it with lz4 since 0004); every instance goes on working."""
+def test_state_codecs_convert_existing_rows_and_revert(engine):
+    """0021 and 0012 on a database with running instances: the states at 0019 are lz4 frames on SQLite and text on
+    PostgreSQL, at 0011 text on both, and back at the head every one is deflated with the dictionary (codec 1), the
+    same text, in well under lz4's bytes; every instance goes on working."""
     drive = Driver(engine, "national-2013", [BEIJING])
-    states = {id_: lz4.frame.decompress(s).decode() if isinstance(s, bytes) else s
-              for id_, s in _stored_states(engine.store).items()}
+    states = {id_: state_codec.decompress(s) for id_, s in _stored_states(engine.store).items()}
+    command.downgrade(alembic_config(engine.store), "0019")
+    stored = _stored_states(engine.store)
+    if engine.store.dialect == "sqlite":
+        assert {id_: lz4.frame.decompress(s).decode() for id_, s in stored.items()} == states
+    else:
+        assert stored == states
     command.downgrade(alembic_config(engine.store), "0011")
     assert _stored_states(engine.store) == states  # plain text again, on both backends
     upgrade(engine.store)
     stored = _stored_states(engine.store)
-    if engine.store.dialect == "sqlite":
-        assert {id_: lz4.frame.decompress(s).decode() for id_, s in stored.items()} == states
-        assert sum(map(len, stored.values())) < sum(len(s.encode()) for s in states.values()) / 2
-    else:
-        assert stored == states
+    assert all(s.startswith(state_codec.DEFLATE_1) for s in stored.values())
+    assert {id_: state_codec.decompress(s) for id_, s in stored.items()} == states
+    assert sum(map(len, stored.values())) < sum(len(lz4.frame.compress(s.encode())) for s in states.values()) / 2
     drive.file_targets(BEIJING)
     assert drive.ready("Task_self_evaluation", BEIJING)
 
 
-def test_an_uncompressed_state_written_before_0012_still_loads(sqlite_engine):
-    """A row whose state is plain text (as every row was before 0012) is read and advanced; the save compresses it."""
+@pytest.mark.parametrize("written", ["text", "lz4"])
+def test_a_state_written_before_0021_still_loads(sqlite_engine, written):
+    """A row whose state is plain text (before 0012) or an lz4 frame (0012 to 0019), its tasks a mapping, is read
+    and advanced; the save rewrites it compact and deflated with the dictionary."""
     drive = Driver(sqlite_engine, "national-2013", [BEIJING])
     store = sqlite_engine.store
-    with store.engine.begin() as connection:
+    old = {"text": str, "lz4": lambda state: lz4.frame.compress(state.encode())}[written]
+    with store.engine.begin() as connection:  # tasks as SpiffWorkflow's mapping, as every state was before 0021
         connection.execute(text("UPDATE instance SET state = :state WHERE id = :id"),
-                           [{"id": id_, "state": lz4.frame.decompress(s).decode()}
+                           [{"id": id_, "state": old(_mapping(state_codec.decompress(s)))}
                             for id_, s in _stored_states(store).items()])
-    assert all(isinstance(s, str) for s in _stored_states(store).values())
+    assert all(isinstance(s, str) if written == "text" else s.startswith(state_codec.LZ4_FRAME)
+               for s in _stored_states(store).values())
     drive.file_targets(BEIJING)
     assert drive.ready("Task_self_evaluation", BEIJING)
     with store.engine.connect() as connection:
         region_state = connection.execute(text("SELECT state FROM instance WHERE region = :r"), {"r": BEIJING}).scalar()
-    assert isinstance(region_state, bytes) and lz4.frame.decompress(region_state).startswith(b"{")
+    assert region_state.startswith(state_codec.DEFLATE_1)
+    assert isinstance(json.loads(state_codec.decompress(region_state))["tasks"], list)
+
+
+def _mapping(state: str) -> str:
+    """The state with its tasks as SpiffWorkflow writes them, a mapping of id to task."""
+    return json.dumps(expand(json.loads(state)), ensure_ascii=False, separators=(",", ":"))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from drive import FORMS, Driver, race, unit_scores, veto_rows
+from sqlalchemy import event
 
 from engine.engine import Engine
 from engine.errors import BundleError
 from engine.running import results
-from engine.store.models import Region
+from engine.store.models import MessageTally, Region
 
 MASS = Path(__file__).parent / "bundles" / "mass-campaign"
 
@@ -150,3 +151,30 @@ def test_the_consequences_a_region_branches_on_are_defined_by_the_announcement_o
                                       encoding="utf-8")
     with pytest.raises(BundleError, match="must_rectify"):
         engine.check(copy)
+
+
+def test_a_regions_report_counts_the_senders_only_when_all_may_have_sent(engine):
+    """Each report compares a tally with the campaign's region count; the senders' messages are counted at the
+    last report only (before, every report counted every earlier one: quadratic over a campaign)."""
+    engine.deploy(MASS)
+    codes = [str(700001 + n) for n in range(30)]
+    with engine.store.write() as session:
+        session.add_all(Region(code=c, name=f"测试地区{c}", region_set="mass-campaign") for c in codes)
+    counted = []
+
+    def record(_conn, _cursor, statement, *_):
+        if "count(DISTINCT message.source_id)" in statement:
+            counted.append(statement)
+
+    event.listen(engine.store.engine, "before_cursor_execute", record)
+    try:
+        campaign = engine.start_campaign("mass-campaign", 2025)
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", record)
+    # the campaign's catch when it starts (nothing sent yet) and when it completes, and the 30th report: not 30
+    assert len(counted) == 3
+    [notify] = engine.tasks(campaign_id=campaign.id)
+    campaign_row = next(i for i in engine.campaign_instances(campaign.id) if i.region is None)
+    assert engine.instance_data(campaign_row.id)["reported"]["reported"] == 30
+    with engine.store.read() as session:
+        assert session.get(MessageTally, (campaign_row.id, "region_scored")) is None  # caught: starts again

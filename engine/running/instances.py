@@ -287,6 +287,7 @@ class Runner:
             session.execute(update(Message).where(Message.target_id == row.id, Message.name == name,
                                                   Message.delivered_at.is_(None))
                             .values(delivered_at=now).execution_options(synchronize_session=False))
+            results.caught(session, row.id, name)
             payload = (results.rank_campaign(session, row.campaign_id, rules) if name == rules.reported_by
                        else {"reported": senders})
             workflow.catch(BpmnEvent(definition, payload=payload))
@@ -316,13 +317,16 @@ class Runner:
             for target in targets:
                 session.add(Message(campaign_id=row.campaign_id, source_id=row.id, target_id=target,
                                     name=event.event_definition.name, payload=event.payload, created_at=now))
+            if gathered:
+                results.tally(session, targets[0], event.event_definition.name)
             if gathered and event.event_definition.name == rules.reported_by:
                 results.record(session, row.campaign_id, row.id, row.region, event.payload, now, version.veto_names)
         if not gathered:
             return targets
         expected = results.expected(session, row.campaign_id)
         names = {event.event_definition.name for event in events}
-        return targets if any(_senders(session, targets[0], name) >= expected for name in names) else []
+        return targets if any(results.may_all_have_sent(session, targets[0], name, expected)
+                              and _senders(session, targets[0], name) >= expected for name in names) else []
 
     def _sync_inbox(self, session: Session, row: Instance, ran: Ran, version: LoadedVersion, now: datetime,
                     taken: str | None) -> None:

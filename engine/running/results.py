@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import BundleError, ExpressionError
 from ..procedure import scoring
-from ..store.models import Campaign, Region, Result
+from ..store.models import Campaign, MessageTally, Region, Result
 
 #: The consequences every region is told, whether or not the variant states a rule for them.
 STANDARD = ("commended", "must_rectify", "interview")
@@ -183,9 +183,34 @@ def outcome(session: Session, campaign_id: int, region: str, rules: Rules) -> di
 
 def expected(session: Session, campaign_id: int) -> int:
     """How many regions the campaign assesses (its instances may still be being made)."""
-    # Counted by the database (json_array_length: SQLite and PostgreSQL alike), not by parsing the list of
-    # 2,850 codes in Python for every region's report.
-    return session.scalar(select(func.json_array_length(Campaign.regions)).where(Campaign.id == campaign_id)) or 0
+    # Kept on the row since 0021; for an older row counted by the database (json_array_length: SQLite and
+    # PostgreSQL alike), not by parsing the list of 2,850 codes in Python for every region's report.
+    return session.scalar(select(func.coalesce(Campaign.region_count, func.json_array_length(Campaign.regions)))
+                          .where(Campaign.id == campaign_id)) or 0
+
+
+def tally(session: Session, target_id: int, name: str) -> None:
+    """Count one more message ``name`` sent to the gathering instance ``target_id`` (its row is locked)."""
+    row = session.get(MessageTally, (target_id, name))
+    if row is None:
+        session.add(MessageTally(target_id=target_id, name=name, sent=1))
+    else:
+        row.sent += 1
+
+
+def may_all_have_sent(session: Session, target_id: int, name: str, expected: int) -> bool:
+    """Whether as many messages ``name`` as ``expected`` senders reached ``target_id`` uncaught: one read, where
+    counting the distinct senders reads every message; a region that sent twice makes it say yes too early,
+    so the caller counts the senders then."""
+    row = session.get(MessageTally, (target_id, name))
+    return row is not None and row.sent >= expected
+
+
+def caught(session: Session, target_id: int, name: str) -> None:
+    """The instance caught every message ``name`` sent to it: the tally starts again."""
+    row = session.get(MessageTally, (target_id, name))  # through the session: a later report in the same
+    if row is not None:                                  # transaction must not find it still there
+        session.delete(row)
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -137,6 +137,9 @@ class Campaign(Base):
     label: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="running")  # running, suspended, cancelled
     regions: Mapped[list[Any]]
+    # How many regions it assesses (migration 0021): what every region's report is compared with, read without
+    # parsing the list. NULL on a row written before; ``results.expected`` counts the list then.
+    region_count: Mapped[int | None]
     started_at: Mapped[datetime]
     started_by: Mapped[str | None] = mapped_column(String(64))
     # The last suspend, resume or cancel (migration 0017): why, when and by whom; the audit log has them all.
@@ -240,6 +243,19 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None]
+
+
+class MessageTally(Base):
+    """How many messages of one name a gathering campaign instance was sent and has not caught (migration 0021):
+    a region's report compares it with the campaign's regions instead of counting the senders' rows, so that
+    reporting stays as cheap at the 2,850th region as at the first. Only a hint: the senders are counted
+    exactly once it says all may have sent (``engine/running/results.py``)."""
+
+    __tablename__ = "message_tally"
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sent: Mapped[int]
 
 
 class Incident(Base):
