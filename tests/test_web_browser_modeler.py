@@ -289,7 +289,7 @@ def test_a_step_added_in_the_modeler_is_published_and_the_diff_shows_only_it(pag
     group.sign_in()
     group.page.goto(f"{server}/inbox?scope=claimable")
     row = group.page.locator(f"#tasks tr[data-step='{task['id']}'][data-region='{ANYUE}']")
-    assert "文审初评" in row.inner_text() and "2026-01-21 00:00" in row.inner_text()
+    assert "文审初评" in row.inner_text() and "2026-01-20 24:00" in row.inner_text()  # the last day, to its end
     group.shot("modeler-10-new-step-in-the-inbox")
     group.close()
     drive.do(task["id"], {"opinion": "材料齐全，进入指标评分"}, region=ANYUE)

@@ -505,6 +505,6 @@ def test_the_ziyang_variant_recreated_through_the_ui_and_run_to_a_rectification(
     page = county.page
     page.goto(f"{server}/inbox?scope=claimable")
     row = page.locator(f"#tasks tr[data-step='Task_rectification_report'][data-region='{LEZHI}']")
-    assert "整改报告" in row.inner_text() and f"{due + timedelta(days=1):%Y-%m-%d} 00:00" in row.inner_text()
+    assert "整改报告" in row.inner_text() and f"{due:%Y-%m-%d} 24:00" in row.inner_text()  # its last day, to its end
     shot(page, 11, "rectification-in-the-county-inbox")
     county.close()

@@ -20,7 +20,7 @@ from alembic import op
 from engine.store.state import compress, decompress
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
