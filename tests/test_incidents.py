@@ -74,6 +74,41 @@ def test_a_failing_expression_is_an_incident_and_nothing_is_half_applied(broken)
                               .where(Notification.kind == "incident")) == len(notices)
 
 
+def test_an_incidents_notice_and_mail_are_in_each_administrators_language(engine, tmp_path):
+    """An administrator who chose English is told of an incident in English, the element by its English name
+    (english.yaml); one who did not, in Chinese (issue 12, item 11)."""
+    from engine.people import accounts
+    from engine.records import notices
+    from engine.store.models import Mail, User
+
+    folder = _with_payload(tmp_path, "{'announced_on': announced_on, 'ratio': 1 / 0}", "broken")
+    (folder / "english.yaml").write_text("steps:\n  Throw_announced: Announce the results\n", encoding="utf-8")
+    engine.deploy(folder)
+    with engine.store.write() as session:
+        session.add_all(Region(code=c, name=f"测试地区{c}", region_set="mass-campaign") for c in CODES)
+        for name in ("admin-en", "admin-zh"):
+            accounts.create_user(session, name, name, [accounts.Grant("admin")], email=f"{name}@example.gov.cn")
+        accounts.set_language(session, session.scalars(select(User.id).where(User.username == "admin-en")).one(),
+                              "en")
+    campaign = engine.start_campaign("mass-campaign", 2025)
+    [notify] = engine.tasks(campaign_id=campaign.id)
+    with pytest.raises(HeldUp):
+        engine.complete(notify.id, ANNOUNCE, "lead_agency")
+    with engine.store.read() as session:
+        mails = {m.to_addr: m for m in session.scalars(select(Mail))}
+        english, chinese = mails["admin-en@example.gov.cn"], mails["admin-zh@example.gov.cn"]
+        assert english.subject == f"Process failure: Announce the results (instance {notify.instance_id})"
+        assert "failed and is held at its last good state" in english.body and "division by zero" in english.body
+        assert not [c for c in english.subject + english.body if "\u4e00" <= c <= "\u9fff"]
+        assert chinese.subject == f"流程故障：发布考核结果（流程实例 {notify.instance_id}）"
+        assert "运行出错，已停在上一个正常状态" in chinese.body
+        notice = session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                                 .where(User.username == "admin-en")).one()
+        words = notices.catalogues(session, [notice.campaign_id]).get(notice.campaign_id)
+        assert notices.read(notice, True, words)[0] == english.subject  # the centre reads it so too
+        assert notices.read(notice)[0] == chinese.subject
+
+
 def test_an_incident_is_retried_after_a_fixed_version_is_published_and_the_campaign_finishes(broken, tmp_path):
     engine, campaign, notify = broken
     with pytest.raises(HeldUp):

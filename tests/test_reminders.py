@@ -231,8 +231,10 @@ def test_an_english_reader_gets_the_digest_and_a_urge_in_english(engine):
     assert english.subject == "[Quality work assessment] To do: 2 tasks (2 urged)"
     assert "· Target filing: Urged 2" in english.body
     assert "“Target filing” of Beijing" in english.body and "“Target filing” of Tianjin" in english.body
-    assert not [c for c in english.subject + english.body if "\u4e00" <= c <= "\u9fff" and c not in "年度"]
+    assert "2025–2026 assessment year · Target filing: Urged 2" in english.body  # the campaign's year too
+    assert not [c for c in english.subject + english.body if "\u4e00" <= c <= "\u9fff"]
     assert chinese.subject == "【质量工作考核】待办汇总：2 项任务需要办理（督办 2 项）"
+    assert "2025—2026年度 · 目标备案：督办 2 项" in chinese.body
     [task] = [t for t in engine.tasks(campaign_id=campaign.id) if t.region == BEIJING]
     urge(engine, [task.id], "lead_agency", link_base="https://kaohe.example.gov.cn")
     with engine.store.read() as session:
@@ -258,3 +260,15 @@ def test_a_notice_is_worded_when_read_and_an_old_one_reads_as_written():
     assert notices.read(notice, True, None)[0] == "[Quality work assessment] Overdue: “目标备案” of 北京市"
     old = SimpleNamespace(message=None, params=None, title="【质量工作考核】已逾期", body="旧的通知")
     assert notices.read(old, True, words) == ("【质量工作考核】已逾期", "旧的通知")
+    reassigned = SimpleNamespace(message="reassigned", params=dict(said, by="牵头部门"), title="t", body="b")
+    assert notices.read(reassigned) == ("任务改派：目标备案", "牵头部门 将任务「目标备案」改派给您。")
+    assert notices.read(reassigned, True, words) == ("Task reassigned: Target filing",
+                                                     "牵头部门 has given the task “Target filing” to you.")
+
+
+def test_a_campaigns_year_reads_in_english():
+    from engine.running.years import english_label, parse
+
+    assert english_label(parse("july").label(2025)) == "2025–2026 assessment year"
+    assert english_label(parse("calendar").label(2025)) == "2025 assessment year"
+    assert english_label("专项考核") == "专项考核"  # a label of another shape stays as it is

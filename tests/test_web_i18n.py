@@ -164,7 +164,7 @@ def test_a_bundle_without_a_catalogue_shows_its_chinese_in_english(client, engin
 
 
 def test_in_english_a_group_of_notices_is_headed_by_the_steps_english_name(client, engine):
-    """The notices themselves were written once, in Chinese; the heading of their group names the step."""
+    """The heading of a group of notices names the step and the campaign's year in English."""
     from datetime import datetime
 
     from web_fixtures import BEIJING, TIANJIN, login, set_passwords
@@ -180,7 +180,8 @@ def test_in_english_a_group_of_notices_is_headed_by_the_steps_english_name(clien
     login(client, "lead_agency")
     notices = client.get("/notifications").text.split('id="notices"')[1]
     group = notices.split('class="group unread"')[1]
-    assert 'data-step="Target filing"' in group and "：Target filing</strong>" in group
+    assert 'data-step="Target filing"' in group and "：Target filing</strong> · 2025–2026 assessment year" in group
+    assert "年度" not in notices
 
 
 def test_in_english_grades_that_are_words_take_the_catalogues_names(client, engine, tmp_path):

@@ -88,6 +88,30 @@ def test_a_supervisor_reassigns_and_the_new_assignee_is_notified(client, app, en
     assert 'id="count-unread"' not in other.get("/inbox").text
 
 
+def test_a_reassigned_task_is_announced_in_the_new_assignees_language(client, app, engine, drive):
+    """The notice of a reassignment is worded when read: in English, with the step's and region's English names
+    (english.yaml), for one who chose English; in Chinese for the others; an older notice reads as written."""
+    task = _filing(drive, BEIJING)
+    login(client, "lead_agency")
+    assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-bj2"}).status_code == 302
+    assert post(client, f"/tasks/{task.id}/reassign", {"assignee": "gov-bj"}).status_code == 302
+    with engine.store.write() as session:  # one written before notices kept their message
+        user = session.scalars(select(User).where(User.username == "gov-bj2")).one()
+        session.add(Notification(user_id=user.id, at=engine.clock.now(), kind="reassigned",
+                                 title="任务改派：旧的任务", body="某人将任务「旧的任务」改派给您。"))
+    english = app.test_client()
+    english.get("/lang/en")
+    login(english, "gov-bj2")
+    page = english.get("/notifications").text.split('id="notices"')[1]
+    assert "Task reassigned: Target filing" in page and "has given the task “Target filing” to you." in page
+    assert "任务改派：目标备案" not in page and "目标备案" not in page
+    assert "任务改派：旧的任务" in page and "某人将任务「旧的任务」改派给您。" in page
+    login(client, "gov-bj")
+    chinese = client.get("/notifications").text.split('id="notices"')[1]
+    assert "任务改派：目标备案" in chinese and "将任务「目标备案」改派给您。" in chinese
+    assert "Task reassigned" not in chinese
+
+
 def test_only_supervisors_reassign(client, drive):
     task = _filing(drive, BEIJING)
     login(client, "gov-bj")

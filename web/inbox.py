@@ -189,10 +189,9 @@ def extend(task_id: str):
 def notifications():
     with engine().store.read() as db:
         rows = inbox.notifications(db, g.viewer, unread_only=request.args.get("unread") == "1")
-        labels = dict(db.execute(select(Campaign.id, Campaign.label).where(
-            Campaign.id.in_({n.campaign_id for n in rows if n.campaign_id}))).all())
-        groups = inbox.group_notices(rows)
         wanted = english.wanted()
+        labels = notices.campaign_labels(db, {n.campaign_id for n in rows}, wanted)  # the year, in their language
+        groups = inbox.group_notices(rows)
         words = notices.catalogues(db, labels) if wanted else {}
         if wanted:  # a group's heading names its step: in English from its campaign's version
             for group in groups:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..procedure import forms
-from ..records import audit
+from ..records import audit, notices
 from ..store import Store
 from ..store.models import Campaign, InboxFilter, InboxTask, Notification, Region, TaskDraft, User
 from . import accounts
@@ -236,9 +236,13 @@ def reassign(store: Store, who: Viewer, task_id: str, to: str, now: datetime) ->
         previous, task.assignee = task.assignee, to
         audit.record(session, now, who.username, "reassign", instance_id=task.instance_id, task_id=task.id,
                      bpmn_id=task.bpmn_id, data={"previous": previous, "assignee": to})
-        session.add(Notification(user_id=user.id, at=now, kind="reassigned", title=f"任务改派：{task.name}",
-                                 body=f"{who.display_name} 将任务「{task.name}」改派给您。",
-                                 link=f"/tasks/{task.id}", task_id=task.id, instance_id=task.instance_id))
+        # Worded when read, in the new assignee's language (engine/records/notices.py).
+        region = session.get(Region, task.region).name if task.region else None
+        said = notices.params(task, region, f"/tasks/{task.id}", by=who.display_name)
+        title, body = notices.text("reassigned", said)
+        session.add(Notification(user_id=user.id, at=now, kind="reassigned", title=title, body=body,
+                                 link=f"/tasks/{task.id}", task_id=task.id, instance_id=task.instance_id,
+                                 campaign_id=task.campaign_id, message="reassigned", params=said))
 
 
 def candidates(session: Session, task: InboxTask) -> list[User]:

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, ExpressionError, NotFound, ValidationError
-from ..records import audit, mail
+from ..records import audit, mail, notices
 from ..store.models import Incident, Instance, Message, Notification, RoleAssignment, Timer, User
 from .campaign_state import end_instances
 
@@ -91,19 +91,21 @@ def _notify(session: Session, incident: Incident, instance: Instance, now: datet
     """Every active administrator gets a notice, and a mail where they have an address."""
     admins = session.scalars(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
                              .where(RoleAssignment.role == "admin", User.active.is_(True)).distinct())
-    where = f"{incident.element or incident.bpmn_id or '流程'}（流程实例 {instance.id}" + (
-        f"，地区 {instance.region}）" if instance.region else "）")
-    subject = f"流程故障：{where}"[:200]
     link = f"/admin/incidents#incident-{incident.id}"
-    body = (f"{where}运行出错，已停在上一个正常状态，等待处理。\n错误：{incident.error}\n"
-            f"请在“故障”页面重试或取消。({link})")
+    said = notices.incident_params(incident, instance, link)
+    subject, body = notices.text("incident", said)
+    words = None
     for user in admins:
         notice = Notification(user_id=user.id, at=now, kind="incident", title=subject, body=body, link=link,
-                              instance_id=instance.id)
+                              instance_id=instance.id, campaign_id=instance.campaign_id, message="incident",
+                              params=said)
         session.add(notice)
-        if user.email:
+        if user.email:  # mailed in its reader's language
             session.flush()
-            mail.queue(session, user.email, subject, body, now, notification_id=notice.id)
+            english = user.language == "en"
+            if english and words is None:
+                words = notices.catalogues(session, [instance.campaign_id]).get(instance.campaign_id)
+            mail.queue(session, user.email, *notices.read(notice, english, words), now, notification_id=notice.id)
 
 
 def open_incidents(session: Session, campaign_id: int | None = None) -> list[Incident]:

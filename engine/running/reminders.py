@@ -22,7 +22,7 @@ from ..errors import PermissionDenied, ValidationError
 from ..people import accounts
 from ..procedure import bodies
 from ..records import audit, mail, notices
-from ..store.models import Campaign, InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
+from ..store.models import InboxTask, Instance, Notification, Region, Reminder, RoleAssignment, User
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,6 @@ def send_digests(engine, now: datetime | None = None, link_base: str = "") -> in
                                     .group_by(Notification.user_id)).all())
         users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(waiting)))}
         campaigns = {n.campaign_id for ns in waiting.values() for n in ns if n.campaign_id}
-        labels = dict(session.execute(select(Campaign.id, Campaign.label).where(Campaign.id.in_(campaigns))).all())
         words = None
         for user_id, mine in waiting.items():
             if last.get(user_id) is not None and local(last[user_id]).date() == today:
@@ -144,6 +143,7 @@ def send_digests(engine, now: datetime | None = None, link_base: str = "") -> in
                 if english and words is None:
                     words = notices.catalogues(session, campaigns)
                 shown = [notices.as_read(n, True, words.get(n.campaign_id)) for n in mine] if english else mine
+                labels = notices.campaign_labels(session, {n.campaign_id for n in mine}, english)
                 subject, body = mail.digest_mail(shown, labels, link_base, english)
                 mail.queue(session, users[user_id].email, subject, body, now, notification_id=mine[0].id)
                 sent += 1

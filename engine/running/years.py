@@ -8,6 +8,7 @@ year is named by the calendar year it starts in (the ``year`` every instance sta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -15,6 +16,7 @@ from ..errors import BundleError
 
 SHORTHANDS = {"july": ("07-01", "span"), "calendar": ("01-01", "single")}
 LABELS = ("single", "span")
+_LABEL = re.compile(r"(\d{4})(?:—(\d{4}))?年度")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,15 @@ class AssessmentYear:
     def last_day(self, year: int) -> date:
         """The last day of the assessment year starting in ``year``."""
         return date(year + 1, self.month, self.day) - timedelta(days=1)
+
+
+def english_label(label: str) -> str:
+    """A campaign's stored label (「2025年度」, 「2025—2026年度」) in English; a label of another shape as it is."""
+    found = _LABEL.fullmatch(label or "")
+    if not found:
+        return label
+    first, second = found.groups()
+    return f"{first}–{second} assessment year" if second else f"{first} assessment year"
 
 
 def parse(value, file: str = "bundle.yaml") -> AssessmentYear:
