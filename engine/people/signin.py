@@ -111,6 +111,10 @@ def _settle(session: Session, now: datetime, username: str, user: User | None, c
                      data={"address": where, **({"past_lock": True} if locked else {})})
         _sweep(session, now)
         return None
+    # Both counters locked in one order, the name's then the address's: a first failure that found no row of
+    # the name (so locked none) and took the address's must not then wait for the name's row that another
+    # attempt holds while it waits for the address's (a deadlock on PostgreSQL).
+    account = _counter(session, now, "user:" + actor, policy)
     address = _counter(session, now, "addr:" + where, policy)
     address.failures += 1
     if address.failures >= policy.address_failures:
@@ -123,7 +127,6 @@ def _settle(session: Session, now: datetime, username: str, user: User | None, c
         minutes = int((locked - now).total_seconds() // 60) + 1
         return SignInFailed(f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试 "
                             f"(account locked for {minutes} more minutes)")
-    account = _counter(session, now, "user:" + actor, policy)
     account.failures += 1
     lock = account.failures >= policy.max_failures
     audit.record(session, now, actor, "login_failed", data={"address": where, "locked": lock})
