@@ -184,8 +184,9 @@ def _parents(tasks: dict) -> dict:
 
 def _is_uuid(key: str) -> bool:
     """Whether ``key`` is a UUID as ``str(UUID)`` writes it: the 32 hex digits give it back exactly."""
-    digits = key.replace("-", "")
-    return len(key) == 36 and _HEX.fullmatch(digits) is not None and _dashed(digits) == key
+    # Dashes where str(UUID) puts them and lower-case hex digits elsewhere: then _dashed(digits) == key.
+    return (len(key) == 36 and key[8] == key[13] == key[18] == key[23] == "-"
+            and _HEX.fullmatch(key.replace("-", "")) is not None)
 
 
 def _dashed(digits: str) -> str:

@@ -60,14 +60,11 @@ def sync(session: Session, row: Instance, workflow, now: datetime,
     ``before``: the unfired timers the rows held when the workflow was loaded (task id -> due); ``waiting``:
     ``waiting_timers(workflow)`` when the caller has it already."""
     waiting = waiting_timers(workflow) if waiting is None else waiting
-    mine = (Timer.instance_id == row.id) & WAITING
-    plain = {"synchronize_session": False}  # no Timer objects of this instance are loaded here
     for task_id in before.keys() - waiting.keys():
         task = find_task(workflow, task_id)
         # Cancelled with the task it was attached to, or an event-based gateway's timer when a message won.
         ended = {"fired_at": now} if _fired(task) else {"cancelled_at": now}
-        session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(**ended)
-                        .execution_options(**plain))
+        session.execute(_update_waiting(row.id, task_id).values(**ended))
     changed = False
     for task_id, (task, kind, due) in waiting.items():
         if task_id not in before:
@@ -75,10 +72,15 @@ def sync(session: Session, row: Instance, workflow, now: datetime,
                               due_at=due))
             changed = True
         elif before[task_id] != due:  # a cycle moved on to its next time
-            session.execute(update(Timer).where(mine, Timer.task_id == task_id).values(due_at=due)
-                            .execution_options(**plain))
+            session.execute(_update_waiting(row.id, task_id).values(due_at=due))
             changed = True
     return waiting, changed
+
+
+def _update_waiting(instance_id: int, task_id: str):
+    """An UPDATE of an instance's waiting timer row, built only when a row changes (most actions change none)."""
+    return (update(Timer).where(Timer.instance_id == instance_id, WAITING, Timer.task_id == task_id)
+            .execution_options(synchronize_session=False))  # no Timer objects of this instance are loaded here
 
 
 def _fired(task) -> bool:
