@@ -29,7 +29,7 @@ from .running.calendar import WorkCalendar
 from .running.deadlines import DueDates
 from .running.instances import Advance, LoadedVersion, MustLock, Runner, Stale
 from .running.serializer import StateSerializer, find_task
-from .store import Store
+from .store import Store, direct
 from .store.models import AuditEntry, Campaign, InboxTask, Instance, ProcessVersion, Region, Result
 
 logger = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ class Engine:
               check) -> tuple[Completion, Advance]:
         self.runner.swap(session, row, ran)
         # The task's row goes with its completion, unless somebody else claimed it since it was read.
-        taken = session.execute(_TAKE, {"task_id": task_row.id, "username": username}).rowcount
+        taken = _TAKE.rowcount(session, {"task_id": task_row.id, "username": username})
         if not taken:
             raise Stale(row.id)
         if check is not None:  # the caller's refusals, in the transaction that completes the task
@@ -595,9 +595,9 @@ class Engine:
 
 
 # Built once: a completion's own inbox row goes unless somebody else has claimed the task.
-_TAKE = delete(InboxTask.__table__).where(
+_TAKE = direct.Statement(delete(InboxTask.__table__).where(
     InboxTask.__table__.c.id == bindparam("task_id"),
-    or_(InboxTask.__table__.c.assignee.is_(None), InboxTask.__table__.c.assignee == bindparam("username")))
+    or_(InboxTask.__table__.c.assignee.is_(None), InboxTask.__table__.c.assignee == bindparam("username"))))
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, PermissionDenied
 from ..procedure import bodies
 from ..procedure.bodies import PRESETS
+from ..store import direct
 from ..store.models import Campaign, Instance, ProcessVersion, RoleAssignment, User
 from .accounts import Grant
 
@@ -167,13 +168,13 @@ def viewer(session: Session, username: str) -> Viewer:
 
 
 #: Read on every request (the statement built once: building it cost more than running it).
-_GRANTS = select(RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant).where(
-    RoleAssignment.user_id == bindparam("user_id"))
+_GRANTS = direct.Statement(select(RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit,
+                                   RoleAssignment.variant).where(RoleAssignment.user_id == bindparam("user_id")))
 
 
 def viewer_of(session: Session, user) -> Viewer:
     """``user`` (active, already read: a User, or a row with its id, username and display_name) with their grants."""
-    grants = tuple(Grant(*row) for row in session.connection().execute(_GRANTS, {"user_id": user.id}))
+    grants = tuple(Grant(*row) for row in _GRANTS.all(session, {"user_id": user.id}))
     variants = None if any(g.variant is None for g in grants) else {g.variant for g in grants}
     return Viewer(user.id, user.username, user.display_name, grants, bodies.powers(session, variants))
 

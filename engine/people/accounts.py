@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, PermissionDenied
+from ..store import direct
 from ..store.models import InboxTask, Role, RoleAssignment, User
 
 ROLE_NAMES = {
@@ -100,16 +101,17 @@ def set_language(session: Session, user_id: int, language: str) -> None:
 
 def grants_of(session: Session, username: str) -> list[Grant]:
     """The roles an active user holds; NotFound for an unknown or deactivated user."""
-    rows = session.execute(_GRANTS, {"username": username}).all()
+    rows = _GRANTS.all(session, {"username": username})
     if not rows:
         raise NotFound(f"用户 {username} 不存在或已停用 (no active user '{username}')")
     return [Grant(role, region, unit, variant) for _, role, region, unit, variant in rows if role is not None]
 
 
-# Built once: read for every action a user takes.
-_GRANTS = (select(User.id, RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant)
-           .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
-           .where(User.username == bindparam("username"), User.active.is_(True)))
+# Read for every action a user takes: built once, run on the driver.
+_GRANTS = direct.Statement(
+    select(User.id, RoleAssignment.role, RoleAssignment.region, RoleAssignment.unit, RoleAssignment.variant)
+    .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+    .where(User.username == bindparam("username"), User.active.is_(True)))
 
 
 def authorize(grants: list[Grant], task: InboxTask, username: str) -> None:

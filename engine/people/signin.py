@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..records import audit
-from ..store import Store
+from ..store import Store, direct
 from ..store.models import ApiToken, LoginState, SignInThrottle, User
 from . import access, accounts, sessions
 from .access import Viewer
@@ -256,17 +256,18 @@ def token_viewer(store: Store, now: datetime, token: str) -> Viewer | None:
 
 #: Before every API call: columns, not entities, and the statement built once (building it, and loading ORM
 #: objects, cost more than running it).
-_TOKEN_USE = (select(ApiToken.id.label("token_id"), ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
-                     User.id, User.username, User.display_name, User.active)
-              .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
+_TOKEN_USE = direct.Statement(
+    select(ApiToken.id.label("token_id"), ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
+           User.id, User.username, User.display_name, User.active)
+    .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
 
 
 def token_use(store: Store, now: datetime, token: str) -> tuple[Viewer, int | None] | None:
     """The user a live token belongs to, with their grants (one read), and the token's id when its last use is
     due to be written (``touch_token``), else None; None for no live token. A caller that writes anyway (a
     submission) writes the last use in its own transaction instead of in one more."""
-    with store.read() as session:
-        row = session.connection().execute(_TOKEN_USE, {"digest": _digest(token)}).one_or_none()
+    with store.glance() as session:  # three reads, no transaction to begin and end around them (PostgreSQL)
+        row = _TOKEN_USE.record(session, {"digest": _digest(token)})
         if row is None:
             return None
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not row.active:
@@ -277,12 +278,13 @@ def token_use(store: Store, now: datetime, token: str) -> tuple[Viewer, int | No
 
 
 #: Core, built once: the ORM's UPDATE would first look through the session for token objects to keep in step.
-_TOUCH = update(ApiToken.__table__).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+_TOUCH = direct.Statement(update(ApiToken.__table__).where(ApiToken.id == bindparam("token_id"))
+                          .values(last_used_at=bindparam("at")))
 
 
 def touch_token(session: Session, token_id: int, now: datetime) -> None:
     """Write a token's last use (in the caller's write transaction)."""
-    session.connection().execute(_TOUCH, {"token_id": token_id, "at": now})
+    _TOUCH.rowcount(session, {"token_id": token_id, "at": now})
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import BundleError
 from ..people.accounts import ROLE_NAMES
+from ..store import direct
 from ..store.models import ProcessVersion
 
 #: What a body may be given, in bundle.yaml's words: follow every region of a procedure (the campaign board,
@@ -93,13 +94,14 @@ _DECLARED: dict[str, dict[str, dict]] = {}
 
 #: The current versions (of some variants): read on every request (viewer_of), so built once.
 _CURRENT = select(ProcessVersion.variant, ProcessVersion.content_hash).where(ProcessVersion.is_current.is_(True))
+_CURRENT_DIRECT = direct.Statement(_CURRENT)
 _CURRENT_OF = _CURRENT.where(ProcessVersion.variant.in_(bindparam("variants", expanding=True)))
 
 
 def current(session: Session, variants=None):
     """(variant, code, {name, powers}) of each body the current versions (of ``variants``) declare."""
     if variants is None:
-        found_rows = session.connection().execute(_CURRENT).all()
+        found_rows = _CURRENT_DIRECT.all(session, {})
     else:
         found_rows = session.connection().execute(_CURRENT_OF, {"variants": list(variants)}).all()
     for variant, digest in found_rows:

@@ -13,13 +13,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, delete, distinct, func, insert, select, update
+from sqlalchemy import bindparam, delete, distinct, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import Conflict
 from ..procedure import english, forms
 from ..records import audit
+from ..store import direct
 from ..store.models import InboxTask, Instance, Message, ProcessVersion, TaskDraft
 from . import results, sampling, timers
 from .serializer import StateSerializer
@@ -217,14 +218,16 @@ class Runner:
         fresh read. Under the instance's lock it always is. First, so that on PostgreSQL the instance's row lock
         is taken before any other, as when it is locked from the start."""
         expected, now = row.revision, ran.now
-        written = session.execute(_SWAP, {"id_": row.id, "expected": expected, "state_": ran.state,
-                                          "serializer_version_": self.serializer.version, "status_": ran.status,
-                                          "revision_": expected + 1, "updated_at_": now}).rowcount
+        written = _SWAP.rowcount(session, {"id_": row.id, "expected": expected, "state_": ran.state,
+                                           "serializer_version_": self.serializer.version, "status_": ran.status,
+                                           "revision_": expected + 1, "updated_at_": now})
         if written != 1:
             raise Stale(row.id)
+        # What was written, as committed: an ORM row (a delivery's) must not write it again at its flush.
+        record = setattr if isinstance(row, direct.Snapshot) else set_committed_value
         for name, value in (("state", ran.state), ("serializer_version", self.serializer.version),
                             ("status", ran.status), ("revision", expected + 1), ("updated_at", now)):
-            set_committed_value(row, name, value)
+            record(row, name, value)
 
     def write(self, session: Session, row: Instance, workflow: BpmnWorkflow, version: LoadedVersion,
               ran: Ran, taken: str | None = None) -> Advance:
@@ -333,9 +336,9 @@ class Runner:
         """Make the instance's inbox rows its ready user tasks."""
         gone = ran.before - set(ran.ready)
         if gone - {taken}:  # done or cancelled: the task's row goes, and with it the drafts users saved for it
-            session.execute(_DELETE_ROWS, {"ids": list(gone - {taken})})
+            _DELETE_ROW.many(session, [{"id_": task_id} for task_id in gone - {taken}])
         if gone:
-            session.execute(_DELETE_DRAFTS, {"ids": list(gone)})
+            _DELETE_DRAFTS.many(session, [{"id_": task_id} for task_id in gone])
         rows = []
         for task_id, due in ran.due.items():
             task = ran.ready[task_id]
@@ -346,19 +349,20 @@ class Runner:
                 bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=info.get("lane"),
                 role=info.get("role", "admin"), region=row.region, unit=unit_of(task), form=info.get("form"),
                 assignee=None, created_at=now, due_at=due))
-        if rows:  # a Core insert: no ORM objects to track for rows this transaction never reads again
-            session.execute(_INSERT_ROWS, rows)
+        if rows:  # no ORM objects to track for rows this transaction never reads again
+            _INSERT_ROWS.rows(session, rows)
 
 
-# Built once (Core statements on the tables): every action runs them, and building one costs about as much as
-# running it. The ORM tracks no instance, inbox or draft object these change in the same transaction.
-_SWAP = (update(Instance.__table__)
-         .where(Instance.__table__.c.id == bindparam("id_"), Instance.__table__.c.revision == bindparam("expected"))
-         .values(state=bindparam("state_"), serializer_version=bindparam("serializer_version_"),
-                 status=bindparam("status_"), revision=bindparam("revision_"), updated_at=bindparam("updated_at_")))
-_INSERT_ROWS = insert(InboxTask.__table__)
-_DELETE_ROWS = delete(InboxTask.__table__).where(InboxTask.__table__.c.id.in_(bindparam("ids", expanding=True)))
-_DELETE_DRAFTS = delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(bindparam("ids", expanding=True)))
+# Every action runs them: Core statements on the tables, built once and run on the driver (``direct``). The ORM
+# tracks no instance, inbox or draft object these change in the same transaction.
+_SWAP = direct.Statement(
+    update(Instance.__table__)
+    .where(Instance.__table__.c.id == bindparam("id_"), Instance.__table__.c.revision == bindparam("expected"))
+    .values(state=bindparam("state_"), serializer_version=bindparam("serializer_version_"),
+            status=bindparam("status_"), revision=bindparam("revision_"), updated_at=bindparam("updated_at_")))
+_INSERT_ROWS = direct.Insert(InboxTask.__table__, [c.key for c in InboxTask.__table__.columns])
+_DELETE_ROW = direct.Statement(delete(InboxTask.__table__).where(InboxTask.__table__.c.id == bindparam("id_")))
+_DELETE_DRAFTS = direct.Statement(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id == bindparam("id_")))
 
 
 def _senders(session: Session, target_id: int, name: str) -> int:

@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import direct
 from .models import AuditEntry
 
 #: The ``prev_hash`` of the first entry.
@@ -113,8 +114,7 @@ def _seal(session: Session) -> None:
         return  # a savepoint's entries are sealed with its outermost transaction
     pending = [entry for _, entry in session.info.pop(QUEUE)]
     session.flush()  # everything else first: the chain lock is the last thing this transaction waits for
-    connection = session.connection()
-    last_id, prev = _lock_head(connection)
+    last_id, prev = _lock_head(session)
     rows = []
     for entry in pending:
         if entry.data is not None:  # hashed as it will be read back: JSON's types and key order
@@ -123,21 +123,24 @@ def _seal(session: Session) -> None:
         entry.id, entry.prev_hash = last_id, prev
         entry.hash = prev = digest(entry, prev)
         rows.append({column: getattr(entry, column) for column in COLUMNS})
-    connection.execute(AuditEntry.__table__.insert(), rows)  # Core: the ORM's unit of work costs more than this
+    _INSERT.rows(session, rows)  # on the driver: the ORM's unit of work, or even Core's, costs more than this
 
 
 #: The columns of an entry, all given by the chain.
 COLUMNS = [column.key for column in AuditEntry.__table__.columns]
+_INSERT = direct.Insert(AuditEntry.__table__, COLUMNS)
+# Keyed by schema: each Kaohe database (and each test schema) has its own chain.
+_LOCK = direct.Statement(text("SELECT pg_advisory_xact_lock(hashtext('kaohe.audit_log.' || current_schema()))"))
+_HEAD = direct.Statement(text("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"))
 
 
-def _lock_head(connection) -> tuple[int, str]:
+def _lock_head(session: Session) -> tuple[int, str]:
     """Take the chain lock until the transaction ends; the last committed entry's id and hash."""
-    if connection.dialect.name == "postgresql":
-        # Keyed by schema: each Kaohe database (and each test schema) has its own chain.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('kaohe.audit_log.' || current_schema()))")
+    if session.get_bind().dialect.name == "postgresql":
+        _LOCK.one(session, {})
     # SQLite: a write transaction began with BEGIN IMMEDIATE and is already the only writer. PostgreSQL: this
     # statement's snapshot is taken after the lock, so it sees the entries of the lock's previous holder.
-    head = connection.exec_driver_sql("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").first()
+    head = _HEAD.one(session, {})
     return (head[0], head[1]) if head is not None else (0, GENESIS)
 
 

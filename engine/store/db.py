@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import private_dir
 from ..errors import Conflict, NotFound
-from . import chain
+from . import chain, direct
 from .models import InboxTask, Instance
 
 logger = logging.getLogger(__name__)
@@ -116,12 +116,18 @@ class Store:
             query = query.with_for_update(skip_locked=True, key_share=True)
         return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
-    def lock_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[InboxTask, Instance] | None:
+    def lock_task(self, session: Session, task_id: str,
+                  lock: bool = True) -> tuple[direct.Snapshot, direct.Snapshot] | None:
         """A ready task's inbox row and its instance, the instance locked as in ``lock_instance`` (unless not
-        ``lock``: read to be saved by a compare-and-swap on its revision); one query."""
+        ``lock``: read to be saved by a compare-and-swap on its revision); one query, run on the driver
+        (``direct``), its rows read as snapshots with the mapped classes' attribute names."""
         query = _LOCK_TASK if lock and self.dialect == "postgresql" else _READ_TASK
-        found = session.execute(query, {"task_id": str(task_id)}).one_or_none()
-        return None if found is None else (found[0], found[1])
+        found = query.one(session, {"task_id": str(task_id)})
+        if found is None:
+            return None
+        split = len(_TASK_COLUMNS)
+        return (direct.Snapshot(zip(_TASK_COLUMNS, found[:split], strict=True)),
+                direct.Snapshot(zip(_INSTANCE_COLUMNS, found[split:], strict=True)))
 
     def another(self) -> Store:
         """A second Store on the same database, with its own pool: what another process would have."""
@@ -131,10 +137,14 @@ class Store:
         self.engine.dispose()
 
 
-# Built once: every completion runs it, and building the statement costs about as much as running it.
-_READ_TASK = (select(InboxTask, Instance).join(Instance, Instance.id == InboxTask.instance_id)
-              .where(InboxTask.id == bindparam("task_id")).execution_options(populate_existing=True))
-_LOCK_TASK = _READ_TASK.with_for_update(of=Instance, key_share=True)
+_TASK_COLUMNS = [column.key for column in InboxTask.__table__.columns]
+_INSTANCE_COLUMNS = [column.key for column in Instance.__table__.columns]
+# Every completion runs it first: built once, run on the driver.
+_READ_TASK_QUERY = (select(*InboxTask.__table__.columns, *Instance.__table__.columns)
+                    .join(Instance.__table__, Instance.__table__.c.id == InboxTask.__table__.c.instance_id)
+                    .where(InboxTask.__table__.c.id == bindparam("task_id")))
+_READ_TASK = direct.Statement(_READ_TASK_QUERY)
+_LOCK_TASK = direct.Statement(_READ_TASK_QUERY.with_for_update(of=Instance.__table__, key_share=True))
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -164,8 +174,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):
         if connection.get_execution_options().get("kaohe_write"):
             _begin_immediate(connection.connection.dbapi_connection)
-        else:
-            connection.exec_driver_sql("BEGIN")
+        else:  # on the driver: SQLAlchemy's execution would cost more than the statement
+            connection.connection.dbapi_connection.execute("BEGIN")
 
 
 #: Seconds between tries to become SQLite's writer while another process is: SQLite's own busy handler sleeps
