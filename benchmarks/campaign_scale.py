@@ -94,9 +94,8 @@ def _serve_memory(store: Store, campaign_id: int) -> tuple[int, int, Sample]:
     """Peak resident memory of a real ``kaohe serve`` (one process) after the lead agency opens every page
     of the board once over HTTP, against its memory once signed in."""
     views = Sample()
-    with webapp.kaohe_serve(store, processes=1) as port:
-        pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                   and f"--port\0{port}\0".encode() in (p / "cmdline").read_bytes())
+    with webapp.kaohe_serve(store, processes=1) as (port, server):
+        pid = server.pid  # one process: the one that serves
         client = _SignedIn(port)
         before = _peak_resident(pid)
         for n in range(BOARD_VIEWS):
