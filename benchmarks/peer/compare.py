@@ -174,7 +174,7 @@ def over_http(store: Store, peer: Peer, tasks: list[InboxTask], data: dict) -> t
     kaohe_headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     peer_headers = dict(served["headers"], **{"Content-Type": "application/x-www-form-urlencoded"})
     kaohe, viewflow = Sample(), Sample()
-    with kaohe_serve(store, 1) as port:
+    with kaohe_serve(store, 1) as (port, _server):
         ours = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         theirs = http.client.HTTPConnection("127.0.0.1", served["port"], timeout=60)
         for k, (task, url) in enumerate(zip(tasks, served["urls"], strict=True)):
