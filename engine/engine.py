@@ -207,15 +207,20 @@ class Engine:
 
     def _start(self, session: Session, version: LoadedVersion, process_id: str, campaign_id: int | None,
                region: str | None, data: dict) -> Advance:
-        """Start one instance and run it to its first wait."""
+        """Start one instance and run it to its first wait. Its row is inserted once, with the state it waits in
+        (no message can wait for an instance that has no id yet), not inserted empty and then updated: a launch
+        writes each of its thousands of instances once."""
         now = self.clock.now()
         workflow = self.runner.new_workflow(version, process_id, data)
         row = Instance(version_id=version.id, campaign_id=campaign_id, process_id=process_id, region=region,
-                       state="", serializer_version=self.serializer.version, created_at=now, updated_at=now)
+                       serializer_version=self.serializer.version, created_at=now)
+        with _engine_errors(row):
+            ran = self.runner.run(session, row, workflow, version)
+        row.state, row.status, row.revision, row.updated_at = ran.state, ran.status, 1, ran.now
         session.add(row)
         session.flush()
         with _engine_errors(row):
-            return self.runner.advance(session, row, workflow, version)
+            return self.runner.write(session, row, workflow, version, ran)
 
     # -- tasks ------------------------------------------------------------------------------------
     def tasks(self, role: str | None = None, region: str | None = None, campaign_id: int | None = None,
@@ -611,7 +616,8 @@ def _engine_errors(row: Instance):
     except Exception as exc:
         bpmn_id, element = incidents.element_of(exc)
         error = incidents.words(exc)
-        raise RunFailed(f"流程实例 {row.id} 执行出错 (instance {row.id} failed): {error}", instance_id=row.id,
+        which = (f"流程实例 {row.id}", f"instance {row.id}") if row.id is not None else ("新流程实例", "a new instance")
+        raise RunFailed(f"{which[0]} 执行出错 ({which[1]} failed): {error}", instance_id=row.id,
                         kind=incidents.kind_of(exc), bpmn_id=bpmn_id, element=element, error=error) from exc
 
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import add_user
 from drive import FORMS, Driver
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -231,3 +231,25 @@ def test_a_task_claimed_by_one_user_is_refused_to_another(engine, drive):
     with pytest.raises(PermissionDenied, match="认领"):
         engine.complete(filing.id, FORMS["Task_target_filing"](drive), "assessed")
     engine.complete(filing.id, FORMS["Task_target_filing"](drive), "gov-bj")
+
+
+def test_a_launch_writes_each_instance_once_with_the_state_it_waits_in(sqlite_engine):
+    """Inserted empty and then updated, a launch of 2,850 regions wrote every instance twice (issue 13)."""
+    statements: list[str] = []
+
+    def trace(dbapi_connection, _record, _proxy):  # every statement the driver runs, however it was issued
+        dbapi_connection.set_trace_callback(statements.append)
+
+    event.listen(sqlite_engine.store.engine, "checkout", trace)
+    try:
+        campaign = sqlite_engine.start_campaign("national-2013", 2025, ["110000", "120000", "130000"])
+    finally:
+        event.remove(sqlite_engine.store.engine, "checkout", trace)
+        with sqlite_engine.store.engine.connect() as connection:
+            connection.connection.dbapi_connection.set_trace_callback(None)
+    writes = [s.split("(")[0].split(" SET")[0].strip() for s in statements
+              if s.lstrip().upper().startswith(("INSERT INTO INSTANCE", "UPDATE INSTANCE"))]
+    assert writes == ["INSERT INTO instance"] * 4  # the campaign's and three regions', never an UPDATE
+    instances = sqlite_engine.campaign_instances(campaign.id)
+    assert [(i.revision, i.status) for i in instances] == [(1, "running")] * 4
+    assert all(sqlite_engine.waiting_on(i.id) for i in instances)  # each saved at its first wait

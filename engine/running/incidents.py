@@ -66,7 +66,7 @@ def record(store, now: datetime, instance_id: int, kind: str, error: str, bpmn_i
            element: str | None = None) -> Incident | None:
     """Open an incident for the instance, or count one more attempt on its open one; notify on the first."""
     with store.write() as session:
-        instance = session.get(Instance, instance_id)
+        instance = session.get(Instance, instance_id) if instance_id is not None else None
         if instance is None:  # it was being started: nothing is left to hold up
             return None
         incident = session.scalars(select(Incident).where(Incident.instance_id == instance_id,
