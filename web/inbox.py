@@ -63,7 +63,8 @@ def index():
         units = unit_names(db, {c.version_id for c in menus.campaigns.values()})
         names, steps = _in_english(db, rows, menus)
     supervisor = g.viewer.is_admin or bool(g.viewer.holding("supervises", None))
-    region_menu = [(code, english.region_name(code, name)) for code, name in menus.regions.items()]
+    english_names = english.region_names()  # once, not once per region of a menu of thousands
+    region_menu = [(code, english_names.get(code) or name) for code, name in menus.regions.items()]
     return render_template("inbox.html", rows=rows, wanted=wanted, campaigns=menus.campaigns, regions=regions,
                            steps=steps, region_menu=region_menu, saved=saved, titles=titles,
                            units=units, supervisor=supervisor, now=moment, due_soon=inbox.DUE_SOON, page=page,
