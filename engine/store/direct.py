@@ -3,8 +3,9 @@
 Each is a SQLAlchemy Core statement, compiled once per dialect with the column types' own conversions (a time as
 naive UTC, the state's codec, JSON), and then executed on the DBAPI cursor of the session's connection, in its
 transaction: none of SQLAlchemy's per-call work (the execution context, events, result objects), which took
-about 40 % of a submission's CPU, four times the database's own (docs/benchmarks.md, *Submissions*). Everything
-else goes through SQLAlchemy as before; what runs here is only what every completion and every API call runs.
+about 40 % of a submission's CPU, four times the database's own (docs/benchmarks.md, *Submissions on the driver*).
+Everything else goes through SQLAlchemy as before; what runs here is only what every completion and every API call
+runs.
 
 A statement whose parameters are not all given is refused when it is compiled, so that a column with a default
 the database does not know (a Python-side default) is never left out silently.
@@ -34,15 +35,12 @@ class _Compiled:
 
 
 class Statement:
-    """A Core statement run on the driver: ``rowcount``, ``many``, ``one`` and ``all`` in the session's
-    transaction. ``keys``: the parameters an INSERT is given (its columns), for an INSERT without ``values``."""
+    """A Core statement run on the driver: ``rowcount``, ``many``, ``one``, ``record`` and ``all`` in the session's
+    transaction. ``given``: the parameters every call gives; compiling refuses a statement that needs more."""
 
-    def __init__(self, statement: ClauseElement, keys: Iterable[str] | None = None,
-                 given: Iterable[str] | None = None):
+    def __init__(self, statement: ClauseElement, given: Iterable[str] | None = None):
         self.statement = statement
-        self.keys = list(keys) if keys is not None else None
-        #: The parameters every call gives (by default ``keys``): compiling refuses a statement that needs more.
-        self.given = set(given) if given is not None else (set(self.keys) if self.keys is not None else None)
+        self.given = set(given) if given is not None else None
         self._compiled: dict[str, _Compiled] = {}
 
     def rowcount(self, session: Session, params: dict) -> int:
@@ -96,7 +94,7 @@ class Statement:
         return compiled
 
     def _compile(self, dialect) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect, column_keys=self.keys)
+        compiled = self.statement.compile(dialect=dialect)
         positional = bool(compiled.positional)
         names = tuple(compiled.positiontup) if positional else tuple(compiled.binds)
         binds = {}
